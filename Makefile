@@ -1,0 +1,48 @@
+# claragen: `make demo` runs the main job, `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+DEMO := build/demo
+
+.PHONY: venv install demo test lint bench clean components
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e ".[run,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Synthetic data -> compile the 4.1 spleen example -> train 2 epochs on the CPU.
+demo: $(STAMP)
+	rm -rf $(DEMO)
+	$(PY) examples/make_synthetic_data.py $(DEMO)/data
+	$(VENV)/bin/claragen compile -m examples/spleen_41 -o $(DEMO)/out
+	$(PY) $(DEMO)/out/J0001/train.py --epochs 2 --device cpu \
+		--data-root $(DEMO)/data --dataset-json $(DEMO)/data/dataset.json \
+		--mmar-ckpt-dir $(DEMO)/models --crop-size 32 32 32 --roi-size 48 48 48
+	$(PY) -c "import json; r = json.load(open('$(DEMO)/models/result.json')); \
+		print(f\"key metric {r['key_metric']}: best {r['best_value']:.4f} at epoch {r['best_epoch']}\")"
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check claragen tests examples tools
+	$(VENV)/bin/black --check -q claragen tests examples tools
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_compile.py
+
+# Regenerate the checked-in component table from the installed MONAI/torch/ignite.
+components: $(STAMP)
+	$(PY) tools/gen_components.py claragen/transpiler/data/components.json
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,3 @@
+from claragen.transpiler.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The compiler: Clara config -> IR -> passes -> generated scripts."""

@@ -1,0 +1,52 @@
+"""What every pass receives: the options, the diagnostics sink, and the variable sources."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claragen.transpiler.diagnostics import NO_SPAN, Diagnostics
+from claragen.transpiler.ir import Lit
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Every switch of a compile, in one place (black's `Mode`)."""
+
+    target: str = "plain"
+    max_errors: int = 50
+    set_values: tuple[tuple[str, str], ...] = ()  # --set K=V, in command-line order
+    dialect: str | None = None  # None: detect
+
+
+@dataclass
+class PassContext:
+    options: CompileOptions
+    diags: Diagnostics
+    config_path: Path
+    mmar_root: Path
+    env: dict[str, Lit] = field(default_factory=dict)  # environment.json
+    env_file: str | None = None
+    job_values: dict[str, Any] | None = None  # None: the config's own values
+
+    @property
+    def overrides(self) -> dict[str, Lit]:
+        """`--set` values, typed like JSON (`true`, `2e-4`, `[1, 2]`) or Python (`True`)."""
+        return {k: Lit(NO_SPAN, parse_set_value(v)) for k, v in self.options.set_values}
+
+
+def parse_set_value(text: str) -> Any:
+    """`--set` value text -> Python value: JSON when it parses, Python booleans, else text."""
+    if text in ("True", "False"):
+        return text == "True"
+    if text == "None":
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return (
+        value if isinstance(value, str | int | float | bool) or value is None else text
+    )

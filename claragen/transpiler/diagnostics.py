@@ -1,0 +1,131 @@
+"""Source positions and diagnostics.
+
+Passes report problems to a `Diagnostics` sink and go on where that is safe; the driver
+raises `CompileError` once per phase, so a user sees every problem of a file in one run::
+
+    config_train.json:41:17: error: unknown variable 'learning_rat'
+       41 |         "lr": "{learning_rat}"
+          |               ^
+    help: did you mean 'learning_rate'?
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A position in a source file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+NO_SPAN = Span("<command line>", 0, 0)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str  # "error" | "warning"
+    span: Span
+    message: str
+    help: str | None = None
+
+
+@dataclass
+class SourceFiles:
+    """The text of every file read, so that diagnostics can quote their line."""
+
+    texts: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, text: str) -> None:
+        self.texts[name] = text
+
+    def line(self, span: Span) -> str | None:
+        text = self.texts.get(span.file)
+        if text is None or span.line < 1:
+            return None
+        lines = text.splitlines()
+        return lines[span.line - 1] if span.line <= len(lines) else None
+
+
+@dataclass
+class Diagnostics:
+    """The sink that passes report to."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, span: Span, message: str, help: str | None = None) -> None:
+        self.items.append(Diagnostic("error", span, message, help))
+
+    def warning(self, span: Span, message: str, help: str | None = None) -> None:
+        self.items.append(Diagnostic("warning", span, message, help))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "warning"]
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise CompileError(list(self.items))
+
+
+class CompileError(Exception):
+    """Raised once per phase with every diagnostic collected so far."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = diagnostics
+        super().__init__(f"{sum(d.severity == 'error' for d in diagnostics)} error(s)")
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A `help:` text naming the closest candidate, or None."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def format_diagnostic(diag: Diagnostic, sources: SourceFiles) -> str:
+    """`file:line:col: severity: message`, the source line with a caret, and the help."""
+    out = [f"{diag.span}: {diag.severity}: {diag.message}"]
+    text = sources.line(diag.span)
+    if text is not None:
+        gutter = f"{diag.span.line:>5} | "
+        out.append(gutter + text)
+        out.append(
+            " " * (len(gutter) - 2) + "| " + " " * max(diag.span.column - 1, 0) + "^"
+        )
+    if diag.help:
+        out.append(f"help: {diag.help}")
+    return "\n".join(out)
+
+
+def format_all(
+    diags: Iterable[Diagnostic], sources: SourceFiles, max_errors: int = 50
+) -> str:
+    diags = sorted(diags, key=lambda d: (d.span, d.severity, d.message))
+    shown = [format_diagnostic(d, sources) for d in diags[:max_errors]]
+    if len(diags) > max_errors:
+        shown.append(f"... and {len(diags) - max_errors} more")
+    n_err = sum(d.severity == "error" for d in diags)
+    n_warn = len(diags) - n_err
+    summary = f"{n_err} error{'s' * (n_err != 1)}"
+    if n_warn:
+        summary += f", {n_warn} warning{'s' * (n_warn != 1)}"
+    return "\n\n".join(shown) + f"\n\n{summary}"
+
+
+def display_name(path: Path) -> str:
+    """The name diagnostics and generated comments use for a file: its base name."""
+    return path.name

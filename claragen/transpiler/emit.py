@@ -1,0 +1,173 @@
+"""Emit Python source for IR values: literals with `repr`, code from the AST, never text.
+
+Lit(0.5)                      -> 0.5
+RuntimeVar("DATA_ROOT")       -> args.data_root
+Ref("model")                  -> model
+Expr("#@model.parameters()")  -> model.parameters()
+Component UNet(...)           -> UNet(spatial_dims=3, ...)   (and `from monai... import UNet`)
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from claragen.transpiler import symbols
+from claragen.transpiler.ir import (
+    Component,
+    DictV,
+    Expr,
+    ListV,
+    Lit,
+    Ref,
+    RuntimeVar,
+    Template,
+    Value,
+    Var,
+)
+from claragen.transpiler.values import REF_PREFIX, expr_modules
+
+# Modules whose classes read best qualified (`torch.optim.Adam`) instead of imported by name.
+QUALIFIED_MODULES = ("torch.optim", "torch.optim.lr_scheduler", "torch.nn")
+
+
+def option_dest(name: str) -> str:
+    """The argparse dest of a runtime variable: DATA_ROOT -> data_root."""
+    return name.lower()
+
+
+@dataclass
+class Imports:
+    """The import lines a generated file needs, printed sorted."""
+
+    modules: set[str] = field(default_factory=set)  # import x
+    names: dict[str, set[str]] = field(default_factory=dict)  # from x import y
+    byoc: dict[str, set[str]] = field(default_factory=dict)  # the user's own modules
+
+    def add_module(self, module: str) -> None:
+        self.modules.add(module)
+
+    def add_name(self, module: str, name: str) -> None:
+        self.names.setdefault(module, set()).add(name)
+
+    def symbol(self, sym: symbols.Symbol) -> str:
+        """The expression that names `sym` in the generated code (importing it)."""
+        if sym.byoc:
+            self.byoc.setdefault(sym.module, set()).add(sym.name)
+            return sym.name
+        if sym.module in QUALIFIED_MODULES:
+            self.add_module(sym.module.split(".")[0])
+            return f"{sym.module}.{sym.name}"
+        self.add_name(sym.module, sym.name)
+        return sym.name
+
+    def lines(self) -> list[str]:
+        """Standard library, then third party, each sorted (isort's order)."""
+        stdlib = sorted(m for m in self.modules if m in STDLIB)
+        third = sorted(m for m in self.modules if m not in STDLIB)
+        out = [f"import {m}" for m in stdlib]
+        out.append("")
+        out += [f"import {m}" for m in third]
+        for module in sorted(self.names):
+            out.append(f"from {module} import {', '.join(sorted(self.names[module]))}")
+        return out
+
+    def byoc_lines(self) -> list[str]:
+        return [
+            f"from {module} import {', '.join(sorted(names))}  # noqa: E402"
+            for module, names in sorted(self.byoc.items())
+        ]
+
+
+STDLIB = frozenset({"argparse", "json", "logging", "math", "os", "sys", "time"})
+
+
+@dataclass
+class Emitter:
+    """Turns values into source text; `names` maps (section, key) to variable names."""
+
+    imports: Imports
+    ref_name: Callable[[Ref], str]
+
+    def value(self, value: Value) -> str:
+        return ast.unparse(self.node(value))
+
+    def node(self, value: Value) -> ast.expr:
+        if isinstance(value, Lit):
+            return literal_node(value.value)
+        if isinstance(value, ListV):
+            return ast.List([self.node(v) for v in value.items])
+        if isinstance(value, DictV):
+            return ast.Dict(
+                [ast.Constant(k) for k, _ in value.items],
+                [self.node(v) for _, v in value.items],
+            )
+        if isinstance(value, RuntimeVar):
+            return ast.Attribute(ast.Name("args"), option_dest(value.name))
+        if isinstance(value, Template):
+            parts: list[ast.expr] = []
+            for part in value.parts:
+                if isinstance(part, str):
+                    parts.append(ast.Constant(part))
+                else:
+                    fv = ast.FormattedValue(self.node(part), -1)  # type: ignore[arg-type]
+                    parts.append(fv)
+            return ast.JoinedStr(parts)
+        if isinstance(value, Ref):
+            return ast.Name(self.ref_name(value))
+        if isinstance(value, Expr):
+            return self.expr(value)
+        if isinstance(value, Component):
+            return self.construct(value)
+        if isinstance(value, Var):  # unresolved: an error was reported already
+            return ast.Constant(None)
+        raise TypeError(f"cannot emit {type(value).__name__}")
+
+    def expr(self, expr: Expr) -> ast.expr:
+        for module in sorted(expr_modules(expr)):
+            self.imports.add_module("numpy as np" if module == "np" else module)
+        names = {REF_PREFIX + r.name: self.ref_name(r) for r in expr.refs}
+        tree = ast.parse(ast.unparse(expr.tree), mode="eval")  # a fresh copy to rewrite
+
+        class Rename(ast.NodeTransformer):
+            def visit_Name(self, node: ast.Name) -> ast.expr:
+                if node.id in names:
+                    return ast.copy_location(ast.Name(names[node.id], node.ctx), node)
+                return node
+
+        return Rename().visit(tree).body
+
+    def symbol(self, comp: Component) -> str:
+        sym = symbols.byoc(comp.path) if comp.path else symbols.lookup(comp.class_name)
+        assert (
+            sym is not None
+        ), comp.class_name  # check_components reported unknown names
+        return self.imports.symbol(sym)
+
+    def construct(
+        self, comp: Component, extra: tuple[tuple[str, ast.expr], ...] = ()
+    ) -> ast.expr:
+        """`Class(arg=value, ...)` for a component; `extra` args come first."""
+        keywords = [ast.keyword(k, v) for k, v in extra]
+        keywords += [ast.keyword(k, self.node(v)) for k, v in comp.args]
+        return ast.Call(ast.Name(self.symbol(comp)), [], keywords)
+
+
+def literal_node(value: object) -> ast.expr:
+    """A literal as an AST node; floats keep their shortest repr (2e-4 -> 0.0002)."""
+    if isinstance(value, list):
+        return ast.List([literal_node(v) for v in value])
+    if isinstance(value, dict):
+        return ast.Dict(
+            [ast.Constant(k) for k in value], [literal_node(v) for v in value.values()]
+        )
+    if isinstance(value, float) and value < 0:
+        return ast.UnaryOp(ast.USub(), ast.Constant(-value))
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        return ast.UnaryOp(ast.USub(), ast.Constant(-value))
+    return ast.Constant(value)
+
+
+def source(node: ast.expr) -> str:
+    return ast.unparse(node)

@@ -1,0 +1,47 @@
+"""Every component names a real class, and every arg is one that class takes.
+
+    {"name": "UNett"}                      -> error: unknown component 'UNett'; did you mean 'UNet'?
+    {"name": "UNet", "args": {"chanels": }} -> error: UNet takes no argument 'chanels'; did you
+                                              mean 'channels'?
+
+Names are checked against the component table (`symbols`), never by importing anything.
+BYOC components (`path`) are the user's own code and are not imported at compile time.
+"""
+
+from __future__ import annotations
+
+from claragen.transpiler import symbols
+from claragen.transpiler.context import PassContext
+from claragen.transpiler.diagnostics import did_you_mean
+from claragen.transpiler.ir import Component, Config, walk
+
+
+def check_component(comp: Component, ctx: PassContext) -> None:
+    if comp.path is not None or comp.name is None:
+        return
+    sym = symbols.lookup(comp.name)
+    if sym is None:
+        ctx.diags.error(
+            comp.span,
+            f"unknown component {comp.name!r} ({comp.locator})",
+            did_you_mean(comp.name, symbols.component_names())
+            or 'for your own class, use "path": "module.Class" (BYOC)',
+        )
+        return
+    for key, _ in comp.args:
+        if not sym.accepts(key):
+            ctx.diags.error(
+                comp.arg_span(key),
+                f"{comp.name} takes no argument {key!r} ({sym.module}.{sym.name})",
+                did_you_mean(key, sym.params or ()),
+            )
+
+
+def check_components(config: Config, ctx: PassContext) -> Config:
+    for _, _, comp in config.components():
+        check_component(comp, ctx)
+        for _, value in comp.args:
+            for node in walk(value):
+                if isinstance(node, Component) and node is not comp:
+                    check_component(node, ctx)
+    return config

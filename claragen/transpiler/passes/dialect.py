@@ -1,0 +1,83 @@
+"""Tell the Clara dialect of a config (SPEC 1).
+
+{"CLARA_TRAIN_VERSION": "4.1.0", ...}                -> "4.1"
+{"train": {"optimizer": {"args": {"params": "#@model.parameters()"}}}} -> "4.1"
+{"train": {"pre_transforms": [{"name": "LoadNifti", "args": {"fields": ...}}]}} -> "3"
+anything else                                        -> "4.0"
+"""
+
+from __future__ import annotations
+
+import re
+
+from claragen.transpiler.jsonparse import JArray, JNode, JObject, JString
+
+DIALECTS = ("3", "4.0", "4.1")
+# Keys and names that only the TensorFlow-era 3.x configs use, and their 4.x counterparts.
+TF_MARKERS = frozenset(
+    {
+        "fields",
+        "field",
+        "LoadNifti",
+        "image_pipeline",
+        "lr_policy",
+        "aux_ops",
+        "TFScanWindowInferer",
+        "TFSimpleInferer",
+        "num_training_epoch_per_valid",
+        "use_amp",
+        "ConvertToChannelsFirst",
+        "ScaleByResolution",
+        "model_loader",
+    }
+)
+MONAI_MARKERS = frozenset(
+    {
+        "keys",
+        "LoadImaged",
+        "LoadNiftid",
+        "dataset",
+        "dataloader",
+        "SupervisedTrainer",
+        "SupervisedEvaluator",
+        "is_key_metric",
+        "num_interval_per_valid",
+        "amp",
+    }
+)
+_CODE = re.compile(r"^(@[A-Za-z_]|#)")
+NON_CODE_KEYS = ("search", "apply", "name", "path")
+
+
+def _scan(node: JNode, counts: dict[str, int], in_code_context: bool = True) -> None:
+    if isinstance(node, JObject):
+        for key, value in node.pairs:
+            if key.value in TF_MARKERS:
+                counts["tf"] += 1
+            if key.value in MONAI_MARKERS:
+                counts["monai"] += 1
+            _scan(value, counts, in_code_context and key.value not in NON_CODE_KEYS)
+    elif isinstance(node, JArray):
+        for item in node.items:
+            _scan(item, counts, in_code_context)
+    elif isinstance(node, JString):
+        if node.value in TF_MARKERS:
+            counts["tf"] += 1
+        if node.value in MONAI_MARKERS:
+            counts["monai"] += 1
+        if in_code_context and _CODE.match(node.value):
+            counts["code"] += 1
+
+
+def detect_dialect(root: JNode) -> str:
+    if isinstance(root, JObject):
+        version = root.get("CLARA_TRAIN_VERSION")
+        if isinstance(version, JString) and version.value.startswith("4.1"):
+            return "4.1"
+    counts = {"tf": 0, "monai": 0, "code": 0}
+    _scan(root, counts)
+    if counts["code"]:
+        return "4.1"
+    if counts["tf"] > counts["monai"]:
+        return "3"
+    return "4.0"

@@ -1,0 +1,141 @@
+"""Move MONAI 0.5-0.8 names that Clara 4.x configs use to the installed MONAI (SPEC 8, 10).
+
+    {"name": "UNet", "args": {"dimensions": 3}}
+    -> {"name": "UNet", "args": {"spatial_dims": 3}}   # note: "dimensions -> spatial_dims"
+
+Class renames are a table; every rule beyond a rename is a named function in `ARG_RULES`.
+Each migration leaves a note that the generated code shows as a comment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from claragen.transpiler import symbols
+from claragen.transpiler.context import PassContext
+from claragen.transpiler.ir import Component, Config, Lit, Value, walk
+from claragen.transpiler.passes.apply_search import map_components
+
+# Removed classes -> (current class, args to add). SPEC 10.
+CLASS_RENAMES: dict[str, tuple[str, tuple[tuple[str, object], ...]]] = {
+    "AddChanneld": ("EnsureChannelFirstd", (("channel_dim", "no_channel"),)),
+    "AddChannel": ("EnsureChannelFirst", (("channel_dim", "no_channel"),)),
+    "AsChannelFirstd": ("EnsureChannelFirstd", (("channel_dim", -1),)),
+    "AsChannelFirst": ("EnsureChannelFirst", (("channel_dim", -1),)),
+    "SplitChanneld": ("SplitDimd", ()),
+    "SplitChannel": ("SplitDim", ()),
+    "LoadNiftid": ("LoadImaged", ()),
+    "LoadNifti": ("LoadImage", ()),
+    "NiftiDataset": ("Dataset", ()),
+    "IgniteMetric": ("IgniteMetricHandler", ()),
+}
+
+Rule = Callable[[Component], Component]
+
+
+def _note(comp: Component, text: str) -> Component:
+    return dataclasses.replace(comp, notes=comp.notes + (f"migrated: {text}",))
+
+
+def dimensions_to_spatial_dims(comp: Component) -> Component:
+    """`UNet(dimensions=3)` -> `UNet(spatial_dims=3)` (MONAI 0.9 renamed the arg)."""
+    sym = symbols.lookup(comp.class_name)
+    value = comp.arg("dimensions")
+    if value is None or sym is None or sym.params is None or "dimensions" in sym.params:
+        return comp
+    if "spatial_dims" not in sym.params or comp.arg("spatial_dims") is not None:
+        return comp
+    args = tuple(("spatial_dims" if k == "dimensions" else k, v) for k, v in comp.args)
+    spans = tuple(
+        ("spatial_dims" if k == "dimensions" else k, s) for k, s in comp.arg_spans
+    )
+    comp = dataclasses.replace(comp, args=args, arg_spans=spans)
+    return _note(comp, "dimensions -> spatial_dims")
+
+
+def as_discrete_n_classes(comp: Component) -> Component:
+    """`AsDiscreted(to_onehot=True, n_classes=N)` -> `to_onehot=N`; drop a redundant n_classes."""
+    n_classes = comp.arg("n_classes")
+    if n_classes is None:
+        return comp
+    onehot = comp.arg("to_onehot")
+    comp = comp.with_arg("n_classes", None)
+    if isinstance(onehot, Lit) and onehot.value is True:
+        comp = comp.with_arg("to_onehot", n_classes)
+        return _note(comp, "to_onehot=True, n_classes=N -> to_onehot=N")
+    if isinstance(onehot, Lit) and onehot.value is False:
+        return _note(comp, "n_classes dropped (to_onehot is off)")
+    return _note(comp, "n_classes dropped (to_onehot already gives the class count)")
+
+
+def as_discrete_threshold(comp: Component) -> Component:
+    """`threshold_values=True, logit_thresh=t` -> `threshold=t` (else silently ignored)."""
+    flag = comp.arg("threshold_values")
+    thresh = comp.arg("logit_thresh")
+    if flag is None and thresh is None:
+        return comp
+    comp = comp.with_arg("threshold_values", None).with_arg("logit_thresh", None)
+    if isinstance(flag, Lit) and flag.value is True:
+        value = thresh if thresh is not None else Lit(comp.span, 0.5)
+        comp = comp.with_arg("threshold", value)
+        return _note(comp, "threshold_values=True, logit_thresh=t -> threshold=t")
+    return _note(comp, "threshold_values/logit_thresh dropped (thresholding was off)")
+
+
+def load_image_meta(comp: Component, needs_meta: bool) -> Component:
+    """`LoadImaged` returns no `*_meta_dict` by default now; keep it where one is read."""
+    if not needs_meta or comp.arg("image_only") is not None:
+        return comp
+    comp = comp.with_arg("image_only", Lit(comp.span, False))
+    return _note(comp, "image_only=False, since the config reads *_meta_dict")
+
+
+ARG_RULES: dict[str, tuple[Rule, ...]] = {
+    "AsDiscreted": (as_discrete_n_classes, as_discrete_threshold),
+    "AsDiscrete": (as_discrete_n_classes, as_discrete_threshold),
+}
+
+
+def _reads_meta_dict(config: Config) -> bool:
+    for _, _, comp in config.components():
+        for _, value in comp.args:
+            for node in walk(value):
+                if isinstance(node, Lit) and isinstance(node.value, str):
+                    if node.value.endswith("_meta_dict"):
+                        return True
+                source = getattr(node, "source", "")
+                if "_meta_dict" in source:
+                    return True
+    return False
+
+
+def migrate_monai(config: Config, ctx: PassContext) -> Config:
+    needs_meta = _reads_meta_dict(config)
+
+    def migrate(comp: Component) -> Component:
+        if comp.path is not None or comp.name is None:
+            return comp
+        if comp.name in CLASS_RENAMES:
+            new_name, extra = CLASS_RENAMES[comp.name]
+            old = comp.name
+            comp = dataclasses.replace(comp, name=new_name)
+            for key, value in extra:
+                if comp.arg(key) is None:
+                    comp = comp.with_arg(key, Lit(comp.span, value))
+            comp = _note(comp, f"{old} -> {new_name}")
+        comp = dimensions_to_spatial_dims(comp)
+        for rule in ARG_RULES.get(comp.class_name, ()):
+            comp = rule(comp)
+        if comp.class_name in ("LoadImaged", "LoadImage"):
+            comp = load_image_meta(comp, needs_meta)
+        comp = dataclasses.replace(
+            comp, args=tuple(_migrate_nested(v) for v in comp.args)
+        )
+        return comp
+
+    def _migrate_nested(item: tuple[str, Value]) -> tuple[str, Value]:
+        key, value = item
+        return key, migrate(value) if isinstance(value, Component) else value
+
+    return map_components(config, migrate)

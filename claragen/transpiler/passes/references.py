@@ -1,0 +1,135 @@
+"""References: `ref` components (SPEC 3) and `@name` objects (SPEC 4.3).
+
+`inline_refs` runs before disabled pruning, so that a `ref` inherits `disabled` and the
+AutoML-chosen args of its train component::
+
+    validate.pre_transforms: [{"ref": "LoadImaged"}] -> [copy of train's LoadImaged]
+
+`resolve_refs` runs after it and binds each `@name` to a section key: the current section
+first, then the other one (`@evaluator` in train is validate's). `@conf` is the whole
+configuration. Cycles (`@a -> @b -> @a`) are errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from claragen.transpiler.context import PassContext
+from claragen.transpiler.diagnostics import did_you_mean
+from claragen.transpiler.ir import Component, Config, Expr, Ref, Value, map_config, walk
+from claragen.transpiler.passes.apply_search import map_components
+
+CONF_REF = "conf"  # "@conf": the resolved training configuration
+REF_SOURCE_SECTION = "train"
+
+
+def inline_refs(config: Config, ctx: PassContext) -> Config:
+    train = [
+        c
+        for s, _, c in config.components()
+        if s == REF_SOURCE_SECTION and c.ref is None
+    ]
+    by_alias = {c.alias: c for c in train if c.alias}
+    by_name: dict[str, list[Component]] = {}
+    for comp in train:
+        by_name.setdefault(comp.class_name, []).append(comp)
+
+    def inline(comp: Component) -> Component:
+        if comp.ref is None:
+            return comp
+        target = by_alias.get(comp.ref)
+        if target is None:
+            matches = by_name.get(comp.ref, [])
+            if len(matches) > 1:
+                lines = ", ".join(str(m.span.line) for m in matches)
+                ctx.diags.error(
+                    comp.span,
+                    f"'ref': {comp.ref!r} matches {len(matches)} train components (lines {lines})",
+                    f'give the one you mean an alias, "name": "{comp.ref}#myAlias", '
+                    "and ref the alias",
+                )
+                return comp
+            target = matches[0] if matches else None
+        if target is None:
+            ctx.diags.error(
+                comp.span,
+                f"'ref': no train component is named or aliased {comp.ref!r}",
+                did_you_mean(comp.ref, list(by_alias) + list(by_name)),
+            )
+            return comp
+        note = f"ref {comp.ref!r}: same as {target.locator} (line {target.span.line})"
+        return dataclasses.replace(
+            target, locator=comp.locator, span=comp.span, notes=target.notes + (note,)
+        )
+
+    return map_components(config, inline)
+
+
+def resolve_refs(config: Config, ctx: PassContext) -> Config:
+    sections = config.sections
+
+    def bind(ref: Ref, section: str) -> Ref:
+        if ref.name == CONF_REF:
+            return ref
+        order = [section] + [s for s in sections if s != section]
+        for candidate in order:
+            if ref.name in sections[candidate]:
+                return dataclasses.replace(ref, section=candidate)
+        known = {k for s in sections.values() for k in s} | {CONF_REF}
+        ctx.diags.error(
+            ref.span,
+            f"'@{ref.name}' refers to nothing: no section has a {ref.name!r}",
+            did_you_mean(ref.name, known)
+            or "a reference names a key of 'train' or 'validate'",
+        )
+        return ref
+
+    resolved_sections = {}
+    for section in sections:
+        part = dataclasses.replace(config, sections={section: sections[section]})
+
+        def fix(value: Value, section: str = section) -> Value:
+            if isinstance(value, Ref) and value.section is None:
+                return bind(value, section)
+            if isinstance(value, Expr):
+                return dataclasses.replace(
+                    value, refs=tuple(bind(r, section) for r in value.refs)
+                )
+            return value
+
+        resolved_sections[section] = map_config(part, fix).sections[section]
+    config.sections = resolved_sections
+    _check_cycles(config, ctx)
+    return config
+
+
+def _check_cycles(config: Config, ctx: PassContext) -> None:
+    edges: dict[tuple[str, str], list[Ref]] = {}
+    for section, key, comp in config.components():
+        for _, value in comp.args:
+            for node in walk(value):
+                if isinstance(node, Ref) and node.section is not None:
+                    edges.setdefault((section, key), []).append(node)
+    state: dict[tuple[str, str], str] = {}
+    stack: list[tuple[str, str]] = []
+
+    def visit(node: tuple[str, str]) -> None:
+        state[node] = "open"
+        stack.append(node)
+        for ref in edges.get(node, []):
+            target = (ref.section, ref.name)
+            if state.get(target) == "open":  # type: ignore[arg-type]
+                chain = stack[stack.index(target) :] + [target]  # type: ignore[arg-type]
+                ctx.diags.error(
+                    ref.span,
+                    "reference cycle: " + " -> ".join(f"@{k}" for _, k in chain),
+                    "an object cannot be built from itself; remove one of these references",
+                )
+            elif target not in state:
+                visit(target)  # type: ignore[arg-type]
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)

@@ -1,0 +1,95 @@
+"""Substitute `{VAR}` (SPEC 4.1).
+
+Precedence, high to low: `--set` > environment.json > first-level config values.
+
+    "lr": "{learning_rate}"         -> Lit(0.0002)          (a whole-string field keeps its type)
+    "x": "{MMAR_ROOT}/a_{epochs}"   -> Template(RuntimeVar MMAR_ROOT, "/a_2")
+    "save_dir": "{MMAR_CKPT_DIR}"   -> RuntimeVar("MMAR_CKPT_DIR", default="models")
+
+Path variables (`PATH_VARIABLES`) stay symbolic: the generated script takes them as
+command-line options, with the compiled values as defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from claragen.transpiler.context import PassContext
+from claragen.transpiler.diagnostics import did_you_mean
+from claragen.transpiler.ir import (
+    Config,
+    Lit,
+    RuntimeVar,
+    Template,
+    Value,
+    Var,
+    map_config,
+)
+
+# environment.json keys that name files or folders (SPEC 7). `MMAR_ROOT` is always defined.
+PATH_VARIABLES = (
+    "MMAR_ROOT",
+    "DATA_ROOT",
+    "DATASET_JSON",
+    "MMAR_CKPT_DIR",
+    "MMAR_CKPT",
+    "MMAR_TORCHSCRIPT",
+    "MMAR_EVAL_OUTPUT_PATH",
+    "PRETRAIN_WEIGHTS_FILE",
+)
+
+
+def variable_table(config: Config, ctx: PassContext) -> dict[str, Lit]:
+    """Every variable with its value, by precedence."""
+    table: dict[str, Lit] = {"MMAR_ROOT": Lit(config.span, ".")}
+    table.update(config.globals)
+    table.update(ctx.env)
+    table.update(ctx.overrides)
+    return table
+
+
+def resolve_variables(config: Config, ctx: PassContext) -> Config:
+    table = variable_table(config, ctx)
+
+    def lookup(var: Var) -> Lit | RuntimeVar | None:
+        if var.name not in table:
+            ctx.diags.error(
+                var.span,
+                f"unknown variable {var.name!r}",
+                did_you_mean(var.name, table)
+                or "define it at the first level, in environment.json, or with --set",
+            )
+            return None
+        value = table[var.name]
+        if var.name in PATH_VARIABLES and isinstance(value.value, str):
+            return RuntimeVar(var.span, var.name, value.value)
+        return Lit(var.span, value.value)
+
+    def substitute(value: Value) -> Value:
+        if isinstance(value, Var):
+            return lookup(value) or Lit(value.span, None)
+        if isinstance(value, Template):
+            parts: list[str | RuntimeVar] = []
+            for part in value.parts:
+                if isinstance(part, Var):
+                    resolved = lookup(part)
+                    part = "" if resolved is None else resolved
+                if isinstance(part, Lit):
+                    part = _format(part.value)
+                if isinstance(part, str) and parts and isinstance(parts[-1], str):
+                    parts[-1] += part
+                else:
+                    parts.append(part)
+            if all(isinstance(p, str) for p in parts):
+                return Lit(value.span, "".join(parts))  # type: ignore[arg-type]
+            return dataclasses.replace(value, parts=tuple(parts))
+        return value
+
+    resolved = map_config(config, substitute)
+    resolved.variables = {k: v.value for k, v in table.items()}
+    return resolved
+
+
+def _format(value: object) -> str:
+    """How `str.format` prints a value inside a string."""
+    return str(value)

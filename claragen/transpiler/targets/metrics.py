@@ -1,0 +1,60 @@
+"""Clara metric components (ignite/MONAI handler metrics) -> `monai.metrics` objects.
+
+The plain loop computes metrics itself, so each handler metric maps to the cumulative
+`monai.metrics` class that computes the same number, with its args renamed:
+
+    {"name": "MeanDice", "args": {"include_background": false}}
+    -> DiceMetric(include_background=False, reduction="mean")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    """How one handler metric lowers."""
+
+    metric: str  # class in monai.metrics
+    keep: tuple[str, ...]  # args passed through unchanged
+    fixed: tuple[tuple[str, object], ...] = ()  # args the lowered metric always gets
+    note: str | None = None
+
+
+# Handler metric name -> rule. `output_transform` is applied by the loop, not passed on.
+METRICS: dict[str, MetricRule] = {
+    "MeanDice": MetricRule(
+        "DiceMetric",
+        ("include_background", "reduction", "num_classes"),
+        (("reduction", "mean"),),
+    ),
+    "Accuracy": MetricRule(
+        "ConfusionMatrixMetric",
+        (),
+        (("metric_name", "accuracy"),),
+        note="ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)",
+    ),
+    "MeanIoUHandler": MetricRule(
+        "MeanIoU", ("include_background", "reduction"), (("reduction", "mean"),)
+    ),
+    "ROCAUC": MetricRule("ROCAUCMetric", ("average",)),
+    "HausdorffDistance": MetricRule(
+        "HausdorffDistanceMetric",
+        (
+            "include_background",
+            "distance_metric",
+            "percentile",
+            "directed",
+            "reduction",
+        ),
+    ),
+    "SurfaceDistance": MetricRule(
+        "SurfaceDistanceMetric",
+        ("include_background", "symmetric", "distance_metric", "reduction"),
+    ),
+    "ConfusionMatrix": MetricRule(
+        "ConfusionMatrixMetric",
+        ("include_background", "metric_name", "compute_sample", "reduction"),
+    ),
+}

@@ -1,0 +1,256 @@
+"""The value grammar: what a string in a Clara config means (SPEC 4).
+
+    >>> v = parse_value_string("{epochs}", SPAN, code_strings=True, diags=Diagnostics())
+    >>> type(v).__name__, v.name
+    ('Var', 'epochs')
+
+A lark grammar splits the string into a reference (`@name`), code (`#expr`, `lambda ...`)
+or a template of text and `{VAR}` fields (`{{`/`}}` are literal braces, as in
+`str.format`). Code is parsed with `ast` in expression mode and checked; it is never run.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedInput
+
+from claragen.transpiler.diagnostics import Diagnostics, Span
+from claragen.transpiler.ir import Expr, Lit, Ref, Template, Value, Var
+
+REF_KEY = "@"  # "@model": object reference (4.1)
+EXPR_KEY = "#"  # "#@model.parameters()": Python expression (4.1)
+LAMBDA_PREFIX = "lambda"  # "lambda x: x['loss']": a callable (4.0, 4.1)
+REF_PREFIX = (
+    "__claragen_ref_"  # how an @name inside #expr is spelled in the parsed tree
+)
+
+# Names an expression may use without defining them: the modules configs import from, and
+# harmless builtins. Anything else is reported (nothing in a config is imported or run).
+EXPR_MODULES = frozenset({"monai", "torch", "numpy", "np", "math", "ignite"})
+EXPR_BUILTINS = frozenset(
+    {
+        "len",
+        "min",
+        "max",
+        "int",
+        "float",
+        "str",
+        "bool",
+        "list",
+        "dict",
+        "tuple",
+        "range",
+        "abs",
+        "round",
+        "sum",
+        "sorted",
+        "zip",
+        "enumerate",
+        "isinstance",
+        "slice",
+    }
+)
+
+TEMPLATE_GRAMMAR = r"""
+start: piece* -> template
+?piece: TEXT -> text
+      | "{{" -> lbrace
+      | "}}" -> rbrace
+      | "{" NAME "}" -> field
+
+NAME: /[A-Za-z_][A-Za-z0-9_]*/
+TEXT: /[^{}]+/
+"""
+
+CODE_GRAMMAR = r"""
+start: REF -> ref
+     | EXPR -> expr
+     | LAMBDA -> lambda_
+REF: /@[A-Za-z_][A-Za-z0-9_]*/
+EXPR: /#(.|\n)+/
+LAMBDA: /lambda\b(.|\n)*/
+"""
+
+_LAMBDA_START = re.compile(r"lambda\b")
+_CODE_PARSER = Lark(CODE_GRAMMAR, parser="lalr")
+_TEXT_PARSER = Lark(TEMPLATE_GRAMMAR, parser="lalr")
+
+
+class _ToParts(Transformer):
+    def ref(self, c: list[Token]):
+        return ("ref", str(c[0])[1:])
+
+    def expr(self, c: list[Token]):
+        return ("expr", str(c[0])[1:])
+
+    def lambda_(self, c: list[Token]):
+        return ("lambda", str(c[0]))
+
+    def template(self, c):
+        return ("template", c)
+
+    def text(self, c: list[Token]):
+        return str(c[0])
+
+    def lbrace(self, _c):
+        return "{"
+
+    def rbrace(self, _c):
+        return "}"
+
+    def field(self, c: list[Token]):
+        return ("var", str(c[0]))
+
+
+def parse_value_string(
+    text: str, span: Span, code_strings: bool, diags: Diagnostics
+) -> Value:
+    """Classify one config string. `code_strings`: whether `@`/`#`/`lambda` mean code (4.x)."""
+    starts_code = (
+        text.startswith((REF_KEY, EXPR_KEY)) or _LAMBDA_START.match(text) is not None
+    )
+    parser = _CODE_PARSER if code_strings and starts_code else _TEXT_PARSER
+    try:
+        kind, payload = _ToParts().transform(parser.parse(text))
+    except UnexpectedInput as exc:
+        if code_strings and text.startswith(REF_KEY):
+            diags.error(
+                span,
+                f"{text!r} is not a reference: a reference is '@' followed by a name",
+                "write '@model', or '#...' for an expression",
+            )
+        else:
+            col = span.column + 1 + max(exc.column - 1, 0)
+            diags.error(
+                Span(span.file, span.line, col),
+                f"unbalanced brace in string {text!r}",
+                "write '{{' or '}}' for a literal brace; a variable is '{NAME}'",
+            )
+        return Lit(span, text)
+    if kind == "ref":
+        return Ref(span, payload)
+    if kind == "expr":
+        return parse_code(payload, span, "expr", diags, offset=1)
+    if kind == "lambda":
+        return parse_code(payload, span, "lambda", diags, offset=0)
+    parts = tuple(Var(span, p[1]) if isinstance(p, tuple) else p for p in payload)
+    merged: list[str | Var] = []
+    for part in parts:  # join adjacent text pieces ("a", "{", "b" -> "a{b")
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    if len(merged) == 1 and isinstance(merged[0], Var):
+        return merged[0]
+    if all(isinstance(p, str) for p in merged):
+        return Lit(span, "".join(merged))  # type: ignore[arg-type]
+    return Template(span, tuple(merged))
+
+
+def _mark_refs(source: str) -> tuple[str, list[str]]:
+    """Spell each prefix `@name` as a plain name; return the new source and the names."""
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    refs: list[str] = []
+    out: list[tuple[int, str]] = []
+    prev: tokenize.TokenInfo | None = None
+    skip = False
+    for i, tok in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        is_prefix = prev is None or (
+            prev.type == tokenize.OP and prev.string not in (")", "]", "}")
+        )
+        if (
+            tok.type == tokenize.OP
+            and tok.string == "@"
+            and is_prefix
+            and nxt is not None
+            and nxt.type == tokenize.NAME
+            and nxt.start == tok.end
+        ):
+            refs.append(nxt.string)
+            out.append((tokenize.NAME, REF_PREFIX + nxt.string))
+            skip = True
+            prev = nxt
+            continue
+        if tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER):
+            out.append((tok.type, tok.string))
+        prev = tok if tok.type not in (tokenize.NL, tokenize.NEWLINE) else prev
+    return tokenize.untokenize(out), refs
+
+
+def parse_code(
+    source: str, span: Span, kind: str, diags: Diagnostics, offset: int
+) -> Value:
+    """Parse a `#expr` or `lambda` string into an `Expr`; report what is wrong with it."""
+    what = "'#' expression" if kind == "expr" else "lambda"
+    try:
+        marked, ref_names = _mark_refs(source) if kind == "expr" else (source, [])
+        tree = ast.parse(marked.strip(), mode="eval")
+    except (SyntaxError, tokenize.TokenError, IndentationError) as exc:
+        col = span.column + 1 + offset + max(getattr(exc, "offset", 1) or 1, 1) - 1
+        diags.error(
+            Span(span.file, span.line, col),
+            f"the {what} {source!r} is not a single Python expression",
+            "a '#' string holds one expression, e.g. '#@model.parameters()'",
+        )
+        return Lit(span, source)
+    if kind == "lambda" and not isinstance(tree.body, ast.Lambda):
+        diags.error(span, f"{source!r} is not a lambda expression")
+        return Lit(span, source)
+    problems = _check_names(tree)
+    for problem in problems:
+        diags.error(span, f"the {what} {source!r} {problem}")
+    if problems:
+        return Lit(span, source)
+    refs = tuple(Ref(span, name) for name in dict.fromkeys(ref_names))
+    return Expr(span, source, tree, kind, refs)
+
+
+def _check_names(tree: ast.expression) -> list[str]:
+    """Names an expression may not use: dunders, and names nothing defines."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Lambda):
+            args = node.args
+            for a in args.posonlyargs + args.args + args.kwonlyargs:
+                bound.add(a.arg)
+            for a in (args.vararg, args.kwarg):
+                if a is not None:
+                    bound.add(a.arg)
+        elif isinstance(node, ast.comprehension):
+            for target in ast.walk(node.target):
+                if isinstance(target, ast.Name):
+                    bound.add(target.id)
+    problems: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("__"):
+            problems.append(f"uses the private attribute {node.attr!r}")
+        elif isinstance(node, ast.Name):
+            name = node.id
+            if name.startswith(REF_PREFIX):
+                continue
+            if name.startswith("__"):
+                problems.append(f"uses {name!r}, which a config may not use")
+            elif name not in bound and name not in EXPR_MODULES | EXPR_BUILTINS:
+                problems.append(
+                    f"uses the name {name!r}, which is neither a module claragen imports "
+                    f"({', '.join(sorted(EXPR_MODULES))}) nor a lambda parameter"
+                )
+    return list(dict.fromkeys(problems))
+
+
+def expr_modules(expr: Expr) -> set[str]:
+    """The modules an expression needs imported."""
+    return {
+        n.id
+        for n in ast.walk(expr.tree)
+        if isinstance(n, ast.Name) and n.id in EXPR_MODULES
+    }

@@ -1,0 +1,78 @@
+"""Write the checked-in component table: Clara component name -> import module + signature.
+
+Clara looked short names up in its framework packages at run time; claragen uses this fixed
+table instead (no lookup depends on what happens to be installed when compiling). Regenerate
+it with `make components` after changing the MONAI/torch/ignite versions the project pins; a
+test checks the table against the installed packages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import sys
+import warnings
+
+# Search order: the first module that has a name wins (SPEC 3, "name" lookup).
+MODULES = (
+    "monai.transforms",
+    "monai.networks.nets",
+    "monai.losses",
+    "monai.optimizers",
+    "torch.optim",
+    "torch.optim.lr_scheduler",
+    "monai.data",
+    "monai.inferers",
+    "monai.handlers",
+    "monai.metrics",
+    "monai.engines",
+    "torch.nn",
+    "ignite.metrics",
+)
+
+
+def signature_of(cls: type) -> dict | None:
+    try:
+        sig = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return None
+    params, required, varkw, varargs = [], [], False, False
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            varkw = True
+        elif p.kind is p.VAR_POSITIONAL:
+            varargs = True
+        else:
+            params.append(p.name)
+            if p.default is p.empty:
+                required.append(p.name)
+    return {"params": params, "required": required, "varkw": varkw, "varargs": varargs}
+
+
+def main(out: str) -> None:
+    warnings.simplefilter("ignore")
+    table: dict[str, dict] = {}
+    versions = {}
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        root = module_name.split(".")[0]
+        versions[root] = importlib.import_module(root).__version__
+        for name in sorted(dir(module)):
+            if name.startswith("_") or name in table:
+                continue
+            obj = getattr(module, name)
+            if not inspect.isclass(obj):
+                continue
+            sig = signature_of(obj)
+            if sig is not None:
+                table[name] = {"module": module_name, **sig}
+    data = {"versions": dict(sorted(versions.items())), "components": table}
+    with open(out, "w") as f:
+        json.dump(data, f, indent=0, sort_keys=True)
+        f.write("\n")
+    print(f"{len(table)} components -> {out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
