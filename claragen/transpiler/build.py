@@ -69,7 +69,7 @@ class Builder:
         )
 
     def component(self, node: JObject, locator: str) -> Component:
-        name = path = alias = ref = None
+        name = path = alias = ref = name_span = None
         args: list[tuple[str, Value]] = []
         arg_spans = []
         attrs: list[tuple[str, Value]] = []
@@ -85,6 +85,7 @@ class Builder:
                     )
                     continue
                 text = val.value
+                name_span = name_span if key == "name" and path else val.span
                 if key == "ref":
                     ref = text
                     continue
@@ -139,6 +140,7 @@ class Builder:
             apply=apply,
             ref=ref,
             arg_spans=tuple(arg_spans),
+            name_span=name_span,
         )
 
     def slot(self, node: JNode, locator: str) -> Slot:

@@ -75,7 +75,7 @@ class Imports:
 
     def byoc_lines(self) -> list[str]:
         return [
-            f"from {module} import {', '.join(sorted(names))}  # noqa: E402"
+            f"from {module} import {', '.join(sorted(names))}"
             for module, names in sorted(self.byoc.items())
         ]
 

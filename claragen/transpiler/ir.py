@@ -111,6 +111,7 @@ class Component:
     ref: str | None = None  # {"ref": "LoadImaged"}: resolved by the references pass
     notes: tuple[str, ...] = ()  # comments for the generated code (migrations, ...)
     arg_spans: tuple[tuple[str, Span], ...] = ()
+    name_span: Span | None = None  # of the "name" or "path" value
 
     @property
     def class_name(self) -> str:

@@ -111,7 +111,8 @@ class Compilation:
             )
             self.diags.raise_if_errors()
         config = build_config(root, str(self.config_path), dialect, self.diags)
-        self.diags.raise_if_errors()
+        if config is None:  # not even an object; errors in values wait for the passes
+            self.diags.raise_if_errors()
         assert config is not None
         config.file = self.config_path.name
         return config, ctx

@@ -22,7 +22,7 @@ def check_component(comp: Component, ctx: PassContext) -> None:
     sym = symbols.lookup(comp.name)
     if sym is None:
         ctx.diags.error(
-            comp.span,
+            comp.name_span or comp.span,
             f"unknown component {comp.name!r} ({comp.locator})",
             did_you_mean(comp.name, symbols.component_names())
             or 'for your own class, use "path": "module.Class" (BYOC)',

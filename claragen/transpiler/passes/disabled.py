@@ -75,6 +75,7 @@ def prune_disabled(config: Config, ctx: PassContext) -> Config:
                         f"exactly one must be: {names}",
                         "set 'disabled' (or an 'apply' of '@disabled') so that one stays",
                     )
+                    new[key] = (enabled or slot)[0]  # so that '@key' still resolves
             else:
                 new[key] = slot
         sections[section] = new

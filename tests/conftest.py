@@ -1,0 +1,132 @@
+"""Shared helpers: compile configs given as text, and find the corpus and the examples."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from claragen.transpiler.context import CompileOptions, PassContext
+from claragen.transpiler.diagnostics import CompileError, Diagnostics
+from claragen.transpiler.ir import Config
+from claragen.transpiler.pipeline import Compilation
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "spleen_41"
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def compilation(tmp_path: Path, config: str | dict, env: dict | None = None,
+                sets: tuple = ()) -> Compilation:  # fmt: skip
+    text = json.dumps(config, indent=2) if isinstance(config, dict) else config
+    path = write(tmp_path, "config/config_train.json", text)
+    env_path = None
+    if env is not None:
+        env_path = write(tmp_path, "config/environment.json", json.dumps(env, indent=2))
+    return Compilation(path, CompileOptions(set_values=tuple(sets)), env_path=env_path)
+
+
+def run_passes(tmp_path: Path, config: str | dict, env: dict | None = None,
+               until: str | None = None, sets: tuple = ()) -> Config:  # fmt: skip
+    comp = compilation(tmp_path, config, env, sets)
+    built, ctx = comp.build()
+    return comp.run_passes(built, ctx, stop_after=until)
+
+
+def errors_of(tmp_path: Path, config: str | dict, env: dict | None = None) -> list[str]:
+    """`line:col: message` of every error of a full compile."""
+    comp = compilation(tmp_path, config, env)
+    with pytest.raises(CompileError) as info:
+        comp.compile_job(tmp_path / "out" / "J0001", "J0001", {})
+    return [
+        f"{d.span.line}:{d.span.column}: {d.message}"
+        for d in info.value.diagnostics
+        if d.severity == "error"
+    ]
+
+
+def context(tmp_path: Path) -> PassContext:
+    return PassContext(CompileOptions(), Diagnostics(), tmp_path / "c.json", tmp_path)
+
+
+def copy_example(tmp_path: Path) -> Path:
+    """The example MMAR copied under tmp_path, so that generated relative paths are stable."""
+    dest = tmp_path / "spleen_41"
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("data", "models"))
+    return dest
+
+
+# A minimal valid 4.1 train config that the tests vary.
+MINIMAL = {
+    "CLARA_TRAIN_VERSION": "4.1.0",
+    "epochs": 2,
+    "learning_rate": 1e-4,
+    "amp": False,
+    "train": {
+        "loss": {"name": "DiceLoss", "args": {"to_onehot_y": True, "softmax": True}},
+        "optimizer": {
+            "name": "Adam",
+            "args": {"params": "#@model.parameters()", "lr": "{learning_rate}"},
+        },
+        "model": {
+            "name": "UNet",
+            "args": {"dimensions": 3, "in_channels": 1, "out_channels": 2,
+                     "channels": [4, 8], "strides": [2]},
+        },
+        "pre_transforms": [
+            {"name": "LoadImaged", "args": {"keys": ["image", "label"]}},
+            {"name": "EnsureChannelFirstd", "args": {"keys": ["image", "label"]}},
+        ],
+        "dataset": {
+            "name": "Dataset",
+            "data_list_file_path": "{DATASET_JSON}",
+            "data_file_base_dir": "{DATA_ROOT}",
+            "data_list_key": "training",
+            "args": {"transform": "@pre_transforms"},
+        },
+        "dataloader": {"name": "DataLoader", "args": {"dataset": "@dataset", "batch_size": 1}},
+        "inferer": {"name": "SimpleInferer"},
+        "handlers": [{"name": "StatsHandler", "args": {"tag_name": "train_loss"}}],
+        "trainer": {
+            "name": "SupervisedTrainer",
+            "args": {
+                "max_epochs": "{epochs}",
+                "train_data_loader": "@dataloader",
+                "network": "@model",
+                "loss_function": "@loss",
+                "optimizer": "@optimizer",
+                "inferer": "@inferer",
+                "train_handlers": "@handlers",
+                "amp": "{amp}",
+            },
+        },
+    },
+}  # fmt: skip
+ENV = {
+    "DATA_ROOT": "data",
+    "DATASET_JSON": "config/dataset.json",
+    "MMAR_CKPT_DIR": "models",
+}
+
+
+def minimal() -> dict:
+    return json.loads(json.dumps(MINIMAL))
+
+
+def build(
+    tmp_path: Path, config: str | dict, env: dict | None = None, sets: tuple = ()
+):
+    """The IR of a config and its pass context, before any pass."""
+    comp = compilation(tmp_path, config, env, sets)
+    return comp.build()
