@@ -1,0 +1,66 @@
+"""End to end: synthetic NIfTI data -> compile the example -> run train.py on the CPU."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_golden import compile_example
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data")
+    subprocess.run(
+        [sys.executable, str(REPO / "examples" / "make_synthetic_data.py"), str(out),
+         "--cases", "4", "--validation", "1", "--shape", "48", "48", "40"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out
+
+
+def run_script(script, data, ckpt, *extra):
+    cmd = [
+        sys.executable, str(script), "--device", "cpu",
+        "--data-root", str(data), "--dataset-json", str(data / "dataset.json"),
+        "--mmar-ckpt-dir", str(ckpt), "--crop-size", "32", "32", "32",
+        "--roi-size", "32", "32", "32", *extra,
+    ]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def test_generated_script_trains_and_writes_result_json(tmp_path, data):
+    out = compile_example(tmp_path)
+    ckpt = tmp_path / "models"
+    proc = run_script(out / "J0001" / "train.py", data, ckpt, "--epochs", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((ckpt / "result.json").read_text())
+    assert result["key_metric"] == "val_mean_dice"
+    assert result["best_epoch"] == 1
+    assert 0.0 <= result["best_value"] <= 1.0
+    assert result["values"] == [result["best_value"]]
+    (epoch,) = result["epochs"]
+    assert set(epoch) == {"epoch", "loss", "train_acc", "val_mean_dice", "val_acc"}
+    assert result["wall_time_s"] > 0
+    # CheckpointSaver: best key metric (validate) and final (train); TensorBoard events.
+    assert (ckpt / "model.pt").is_file() and (ckpt / "model_final.pt").is_file()
+    assert any(p.name.startswith("events.out.tfevents") for p in ckpt.iterdir())
+    assert "val_mean_dice: best" in proc.stderr
+
+
+def test_checkpoint_holds_model_and_train_conf(tmp_path, data):
+    import torch
+
+    out = compile_example(tmp_path)
+    ckpt = tmp_path / "models"
+    assert (
+        run_script(out / "J0001" / "train.py", data, ckpt, "--epochs", "1").returncode
+        == 0
+    )
+    state = torch.load(ckpt / "model_final.pt", map_location="cpu")
+    assert set(state) == {"model", "optimizer", "lr_scheduler", "train_conf"}
+    assert state["train_conf"]["learning_rate"] == 2e-4

@@ -1,0 +1,74 @@
+"""Golden files: the generated code of the example, reviewed in the diff when it changes.
+
+Update deliberately with `CLARAGEN_UPDATE_GOLDEN=1 make test`, then read the diff.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from claragen.transpiler.context import CompileOptions
+from claragen.transpiler.pipeline import Compilation, compile_to_dir
+from tests.conftest import copy_example
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("CLARAGEN_UPDATE_GOLDEN") == "1"
+
+
+def compile_example(tmp_path: Path, out_name: str = "out") -> Path:
+    mmar = copy_example(tmp_path)
+    comp = Compilation(
+        mmar / "config" / "config_train.json",
+        CompileOptions(),
+        env_path=mmar / "config" / "environment.json",
+        mmar_root=mmar,
+    )
+    out = tmp_path / out_name
+    compile_to_dir(comp, out)
+    return out
+
+
+def check_golden(produced: Path, golden: Path) -> None:
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(produced.read_text())
+    assert (
+        golden.is_file()
+    ), f"no golden file {golden}; run with CLARAGEN_UPDATE_GOLDEN=1"
+    assert produced.read_text() == golden.read_text(), (
+        f"{produced} differs from {golden}; if the change is intended, "
+        "update with CLARAGEN_UPDATE_GOLDEN=1 and review the diff"
+    )
+
+
+def test_spleen_41_train_script(tmp_path):
+    out = compile_example(tmp_path)
+    check_golden(
+        out / "J0001" / "train.py", GOLDEN / "spleen_41" / "J0001" / "train.py"
+    )
+    check_golden(out / "manifest.json", GOLDEN / "spleen_41" / "manifest.json")
+
+
+def test_compiling_twice_gives_identical_bytes(tmp_path):
+    a = compile_example(tmp_path / "a")
+    b = compile_example(tmp_path / "b")
+    for name in ("J0001/train.py", "manifest.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_generated_script_is_black_stable_and_ruff_clean(tmp_path):
+    out = compile_example(tmp_path)
+    script = out / "J0001" / "train.py"
+    black = subprocess.run(
+        [sys.executable, "-m", "black", "--check", "--quiet", str(script)],
+        capture_output=True,
+    )
+    assert black.returncode == 0, black.stderr.decode()
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,I,B,UP",
+         "--ignore", "E501", str(script)],
+        capture_output=True,
+    )  # fmt: skip
+    assert ruff.returncode == 0, ruff.stdout.decode()
+    compile(script.read_text(), str(script), "exec")
