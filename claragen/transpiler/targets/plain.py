@@ -139,6 +139,10 @@ class Option:
     nargs: int | None = None
     is_path: bool = False
 
+    @property
+    def metavar(self) -> tuple[str, ...] | None:
+        return ("X", "Y", "Z")[: self.nargs] if self.nargs and self.nargs <= 3 else None
+
 
 @dataclass
 class Section:
@@ -165,6 +169,7 @@ class PlainScript:
     train_conf: str
     options: list[Option]
     device_default: str
+    device_help: str
     seed: str | None
     backend_flags: list[str]
     blocks: list[Block]
@@ -562,6 +567,7 @@ class PlainLowering:
             train_conf="",
             options=[],
             device_default=self.device_default(trainer),
+            device_help=self.device_help(trainer),
             seed=self.seed(),
             backend_flags=self.backend_flags(),
             blocks=blocks,
@@ -617,6 +623,12 @@ class PlainLowering:
         if isinstance(device, Lit) and isinstance(device.value, str):
             return device.value
         return "cuda"
+
+    def device_help(self, trainer: Component) -> str:
+        device = self.device_default(trainer)
+        if device.startswith("cuda"):
+            return f"cuda or cpu (default: {device} when there is a GPU, else cpu)"
+        return f"cuda or cpu (default: {device})"
 
     def seed(self) -> str | None:
         det = self.config.extras.get("determinism")

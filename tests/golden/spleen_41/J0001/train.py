@@ -98,6 +98,7 @@ def parse_args(argv=None):
         default=CROP_SIZE,
         type=int,
         nargs=3,
+        metavar=("X", "Y", "Z"),
         help="random crop size (default: %(default)s)",
     )
     parser.add_argument(
@@ -105,6 +106,7 @@ def parse_args(argv=None):
         default=ROI_SIZE,
         type=int,
         nargs=3,
+        metavar=("X", "Y", "Z"),
         help="sliding-window ROI size (default: %(default)s)",
     )
     parser.add_argument(
@@ -113,7 +115,11 @@ def parse_args(argv=None):
         type=int,
         help="epochs to train (default: %(default)s)",
     )
-    parser.add_argument("--device", default=None, help="cuda or cpu (default: DEVICE)")
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
+    )
     args = parser.parse_args(argv)
     # Relative default paths are relative to the MMAR root, as in Clara.
     if args.data_root is None:

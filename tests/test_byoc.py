@@ -1,0 +1,71 @@
+"""Bring-your-own components: imported from the MMAR's custom/ folder by the script only."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from claragen.transpiler.context import CompileOptions
+from claragen.transpiler.pipeline import Compilation, compile_to_dir
+from tests.conftest import ENV, REPO, minimal, write
+
+CUSTOM_LOSS = '''
+from monai.losses import DiceLoss
+
+class MyDiceLoss(DiceLoss):
+    """A BYOC loss: Dice with a marker that the test can see."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        print("MyDiceLoss in use")
+'''
+
+
+def byoc_mmar(tmp_path):
+    cfg = minimal()
+    cfg["train"]["loss"] = {"path": "myLoss.MyDiceLoss", "args": {"to_onehot_y": True,
+                                                                 "softmax": True}}  # fmt: skip
+    write(tmp_path, "mmar/config/config_train.json", json.dumps(cfg, indent=2))
+    write(tmp_path, "mmar/config/environment.json", json.dumps(ENV))
+    write(tmp_path, "mmar/custom/myLoss.py", CUSTOM_LOSS)
+    return tmp_path / "mmar"
+
+
+def compile_mmar(mmar, out):
+    comp = Compilation(mmar / "config" / "config_train.json", CompileOptions(),
+                       env_path=mmar / "config" / "environment.json", mmar_root=mmar)  # fmt: skip
+    compile_to_dir(comp, out)
+    return (out / "J0001" / "train.py").read_text()
+
+
+def test_byoc_import_comes_from_custom_and_is_never_run_at_compile_time(tmp_path):
+    mmar = byoc_mmar(tmp_path)
+    (mmar / "custom" / "myLoss.py").write_text(
+        "raise SystemExit('imported at compile time')\n"
+    )
+    text = compile_mmar(mmar, tmp_path / "out")
+    assert 'sys.path.insert(0, os.path.join(args.mmar_root, "custom"))' in text
+    assert "    from myLoss import MyDiceLoss\n" in text
+    assert "loss_function = MyDiceLoss(to_onehot_y=True, softmax=True)" in text
+
+
+@pytest.mark.e2e
+def test_byoc_script_runs(tmp_path):
+    mmar = byoc_mmar(tmp_path)
+    compile_mmar(mmar, tmp_path / "out")
+    data = mmar / "data"
+    subprocess.run(
+        [sys.executable, str(REPO / "examples" / "make_synthetic_data.py"), str(data),
+         "--cases", "2", "--validation", "0", "--shape", "16", "16", "16"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (mmar / "config" / "dataset.json").write_text((data / "dataset.json").read_text())
+    proc = subprocess.run(
+        [sys.executable, str(tmp_path / "out" / "J0001" / "train.py"), "--epochs", "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "MyDiceLoss in use" in proc.stdout
+    result = json.loads((mmar / "models" / "result.json").read_text())
+    assert result["key_metric"] == "loss" and result["best_epoch"] == 1
