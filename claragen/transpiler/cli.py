@@ -110,6 +110,9 @@ def compile_command(
     except InternalError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.echo(f"{out}: error: cannot write the output: {exc}", err=True)
+        raise typer.Exit(1) from None
     if comp.diags.warnings:
         typer.echo(format_all(comp.diags.warnings, comp.sources), err=True)
     for job in manifest["jobs"]:

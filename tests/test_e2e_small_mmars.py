@@ -1,4 +1,4 @@
-"""Bring-your-own components: imported from the MMAR's custom/ folder by the script only."""
+"""Small MMARs built by the tests: BYOC components and CheckpointLoader, compiled and run."""
 
 import json
 import subprocess
@@ -69,3 +69,48 @@ def test_byoc_script_runs(tmp_path):
     assert "MyDiceLoss in use" in proc.stdout
     result = json.loads((mmar / "models" / "result.json").read_text())
     assert result["key_metric"] == "loss" and result["best_epoch"] == 1
+
+
+@pytest.mark.e2e
+def test_checkpoint_loader_resumes_from_the_saved_model(tmp_path):
+    """CheckpointLoader, disabled through a variable, then enabled with --set."""
+    cfg = minimal()
+    cfg["dont_load_ckpt_model"] = True
+    cfg["train"]["handlers"] = [
+        {"name": "CheckpointLoader", "disabled": "{dont_load_ckpt_model}",
+         "args": {"load_path": "{MMAR_CKPT}", "load_dict": {"model": "@model"}}},
+        {"name": "CheckpointSaver",
+         "args": {"save_dir": "{MMAR_CKPT_DIR}", "save_dict": {"model": "@model"},
+                  "save_final": True, "final_filename": "model.pt"}},
+    ]  # fmt: skip
+    write(tmp_path, "mmar/config/config_train.json", json.dumps(cfg, indent=2))
+    write(tmp_path, "mmar/config/environment.json",
+          json.dumps({**ENV, "MMAR_CKPT": "models/model.pt"}))  # fmt: skip
+    mmar = tmp_path / "mmar"
+    data = mmar / "data"
+    subprocess.run(
+        [sys.executable, str(REPO / "examples" / "make_synthetic_data.py"), str(data),
+         "--cases", "2", "--validation", "0", "--shape", "16", "16", "16"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (mmar / "config" / "dataset.json").write_text((data / "dataset.json").read_text())
+
+    first = compile_mmar(mmar, tmp_path / "first")
+    assert "torch.load" not in first
+    script = tmp_path / "first" / "J0001" / "train.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--epochs", "1"], capture_output=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    comp = Compilation(mmar / "config" / "config_train.json",
+                       CompileOptions(set_values=(("dont_load_ckpt_model", "false"),)),
+                       env_path=mmar / "config" / "environment.json", mmar_root=mmar)  # fmt: skip
+    compile_to_dir(comp, tmp_path / "second")
+    second = (tmp_path / "second" / "J0001" / "train.py").read_text()
+    assert "checkpoint = torch.load(args.mmar_ckpt, map_location=device)" in second
+    script = tmp_path / "second" / "J0001" / "train.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--epochs", "1"], capture_output=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
