@@ -19,9 +19,12 @@ def test_compile_an_mmar_writes_the_script_and_the_manifest(tmp_path):
     result = run("compile", "-m", mmar, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["jobs"] == [
-        {"id": "J0001", "script": "J0001/train.py", "values": {}}
-    ]
+    (job,) = manifest["jobs"]
+    assert (job["id"], job["script"]) == ("J0001", "J0001/train.py")
+    assert (
+        job["values"]["train.pre_transforms[5]:prob"] == 0.5
+    )  # the config's own value
+    assert manifest["space"] == list(job["values"])
     assert (tmp_path / "out" / "J0001" / "train.py").is_file()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -11,11 +12,14 @@ import typer
 from claragen import __version__
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.diagnostics import CompileError, format_all
+from claragen.transpiler.passes.expand_jobs import JobSpecError, parse_jobs
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
 from claragen.transpiler.render import InternalError
+from claragen.transpiler.reports import collect_scripts, diff_scripts, show_space
 
 app = typer.Typer(
     add_completion=False,
+    pretty_exceptions_show_locals=False,
     no_args_is_help=True,
     help="Compile NVIDIA Clara Train configs into standalone PyTorch + MONAI scripts.",
 )
@@ -73,37 +77,60 @@ def resolve_inputs(
     return config, env
 
 
-@app.command("compile")
-def compile_command(
-    config: Annotated[
-        Path | None,
-        typer.Argument(
-            help="config_train.json (default with -m: config/config_train.json)"
-        ),
-    ] = None,
-    env: Annotated[
-        Path | None, typer.Option("-e", "--env", help="environment.json")
-    ] = None,
-    set_: Annotated[
-        list[str],
-        typer.Option("--set", help="Override a variable: --set KEY=VALUE (repeatable)"),
-    ] = [],  # noqa: B006 (typer reads the default)
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder")] = Path(
-        "out"
+ConfigArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="config_train.json (default with -m: config/config_train.json)"
     ),
-    mmar: Annotated[
-        Path | None, typer.Option("-m", "--mmar", help="MMAR root folder")
-    ] = None,
-    dialect: Annotated[
-        str | None, typer.Option("--dialect", help="Force the dialect: 3, 4.0 or 4.1")
-    ] = None,
-) -> None:
-    """Compile a config into OUT/<job>/train.py and OUT/manifest.json."""
-    config_path, env_path = resolve_inputs(config, env, mmar)
-    options = CompileOptions(set_values=parse_sets(set_), dialect=dialect)
-    comp = Compilation(config_path, options, env_path=env_path, mmar_root=mmar)
+]
+EnvOpt = Annotated[Path | None, typer.Option("-e", "--env", help="environment.json")]
+SetOpt = Annotated[
+    list[str],
+    typer.Option("--set", help="Override a variable: --set KEY=VALUE (repeatable)"),
+]
+MmarOpt = Annotated[Path | None, typer.Option("-m", "--mmar", help="MMAR root folder")]
+DialectOpt = Annotated[
+    str | None, typer.Option("--dialect", help="Force the dialect: 3, 4.0 or 4.1")
+]
+JobsOpt = Annotated[
+    str,
+    typer.Option("--jobs", help="default | grid | random:N (the jobs of the search)"),
+]
+StepsOpt = Annotated[
+    int, typer.Option("--float-steps", min=1, help="Grid points per float")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of --jobs random:N")]
+
+
+def make_compilation(
+    config: Path | None,
+    env: Path | None,
+    set_: list[str],
+    mmar: Path | None,
+    dialect: str | None,
+    jobs: str = "default",
+    float_steps: int = 3,
+    seed: int = 0,
+) -> Compilation:
     try:
-        manifest = compile_to_dir(comp, out)
+        parse_jobs(jobs)
+    except JobSpecError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--jobs") from None
+    config_path, env_path = resolve_inputs(config, env, mmar)
+    options = CompileOptions(
+        set_values=parse_sets(set_),
+        dialect=dialect,
+        jobs=jobs,
+        float_steps=float_steps,
+        seed=seed,
+    )
+    return Compilation(config_path, options, env_path=env_path, mmar_root=mmar)
+
+
+def report(comp: Compilation, fn):
+    """Run `fn`; bad input -> diagnostics and exit 1, a claragen bug -> exit 2."""
+    try:
+        result = fn()
     except CompileError as exc:
         typer.echo(format_all(exc.diagnostics, comp.sources), err=True)
         raise typer.Exit(1) from None
@@ -111,12 +138,88 @@ def compile_command(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     except OSError as exc:
-        typer.echo(f"{out}: error: cannot write the output: {exc}", err=True)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if comp.diags.warnings:
         typer.echo(format_all(comp.diags.warnings, comp.sources), err=True)
+    return result
+
+
+@app.command("compile")
+def compile_command(
+    config: ConfigArg = None,
+    env: EnvOpt = None,
+    set_: SetOpt = [],  # noqa: B006 (typer reads the default)
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder")] = Path(
+        "out"
+    ),
+    mmar: MmarOpt = None,
+    dialect: DialectOpt = None,
+    jobs: JobsOpt = "default",
+    float_steps: StepsOpt = 3,
+    seed: SeedOpt = 0,
+) -> None:
+    """Compile a config into OUT/<job>/train.py (one per job) and OUT/manifest.json."""
+    comp = make_compilation(config, env, set_, mmar, dialect, jobs, float_steps, seed)
+    manifest = report(comp, lambda: compile_to_dir(comp, out))
     for job in manifest["jobs"]:
         typer.echo(f"{out / job['script']}")
+
+
+@app.command("space")
+def space_command(
+    config: ConfigArg = None,
+    env: EnvOpt = None,
+    set_: SetOpt = [],  # noqa: B006
+    mmar: MmarOpt = None,
+    dialect: DialectOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table")
+    ] = False,
+    float_steps: StepsOpt = 3,
+) -> None:
+    """Print the AutoML search space of a config: its parameters and the grid size."""
+    comp = make_compilation(config, env, set_, mmar, dialect)
+    config_ir, ctx = report(comp, comp.build)
+    report(comp, comp.diags.raise_if_errors)
+    show_space(ctx.space, comp.config_path.name, as_json, float_steps)
+
+
+@app.command("diff")
+def diff_command(
+    a: Annotated[
+        Path, typer.Argument(help="config, output folder, job folder or script")
+    ],
+    b: Annotated[Path, typer.Argument(help="the same kind of thing to compare with")],
+    env: EnvOpt = None,
+    set_: SetOpt = [],  # noqa: B006
+    jobs: JobsOpt = "default",
+    float_steps: StepsOpt = 3,
+    seed: SeedOpt = 0,
+    exit_code: Annotated[
+        bool,
+        typer.Option("--exit-code", help="Exit 1 when the scripts differ (like git)"),
+    ] = False,
+) -> None:
+    """Show the unified diff between the generated scripts of two configs, two jobs or two
+    output folders (configs are compiled first, with the same options)."""
+
+    def scripts(path: Path, tmp: Path) -> dict[str, tuple[str, str]]:
+        if path.is_file() and path.suffix == ".json" and path.name != "manifest.json":
+            comp = make_compilation(
+                path, env, set_, None, None, jobs, float_steps, seed
+            )
+            report(comp, lambda: compile_to_dir(comp, tmp))
+            path = tmp
+        return collect_scripts(path)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        left = scripts(a, Path(tmp) / "a")
+        right = scripts(b, Path(tmp) / "b")
+        text = diff_scripts(left, right)
+    typer.echo(text, nl=False)
+    if exit_code and text:
+        raise typer.Exit(1)
 
 
 def main() -> None:

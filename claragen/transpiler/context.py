@@ -9,6 +9,7 @@ from typing import Any
 
 from claragen.transpiler.diagnostics import NO_SPAN, Diagnostics
 from claragen.transpiler.ir import Lit
+from claragen.transpiler.space import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,9 @@ class CompileOptions:
 
     target: str = "plain"
     max_errors: int = 50
+    jobs: str = "default"  # "default" | "grid" | "random:N"
+    float_steps: int = 3  # grid points per float parameter
+    seed: int = 0  # of --jobs random:N
     set_values: tuple[tuple[str, str], ...] = ()  # --set K=V, in command-line order
     dialect: str | None = None  # None: detect
 
@@ -30,6 +34,11 @@ class PassContext:
     env: dict[str, Lit] = field(default_factory=dict)  # environment.json
     env_file: str | None = None
     job_values: dict[str, Any] | None = None  # None: the config's own values
+    job_id: str = "J0001"
+    space: SearchSpace = field(default_factory=SearchSpace)  # read once per config
+    disabled_by: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # locator -> param ids
 
     @property
     def overrides(self) -> dict[str, Lit]:

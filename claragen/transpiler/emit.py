@@ -22,6 +22,7 @@ from claragen.transpiler.ir import (
     Lit,
     Ref,
     RuntimeVar,
+    SearchValue,
     Template,
     Value,
     Var,
@@ -116,6 +117,8 @@ class Emitter:
             return ast.JoinedStr(parts)
         if isinstance(value, Ref):
             return ast.Name(self.ref_name(value))
+        if isinstance(value, SearchValue):
+            return ast.Name(value.const)
         if isinstance(value, Expr):
             return self.expr(value)
         if isinstance(value, Component):

@@ -95,6 +95,16 @@ class Expr:
 
 
 @dataclass(frozen=True)
+class SearchValue:
+    """A searched value: the script names it by a constant (`channels=CHANNELS`)."""
+
+    span: Span
+    const: str
+    value: Value
+    param: str  # the search parameter's id
+
+
+@dataclass(frozen=True)
 class Component:
     """One `{"name"|"path": ..., "args": {...}, attributes}` block."""
 
@@ -140,7 +150,18 @@ class Component:
         return dataclasses.replace(self, args=tuple(args))
 
 
-Value = Lit | ListV | DictV | Var | Template | RuntimeVar | Ref | Expr | Component
+Value = (
+    Lit
+    | ListV
+    | DictV
+    | Var
+    | Template
+    | RuntimeVar
+    | Ref
+    | Expr
+    | SearchValue
+    | Component
+)
 Slot = Component | list[Component] | Value
 
 
@@ -158,6 +179,9 @@ class Config:
     search: Value | None = None  # first-level search block
     sections: dict[str, dict[str, Slot]] = field(default_factory=dict)
     variables: dict[str, Any] = field(default_factory=dict)  # resolved variable values
+    searched: dict[str, tuple[str, str]] = field(
+        default_factory=dict
+    )  # var -> (const, id)
 
     def components(self) -> Iterator[tuple[str, str, Component]]:
         """Every top-level component of every section as (section, key, component)."""
@@ -184,6 +208,8 @@ def map_values(value: Value, fn: Callable[[Value], Value]) -> Value:
         value = dataclasses.replace(
             value, parts=tuple(p if isinstance(p, str) else fn(p) for p in value.parts)
         )
+    elif isinstance(value, SearchValue):
+        value = dataclasses.replace(value, value=map_values(value.value, fn))
     elif isinstance(value, Component):
         value = map_component(value, fn)
     return fn(value)
@@ -235,6 +261,8 @@ def walk(value: Value) -> Iterator[Value]:
                 yield from walk(p)
     elif isinstance(value, Expr):
         yield from value.refs
+    elif isinstance(value, SearchValue):
+        yield from walk(value.value)
     elif isinstance(value, Component):
         for _, v in value.args:
             yield from walk(v)
@@ -248,6 +276,8 @@ def to_python(value: Value) -> Any:
         return [to_python(v) for v in value.items]
     if isinstance(value, DictV):
         return {k: to_python(v) for k, v in value.items}
+    if isinstance(value, SearchValue):
+        return to_python(value.value)
     raise TypeError(f"not a literal: {type(value).__name__}")
 
 
@@ -258,4 +288,22 @@ def is_literal(value: Value) -> bool:
         return all(is_literal(v) for v in value.items)
     if isinstance(value, DictV):
         return all(is_literal(v) for _, v in value.items)
+    if isinstance(value, SearchValue):
+        return is_literal(value.value)
     return False
+
+
+def map_components(config: Config, fn: Callable[[Component], Component]) -> Config:
+    """Rebuild every top-level component of every section with `fn`."""
+    sections: dict[str, dict[str, Slot]] = {}
+    for section, slots in config.sections.items():
+        new: dict[str, Slot] = {}
+        for key, slot in slots.items():
+            if isinstance(slot, Component):
+                new[key] = fn(slot)
+            elif isinstance(slot, list):
+                new[key] = [fn(c) for c in slot]
+            else:
+                new[key] = slot
+        sections[section] = new
+    return dataclasses.replace(config, sections=sections)

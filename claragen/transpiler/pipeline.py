@@ -5,6 +5,7 @@ The order of the passes lives here and only here (`PASSES`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,14 +24,16 @@ from claragen.transpiler.diagnostics import (
 )
 from claragen.transpiler.ir import Config, Lit
 from claragen.transpiler.jsonparse import JObject, JScalar, JString, parse_json
-from claragen.transpiler.passes.apply_search import apply_search
+from claragen.transpiler.passes.apply_search import apply_search, default_values
 from claragen.transpiler.passes.check_components import check_components
 from claragen.transpiler.passes.dialect import detect_dialect
 from claragen.transpiler.passes.disabled import prune_disabled
+from claragen.transpiler.passes.expand_jobs import Job, expand_jobs
 from claragen.transpiler.passes.migrate import migrate_monai
 from claragen.transpiler.passes.references import inline_refs, resolve_refs
 from claragen.transpiler.passes.variables import resolve_variables
-from claragen.transpiler.render import render
+from claragen.transpiler.render import Renderer
+from claragen.transpiler.space import read_space
 from claragen.transpiler.targets.plain import lower_plain
 
 Pass = Callable[[Config, PassContext], Config]
@@ -48,7 +51,6 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("check_components", check_components),
 )
 SUPPORTED_DIALECTS = ("4.1",)
-DEFAULT_JOB = "J0001"
 
 
 @dataclass
@@ -115,6 +117,7 @@ class Compilation:
             self.diags.raise_if_errors()
         assert config is not None
         config.file = self.config_path.name
+        ctx.space = read_space(config, self.diags)
         return config, ctx
 
     def run_passes(
@@ -128,32 +131,59 @@ class Compilation:
         self.diags.raise_if_errors()
         return config
 
-    def compile_job(self, script_dir: Path, job: str, values: dict[str, Any]) -> str:
-        config, ctx = self.build()
-        ctx.job_values = values or None
+    def compile_job(
+        self,
+        config: Config,
+        base: PassContext,
+        script_dir: Path,
+        job: Job,
+        renderer: Renderer,
+    ) -> str:
+        """One job's script: the passes with the job's values, lowering, rendering."""
+        default = self.options.jobs == "default"
+        ctx = dataclasses.replace(
+            base,
+            job_values=None if default else job.values,
+            job_id=job.id,
+            disabled_by={},
+        )
         config = self.run_passes(config, ctx)
-        script = lower_plain(config, ctx, str(script_dir), job, values)
+        script = lower_plain(config, ctx, str(script_dir), job.id, job.values)
         self.diags.raise_if_errors()
         assert script is not None
-        return render("train.py.j2", f"{job}/train.py", s=script)
+        return renderer.render("train.py.j2", f"{job.id}/train.py", s=script)
+
+    def jobs(self, config: Config, ctx: PassContext) -> list[Job]:
+        defaults = default_values(config, ctx.space)
+        opts = self.options
+        return expand_jobs(ctx.space, defaults, opts.jobs, opts.float_steps, opts.seed)
 
 
 def compile_to_dir(comp: Compilation, out_dir: Path) -> dict[str, Any]:
-    """Compile every job of the config into `out_dir`; return the manifest."""
-    jobs = [(DEFAULT_JOB, {})]
-    manifest_jobs = []
+    """Compile every job of the config into `out_dir`; return the manifest.
+
+    Nothing is written unless every job compiles.
+    """
+    config, ctx = comp.build()
+    renderer = Renderer()
     rendered = {}
-    for job, values in jobs:
-        script_dir = out_dir / job
-        rendered[job] = comp.compile_job(script_dir, job, values)
-        manifest_jobs.append({"id": job, "script": f"{job}/train.py", "values": values})
-    for job, text in rendered.items():
-        (out_dir / job).mkdir(parents=True, exist_ok=True)
-        (out_dir / job / "train.py").write_text(text, encoding="utf-8")
+    manifest_jobs = []
+    for job in comp.jobs(config, ctx):
+        rendered[job.id] = comp.compile_job(
+            config, ctx, out_dir / job.id, job, renderer
+        )
+        manifest_jobs.append(
+            {"id": job.id, "script": f"{job.id}/train.py", "values": job.values}
+        )
+    for job_id, text in rendered.items():
+        (out_dir / job_id).mkdir(parents=True, exist_ok=True)
+        (out_dir / job_id / "train.py").write_text(text, encoding="utf-8")
     manifest = {
         "claragen": __version__,
         "source": comp.config_path.name,
         "target": comp.options.target,
+        "jobs_mode": comp.options.jobs,
+        "space": [p.id for p in ctx.space.params],
         "jobs": manifest_jobs,
     }
     with open(out_dir / "manifest.json", "w", encoding="utf-8") as f:

@@ -1,12 +1,18 @@
 """Render a target's model with its jinja2 template, then black; check every render.
 
-A rendered file must parse, and black must be stable on it (a second pass changes
-nothing). A failure is a claragen bug: it raises `InternalError` with the text.
+Templates mark segments (`#<segment N>`: N blank lines before the next one; `#<lines N>`:
+the next segment is formatted statement by statement, one per line). Each segment is
+formatted by black once and cached, so the scripts of one search, which share everything
+but their values, pay for black once. The first segment, the module docstring, is plain
+text built black-stable (`docstring_line`). The first script of each structure is checked
+whole: it must parse, and black must leave it unchanged (so a second pass would too). A failure is a claragen
+bug, raised as `InternalError` with the text.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 
 import black
@@ -20,6 +26,7 @@ class InternalError(Exception):
 BLACK_MODE = (
     black.Mode()
 )  # the default style, so `black --check` passes on the output as is
+MARKER = re.compile(r"^#<(segment|lines) (\d)>\n", re.MULTILINE)
 
 
 @cache
@@ -36,22 +43,80 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def _internal(what: str, problem: str, text: str) -> InternalError:
+    return InternalError(f"INTERNAL ERROR, please report: {what} {problem}\n{text}")
+
+
 def format_python(text: str, what: str) -> str:
+    """black on a whole file, checked: valid Python, and a second pass changes nothing."""
     try:
         ast.parse(text)
         formatted = black.format_str(text, mode=BLACK_MODE)
     except (SyntaxError, black.InvalidInput) as exc:
-        raise InternalError(
-            f"INTERNAL ERROR, please report: {what} is not valid Python: {exc}\n"
-            f"{text}"
-        ) from exc
+        raise _internal(what, f"is not valid Python: {exc}", text) from exc
     if black.format_str(formatted, mode=BLACK_MODE) != formatted:
-        raise InternalError(
-            f"INTERNAL ERROR, please report: black is unstable on {what}"
-        )
+        raise _internal(what, "is not stable under black", formatted)
     return formatted
 
 
+class Renderer:
+    """Renders files, sharing black's work between files of the same structure."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, str] = {}
+        self.verified: set[tuple[str, ...]] = set()
+
+    def black(self, text: str, what: str) -> str:
+        if text not in self.cache:
+            try:
+                self.cache[text] = black.format_str(text, mode=BLACK_MODE)
+            except black.InvalidInput as exc:
+                raise _internal(what, f"is not valid Python: {exc}", text) from exc
+        return self.cache[text]
+
+    def render(self, template: str, what: str, **model: object) -> str:
+        raw = environment().get_template(template).render(**model)
+        pieces = MARKER.split(raw)  # text, kind, n, text, kind, n, text ...
+        out: list[str] = []
+        structure: list[str] = []
+        kind, gap = "segment", 0
+        for i in range(0, len(pieces), 3):
+            segment = pieces[i]
+            if out:
+                out.append("\n" * gap)
+            if kind == "lines":
+                lines = [line + "\n" for line in segment.splitlines() if line.strip()]
+                out.extend(self.black(line, what) for line in lines)
+            elif (
+                i == 0
+            ):  # the docstring: different in every job, plain text by construction
+                out.append(segment)
+            else:
+                out.append(self.black(segment, what))
+                structure.append(segment)
+            if i + 2 < len(pieces):
+                kind, gap = pieces[i + 1], int(pieces[i + 2])
+        text = "".join(out)
+        key = tuple(structure)
+        if key not in self.verified:
+            try:
+                ast.parse(text)
+            except SyntaxError as exc:
+                raise _internal(what, f"is not valid Python: {exc}", text) from exc
+            if (
+                black.format_str(text, mode=BLACK_MODE) != text
+            ):  # so black is stable on it
+                raise _internal(what, "differs from black on the whole file", text)
+            self.verified.add(key)
+        return text
+
+
 def render(template: str, what: str, **model: object) -> str:
-    text = environment().get_template(template).render(**model)
-    return format_python(text, what)
+    """Render one file (no sharing)."""
+    return Renderer().render(template, what, **model)
+
+
+def docstring_line(text: str) -> str:
+    """A line that can sit in a generated docstring: no escape, no closing quotes, no
+    trailing blanks (what black would strip)."""
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').rstrip()

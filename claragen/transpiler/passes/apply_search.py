@@ -1,222 +1,138 @@
-"""Read the AutoML search blocks and apply one job's values (SPEC 5).
+"""Apply one job's search values to the config (SPEC 5).
 
     "search": [{"args": ["prob#myProb"], "type": "float", "targets": [0, 1]}]  (on transform A)
     "apply": {"prob": "myProb"}                                                 (on transform B)
-    -> B.prob = A.prob
+    job {"train.pre_transforms[5]:prob": 0.25}
+    -> A.prob = B.prob = SearchValue("MY_PROB", 0.25)      (the script: prob=MY_PROB)
 
     first-level "search": [{"args": ["d1", "d2"], "type": "enum",
                             "targets": [[true, false], [false, true]]}]
-    "apply": {"@disabled": "d1"} -> disabled = true  (the job's value of the free tag d1)
+    "apply": {"@disabled": "d1"} -> disabled = the job's value of the free tag d1
 
 Without job values (the default job) every searched arg keeps the config's own value and a
-free first-level tag, which has none, takes its first enum choice.
+free first-level tag, which has none, takes its first choice. The space itself is read and
+checked once per config by `claragen.transpiler.space.read_space`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from claragen.transpiler.context import PassContext
-from claragen.transpiler.diagnostics import Diagnostics, Span, did_you_mean
 from claragen.transpiler.ir import (
     Component,
     Config,
     DictV,
-    ListV,
     Lit,
+    SearchValue,
     Value,
+    is_literal,
+    map_components,
     to_python,
 )
-
-ATTR_KEY = "@"  # "@disabled": a component attribute, not an init arg
-ALIAS_SEP = "#"  # "prob#myProb"
-SEARCH_TYPES = ("float", "enum")
+from claragen.transpiler.space import ATTR_KEY, SearchParam, SearchSpace
 
 
-@dataclass(frozen=True)
-class SearchArg:
-    name: str  # init-arg name, "@disabled", a first-level variable, or a free tag
-    alias: str | None
+def first_value(param: SearchParam) -> Any:
+    """The value a job without a config value of its own takes: the first choice, or min."""
+    return param.choices[0] if param.type == "enum" else param.low
 
 
-@dataclass(frozen=True)
-class SearchParam:
-    """One search item: its id, where it lives, what it sets and its domain."""
-
-    id: str  # "train.model:channels", ":learning_rate"
-    locator: str  # "" for first level
-    domain: str
-    type: str
-    args: tuple[SearchArg, ...]
-    targets: Any
-    span: Span
-
-
-def read_search(
-    block: Value | None, locator: str, diags: Diagnostics
-) -> list[SearchParam]:
-    """The search items of one `search` block."""
-    if block is None:
-        return []
-    if not isinstance(block, ListV):
-        diags.error(block.span, "'search' must be a list of search items")
-        return []
-    params = []
-    for item in block.items:
-        if not isinstance(item, DictV):
-            diags.error(item.span, "a search item must be an object")
-            continue
-        fields = dict(item.items)
-        type_ = fields.get("type")
-        type_name = type_.value if isinstance(type_, Lit) else None
-        if type_name not in SEARCH_TYPES:
-            diags.error(
-                (type_ or item).span,
-                f"unknown search type {type_name!r}",
-                did_you_mean(str(type_name), SEARCH_TYPES) or "use 'float' or 'enum'",
+def default_values(config: Config, space: SearchSpace) -> dict[str, Any]:
+    """The default job's value of each parameter: the config's own, else the first choice."""
+    components = {c.locator: c for _, _, c in config.components()}
+    values: dict[str, Any] = {}
+    for param in space.params:
+        own: list[Any] = []
+        for arg in param.args:
+            node: Value | None = None
+            if param.kind == "component":
+                comp = components[param.locator]
+                node = comp.disabled if arg.is_attr else comp.arg(arg.name)
+                if arg.is_attr and node is None:
+                    node = Lit(comp.span, False)
+            elif param.kind == "variable":
+                node = config.globals.get(arg.name)
+            own.append(
+                to_python(node) if node is not None and is_literal(node) else None
             )
-            continue
-        raw_args = fields.get("args")
-        names: list[str] = []
-        if isinstance(raw_args, Lit) and isinstance(raw_args.value, str):
-            names = [raw_args.value]  # "args": "if_use_psp" (DOC-AML-UG)
-        elif isinstance(raw_args, ListV) and all(
-            isinstance(a, Lit) and isinstance(a.value, str) for a in raw_args.items
-        ):
-            names = [a.value for a in raw_args.items]  # type: ignore[misc]
-        if not names:
-            diags.error(
-                (raw_args or item).span,
-                "search 'args' must be a name or a list of names",
-            )
-            continue
-        args = tuple(
-            SearchArg(*n.split(ALIAS_SEP, 1)) if ALIAS_SEP in n else SearchArg(n, None)
-            for n in names
-        )
-        targets = fields.get("targets")
-        domain = fields.get("domain")
-        params.append(
-            SearchParam(
-                id=f"{locator}:{','.join(a.name for a in args)}",
-                locator=locator,
-                domain=str(domain.value) if isinstance(domain, Lit) else "",
-                type=type_name,
-                args=args,
-                targets=to_python(targets) if targets is not None else None,
-                span=item.span,
-            )
-        )
-    return params
+        if param.kind == "tag" or any(v is None for v in own):
+            values[param.id] = first_value(param)
+        else:
+            values[param.id] = own if param.type == "enum" else own[0]
+    return values
 
 
-def _first_choice(param: SearchParam, index: int) -> Any:
-    targets = param.targets
-    if param.type == "float":
-        return targets[0] if isinstance(targets, list) and targets else None
-    if isinstance(targets, list) and targets:
-        choice = targets[0]
-        if isinstance(choice, list) and index < len(choice):
-            return choice[index]
-        return choice
-    return None
-
-
-def map_components(config: Config, fn: Callable[[Component], Component]) -> Config:
-    """Rebuild every top-level component of every section with `fn`."""
-    sections = {}
-    for section, slots in config.sections.items():
-        new = {}
-        for key, slot in slots.items():
-            if isinstance(slot, Component):
-                new[key] = fn(slot)
-            elif isinstance(slot, list):
-                new[key] = [fn(c) for c in slot]
-            else:
-                new[key] = slot
-        sections[section] = new
-    return dataclasses.replace(config, sections=sections)
+def _node(value: Any, span) -> Value:
+    return Lit(span, value)
 
 
 def apply_search(config: Config, ctx: PassContext) -> Config:
-    diags = ctx.diags
-    chosen = ctx.job_values or {}
+    space = ctx.space
+    if not space:
+        return config
+    chosen = ctx.job_values if ctx.job_values is not None else {}
+    components = {c.locator: c for _, _, c in config.components()}
+    changes: dict[str, dict[str, Value]] = {}  # locator -> {arg or "@disabled": value}
     aliases: dict[str, Value] = {}
     globals_ = dict(config.globals)
+    searched = dict(config.searched)
 
-    def value_of(param: SearchParam, index: int, own: Value | None) -> Value | None:
-        if param.id in chosen:
-            picked = chosen[param.id]
-            picked = picked[index] if param.type == "enum" else picked
-            return Lit(param.span, picked)
-        if own is not None:
-            return own
-        first = _first_choice(param, index)
-        return None if first is None else Lit(param.span, first)
-
-    # First-level search: searched variables and free tags.
-    for param in read_search(config.search, "", diags):
-        for i, arg in enumerate(param.args):
-            name = arg.name.lstrip(ATTR_KEY)
-            own = globals_.get(name)
-            value = value_of(param, i, own)
-            if value is None:
-                continue
-            if own is not None:
-                globals_[name] = Lit(own.span, to_python(value))
-            aliases[name] = value
-            if arg.alias:
-                aliases[arg.alias] = value
-
-    # Component search: the component's own arg (or attribute) value, or the job's.
-    def searched(comp: Component) -> Component:
-        for param in read_search(comp.search, comp.locator, diags):
-            for i, arg in enumerate(param.args):
-                is_attr = arg.name.startswith(ATTR_KEY)
-                own = comp.disabled if is_attr else comp.arg(arg.name)
-                if is_attr and own is None:
-                    own = Lit(param.span, False)
-                value = value_of(param, i, own)
+    for param in space.params:
+        picked = chosen.get(param.id)
+        per_arg = (
+            param.arg_values(picked) if picked is not None else [None] * len(param.args)
+        )
+        for arg, value in zip(param.args, per_arg, strict=True):
+            span = param.span
+            if param.kind == "component":
+                comp = components[param.locator]
+                own = comp.disabled if arg.is_attr else comp.arg(arg.name)
+                if arg.is_attr and own is None:
+                    own = Lit(comp.span, False)
+                if value is None and own is None:
+                    value = param.arg_values(first_value(param))[param.args.index(arg)]
+                node = own if value is None else _node(value, span)
+                if not arg.is_attr:
+                    node = SearchValue(node.span, arg.const, node, param.id)  # type: ignore[arg-type, union-attr]
+                changes.setdefault(param.locator, {})[arg.name] = node  # type: ignore[assignment]
+                if arg.is_attr:
+                    ctx.disabled_by.setdefault(param.locator, []).append(param.id)
+            elif param.kind == "variable":
+                if value is not None:
+                    globals_[arg.name] = Lit(globals_[arg.name].span, value)
+                node = globals_[arg.name]
+                searched[arg.name] = (arg.const, param.id)  # type: ignore[assignment]
+                node = SearchValue(node.span, arg.const, node, param.id)  # type: ignore[arg-type]
+            else:  # a free tag
                 if value is None:
-                    continue
-                if arg.alias:
-                    if arg.alias in aliases:
-                        diags.error(param.span, f"alias {arg.alias!r} is defined twice")
-                    aliases[arg.alias] = value
-                if is_attr:
-                    comp = dataclasses.replace(comp, disabled=value)
-                elif value is not own:
-                    comp = comp.with_arg(arg.name, value)
-        return comp
+                    value = param.arg_values(first_value(param))[param.args.index(arg)]
+                node = _node(value, span)
+            if arg.alias:
+                aliases[arg.alias] = node
+            if param.kind == "tag":
+                aliases[arg.name.lstrip(ATTR_KEY)] = node
 
-    config = map_components(config, searched)
+    for locator, comp in components.items():
+        if isinstance(comp.apply, DictV):
+            for key, alias in comp.apply.items:
+                name = alias.value if isinstance(alias, Lit) else None
+                if isinstance(name, str) and name in aliases:
+                    changes.setdefault(locator, {})[key] = aliases[name]
+                    if key == ATTR_KEY + "disabled":
+                        ctx.disabled_by.setdefault(locator, []).append(
+                            space.param(space.aliases[name][0]).id
+                        )
 
-    def applied(comp: Component) -> Component:
-        if comp.apply is None:
-            return comp
-        if not isinstance(comp.apply, DictV):
-            diags.error(comp.apply.span, "'apply' must map arg names to aliases")
-            return comp
-        for key, alias_node in comp.apply.items:
-            alias = alias_node.value if isinstance(alias_node, Lit) else None
-            if not isinstance(alias, str) or alias not in aliases:
-                diags.error(
-                    alias_node.span,
-                    f"'apply' names the undefined alias {alias!r}",
-                    did_you_mean(str(alias), aliases)
-                    or "define it with 'arg#alias' in a search block, or as a first-level tag",
-                )
-                continue
-            value = dataclasses.replace(aliases[alias], span=alias_node.span)  # type: ignore[call-arg]
+    def change(comp: Component) -> Component:
+        for key, value in changes.get(comp.locator, {}).items():
             if key.startswith(ATTR_KEY):
-                comp = dataclasses.replace(comp, disabled=value)
+                inner = value.value if isinstance(value, SearchValue) else value
+                comp = dataclasses.replace(comp, disabled=inner)
             else:
                 comp = comp.with_arg(key, value)
         return comp
 
-    config = map_components(config, applied)
-    config.globals = globals_
-    return config
+    out = map_components(config, change)
+    return dataclasses.replace(out, globals=globals_, searched=searched)

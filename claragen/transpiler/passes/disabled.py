@@ -9,6 +9,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.ir import Component, Config, Lit, Slot
 
@@ -72,12 +75,24 @@ def prune_disabled(config: Config, ctx: PassContext) -> Config:
                     ctx.diags.error(
                         slot[0].span,
                         f"{section}.{key} is a list of alternatives with {what} enabled; "
-                        f"exactly one must be: {names}",
+                        f"exactly one must be: {names}" + _job_values(slot, ctx),
                         "set 'disabled' (or an 'apply' of '@disabled') so that one stays",
                     )
                     new[key] = (enabled or slot)[0]  # so that '@key' still resolves
             else:
                 new[key] = slot
         sections[section] = new
-    config.sections = sections
-    return config
+    return dataclasses.replace(config, sections=sections)
+
+
+def _job_values(slot: list[Component], ctx: PassContext) -> str:
+    """', in job J0003 with :d1,d2 = [true, true]': the search values that caused it."""
+    params = [p for c in slot for p in ctx.disabled_by.get(c.locator, [])]
+    if ctx.job_values is None or not params:
+        return ""
+    shown = ", ".join(
+        f"{p} = {json.dumps(ctx.job_values[p])}"
+        for p in dict.fromkeys(params)
+        if p in ctx.job_values
+    )
+    return f", in job {ctx.job_id} with {shown}" if shown else ""

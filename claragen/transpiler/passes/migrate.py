@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
-from claragen.transpiler.ir import Component, Config, Lit, Value, walk
-from claragen.transpiler.passes.apply_search import map_components
+from claragen.transpiler.ir import Component, Config, Lit, Value, map_components, walk
 
 # Removed classes -> (current class, args to add). SPEC 10.
 CLASS_RENAMES: dict[str, tuple[str, tuple[tuple[str, object], ...]]] = {

@@ -16,8 +16,16 @@ import dataclasses
 
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
-from claragen.transpiler.ir import Component, Config, Expr, Ref, Value, map_config, walk
-from claragen.transpiler.passes.apply_search import map_components
+from claragen.transpiler.ir import (
+    Component,
+    Config,
+    Expr,
+    Ref,
+    Value,
+    map_components,
+    map_config,
+    walk,
+)
 
 CONF_REF = "conf"  # "@conf": the resolved training configuration
 REF_SOURCE_SECTION = "train"
@@ -98,7 +106,7 @@ def resolve_refs(config: Config, ctx: PassContext) -> Config:
             return value
 
         resolved_sections[section] = map_config(part, fix).sections[section]
-    config.sections = resolved_sections
+    config = dataclasses.replace(config, sections=resolved_sections)
     _check_cycles(config, ctx)
     return config
 

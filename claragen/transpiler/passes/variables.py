@@ -20,6 +20,7 @@ from claragen.transpiler.ir import (
     Config,
     Lit,
     RuntimeVar,
+    SearchValue,
     Template,
     Value,
     Var,
@@ -67,7 +68,11 @@ def resolve_variables(config: Config, ctx: PassContext) -> Config:
 
     def substitute(value: Value) -> Value:
         if isinstance(value, Var):
-            return lookup(value) or Lit(value.span, None)
+            resolved = lookup(value) or Lit(value.span, None)
+            if value.name in config.searched and isinstance(resolved, Lit):
+                const, param = config.searched[value.name]
+                return SearchValue(value.span, const, resolved, param)
+            return resolved
         if isinstance(value, Template):
             parts: list[str | RuntimeVar] = []
             for part in value.parts:

@@ -11,6 +11,7 @@ template `templates/train.py.j2` only lays the result out.
 from __future__ import annotations
 
 import ast
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,14 +27,16 @@ from claragen.transpiler.ir import (
     Lit,
     Ref,
     RuntimeVar,
+    SearchValue,
     Slot,
     Value,
     is_literal,
+    map_components,
     to_python,
     walk,
 )
-from claragen.transpiler.passes.apply_search import map_components
 from claragen.transpiler.passes.variables import PATH_VARIABLES
+from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.handlers import HandlerContext, LoopPlan, lower_handler
 from claragen.transpiler.targets.metrics import METRICS
 
@@ -166,6 +169,7 @@ class PlainScript:
     imports: list[str]
     byoc_imports: list[str]
     constants: list[tuple[str, str, str]]  # name, code, comment
+    search_constants: list[tuple[str, str, str]]  # the job's searched values
     train_conf: str
     options: list[Option]
     device_default: str
@@ -564,6 +568,7 @@ class PlainLowering:
             imports=[],
             byoc_imports=[],
             constants=[],
+            search_constants=[],
             train_conf="",
             options=[],
             device_default=self.device_default(trainer),
@@ -736,6 +741,7 @@ class PlainLowering:
         )
         train_conf = {k: v.value for k, v in self.config.globals.items()}
         script.constants = constants
+        script.search_constants = self.search_constants()
         script.options = options
         script.train_conf = ast.unparse(literal_node(train_conf))
         for module in ("argparse", "json", "logging", "os", "time", "torch"):
@@ -751,6 +757,28 @@ class PlainLowering:
         script.byoc_imports = self.imports.byoc_lines()
         script.docstring = self.docstring(values)
         return script
+
+    def search_constants(self) -> list[tuple[str, str, str]]:
+        """`CHANNELS = [16, 32]  # train.model:channels (net, enum)`, in search-space order."""
+        found: dict[str, SearchValue] = {}
+        for _, _, comp in self.config.components():
+            for _, value in comp.args + comp.attrs:
+                for node in walk(value):
+                    if isinstance(node, SearchValue):
+                        found.setdefault(node.const, node)
+        order = {
+            arg.const: (i, j)
+            for i, p in enumerate(self.ctx.space.params)
+            for j, arg in enumerate(p.args)
+        }
+        out = []
+        for const, node in sorted(
+            found.items(), key=lambda kv: order.get(kv[0], (0, 0))
+        ):
+            param = self.ctx.space.param(node.param)
+            kind = f"{param.domain}, {param.type}" if param.domain else param.type
+            out.append((const, self.emitter.value(node.value), f"{param.id} ({kind})"))
+        return out
 
     def trainer_epochs(self) -> tuple[str, str]:
         trainer = self.config.sections["train"]["trainer"]
@@ -778,8 +806,8 @@ class PlainLowering:
             f"(MONAI {symbols.versions().get('monai', '?')}).",
         ]
         if values:
-            lines += ["", "Search values of this job:"]
-            lines += [f"    {k} = {v!r}" for k, v in sorted(values.items())]
+            lines += ["", "Search values of this job (parameter id = value):"]
+            lines += [f"    {k} = {json.dumps(v)}" for k, v in values.items()]
         lines += [
             "",
             "Run:",
@@ -789,7 +817,7 @@ class PlainLowering:
             "It writes its checkpoints, TensorBoard logs and result.json (the key metric, its",
             "best value and epoch, per-epoch values, wall time) into --mmar-ckpt-dir.",
         ]
-        return "\n".join(lines)
+        return "\n".join(docstring_line(line) for line in lines)
 
 
 def lower_plain(

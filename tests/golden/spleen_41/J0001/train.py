@@ -2,6 +2,14 @@
 
 Dialect: Clara 4.1. Target: plain PyTorch + MONAI (MONAI 1.6.1).
 
+Search values of this job (parameter id = value):
+    :learning_rate = 0.0002
+    :mySearchLoss1,mySearchLoss2 = [true, false]
+    train.model:channels = [[16, 32, 64, 128, 256]]
+    train.model:num_res_units = [2]
+    train.pre_transforms[2]:a_min,a_max = [-57, 164]
+    train.pre_transforms[5]:prob = 0.5
+
 Run:
     python train.py [--epochs N] [--device cpu|cuda] [--data-root DIR] ...
     python train.py --help
@@ -59,6 +67,13 @@ EPOCHS = 1260  # config_train.json:220 train.trainer max_epochs
 DEVICE = "cuda"  # the trainer's device; the CPU when there is no GPU
 SEED = 0  # config_train.json determinism.random_seed
 KEY_METRIC = "val_mean_dice"  # validate key metric: the score of this job
+# The searched values of this job (see the docstring).
+LEARNING_RATE = 0.0002  # :learning_rate (lr, float)
+CHANNELS = [16, 32, 64, 128, 256]  # train.model:channels (net, enum)
+NUM_RES_UNITS = 2  # train.model:num_res_units (net, enum)
+A_MIN = -57  # train.pre_transforms[2]:a_min,a_max (transform, enum)
+A_MAX = 164  # train.pre_transforms[2]:a_min,a_max (transform, enum)
+MY_PROB = 0.5  # train.pre_transforms[5]:prob (transform, float)
 # The first-level values of the config, saved in checkpoints as "train_conf" (@conf).
 TRAIN_CONF = {
     "epochs": 1260,
@@ -198,7 +213,7 @@ def main(argv=None):
             EnsureChannelFirstd(keys=["image", "label"]),
             # config_train.json:80 train.pre_transforms[2]
             ScaleIntensityRanged(
-                keys="image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True
+                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
             ),
             # config_train.json:99 train.pre_transforms[3]
             CropForegroundd(keys=["image", "label"], source_key="image"),
@@ -214,9 +229,9 @@ def main(argv=None):
                 image_threshold=0,
             ),
             # config_train.json:116 train.pre_transforms[5]
-            RandShiftIntensityd(keys="image", offsets=0.1, prob=0.5),
+            RandShiftIntensityd(keys="image", offsets=0.1, prob=MY_PROB),
             # config_train.json:128 train.pre_transforms[6]
-            RandGaussianNoised(keys="image", prob=0.5),
+            RandGaussianNoised(keys="image", prob=MY_PROB),
             # config_train.json:133 train.pre_transforms[7]
             ToTensord(keys=["image", "label"]),
         ]
@@ -253,7 +268,7 @@ def main(argv=None):
             # config_train.json:238 validate.pre_transforms[2]
             # ref 'ScaleIntensityRanged': same as train.pre_transforms[2] (line 80)
             ScaleIntensityRanged(
-                keys="image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True
+                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
             ),
             # config_train.json:239 validate.pre_transforms[3]
             # ref 'CropForegroundd': same as train.pre_transforms[3] (line 99)
@@ -289,9 +304,9 @@ def main(argv=None):
         spatial_dims=3,
         in_channels=1,
         out_channels=2,
-        channels=[16, 32, 64, 128, 256],
+        channels=CHANNELS,
         strides=[2, 2, 2, 2],
-        num_res_units=2,
+        num_res_units=NUM_RES_UNITS,
         norm="batch",
     ).to(device)
 
@@ -299,7 +314,7 @@ def main(argv=None):
     loss_function = FocalLoss(to_onehot_y=True)
 
     # config_train.json:37 train.optimizer
-    optimizer = torch.optim.Adam(params=model.parameters(), lr=0.0002)
+    optimizer = torch.optim.Adam(params=model.parameters(), lr=LEARNING_RATE)
 
     # config_train.json:41 train.lr_scheduler
     lr_scheduler = torch.optim.lr_scheduler.StepLR(
