@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -209,6 +210,8 @@ def diff_command(
             comp = make_compilation(
                 path, env, set_, None, None, jobs, float_steps, seed
             )
+            # Both sides' comments name A's file, so that the diff shows code changes.
+            comp.options = dataclasses.replace(comp.options, source_name=a.name)
             report(comp, lambda: compile_to_dir(comp, tmp))
             path = tmp
         return collect_scripts(path)

@@ -92,7 +92,18 @@ class CompileError(Exception):
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A `help:` text naming the closest candidate, or None."""
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    options = sorted(set(candidates))
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if not close:  # a shortened or lengthened name: "probability" for "prob"
+        close = sorted(
+            (
+                c
+                for c in options
+                if min(len(c), len(name)) >= 3
+                and (name.startswith(c) or c.startswith(name))
+            ),
+            key=lambda c: (-len(c), c),
+        )[:1]
     return f"did you mean {close[0]!r}?" if close else None
 
 

@@ -116,7 +116,7 @@ class Compilation:
         if config is None:  # not even an object; errors in values wait for the passes
             self.diags.raise_if_errors()
         assert config is not None
-        config.file = self.config_path.name
+        config.file = self.options.source_name or self.config_path.name
         ctx.space = read_space(config, self.diags)
         return config, ctx
 

@@ -207,10 +207,12 @@ class SpaceReader:
             for n in names
         ]
         if comp is not None:
-            for arg in args:
-                self.check_arg(
-                    comp, arg.name, (item.get("args") or item).span, "search"
-                )
+            raw = item.get("args")
+            spans = (
+                [v.span for v in raw.items] if isinstance(raw, ListV) else [item.span]
+            )
+            for arg, span in zip(args, spans * len(args), strict=False):
+                self.check_arg(comp, arg.name, span, "search")
         targets = self.targets(item, type_, len(args))
         if targets is None:
             return None
