@@ -133,9 +133,10 @@ def test_full_example_grid(tmp_path):
         assert loss == ("FocalLoss" if dice_off else "DiceLoss")
         prob = job["values"]["train.pre_transforms[5]:prob"]
         assert f"\nMY_PROB = {prob}  #" in text
-        assert (
-            text.count("prob=MY_PROB") == 2
-        )  # RandShiftIntensityd and RandGaussianNoised
+        # RandShiftIntensityd and RandGaussianNoised share the alias myProb
+        assert text.count("prob=MY_PROB") == 2
+        # validate's {"ref": "ScaleIntensityRanged"} inherits the job's chosen a_min/a_max
+        assert text.count("a_min=A_MIN, a_max=A_MAX") == 2
         assert f"\n    :learning_rate = {job['values'][':learning_rate']}\n" in text
 
 
@@ -243,3 +244,14 @@ def test_diff_two_jobs_two_outputs_and_two_configs(tmp_path):
         "-                num_samples=4,",
         "+                num_samples=2,",
     ]
+
+
+def test_double_underscore_keys_are_inert(tmp_path):  # SPEC 4.5: "__model", "__search"
+    cfg = minimal()
+    cfg["train"]["__model"] = {"name": "NoSuchNet", "__search": [{"type": "bogus"}]}
+    cfg["train"]["model"]["__search"] = [
+        {"type": "bogus", "args": ["x"], "targets": []}
+    ]
+    manifest, scripts = compile_jobs(tmp_path, cfg)
+    assert manifest["space"] == [] and len(scripts) == 1
+    assert "NoSuchNet" not in scripts["J0001"]
