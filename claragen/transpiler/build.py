@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from claragen.transpiler.diagnostics import Diagnostics, did_you_mean
+from claragen.transpiler.dialects import get_dialect
 from claragen.transpiler.ir import Component, Config, DictV, ListV, Lit, Slot, Value
 from claragen.transpiler.jsonparse import JArray, JNode, JObject, JScalar, JString
 from claragen.transpiler.values import parse_value_string
@@ -39,7 +40,7 @@ def is_component(node: JNode) -> bool:
 class Builder:
     def __init__(self, file: str, dialect: str, diags: Diagnostics):
         self.file = file
-        self.code_strings = dialect != "3"
+        self.code_strings = get_dialect(dialect).code_strings
         self.diags = diags
 
     def value(self, node: JNode, locator: str, code: bool | None = None) -> Value:

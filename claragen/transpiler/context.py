@@ -21,7 +21,9 @@ class CompileOptions:
     jobs: str = "default"  # "default" | "grid" | "random:N"
     float_steps: int = 3  # grid points per float parameter
     seed: int = 0  # of --jobs random:N
-    source_name: str | None = None  # how comments name the config (default: its file name)
+    source_name: str | None = (
+        None  # how comments name the config (default: its file name)
+    )
     set_values: tuple[tuple[str, str], ...] = ()  # --set K=V, in command-line order
     dialect: str | None = None  # None: detect
 

@@ -29,6 +29,7 @@ from claragen.transpiler.passes.check_components import check_components
 from claragen.transpiler.passes.dialect import detect_dialect
 from claragen.transpiler.passes.disabled import prune_disabled
 from claragen.transpiler.passes.expand_jobs import Job, expand_jobs
+from claragen.transpiler.passes.lower_dialect import lower_dialect
 from claragen.transpiler.passes.migrate import migrate_monai
 from claragen.transpiler.passes.references import inline_refs, resolve_refs
 from claragen.transpiler.passes.variables import resolve_variables
@@ -39,6 +40,7 @@ from claragen.transpiler.targets.plain import lower_plain
 Pass = Callable[[Config, PassContext], Config]
 
 PASSES: tuple[tuple[str, Pass], ...] = (
+    ("lower_dialect", lower_dialect),  # 3.x / 4.0 -> 4.1 (it may add {VAR}s and @refs)
     (
         "apply_search",
         apply_search,
@@ -50,7 +52,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("migrate", migrate_monai),
     ("check_components", check_components),
 )
-SUPPORTED_DIALECTS = ("4.1",)
+SUPPORTED_DIALECTS = ("4.0", "4.1")
 
 
 @dataclass
@@ -108,8 +110,9 @@ class Compilation:
             what = {"3": "3.x (TensorFlow)", "4.0": "4.0"}.get(dialect, dialect)
             self.diags.error(
                 root.span,
-                f"this is a Clara {what} config; claragen compiles Clara 4.1 configs so far",
-                "the 3.x and 4.0 dialects are being lowered next; --dialect 4.1 forces 4.1",
+                f"this is a Clara {what} config; claragen compiles Clara 4.0 and 4.1 "
+                "configs so far",
+                "the 3.x dialect is being lowered next; --dialect forces a dialect",
             )
             self.diags.raise_if_errors()
         config = build_config(root, str(self.config_path), dialect, self.diags)

@@ -16,18 +16,26 @@ from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.ir import Component, Config, Lit, Value, map_components, walk
 
-# Removed classes -> (current class, args to add). SPEC 10.
-CLASS_RENAMES: dict[str, tuple[str, tuple[tuple[str, object], ...]]] = {
-    "AddChanneld": ("EnsureChannelFirstd", (("channel_dim", "no_channel"),)),
-    "AddChannel": ("EnsureChannelFirst", (("channel_dim", "no_channel"),)),
-    "AsChannelFirstd": ("EnsureChannelFirstd", (("channel_dim", -1),)),
-    "AsChannelFirst": ("EnsureChannelFirst", (("channel_dim", -1),)),
-    "SplitChanneld": ("SplitDimd", ()),
-    "SplitChannel": ("SplitDim", ()),
-    "LoadNiftid": ("LoadImaged", ()),
-    "LoadNifti": ("LoadImage", ()),
-    "NiftiDataset": ("Dataset", ()),
-    "IgniteMetric": ("IgniteMetricHandler", ()),
+# Removed classes -> (current class, args to add, args renamed). SPEC 10.
+CLASS_RENAMES: dict[
+    str, tuple[str, tuple[tuple[str, object], ...], tuple[tuple[str, str], ...]]
+] = {
+    "AddChanneld": ("EnsureChannelFirstd", (("channel_dim", "no_channel"),), ()),
+    "AddChannel": ("EnsureChannelFirst", (("channel_dim", "no_channel"),), ()),
+    "AsChannelFirstd": ("EnsureChannelFirstd", (("channel_dim", -1),), ()),
+    "AsChannelFirst": ("EnsureChannelFirst", (("channel_dim", -1),), ()),
+    "SplitChanneld": ("SplitDimd", (), ()),
+    "SplitChannel": ("SplitDim", (), ()),
+    "LoadNiftid": ("LoadImaged", (), ()),
+    "LoadNifti": ("LoadImage", (), ()),
+    "LoadNumpyd": ("LoadImaged", (("reader", "NumpyReader"),), ()),
+    "NiftiDataset": ("Dataset", (), ()),
+    "IgniteMetric": ("IgniteMetricHandler", (), ()),
+    "TorchVisionFullyConvModel": (
+        "TorchVisionFCModel",
+        (("use_conv", True),),
+        (("n_classes", "num_classes"),),
+    ),
 }
 
 Rule = Callable[[Component], Component]
@@ -35,6 +43,13 @@ Rule = Callable[[Component], Component]
 
 def _note(comp: Component, text: str) -> Component:
     return dataclasses.replace(comp, notes=comp.notes + (f"migrated: {text}",))
+
+
+def _rename_arg(comp: Component, before: str, after: str) -> Component:
+    """`before=v` -> `after=v` in place (the arg keeps its position and span)."""
+    args = tuple((after if k == before else k, v) for k, v in comp.args)
+    spans = tuple((after if k == before else k, s) for k, s in comp.arg_spans)
+    return dataclasses.replace(comp, args=args, arg_spans=spans)
 
 
 def dimensions_to_spatial_dims(comp: Component) -> Component:
@@ -45,11 +60,7 @@ def dimensions_to_spatial_dims(comp: Component) -> Component:
         return comp
     if "spatial_dims" not in sym.params or comp.arg("spatial_dims") is not None:
         return comp
-    args = tuple(("spatial_dims" if k == "dimensions" else k, v) for k, v in comp.args)
-    spans = tuple(
-        ("spatial_dims" if k == "dimensions" else k, s) for k, s in comp.arg_spans
-    )
-    comp = dataclasses.replace(comp, args=args, arg_spans=spans)
+    comp = _rename_arg(comp, "dimensions", "spatial_dims")
     return _note(comp, "dimensions -> spatial_dims")
 
 
@@ -116,9 +127,11 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
         if comp.path is not None or comp.name is None:
             return comp
         if comp.name in CLASS_RENAMES:
-            new_name, extra = CLASS_RENAMES[comp.name]
+            new_name, extra, renames = CLASS_RENAMES[comp.name]
             old = comp.name
             comp = dataclasses.replace(comp, name=new_name)
+            for before, after in renames:
+                comp = _rename_arg(comp, before, after)
             for key, value in extra:
                 if comp.arg(key) is None:
                     comp = comp.with_arg(key, Lit(comp.span, value))

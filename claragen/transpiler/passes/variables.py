@@ -1,6 +1,7 @@
 """Substitute `{VAR}` (SPEC 4.1).
 
-Precedence, high to low: `--set` > environment.json > first-level config values.
+Precedence, high to low: `--set` > environment.json > first-level config values > the
+MMAR's standard environment (`DEFAULT_ENVIRONMENT`).
 
     "lr": "{learning_rate}"         -> Lit(0.0002)          (a whole-string field keeps its type)
     "x": "{MMAR_ROOT}/a_{epochs}"   -> Template(RuntimeVar MMAR_ROOT, "/a_2")
@@ -40,9 +41,22 @@ PATH_VARIABLES = (
 )
 
 
+# The MMAR's standard environment (SPEC 7), used where environment.json does not say.
+DEFAULT_ENVIRONMENT = {
+    "DATA_ROOT": ".",
+    "DATASET_JSON": "config/dataset_0.json",
+    "PROCESSING_TASK": "segmentation",
+    "MMAR_EVAL_OUTPUT_PATH": "eval",
+    "MMAR_CKPT_DIR": "models",
+    "MMAR_CKPT": "models/model.pt",
+    "MMAR_TORCHSCRIPT": "models/model.ts",
+}
+
+
 def variable_table(config: Config, ctx: PassContext) -> dict[str, Lit]:
-    """Every variable with its value, by precedence."""
+    """Every variable with its value, by precedence (low to high)."""
     table: dict[str, Lit] = {"MMAR_ROOT": Lit(config.span, ".")}
+    table.update({k: Lit(config.span, v) for k, v in DEFAULT_ENVIRONMENT.items()})
     table.update(config.globals)
     table.update(ctx.env)
     table.update(ctx.overrides)
