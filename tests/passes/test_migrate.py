@@ -72,13 +72,28 @@ def test_load_image_keeps_meta_dicts_when_the_config_reads_them(tmp_path):
 
 
 def test_every_rename_target_exists_and_the_old_names_are_gone():
+    import monai.handlers
+    import monai.networks.nets
     import monai.transforms
 
-    for old, (new, _) in CLASS_RENAMES.items():
-        assert lookup(new) is not None, new
-        assert not hasattr(
-            monai.transforms, old
-        ), f"{old} exists again; drop the rename"
+    for old, (new, extra, renames) in CLASS_RENAMES.items():
+        symbol = lookup(new)
+        assert symbol is not None, new
+        assert all(symbol.accepts(arg) for arg, _ in extra), (new, extra)
+        assert all(symbol.accepts(arg) for _, arg in renames), (new, renames)
+        assert lookup(old) is None, f"{old} exists again; drop the rename"
+        for module in (monai.transforms, monai.handlers, monai.networks.nets):
+            assert not hasattr(module, old), f"{old} exists again; drop the rename"
+
+
+def test_renamed_transforms_construct_with_their_added_args():
+    import monai.transforms
+
+    warnings.simplefilter("ignore")
+    for _, (new, extra, _renames) in CLASS_RENAMES.items():
+        cls = getattr(monai.transforms, new, None)
+        if cls is not None and new.endswith("d"):
+            cls(keys="image", **dict(extra))
 
 
 def test_migrated_forms_construct_in_the_installed_monai_and_old_forms_do_not():
