@@ -87,11 +87,30 @@ def test_reference_cycle(tmp_path):
     assert "error: reference cycle: @lr_scheduler -> @optimizer -> @lr_scheduler" in out
 
 
-def test_legacy_dialects_are_named(tmp_path):
-    cfg = {"epochs": 1, "train": {"pre_transforms": [{"name": "LoadNifti",
-                                                      "args": {"fields": "image"}}]}}  # fmt: skip
+def test_legacy_component_without_equivalent_names_the_byoc_way_out(tmp_path):
+    cfg = {
+        "epochs": 1,
+        "train": {
+            "pre_transforms": [
+                {"name": "LoadNifti", "args": {"fields": "image"}},
+                {"name": "ConvertToChannelsLast", "args": {"fields": "image"}},
+            ],
+            "image_pipeline": {"name": "SegmentationImagePipeline", "args": {}},
+        },
+    }
     out, path = bad(tmp_path, cfg)
-    assert f"{path}:1:1: error: this is a Clara 3.x (TensorFlow) config" in out
+    assert (
+        f"{path}:12:17: error: the Clara 3.x component 'ConvertToChannelsLast' has no MONAI "
+        "equivalent (MONAI is channel-first; train.pre_transforms[1])" in out
+    )
+    assert (
+        'help: write one and give it as "path": "my_module.ConvertToChannelsLast"'
+        in out
+    )
+    assert (
+        f"{path}:18:23: error: SegmentationImagePipeline needs a 'data_list_file_path'"
+        in out
+    )
 
 
 def test_missing_config_file(tmp_path):

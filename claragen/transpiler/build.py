@@ -174,6 +174,7 @@ class Builder:
                 if not isinstance(val, JObject):
                     self.diags.error(val.span, f"section {key!r} must be an object")
                     continue
+                config.section_spans[key] = val.span
                 config.sections[key] = {
                     k.value: self.slot(v, f"{key}.{k.value}")
                     for k, v in val.pairs

@@ -178,6 +178,9 @@ class Config:
     )  # determinism, network_summary
     search: Value | None = None  # first-level search block
     sections: dict[str, dict[str, Slot]] = field(default_factory=dict)
+    section_spans: dict[str, Span] = field(
+        default_factory=dict
+    )  # of the section's value
     variables: dict[str, Any] = field(default_factory=dict)  # resolved variable values
     searched: dict[str, tuple[str, str]] = field(
         default_factory=dict

@@ -52,7 +52,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("migrate", migrate_monai),
     ("check_components", check_components),
 )
-SUPPORTED_DIALECTS = ("4.0", "4.1")
+SUPPORTED_DIALECTS = ("3", "4.0", "4.1")
 
 
 @dataclass

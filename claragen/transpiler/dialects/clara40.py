@@ -70,11 +70,18 @@ NAME_LISTS = {"CheckpointSaver": "save_dict", "CheckpointLoader": "load_dict"}
 CONF_NAME = "train_conf"  # the section-name list entry meaning the whole config (@conf)
 
 
+# Objects a section shares with the other one (validate's evaluator uses train's model);
+# anything else an engine takes must be its own section's (train has no post_transforms of
+# validate's).
+SHARED = frozenset({"model", "optimizer", "lr_scheduler", "evaluator", "conf"})
+
+
 def _exists(config: Config, section: str, target: str) -> bool:
-    """Whether `@target` would resolve from `section` (own section first, then any)."""
+    """Whether implicit wiring would find `target` for `section`."""
     if target == "conf":
         return True
-    slots = [config.sections.get(section, {})] + list(config.sections.values())
+    own = config.sections.get(section, {})
+    slots = [own] + (list(config.sections.values()) if target in SHARED else [])
     return any(target in s and s[target] != [] for s in slots)
 
 
@@ -162,12 +169,11 @@ def _wire_handler(
     arg = NAME_LISTS.get(comp.class_name)
     names = comp.arg(arg) if arg else None
     if isinstance(names, ListV) and all(isinstance(n, Lit) for n in names.items):
+        targets = [(str(n.value), n.span) for n in names.items]  # type: ignore[union-attr]
         items = tuple(
-            (
-                str(n.value),
-                Ref(n.span, "conf" if n.value == CONF_NAME else str(n.value)),
-            )
-            for n in names.items  # type: ignore[union-attr]
+            (name, Ref(span, "conf" if name == CONF_NAME else name))
+            for name, span in targets
+            if name == CONF_NAME or _exists(config, section, name)
         )
         comp = comp.with_arg(arg, DictV(names.span, items))  # type: ignore[arg-type]
     return comp

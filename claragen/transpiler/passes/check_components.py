@@ -21,12 +21,16 @@ def check_component(comp: Component, ctx: PassContext) -> None:
         return
     sym = symbols.lookup(comp.name)
     if sym is None:
-        ctx.diags.error(
-            comp.name_span or comp.span,
-            f"unknown component {comp.name!r} ({comp.locator})",
-            did_you_mean(comp.name, symbols.component_names())
-            or 'for your own class, use "path": "module.Class" (BYOC)',
-        )
+        span = comp.name_span or comp.span
+        if span not in {
+            d.span for d in ctx.diags.errors
+        }:  # a dialect may have said why
+            ctx.diags.error(
+                span,
+                f"unknown component {comp.name!r} ({comp.locator})",
+                did_you_mean(comp.name, symbols.component_names())
+                or 'for your own class, use "path": "module.Class" (BYOC)',
+            )
         return
     for key, _ in comp.args:
         if not sym.accepts(key):

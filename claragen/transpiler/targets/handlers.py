@@ -68,6 +68,8 @@ class LoopPlan:
         default_factory=lambda: {"train": [], "validate": []}
     )
     loaders: list[Loader] = field(default_factory=list)
+    smartcache: str | None = None  # a SmartCacheDataset to start, update and shut down
+    smartcache_comment: str | None = None
     logs: dict[str, SectionLog] = field(
         default_factory=lambda: {"train": SectionLog(), "validate": SectionLog()}
     )
@@ -251,7 +253,19 @@ def lower_tensorboard(comp: Component, hc: HandlerContext) -> None:
     log.comments.append(hc.comment)
 
 
+def lower_smartcache(comp: Component, hc: HandlerContext) -> None:
+    if not _check_args(comp, {"smartcacher"}, hc):
+        return
+    cacher = comp.arg("smartcacher")
+    if cacher is None:
+        hc.diags.error(comp.span, "SmartCacheHandler needs 'smartcacher': \"@dataset\"")
+        return
+    hc.plan.smartcache = hc.emitter.value(cacher)
+    hc.plan.smartcache_comment = hc.comment
+
+
 HANDLERS: dict[str, Callable[[Component, HandlerContext], None]] = {
+    "SmartCacheHandler": lower_smartcache,
     "LrScheduleHandler": lower_lr_schedule,
     "ValidationHandler": lower_validation,
     "CheckpointSaver": lower_checkpoint_saver,
