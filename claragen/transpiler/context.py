@@ -39,9 +39,9 @@ class PassContext:
     job_values: dict[str, Any] | None = None  # None: the config's own values
     job_id: str = "J0001"
     space: SearchSpace = field(default_factory=SearchSpace)  # read once per config
-    disabled_by: dict[str, list[str]] = field(
-        default_factory=dict
-    )  # locator -> param ids
+    # locator -> the search parameters that set its 'disabled'
+    disabled_by: dict[str, list[str]] = field(default_factory=dict)
+    inert_params: set[str] = field(default_factory=set)  # searched args a port dropped
 
     @property
     def overrides(self) -> dict[str, Lit]:

@@ -122,6 +122,9 @@ class Component:
     notes: tuple[str, ...] = ()  # comments for the generated code (migrations, ...)
     arg_spans: tuple[tuple[str, Span], ...] = ()
     name_span: Span | None = None  # of the "name" or "path" value
+    # the class name the config wrote, before a dialect's port; that port's arg renames
+    origin: str | None = None
+    renamed: tuple[tuple[str, str | None], ...] = ()  # (3.x arg, MONAI arg or None)
 
     @property
     def class_name(self) -> str:

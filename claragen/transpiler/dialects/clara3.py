@@ -374,7 +374,6 @@ NO_EQUIVALENT = {
     "BoundaryDiceLoss": "no MONAI loss",
     "TRTISScanWindowInferer": "Triton inference is out of scope",
     "TRTISSimpleInferer": "Triton inference is out of scope",
-    "SegmentationKerasImagePipelineWithCache": "the Keras pipeline",
 }
 # Sections 3.x had that the MONAI engines do not need.
 DROPPED_SECTIONS = {"batch_transforms": "list_data_collate flattens crop samples"}
@@ -395,15 +394,20 @@ def port_component(comp: Component, p: Porting) -> Component:
     if port is None:
         return comp  # a MONAI name already, or unknown: check_components says which
     old = comp.name
-    comp = dataclasses.replace(comp, name=port.target)
+    comp = dataclasses.replace(comp, name=port.target, origin=comp.origin or old)
+    renamed: list[tuple[str, str | None]] = []
     for before, after in {**COMMON_RENAMES, **port.renames}.items():
         if comp.arg(before) is not None:
             comp = _rename(comp, before, after)
+            renamed.append((before, after))
     for name in port.drop:
         if comp.arg(name) is not None:
             comp = _note(
                 comp.with_arg(name, None), f"3.x arg {name!r} has no MONAI equivalent"
             )
+            renamed.append((name, None))
+    comp = dataclasses.replace(comp, renamed=comp.renamed + tuple(renamed))
+
     if port.convert is not None:
         comp = port.convert(comp, p)
     for name, default in port.add.items():
@@ -456,6 +460,7 @@ PIPELINES = {
     "SegmentationImagePipeline": "Dataset",
     "ClassificationImagePipeline": "Dataset",
     "SegmentationImagePipelineWithCache": "CacheDataset",
+    "SegmentationKerasImagePipelineWithCache": "CacheDataset",
 }
 PIPELINE_ATTRS = ("data_list_file_path", "data_file_base_dir", "data_list_key")
 
@@ -500,7 +505,7 @@ def port_pipeline(section: str, pipe: Component, ctx: PassContext) -> dict[str, 
     batch_size = 1 if batched else _arg(pipe, "output_batch_size", 1)
     loader = make(
         "DataLoader",
-        pipe.locator,
+        f"{pipe.locator} (its loader)",
         pipe.span,
         {"batch_size": batch_size, "shuffle": section == "train",
          "num_workers": _arg(pipe, "num_workers", 0)},
@@ -546,7 +551,8 @@ def structure(config: Config, ctx: PassContext) -> Config:
     if isinstance(lr_policy, Component):
         train["lr_scheduler"] = lr_policy
         level = lr_policy.class_name not in LR_HANDLER_ITERATION_LEVEL
-        handlers.insert(0, make("LrScheduleHandler", "train.lr_policy", lr_policy.span,
+        handlers.insert(0, make("LrScheduleHandler", "train.lr_policy (its handler)",
+                                lr_policy.span,
                                 {"print_lr": True, "epoch_level": level}, ctx))  # fmt: skip
     amp = "{use_amp}" if "use_amp" in config.globals else False
     if "trainer" not in train:
@@ -640,6 +646,70 @@ def _join(folder: Value, name: str) -> Value:
     return Lit(folder.span, f"{to_python(folder)}/{name}")
 
 
+def port_aux_ops(config: Config, ctx: PassContext) -> Config:
+    """aux_ops feed ComputeAverage metrics by tag: DiceMaskedOutput's tag -> MeanDice; a
+    NegLoss tag (the negated loss) has no metric here and is left out where not key."""
+    train = config.sections.get("train", {})
+    aux = train.get("aux_ops")
+    if not isinstance(aux, list):
+        return config
+    tags: dict[str, Component] = {}
+    for op in aux:
+        names = _arg(op, "tags") or [_arg(op, "tag")]
+        for tag in names if isinstance(names, list) else [names]:
+            if isinstance(tag, str):
+                tags[tag] = op
+    p = Porting(config, ctx)
+    used: set[int] = set()
+
+    def metric(comp: Component) -> Component | None:
+        tag = _arg(comp, "field")
+        op = (
+            tags.get(tag)
+            if comp.name == "ComputeAverage" and isinstance(tag, str)
+            else None
+        )
+        if op is None:
+            return comp
+        used.add(id(op))
+        attrs = {"log_label": Lit(comp.span, _arg(comp, "name", tag))}
+        if _arg(comp, "is_key_metric", False):
+            attrs["is_key_metric"] = Lit(comp.span, True)
+        if op.name == "DiceMaskedOutput":
+            skip = bool(_arg(op, "skip_background", False))
+            new = make("MeanDice", comp.locator, comp.span,
+                       {"include_background": not skip,
+                        "output_transform": "#monai.handlers.from_engine(['pred', 'label'])"},
+                       ctx, note=f"Clara 3.x ComputeAverage of DiceMaskedOutput "
+                       f"(line {op.span.line}) -> MeanDice")  # fmt: skip
+            return dataclasses.replace(new, attrs=tuple(attrs.items()))
+        if "is_key_metric" in attrs:
+            port_component(op, p)  # no equivalent: the error says so
+            return comp
+        ctx.diags.warning(
+            comp.span,
+            f"the metric {_arg(comp, 'name', tag)!r} averages the {op.name} aux op, which "
+            "has no MONAI equivalent; it is left out",
+        )
+        return None
+
+    sections = {}
+    for name, slots in config.sections.items():
+        new: dict[str, Slot] = {}
+        for key, slot in slots.items():
+            if key == "metrics" and isinstance(slot, list):
+                slot = [m for m in (metric(c) for c in slot) if m is not None]
+            new[key] = slot
+        sections[name] = new
+    sections["train"] = {
+        **sections["train"],
+        "aux_ops": [op for op in aux if id(op) not in used],
+    }
+    if not sections["train"]["aux_ops"]:
+        del sections["train"]["aux_ops"]
+    return dataclasses.replace(config, sections=sections)
+
+
 def amp_variable(config: Config, ctx: PassContext) -> Config:
     """3.x `use_amp` is 4.x `amp`."""
     if "use_amp" in config.globals and "amp" not in config.globals:
@@ -653,5 +723,5 @@ class Clara3(Dialect):
     name = "3"
     title = "Clara 3.x (TensorFlow)"
     code_strings = False
-    RULES = (amp_variable, port_components, structure, split_metrics, wire,
+    RULES = (amp_variable, port_aux_ops, port_components, structure, split_metrics, wire,
              decollated_transforms)  # fmt: skip

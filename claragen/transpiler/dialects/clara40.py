@@ -26,6 +26,7 @@ from claragen.transpiler.ir import (
     Slot,
     Value,
     Var,
+    map_components,
 )
 from claragen.transpiler.values import parse_code
 
@@ -231,8 +232,24 @@ def decollated_transforms(config: Config, ctx: PassContext) -> Config:
     return dataclasses.replace(config, sections=sections)
 
 
+def port_clara_names(config: Config, ctx: PassContext) -> Config:
+    """The 4.0 early-access configs still name Clara's own classes (`Dice`, `Focal`,
+    `NovoGrad`, `ReducePoly`; INDEX.tsv notes): port them as 3.x ones."""
+    from claragen.transpiler.dialects.clara3 import Porting, port_component
+
+    p = Porting(config, ctx)
+
+    def port(comp: Component) -> Component:
+        return port_component(comp, p) if comp.name in CLARA_NAMES else comp
+
+    return map_components(config, port)
+
+
+CLARA_NAMES = frozenset({"Dice", "Focal", "NovoGrad", "ReducePoly", "DecayOnStep"})
+
+
 class Clara40(Dialect):
     name = "4.0"
     title = "Clara 4.0"
     code_strings = True
-    RULES = (split_metrics, wire, decollated_transforms)
+    RULES = (port_clara_names, split_metrics, wire, decollated_transforms)

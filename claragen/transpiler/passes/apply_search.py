@@ -88,7 +88,21 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
             span = param.span
             if param.kind == "component":
                 comp = components[param.locator]
-                own = comp.disabled if arg.is_attr else comp.arg(arg.name)
+                target = (
+                    arg.name
+                    if arg.is_attr
+                    else dict(comp.renamed).get(arg.name, arg.name)
+                )
+                if target is None:  # a ported legacy arg with no MONAI equivalent
+                    if param.id not in ctx.inert_params:
+                        ctx.inert_params.add(param.id)
+                        ctx.diags.warning(
+                            param.span,  # type: ignore[arg-type]
+                            f"the searched arg {arg.name!r} has no MONAI equivalent "
+                            f"({param.locator}); its values change nothing in the scripts",
+                        )
+                    continue
+                own = comp.disabled if arg.is_attr else comp.arg(target)
                 if arg.is_attr and own is None:
                     own = Lit(comp.span, False)
                 if value is None and own is None:
@@ -96,7 +110,7 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                 node = own if value is None else _node(value, span)
                 if not arg.is_attr:
                     node = SearchValue(node.span, arg.const, node, param.id)  # type: ignore[arg-type, union-attr]
-                changes.setdefault(param.locator, {})[arg.name] = node  # type: ignore[assignment]
+                changes.setdefault(param.locator, {})[target] = node  # type: ignore[assignment]
                 if arg.is_attr:
                     ctx.disabled_by.setdefault(param.locator, []).append(param.id)
             elif param.kind == "variable":
@@ -118,6 +132,10 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
         if isinstance(comp.apply, DictV):
             for key, alias in comp.apply.items:
                 name = alias.value if isinstance(alias, Lit) else None
+                key = dict(comp.renamed).get(key, key)  # type: ignore[assignment]
+                if key is None:
+                    continue
+
                 if isinstance(name, str) and name in aliases:
                     changes.setdefault(locator, {})[key] = aliases[name]
                     if key == ATTR_KEY + "disabled":

@@ -40,7 +40,8 @@ def inline_refs(config: Config, ctx: PassContext) -> Config:
     by_alias = {c.alias: c for c in train if c.alias}
     by_name: dict[str, list[Component]] = {}
     for comp in train:
-        by_name.setdefault(comp.class_name, []).append(comp)
+        for name in dict.fromkeys((comp.class_name, comp.origin or comp.class_name)):
+            by_name.setdefault(name, []).append(comp)
 
     def inline(comp: Component) -> Component:
         if comp.ref is None:
