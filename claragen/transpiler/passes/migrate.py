@@ -14,7 +14,15 @@ from collections.abc import Callable
 
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
-from claragen.transpiler.ir import Component, Config, Lit, Value, map_components, walk
+from claragen.transpiler.ir import (
+    Component,
+    Config,
+    Lit,
+    Value,
+    map_components,
+    map_config,
+    walk,
+)
 
 # Removed classes -> (current class, args to add, args renamed). SPEC 10.
 CLASS_RENAMES: dict[
@@ -141,13 +149,10 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
             comp = rule(comp)
         if comp.class_name in ("LoadImaged", "LoadImage"):
             comp = load_image_meta(comp, needs_meta)
-        comp = dataclasses.replace(
-            comp, args=tuple(_migrate_nested(v) for v in comp.args)
-        )
         return comp
 
-    def _migrate_nested(item: tuple[str, Value]) -> tuple[str, Value]:
-        key, value = item
-        return key, migrate(value) if isinstance(value, Component) else value
+    def nested(value: Value) -> Value:  # components inside args and plain slots
+        return migrate(value) if isinstance(value, Component) else value
 
-    return map_components(config, migrate)
+    return map_components(map_config(config, nested), migrate)
+

@@ -158,6 +158,8 @@ class Section:
     key_label: str | None
     amp: str
     comment: str
+    labels: bool = True  # whether batches carry labels (inference has none)
+
 
 
 @dataclass
