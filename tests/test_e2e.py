@@ -64,3 +64,24 @@ def test_checkpoint_holds_model_and_train_conf(tmp_path, data):
     state = torch.load(ckpt / "model_final.pt", map_location="cpu")
     assert set(state) == {"model", "optimizer", "lr_scheduler", "train_conf"}
     assert state["train_conf"]["learning_rate"] == 2e-4
+
+
+def test_validation_script_loads_the_trained_checkpoint(tmp_path, data):
+    out = compile_example(tmp_path)
+    ckpt = tmp_path / "models"
+    assert (
+        run_script(out / "J0001" / "train.py", data, ckpt, "--epochs", "1").returncode
+        == 0
+    )
+    evaluation = tmp_path / "eval"
+    proc = subprocess.run(
+        [sys.executable, str(out / "J0001" / "validate.py"), "--device", "cpu",
+         "--data-root", str(data), "--dataset-json", str(data / "dataset.json"),
+         "--mmar-ckpt", str(ckpt / "model.pt"), "--mmar-eval-output-path", str(evaluation),
+         "--roi-size", "32", "32", "32"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((evaluation / "metrics.json").read_text())
+    assert set(metrics) == {"val_mean_dice", "val_acc"}
+    assert all(0.0 <= v <= 1.0 for v in metrics.values())

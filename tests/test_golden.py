@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
 from tests.conftest import copy_example
@@ -23,7 +25,9 @@ def compile_example(tmp_path: Path, out_name: str = "out") -> Path:
         CompileOptions(),
         env_path=mmar / "config" / "environment.json",
         mmar_root=mmar,
+        validation_path=mmar / "config" / "config_validation.json",
     )
+
     out = tmp_path / out_name
     compile_to_dir(comp, out)
     return out
@@ -47,19 +51,25 @@ def test_spleen_41_train_script(tmp_path):
     check_golden(
         out / "J0001" / "train.py", GOLDEN / "spleen_41" / "J0001" / "train.py"
     )
+    check_golden(
+        out / "J0001" / "validate.py", GOLDEN / "spleen_41" / "J0001" / "validate.py"
+    )
     check_golden(out / "manifest.json", GOLDEN / "spleen_41" / "manifest.json")
+
 
 
 def test_compiling_twice_gives_identical_bytes(tmp_path):
     a = compile_example(tmp_path / "a")
     b = compile_example(tmp_path / "b")
-    for name in ("J0001/train.py", "manifest.json"):
+    for name in ("J0001/train.py", "J0001/validate.py", "manifest.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
 
 
-def test_generated_script_is_black_stable_and_ruff_clean(tmp_path):
+@pytest.mark.parametrize("name", ["train.py", "validate.py"])
+def test_generated_script_is_black_stable_and_ruff_clean(tmp_path, name):
     out = compile_example(tmp_path)
-    script = out / "J0001" / "train.py"
+    script = out / "J0001" / name
+
     black = subprocess.run(
         [sys.executable, "-m", "black", "--check", "--quiet", str(script)],
         capture_output=True,

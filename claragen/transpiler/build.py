@@ -14,6 +14,8 @@ from claragen.transpiler.jsonparse import JArray, JNode, JObject, JScalar, JStri
 from claragen.transpiler.values import parse_value_string
 
 SECTIONS = ("train", "validate")
+VALIDATION_SECTION = "validate"  # where a config_validation.json's components go
+
 COMPONENT_KEYS = frozenset(
     {"name", "path", "args", "disabled", "search", "apply", "ref"}
 )
@@ -161,11 +163,28 @@ class Builder:
             return []
         return self.value(node, locator)
 
-    def config(self, root: JNode, dialect: str) -> Config | None:
+    def config(self, root: JNode, dialect: str, kind: str = "train") -> Config | None:
         if not isinstance(root, JObject):
             self.diags.error(root.span, "a Clara config must be a JSON object")
             return None
-        config = Config(file=self.file, dialect=dialect, span=root.span)
+        config = Config(file=self.file, dialect=dialect, span=root.span, kind=kind)
+        if (
+            kind == "validation"
+        ):  # no train/validate wrapper (SPEC 2.3): all is validate's
+            config.section_spans[VALIDATION_SECTION] = root.span
+            section: dict[str, Slot] = {}
+            for key_node, val in root.pairs:
+                key = key_node.value
+                if key.startswith(INERT_PREFIX):
+                    continue
+                if isinstance(val, JScalar | JString):
+                    config.globals[key] = Lit(val.span, val.value)
+                elif key == "search":
+                    config.search = self.value(val, "search", code=False)
+                else:
+                    section[key] = self.slot(val, f"{VALIDATION_SECTION}.{key}")
+            config.sections[VALIDATION_SECTION] = section
+            return config
         for key_node, val in root.pairs:
             key = key_node.value
             if key.startswith(INERT_PREFIX):
@@ -190,7 +209,7 @@ class Builder:
 
 
 def build_config(
-    root: JNode, file: str, dialect: str, diags: Diagnostics
+    root: JNode, file: str, dialect: str, diags: Diagnostics, kind: str = "train"
 ) -> Config | None:
-    """JSON nodes -> `Config`; problems go to `diags`."""
-    return Builder(file, dialect, diags).config(root, dialect)
+    """JSON nodes -> `Config`; problems go to `diags`. `kind`: "train" or "validation"."""
+    return Builder(file, dialect, diags).config(root, dialect, kind)

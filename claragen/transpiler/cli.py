@@ -27,6 +27,7 @@ app = typer.Typer(
 
 MMAR_CONFIG = Path("config/config_train.json")
 MMAR_ENV = Path("config/environment.json")
+MMAR_VALIDATION = Path("config/config_validation.json")
 
 
 def _version(value: bool) -> None:
@@ -61,21 +62,28 @@ def parse_sets(values: list[str]) -> tuple[tuple[str, str], ...]:
 
 
 def resolve_inputs(
-    config: Path | None, env: Path | None, mmar: Path | None
-) -> tuple[Path, Path | None]:
-    """With -m, the MMAR's config/config_train.json and config/environment.json are defaults."""
-    if config is None:
+    config: Path | None,
+    env: Path | None,
+    mmar: Path | None,
+    validation: Path | None = None,
+) -> tuple[Path | None, Path | None, Path | None]:
+    """With -m, the MMAR's config/config_train.json, config/config_validation.json (when
+    there is one) and config/environment.json are the defaults."""
+    if config is None and validation is None:
         if mmar is None:
             raise typer.BadParameter(
-                "give a CONFIG, or -m MMAR_ROOT", param_hint="CONFIG"
+                "give a CONFIG, --validation FILE, or -m MMAR_ROOT", param_hint="CONFIG"
             )
         config = mmar / MMAR_CONFIG
+    if validation is None and mmar is not None and (mmar / MMAR_VALIDATION).is_file():
+        validation = mmar / MMAR_VALIDATION
     if env is None and mmar is not None and (mmar / MMAR_ENV).is_file():
         env = mmar / MMAR_ENV
     if env is None:
-        sibling = config.parent / "environment.json"
+        main = config or validation
+        sibling = main.parent / "environment.json"  # type: ignore[union-attr]
         env = sibling if sibling.is_file() else None
-    return config, env
+    return config, env, validation
 
 
 ConfigArg = Annotated[
@@ -112,12 +120,13 @@ def make_compilation(
     jobs: str = "default",
     float_steps: int = 3,
     seed: int = 0,
+    validation: Path | None = None,
 ) -> Compilation:
     try:
         parse_jobs(jobs)
     except JobSpecError as exc:
         raise typer.BadParameter(str(exc), param_hint="--jobs") from None
-    config_path, env_path = resolve_inputs(config, env, mmar)
+    config_path, env_path, validation = resolve_inputs(config, env, mmar, validation)
     options = CompileOptions(
         set_values=parse_sets(set_),
         dialect=dialect,
@@ -125,7 +134,13 @@ def make_compilation(
         float_steps=float_steps,
         seed=seed,
     )
-    return Compilation(config_path, options, env_path=env_path, mmar_root=mmar)
+    return Compilation(
+        config_path,
+        options,
+        env_path=env_path,
+        mmar_root=mmar,
+        validation_path=validation,
+    )
 
 
 def report(comp: Compilation, fn):
@@ -159,12 +174,24 @@ def compile_command(
     jobs: JobsOpt = "default",
     float_steps: StepsOpt = 3,
     seed: SeedOpt = 0,
+    validation: Annotated[
+        Path | None,
+        typer.Option(
+            "--validation",
+            help="config_validation.json or config_inference.json -> <job>/validate.py",
+        ),
+    ] = None,
 ) -> None:
-    """Compile a config into OUT/<job>/train.py (one per job) and OUT/manifest.json."""
-    comp = make_compilation(config, env, set_, mmar, dialect, jobs, float_steps, seed)
+    """Compile a config into OUT/<job>/train.py (one per job), OUT/<job>/validate.py for a
+    validation config, and OUT/manifest.json."""
+    comp = make_compilation(
+        config, env, set_, mmar, dialect, jobs, float_steps, seed, validation
+    )
     manifest = report(comp, lambda: compile_to_dir(comp, out))
     for job in manifest["jobs"]:
-        typer.echo(f"{out / job['script']}")
+        for key in ("script", "validate"):
+            if job.get(key):
+                typer.echo(f"{out / job[key]}")
 
 
 @app.command("space")

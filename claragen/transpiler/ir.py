@@ -185,6 +185,8 @@ class Config:
         default_factory=dict
     )  # of the section's value
     variables: dict[str, Any] = field(default_factory=dict)  # resolved variable values
+    kind: str = "train"  # "train" (config_train.json) or "validation" (SPEC 2.3)
+
     searched: dict[str, tuple[str, str]] = field(
         default_factory=dict
     )  # var -> (const, id)

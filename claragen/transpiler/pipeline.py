@@ -22,7 +22,7 @@ from claragen.transpiler.diagnostics import (
     SourceFiles,
     Span,
 )
-from claragen.transpiler.ir import Config, Lit
+from claragen.transpiler.ir import Component, Config, Lit
 from claragen.transpiler.jsonparse import JObject, JScalar, JString, parse_json
 from claragen.transpiler.passes.apply_search import apply_search, default_values
 from claragen.transpiler.passes.check_components import check_components
@@ -35,6 +35,7 @@ from claragen.transpiler.passes.references import inline_refs, resolve_refs
 from claragen.transpiler.passes.variables import resolve_variables
 from claragen.transpiler.render import Renderer
 from claragen.transpiler.space import read_space
+from claragen.transpiler.targets.evaluate import lower_evaluation
 from claragen.transpiler.targets.plain import lower_plain
 
 Pass = Callable[[Config, PassContext], Config]
@@ -57,18 +58,26 @@ SUPPORTED_DIALECTS = ("3", "4.0", "4.1")
 
 @dataclass
 class Compilation:
-    """One compile: its inputs, diagnostics and the sources they quote."""
+    """One compile: its inputs, diagnostics and the sources they quote.
 
-    config_path: Path
+    `config_path` is the training config; `validation_path` a config_validation.json or
+    config_inference.json compiled beside it (or alone, when there is no training config).
+    """
+
+    config_path: Path | None
     options: CompileOptions
     env_path: Path | None = None
     mmar_root: Path | None = None
+    validation_path: Path | None = None
     sources: SourceFiles = field(default_factory=SourceFiles)
     diags: Diagnostics = field(default_factory=Diagnostics)
+    train_models: dict[str, Component | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mmar_root is None:
-            parent = self.config_path.parent
+            main = self.config_path or self.validation_path
+            assert main is not None, "a compile needs a training or a validation config"
+            parent = main.parent
             self.mmar_root = parent.parent if parent.name == "config" else parent
 
     def read(self, path: Path) -> Any:
@@ -81,11 +90,11 @@ class Compilation:
         self.sources.add(str(path), text)
         return parse_json(text, str(path), self.diags)
 
-    def context(self) -> PassContext:
+    def context(self, path: Path) -> PassContext:
         ctx = PassContext(
             options=self.options,
             diags=self.diags,
-            config_path=self.config_path,
+            config_path=path,
             mmar_root=self.mmar_root,  # type: ignore[arg-type]
         )
         if self.env_path is not None:
@@ -99,27 +108,29 @@ class Compilation:
                 self.diags.error(root.span, "environment.json must be a JSON object")
         return ctx
 
-    def build(self) -> tuple[Config, PassContext]:
-        """Parse and build the IR; raise on syntax errors."""
-        root = self.read(self.config_path)
-        ctx = self.context()
+    def build(
+        self, path: Path | None = None, kind: str = "train"
+    ) -> tuple[Config, PassContext]:
+        """Parse and build the IR of one config; raise on syntax errors."""
+        path = path or self.config_path
+        assert path is not None
+        root = self.read(path)
+        ctx = self.context(path)
         self.diags.raise_if_errors()
         assert root is not None
         dialect = self.options.dialect or detect_dialect(root)
         if dialect not in SUPPORTED_DIALECTS:
-            what = {"3": "3.x (TensorFlow)", "4.0": "4.0"}.get(dialect, dialect)
             self.diags.error(
                 root.span,
-                f"this is a Clara {what} config; claragen compiles Clara 4.0 and 4.1 "
-                "configs so far",
-                "the 3.x dialect is being lowered next; --dialect forces a dialect",
+                f"unknown dialect {dialect!r}",
+                "use --dialect 3, 4.0 or 4.1",
             )
             self.diags.raise_if_errors()
-        config = build_config(root, str(self.config_path), dialect, self.diags)
+        config = build_config(root, str(path), dialect, self.diags, kind)
         if config is None:  # not even an object; errors in values wait for the passes
             self.diags.raise_if_errors()
         assert config is not None
-        config.file = self.options.source_name or self.config_path.name
+        config.file = self.options.source_name or path.name
         ctx.space = read_space(config, self.diags)
         return config, ctx
 
@@ -134,6 +145,15 @@ class Compilation:
         self.diags.raise_if_errors()
         return config
 
+    def job_context(self, base: PassContext, job: Job) -> PassContext:
+        default = self.options.jobs == "default"
+        return dataclasses.replace(
+            base,
+            job_values=None if default else job.values,
+            job_id=job.id,
+            disabled_by={},
+        )
+
     def compile_job(
         self,
         config: Config,
@@ -143,18 +163,37 @@ class Compilation:
         renderer: Renderer,
     ) -> str:
         """One job's script: the passes with the job's values, lowering, rendering."""
-        default = self.options.jobs == "default"
-        ctx = dataclasses.replace(
-            base,
-            job_values=None if default else job.values,
-            job_id=job.id,
-            disabled_by={},
-        )
+        ctx = self.job_context(base, job)
         config = self.run_passes(config, ctx)
+        model = config.sections.get("train", {}).get("model")
+        self.train_models[job.id] = model if isinstance(model, Component) else None
         script = lower_plain(config, ctx, str(script_dir), job.id, job.values)
         self.diags.raise_if_errors()
         assert script is not None
         return renderer.render("train.py.j2", f"{job.id}/train.py", s=script)
+
+    def compile_validation(
+        self,
+        config: Config,
+        base: PassContext,
+        script_dir: Path,
+        job: Job,
+        renderer: Renderer,
+    ) -> str:
+        """validate.py of one job: the validation config, with the job's train network."""
+        ctx = self.job_context(base, job)
+        config = self.run_passes(config, ctx)
+        script = lower_evaluation(
+            config,
+            ctx,
+            str(script_dir),
+            job.id,
+            job.values,
+            self.train_models.get(job.id),
+        )
+        self.diags.raise_if_errors()
+        assert script is not None
+        return renderer.render("validate.py.j2", f"{job.id}/validate.py", s=script)
 
     def jobs(self, config: Config, ctx: PassContext) -> list[Job]:
         defaults = default_values(config, ctx.space)
@@ -163,32 +202,51 @@ class Compilation:
 
 
 def compile_to_dir(comp: Compilation, out_dir: Path) -> dict[str, Any]:
-    """Compile every job of the config into `out_dir`; return the manifest.
+    """Compile every job of the config(s) into `out_dir`; return the manifest.
 
     Nothing is written unless every job compiles.
     """
-    config, ctx = comp.build()
-    renderer = Renderer()
-    rendered = {}
-    manifest_jobs = []
-    for job in comp.jobs(config, ctx):
-        rendered[job.id] = comp.compile_job(
-            config, ctx, out_dir / job.id, job, renderer
-        )
-        manifest_jobs.append(
-            {"id": job.id, "script": f"{job.id}/train.py", "values": job.values}
-        )
-    for job_id, text in rendered.items():
-        (out_dir / job_id).mkdir(parents=True, exist_ok=True)
-        (out_dir / job_id / "train.py").write_text(text, encoding="utf-8")
+    files: dict[str, str] = {}
+    manifest_jobs: list[dict[str, Any]] = []
+    space: list[str] = []
+    jobs = [Job("J0001", {})]
+    if comp.config_path is not None:
+        config, ctx = comp.build()
+        renderer = Renderer()
+        jobs = comp.jobs(config, ctx)
+        space = [p.id for p in ctx.space.params]
+        for job in jobs:
+            script = comp.compile_job(config, ctx, out_dir / job.id, job, renderer)
+            files[f"{job.id}/train.py"] = script
+            manifest_jobs.append(
+                {"id": job.id, "script": f"{job.id}/train.py", "values": job.values}
+            )
+    if comp.validation_path is not None:
+        vconfig, vctx = comp.build(comp.validation_path, "validation")
+        renderer = Renderer()
+        for i, job in enumerate(jobs):
+            text = comp.compile_validation(
+                vconfig, vctx, out_dir / job.id, job, renderer
+            )
+            files[f"{job.id}/validate.py"] = text
+            if comp.config_path is None:
+                manifest_jobs.append({"id": job.id, "script": None, "values": {}})
+            manifest_jobs[i]["validate"] = f"{job.id}/validate.py"
+    for name, text in files.items():
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / name).write_text(text, encoding="utf-8")
+    main = comp.config_path or comp.validation_path
     manifest = {
         "claragen": __version__,
-        "source": comp.config_path.name,
+        "source": main.name,  # type: ignore[union-attr]
         "target": comp.options.target,
         "jobs_mode": comp.options.jobs,
-        "space": [p.id for p in ctx.space.params],
+        "space": space,
         "jobs": manifest_jobs,
     }
+    if comp.validation_path is not None:
+        manifest["validation_source"] = comp.validation_path.name
+    out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "manifest.json", "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2, sort_keys=True)
         f.write("\n")

@@ -155,4 +155,3 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
         return migrate(value) if isinstance(value, Component) else value
 
     return map_components(map_config(config, nested), migrate)
-

@@ -68,6 +68,7 @@ class LoopPlan:
         default_factory=lambda: {"train": [], "validate": []}
     )
     loaders: list[Loader] = field(default_factory=list)
+    metrics_dir: str | None = None  # MetricsSaver: where metrics.json goes
     smartcache: str | None = None  # a SmartCacheDataset to start, update and shut down
     smartcache_comment: str | None = None
     logs: dict[str, SectionLog] = field(
@@ -264,7 +265,18 @@ def lower_smartcache(comp: Component, hc: HandlerContext) -> None:
     hc.plan.smartcache_comment = hc.comment
 
 
+def lower_metrics_saver(comp: Component, hc: HandlerContext) -> None:
+    """MetricsSaver -> metrics.json in its save_dir (the per-image details are not kept)."""
+    known = {"save_dir", "metrics", "metric_details", "batch_transform", "summary_ops",
+             "save_rank", "delimiter", "output_type"}  # fmt: skip
+    if not _check_args(comp, known, hc):
+        return
+    save_dir = comp.arg("save_dir")
+    hc.plan.metrics_dir = hc.emitter.value(save_dir) if save_dir is not None else None
+
+
 HANDLERS: dict[str, Callable[[Component, HandlerContext], None]] = {
+    "MetricsSaver": lower_metrics_saver,
     "SmartCacheHandler": lower_smartcache,
     "LrScheduleHandler": lower_lr_schedule,
     "ValidationHandler": lower_validation,

@@ -11,6 +11,7 @@ template `templates/train.py.j2` only lays the result out.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from claragen.transpiler.emit import Emitter, Imports, literal_node, option_dest
 from claragen.transpiler.ir import (
     Component,
     Config,
+    Expr,
     ListV,
     Lit,
     Ref,
@@ -161,7 +163,6 @@ class Section:
     labels: bool = True  # whether batches carry labels (inference has none)
 
 
-
 @dataclass
 class PlainScript:
     """The render model of `train.py`."""
@@ -256,6 +257,23 @@ class PlainLowering:
 
         self.config = map_components(self.config, expose)
         self.sizes = found
+        self.bind_devices()
+
+    def bind_devices(self) -> None:
+        """A transform's `"device": "cuda"` is the script's device (the CPU without a GPU)."""
+
+        def bind(comp: Component) -> Component:
+            value = comp.arg("device")
+            if isinstance(value, Lit) and str(value.value).startswith("cuda"):
+                tree = ast.Expression(body=ast.Name("device", ast.Load()))
+                comp = comp.with_arg("device", Expr(value.span, "device", tree))
+                comp = dataclasses.replace(
+                    comp,
+                    notes=comp.notes + ('"device": "cuda" -> the script\'s device',),
+                )
+            return comp
+
+        self.config = map_components(self.config, bind)
 
     # -- building objects ----------------------------------------------------------------
 
@@ -667,7 +685,9 @@ class PlainLowering:
 
     # -- finishing: imports, constants and options ---------------------------------------
 
-    def finish(self, script: PlainScript, values: dict[str, Any]) -> PlainScript:
+    def add_path_options(self, script: Any, always: tuple[str, ...]) -> None:
+        """MMAR_ROOT, the path variables the script uses (and `always`), and the exposed
+        sizes: constants with their command-line options."""
         used = {
             node.name: node.default
             for _, _, comp in self.config.components()
@@ -694,9 +714,7 @@ class PlainLowering:
             )
         )
         path_names = [
-            n
-            for n in PATH_VARIABLES
-            if n != "MMAR_ROOT" and (n in used or n == "MMAR_CKPT_DIR")
+            n for n in PATH_VARIABLES if n != "MMAR_ROOT" and (n in used or n in always)
         ]
         for name in path_names:
             default = used.get(name, variables.get(name, DEFAULT_CKPT_DIR))
@@ -730,6 +748,12 @@ class PlainLowering:
                     nargs=len(size),
                 )
             )
+        script.constants = constants
+        script.options = options
+
+    def finish(self, script: PlainScript, values: dict[str, Any]) -> PlainScript:
+        self.add_path_options(script, always=("MMAR_CKPT_DIR",))
+        constants, options = script.constants, script.options
         epochs = self.trainer_epochs()
         constants.append(("EPOCHS", epochs[0], epochs[1]))
         options.append(
@@ -742,9 +766,7 @@ class PlainLowering:
             )
         )
         train_conf = {k: v.value for k, v in self.config.globals.items()}
-        script.constants = constants
         script.search_constants = self.search_constants()
-        script.options = options
         script.train_conf = ast.unparse(literal_node(train_conf))
         for module in ("argparse", "json", "logging", "os", "time", "torch"):
             self.imports.add_module(module)
@@ -760,10 +782,14 @@ class PlainLowering:
         script.docstring = self.docstring(values)
         return script
 
-    def search_constants(self) -> list[tuple[str, str, str]]:
-        """`CHANNELS = [16, 32]  # train.model:channels (net, enum)`, in search-space order."""
+    def search_constants(
+        self, extra: tuple[Component, ...] = ()
+    ) -> list[tuple[str, str, str]]:
+        """`CHANNELS = [16, 32]  # train.model:channels (net, enum)`, in search-space order;
+        `extra`: components from elsewhere (validate.py's network comes from train)."""
         found: dict[str, SearchValue] = {}
-        for _, _, comp in self.config.components():
+        comps = [c for _, _, c in self.config.components()] + list(extra)
+        for comp in comps:
             for _, value in comp.args + comp.attrs:
                 for node in walk(value):
                     if isinstance(node, SearchValue):
@@ -774,12 +800,15 @@ class PlainLowering:
             for j, arg in enumerate(p.args)
         }
         out = []
+        params = {p.id: p for p in self.ctx.space.params}
         for const, node in sorted(
             found.items(), key=lambda kv: order.get(kv[0], (0, 0))
         ):
-            param = self.ctx.space.param(node.param)
-            kind = f"{param.domain}, {param.type}" if param.domain else param.type
-            out.append((const, self.emitter.value(node.value), f"{param.id} ({kind})"))
+            param = params.get(node.param)
+            kind = (
+                f" ({param.domain}, {param.type})" if param else " (the train search)"
+            )
+            out.append((const, self.emitter.value(node.value), f"{node.param}{kind}"))
         return out
 
     def trainer_epochs(self) -> tuple[str, str]:
