@@ -194,6 +194,26 @@ def compile_command(
                 typer.echo(f"{out / job[key]}")
 
 
+@app.command("smoke")
+def smoke_command(
+    config: Annotated[Path, typer.Argument(help="config_train.json")],
+    env: EnvOpt = None,
+    set_: SetOpt = [],  # noqa: B006
+) -> None:
+    """Compile CONFIG, make synthetic data that fits it, and run the script for two
+    iterations and one validation on the CPU; print PASS or FAIL and why."""
+    from claragen.smoke import smoke  # needs the run-time packages (numpy, nibabel)
+
+    if env is None and (config.parent / "environment.json").is_file():
+        env = config.parent / "environment.json"
+    result = smoke(config, env, parse_sets(set_))
+    typer.echo(
+        f"{'PASS' if result.passed else 'FAIL'} [{result.stage}] {result.reason}"
+    )
+    if not result.passed:
+        raise typer.Exit(1)
+
+
 @app.command("space")
 def space_command(
     config: ConfigArg = None,

@@ -53,6 +53,7 @@ EXPR_BUILTINS = frozenset(
         "enumerate",
         "isinstance",
         "slice",
+        "print",
     }
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+from typing import Any
 
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.dialects.base import Dialect
@@ -169,6 +170,13 @@ def _wire_handler(
     )
     arg = NAME_LISTS.get(comp.class_name)
     names = comp.arg(arg) if arg else None
+    if (
+        comp.class_name == "CheckpointLoader"
+        and names is None
+        and _exists(config, section, "model")
+    ):  # 4.0 loaded the model when load_dict was not given
+        model = DictV(comp.span, (("model", Ref(comp.span, "model")),))
+        return comp.with_arg("load_dict", model)
     if isinstance(names, ListV) and all(isinstance(n, Lit) for n in names.items):
         targets = [(str(n.value), n.span) for n in names.items]  # type: ignore[union-attr]
         items = tuple(
@@ -248,8 +256,88 @@ def port_clara_names(config: Config, ctx: PassContext) -> Config:
 CLARA_NAMES = frozenset({"Dice", "Focal", "NovoGrad", "ReducePoly", "DecayOnStep"})
 
 
+def port_aux_ops_40(config: Config, ctx: PassContext) -> Config:
+    """Half-ported 4.0 early-access configs keep 3.x aux_ops (INDEX.tsv notes)."""
+    from claragen.transpiler.dialects.clara3 import port_aux_ops
+
+    return port_aux_ops(config, ctx)
+
+
+# Handlers MONAI removed for post-transforms (SPEC 10): class -> (transform, arg renames,
+# args it adds, args dropped with a note).
+HANDLER_TO_TRANSFORM: dict[str, tuple[str, dict[str, str], dict[str, Any], tuple[str, ...]]] = {
+    "SegmentationSaver": (
+        "SaveImaged",
+        {"dtype": "output_dtype"},
+        {"keys": "pred"},
+        ("batch_transform", "output_transform", "name"),
+    ),
+    "TransformInverter": (
+        "Invertd",
+        {"output_keys": "keys", "batch_keys": "orig_keys"},
+        {"keys": "pred", "transform": "@pre_transforms", "orig_keys": "image"},
+        ("loader", "collate_fn", "postfix", "meta_key_postfix", "post_func", "num_workers",
+         "name"),
+    ),
+}  # fmt: skip
+
+
+def handlers_to_post_transforms(config: Config, ctx: PassContext) -> Config:
+    """4.0's SegmentationSaver / TransformInverter handlers -> SaveImaged / Invertd, at the
+    end of the section's post_transforms (SPEC 10: the handlers were removed)."""
+    from claragen.transpiler.dialects.clara3 import value
+
+    sections = {}
+    for name, slots in config.sections.items():
+        handlers = slots.get("handlers")
+        if not isinstance(handlers, list) or not any(
+            h.class_name in HANDLER_TO_TRANSFORM for h in handlers
+        ):
+            sections[name] = slots
+            continue
+        kept, moved = [], []
+        for h in handlers:
+            rule = HANDLER_TO_TRANSFORM.get(h.class_name) if h.path is None else None
+            if rule is None:
+                kept.append(h)
+                continue
+            target, renames, add, drop = rule
+            comp = dataclasses.replace(h, name=target)
+            for before, after in renames.items():
+                if comp.arg(before) is not None:
+                    comp = dataclasses.replace(
+                        comp,
+                        args=tuple(
+                            (after if k == before else k, v) for k, v in comp.args
+                        ),
+                    )
+            for arg in drop:
+                comp = comp.with_arg(arg, None)
+            for arg, default in add.items():
+                if comp.arg(arg) is None:
+                    comp = comp.with_arg(arg, value(default, comp.span, ctx))
+            note = (
+                f"migrated: the {h.class_name} handler -> the {target} post-transform"
+            )
+            moved.append(dataclasses.replace(comp, notes=comp.notes + (note,)))
+        post = slots.get("post_transforms")
+        sections[name] = {
+            **slots,
+            "handlers": kept,
+            "post_transforms": (list(post) if isinstance(post, list) else []) + moved,
+        }
+    return dataclasses.replace(config, sections=sections)
+
+
 class Clara40(Dialect):
     name = "4.0"
     title = "Clara 4.0"
     code_strings = True
-    RULES = (port_clara_names, split_metrics, wire, decollated_transforms)
+    RULES = (
+        port_aux_ops_40,
+        port_clara_names,
+        handlers_to_post_transforms,
+        split_metrics,
+        wire,
+        decollated_transforms,
+    )
