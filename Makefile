@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 DEMO := build/demo
 
-.PHONY: venv install demo test lint bench clean components
+.PHONY: venv install demo test lint bench clean components corpus
 
 venv: $(STAMP)
 
@@ -37,7 +37,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check claragen tests examples tools
 	$(VENV)/bin/black --check -q claragen tests examples tools
 
+# Compile and smoke-run every in-scope config of ../shared/corpus -> docs/corpus.md
+corpus: $(STAMP)
+	$(PY) tools/corpus_report.py --corpus ../shared/corpus --out docs/corpus.md
+
 bench: $(STAMP)
+
 	$(PY) benchmarks/bench_compile.py
 
 # Regenerate the checked-in component table from the installed MONAI/torch/ignite.

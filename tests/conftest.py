@@ -12,7 +12,7 @@ import pytest
 from claragen.transpiler.context import CompileOptions, PassContext
 from claragen.transpiler.diagnostics import CompileError, Diagnostics
 from claragen.transpiler.ir import Config
-from claragen.transpiler.pipeline import Compilation
+from claragen.transpiler.pipeline import Compilation, compile_to_dir
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "spleen_41"
@@ -48,7 +48,8 @@ def errors_of(tmp_path: Path, config: str | dict, env: dict | None = None) -> li
     """`line:col: message` of every error of a full compile."""
     comp = compilation(tmp_path, config, env)
     with pytest.raises(CompileError) as info:
-        comp.compile_job(tmp_path / "out" / "J0001", "J0001", {})
+        compile_to_dir(comp, tmp_path / "out")
+
     return [
         f"{d.span.line}:{d.span.column}: {d.message}"
         for d in info.value.diagnostics

@@ -57,7 +57,6 @@ def test_spleen_41_train_script(tmp_path):
     check_golden(out / "manifest.json", GOLDEN / "spleen_41" / "manifest.json")
 
 
-
 def test_compiling_twice_gives_identical_bytes(tmp_path):
     a = compile_example(tmp_path / "a")
     b = compile_example(tmp_path / "b")

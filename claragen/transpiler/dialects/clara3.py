@@ -701,12 +701,13 @@ def port_aux_ops(config: Config, ctx: PassContext) -> Config:
                 slot = [m for m in (metric(c) for c in slot) if m is not None]
             new[key] = slot
         sections[name] = new
-    sections["train"] = {
-        **sections["train"],
-        "aux_ops": [op for op in aux if id(op) not in used],
-    }
-    if not sections["train"]["aux_ops"]:
-        del sections["train"]["aux_ops"]
+    for op in aux:
+        if id(op) not in used:  # it fed the TensorFlow graph's summaries only
+            ctx.diags.warning(
+                op.span,
+                f"the aux op {op.name!r} feeds no metric ({op.locator}); it is left out",
+            )
+    sections["train"] = {k: v for k, v in sections["train"].items() if k != "aux_ops"}
     return dataclasses.replace(config, sections=sections)
 
 

@@ -60,6 +60,19 @@ def _rename_arg(comp: Component, before: str, after: str) -> Component:
     return dataclasses.replace(comp, args=args, arg_spans=spans)
 
 
+def keys_to_dict_transform(comp: Component) -> Component:
+    """An array transform given `keys` (`RandGaussianNoise`, 4.0-EA) -> its dict version."""
+    sym = symbols.lookup(comp.class_name)
+    if comp.arg("keys") is None or sym is None or sym.accepts("keys"):
+        return comp
+    dict_sym = symbols.lookup(comp.class_name + "d")
+    if dict_sym is None or not dict_sym.accepts("keys"):
+        return comp
+    old = comp.class_name
+    comp = dataclasses.replace(comp, name=old + "d")
+    return _note(comp, f"{old} with keys -> {old}d (the dictionary transform)")
+
+
 def dimensions_to_spatial_dims(comp: Component) -> Component:
     """`UNet(dimensions=3)` -> `UNet(spatial_dims=3)` (MONAI 0.9 renamed the arg)."""
     sym = symbols.lookup(comp.class_name)
@@ -144,7 +157,9 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
                 if comp.arg(key) is None:
                     comp = comp.with_arg(key, Lit(comp.span, value))
             comp = _note(comp, f"{old} -> {new_name}")
+        comp = keys_to_dict_transform(comp)
         comp = dimensions_to_spatial_dims(comp)
+
         for rule in ARG_RULES.get(comp.class_name, ()):
             comp = rule(comp)
         if comp.class_name in ("LoadImaged", "LoadImage"):

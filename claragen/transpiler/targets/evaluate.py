@@ -18,6 +18,7 @@ from claragen import __version__
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import Span
+from claragen.transpiler.dialects import get_dialect
 from claragen.transpiler.ir import Component, Config, DictV, ListV, Lit, Ref, Value
 from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.handlers import HandlerContext, LoopPlan, lower_handler
@@ -191,7 +192,8 @@ class EvalLowering(PlainLowering):
             f"Validation of job {self.job}: {self.config.file}, compiled by claragen "
             f"{__version__}.",
             "",
-            f"Dialect: Clara {self.config.dialect}. Target: plain PyTorch + MONAI "
+            f"Dialect: {get_dialect(self.config.dialect).title}. "
+            "Target: plain PyTorch + MONAI "
             f"(MONAI {symbols.versions().get('monai', '?')}).",
             "",
             "Run:",

@@ -20,6 +20,7 @@ from typing import Any
 from claragen import __version__
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
+from claragen.transpiler.dialects import get_dialect
 from claragen.transpiler.emit import Emitter, Imports, literal_node, option_dest
 from claragen.transpiler.ir import (
     Component,
@@ -833,7 +834,8 @@ class PlainLowering:
         lines = [
             f"Train job {self.job} of {self.config.file}, compiled by claragen {__version__}.",
             "",
-            f"Dialect: Clara {self.config.dialect}. Target: plain PyTorch + MONAI "
+            f"Dialect: {get_dialect(self.config.dialect).title}. "
+            "Target: plain PyTorch + MONAI "
             f"(MONAI {symbols.versions().get('monai', '?')}).",
         ]
         if values:

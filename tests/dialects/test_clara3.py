@@ -1,0 +1,83 @@
+"""Clara 3.x: TensorFlow-era components ported to MONAI, the implicit engines made (SPEC 8)."""
+
+import json
+
+from claragen.transpiler.ir import is_literal, to_python
+
+from claragen.transpiler.passes.lower_dialect import lower_dialect
+from tests.conftest import EXAMPLE, build, errors_of
+
+SPLEEN_3X = EXAMPLE.parent / "spleen_3x" / "config" / "config_train.json"
+
+
+def lowered(tmp_path, cfg=None):
+    cfg = cfg or json.loads(SPLEEN_3X.read_text())
+    config, ctx = build(tmp_path, cfg)
+    assert config.dialect == "3"
+    out = lower_dialect(config, ctx)
+    return out, ctx
+
+
+def args(comp):
+    """The literal args (wiring references left out)."""
+    return {k: to_python(v) for k, v in comp.args if is_literal(v)}
+
+
+def test_transforms_are_ported_with_their_args(tmp_path):
+    out, ctx = lowered(tmp_path)
+    assert not ctx.diags.errors
+    pre = out.sections["train"]["pre_transforms"]
+    assert [c.class_name for c in pre] == [
+        "LoadImaged", "EnsureChannelFirstd", "ScaleIntensityRanged",
+        "RandCropByPosNegLabeld", "RandAxisFlipd", "RandRotate90d", "RandScaleIntensityd",
+    ]  # fmt: skip
+    crop = pre[3]
+    assert args(crop) == {
+        "spatial_size": [96, 96, 96], "keys": ["image", "label"], "label_key": "label",
+        "pos": 1, "neg": 1, "num_samples": 3, "image_key": "image", "image_threshold": 0,
+    }  # fmt: skip
+    assert args(pre[4]) == {"keys": ["image", "label"], "prob": 0.0}
+    assert "approximation: RandomRotate3D -> RandRotate90d" in pre[5].notes
+
+
+def test_network_loss_optimizer_and_lr_policy(tmp_path):
+    train = lowered(tmp_path)[0].sections["train"]
+    assert args(train["model"]) == {
+        "out_channels": 2, "spatial_dims": 3, "psp_block_num": 0, "in_channels": 1,
+        "pretrained": False,
+    }  # fmt: skip
+    assert any("pretrain_weight_name" in n for n in train["model"].notes)
+    assert (train["loss"].class_name, args(train["loss"])) == (
+        "DiceLoss", {"to_onehot_y": True, "include_background": True, "softmax": True},
+    )  # fmt: skip
+    assert "lr" in dict(train["optimizer"].args)  # 3.x fed {learning_rate} implicitly
+    assert train["lr_scheduler"].class_name == "StepLR"
+    assert args(train["lr_scheduler"])["step_size"] == 50000
+    lr_handler = train["handlers"][0]
+    assert (lr_handler.class_name, to_python(lr_handler.arg("epoch_level"))) == (
+        "LrScheduleHandler", False,  # DecayOnStep counted iterations
+    )  # fmt: skip
+
+
+def test_pipeline_becomes_dataset_and_loader_and_engines_are_made(tmp_path):
+    out, _ = lowered(tmp_path)
+    train, validate = out.sections["train"], out.sections["validate"]
+    assert train["dataset"].class_name == "SmartCacheDataset"  # replace_percent 0.25
+    assert args(train["dataloader"])["batch_size"] == 1  # batched_by_transforms
+    assert [h.class_name for h in train["handlers"]] == [
+        "LrScheduleHandler", "SmartCacheHandler", "ValidationHandler", "CheckpointSaver",
+        "StatsHandler", "TensorBoardStatsHandler",
+    ]  # fmt: skip
+    assert train["trainer"].class_name == "SupervisedTrainer"
+    assert validate["evaluator"].class_name == "SupervisedEvaluator"
+    assert validate["key_metric"].class_name == "MeanDice"
+    assert validate["inferer"].class_name == "SlidingWindowInferer"
+
+
+def test_no_equivalent_is_an_error_with_the_byoc_way_out(tmp_path):
+    cfg = json.loads(SPLEEN_3X.read_text())
+    cfg["validate"]["pre_transforms"].append(
+        {"name": "CopyProperties", "args": {"fields": ["model"]}}
+    )
+    (error,) = errors_of(tmp_path, cfg)
+    assert "the Clara 3.x component 'CopyProperties' has no MONAI equivalent" in error

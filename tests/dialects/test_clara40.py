@@ -1,0 +1,92 @@
+"""Clara 4.0: implicit wiring lowered to 4.1's explicit references (SPEC 4.2)."""
+
+from claragen.transpiler.ir import DictV, Expr, Ref, Var, to_python
+from claragen.transpiler.passes.lower_dialect import lower_dialect
+from tests.conftest import build, minimal
+
+
+def config_40():
+    cfg = minimal()
+    del cfg["CLARA_TRAIN_VERSION"]
+    train = cfg["train"]
+    train["optimizer"]["args"] = {"lr": "{learning_rate}"}
+    train["dataset"]["args"] = {}
+    train["dataloader"]["args"] = {"batch_size": 1}
+    train["lr_scheduler"] = {"name": "StepLR", "args": {"step_size": 5}}
+    train["handlers"] = [
+        {"name": "LrScheduleHandler", "args": {"print_lr": True}},
+        {"name": "CheckpointSaver",
+         "args": {"save_dir": "{MMAR_CKPT_DIR}", "save_dict": ["model", "train_conf"]}},
+        {"name": "CheckpointLoader", "args": {"load_path": "{MMAR_CKPT}"}},
+        {"name": "SegmentationSaver", "args": {"output_dir": "out",
+                                                 "batch_transform": "lambda x: x"}},
+    ]  # fmt: skip
+    train["metrics"] = [
+        {"name": "Accuracy", "log_label": "acc",
+         "args": {"output_transform": "lambda x: (x['pred'], x['label'])"}},
+        {"name": "MeanDice", "log_label": "dice", "is_key_metric": True, "args": {}},
+    ]  # fmt: skip
+    train["post_transforms"] = [{"name": "Activationsd", "args": {"keys": "pred"}}]
+    train["trainer"] = {"name": "SupervisedTrainer", "args": {"max_epochs": "{epochs}"}}
+    return cfg
+
+
+def lowered(tmp_path):
+    config, ctx = build(tmp_path, config_40())
+    assert config.dialect == "4.0"
+    out = lower_dialect(config, ctx)
+    assert not ctx.diags.errors, ctx.diags.errors
+    return out.sections["train"]
+
+
+def test_engine_and_components_get_their_wiring(tmp_path):
+    train = lowered(tmp_path)
+    trainer = dict(train["trainer"].args)
+    assert {k: v.name for k, v in trainer.items() if isinstance(v, Ref)} == {
+        "train_data_loader": "dataloader", "network": "model", "loss_function": "loss",
+        "optimizer": "optimizer", "inferer": "inferer", "postprocessing": "post_transforms",
+        "key_train_metric": "key_metric", "additional_metrics": "additional_metrics",
+        "train_handlers": "handlers",
+    }  # fmt: skip
+    assert trainer["amp"] == Var(trainer["amp"].span, "amp")
+    assert train["dataloader"].args[0][0] == "dataset"  # wired args come first
+    assert isinstance(train["optimizer"].arg("params"), Expr)
+    assert train["lr_scheduler"].arg("optimizer").name == "optimizer"
+    assert train["handlers"][0].arg("lr_scheduler").name == "lr_scheduler"
+
+
+def test_section_name_lists_become_object_dicts(tmp_path):
+    handlers = lowered(tmp_path)["handlers"]
+    save = handlers[1].arg("save_dict")
+    assert isinstance(save, DictV)
+    assert [(k, v.name) for k, v in save.items] == [
+        ("model", "model"),
+        ("train_conf", "conf"),
+    ]
+    assert [(k, v.name) for k, v in handlers[2].arg("load_dict").items] == [
+        ("model", "model")
+    ]
+
+
+def test_metrics_split_and_lambdas_read_decollated_items(tmp_path):
+    train = lowered(tmp_path)
+    assert train["key_metric"].class_name == "MeanDice"
+    (acc,) = train["additional_metrics"]
+    assert (
+        acc.arg("output_transform").source
+        == "monai.handlers.from_engine(['pred', 'label'])"
+    )
+    assert "decollated" in acc.notes[-1]
+
+
+def test_removed_handlers_become_post_transforms(tmp_path):
+    train = lowered(tmp_path)
+    assert [h.class_name for h in train["handlers"]] == [
+        "LrScheduleHandler", "CheckpointSaver", "CheckpointLoader",
+    ]  # fmt: skip
+    saver = train["post_transforms"][-1]
+    assert saver.class_name == "SaveImaged"
+    assert {k: to_python(v) for k, v in saver.args} == {
+        "output_dir": "out",
+        "keys": "pred",
+    }
