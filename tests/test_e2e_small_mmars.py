@@ -114,3 +114,26 @@ def test_checkpoint_loader_resumes_from_the_saved_model(tmp_path):
         [sys.executable, str(script), "--epochs", "1"], capture_output=True
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.e2e
+def test_smoke_command_runs_the_example(tmp_path):
+    from claragen.smoke import smoke
+    from tests.conftest import EXAMPLE
+
+    result = smoke(EXAMPLE / "config" / "config_train.json",
+                   EXAMPLE / "config" / "environment.json", workdir=tmp_path)  # fmt: skip
+    assert result.passed, result.reason
+    assert result.reason.startswith("val_mean_dice = ")
+    assert (tmp_path / "data" / "dataset.json").is_file()
+
+
+def test_smoke_reports_a_compile_failure(tmp_path):
+    from claragen.smoke import smoke
+
+    cfg = minimal()
+    cfg["train"]["loss"]["name"] = "NoSuchLoss"
+    path = write(tmp_path, "config_train.json", json.dumps(cfg))
+    result = smoke(path, workdir=tmp_path / "work")
+    assert (result.passed, result.stage) == (False, "compile")
+    assert "unknown component 'NoSuchLoss'" in result.reason
