@@ -32,6 +32,17 @@ def byoc_mmar(tmp_path):
     return tmp_path / "mmar"
 
 
+def tiny_data(mmar):
+    """Two 16^3 cases in MMAR/data, listed by MMAR/config/dataset.json."""
+    data = mmar / "data"
+    subprocess.run(
+        [sys.executable, str(REPO / "examples" / "make_synthetic_data.py"), str(data),
+         "--cases", "2", "--validation", "0", "--shape", "16", "16", "16"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (mmar / "config" / "dataset.json").write_text((data / "dataset.json").read_text())
+
+
 def compile_mmar(mmar, out):
     comp = Compilation(mmar / "config" / "config_train.json", CompileOptions(),
                        env_path=mmar / "config" / "environment.json", mmar_root=mmar)  # fmt: skip
@@ -54,13 +65,7 @@ def test_byoc_import_comes_from_custom_and_is_never_run_at_compile_time(tmp_path
 def test_byoc_script_runs(tmp_path):
     mmar = byoc_mmar(tmp_path)
     compile_mmar(mmar, tmp_path / "out")
-    data = mmar / "data"
-    subprocess.run(
-        [sys.executable, str(REPO / "examples" / "make_synthetic_data.py"), str(data),
-         "--cases", "2", "--validation", "0", "--shape", "16", "16", "16"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    (mmar / "config" / "dataset.json").write_text((data / "dataset.json").read_text())
+    tiny_data(mmar)
     proc = subprocess.run(
         [sys.executable, str(tmp_path / "out" / "J0001" / "train.py"), "--epochs", "1"],
         capture_output=True, text=True, timeout=300,
@@ -87,13 +92,7 @@ def test_checkpoint_loader_resumes_from_the_saved_model(tmp_path):
     write(tmp_path, "mmar/config/environment.json",
           json.dumps({**ENV, "MMAR_CKPT": "models/model.pt"}))  # fmt: skip
     mmar = tmp_path / "mmar"
-    data = mmar / "data"
-    subprocess.run(
-        [sys.executable, str(REPO / "examples" / "make_synthetic_data.py"), str(data),
-         "--cases", "2", "--validation", "0", "--shape", "16", "16", "16"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    (mmar / "config" / "dataset.json").write_text((data / "dataset.json").read_text())
+    tiny_data(mmar)
 
     first = compile_mmar(mmar, tmp_path / "first")
     assert "torch.load" not in first

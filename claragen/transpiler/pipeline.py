@@ -162,15 +162,13 @@ class Compilation:
         job: Job,
         renderer: Renderer,
     ) -> str:
-        """One job's script: the passes with the job's values, lowering, rendering."""
+        """One job's train.py: the passes with the job's values, lowering, rendering."""
         ctx = self.job_context(base, job)
         config = self.run_passes(config, ctx)
         model = config.sections.get("train", {}).get("model")
         self.train_models[job.id] = model if isinstance(model, Component) else None
         script = lower_plain(config, ctx, str(script_dir), job.id, job.values)
-        self.diags.raise_if_errors()
-        assert script is not None
-        return renderer.render("train.py.j2", f"{job.id}/train.py", s=script)
+        return self.render(script, "train.py.j2", f"{job.id}/train.py", renderer)
 
     def compile_validation(
         self,
@@ -183,17 +181,17 @@ class Compilation:
         """validate.py of one job: the validation config, with the job's train network."""
         ctx = self.job_context(base, job)
         config = self.run_passes(config, ctx)
+        model = self.train_models.get(job.id)
         script = lower_evaluation(
-            config,
-            ctx,
-            str(script_dir),
-            job.id,
-            job.values,
-            self.train_models.get(job.id),
+            config, ctx, str(script_dir), job.id, job.values, model
         )
+        return self.render(script, "validate.py.j2", f"{job.id}/validate.py", renderer)
+
+    def render(self, script: Any, template: str, what: str, renderer: Renderer) -> str:
+        """A lowered script's text; the lowering's errors are raised first."""
         self.diags.raise_if_errors()
         assert script is not None
-        return renderer.render("validate.py.j2", f"{job.id}/validate.py", s=script)
+        return renderer.render(template, what, s=script)
 
     def jobs(self, config: Config, ctx: PassContext) -> list[Job]:
         defaults = default_values(config, ctx.space)

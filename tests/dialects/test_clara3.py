@@ -3,7 +3,6 @@
 import json
 
 from claragen.transpiler.ir import is_literal, to_python
-
 from claragen.transpiler.passes.lower_dialect import lower_dialect
 from tests.conftest import EXAMPLE, build, errors_of
 
