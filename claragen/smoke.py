@@ -22,8 +22,8 @@ from claragen.transpiler.diagnostics import CompileError, format_all
 from claragen.transpiler.ir import Component, Config, Lit, to_python
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
 
-# Variables that space validations out; a smoke run validates after its one epoch.
-INTERVAL_VARIABLES = ("num_interval_per_valid", "num_training_epoch_per_valid")
+# A smoke run trains from scratch: no checkpoint to load.
+SMOKE_SETS = (("dont_load_ckpt_model", "true"),)
 SHAPE = (48, 48, 48)
 WINDOW = 32  # crop and sliding-window size: divisible by the 16 of a 4-level UNet
 TIMEOUT_S = 600
@@ -114,7 +114,8 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
             built, _ = base.build()
         except CompileError as exc:
             return SmokeResult(False, "compile", _first(exc, base))
-        extra = tuple((v, "1") for v in INTERVAL_VARIABLES if v in built.globals)
+        extra = tuple((k, v) for k, v in SMOKE_SETS if k in built.globals)
+
         comp = Compilation(config, CompileOptions(set_values=tuple(sets) + extra),
                            env_path=env)  # fmt: skip
         out = root / "out"
@@ -136,6 +137,8 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
         for option in ("--crop-size", "--roi-size"):
             if option in text:
                 cmd += [option, *[str(WINDOW)] * 3]
+        if "--val-interval" in text:
+            cmd += ["--val-interval", "1"]
         try:
             proc = subprocess.run(
                 cmd, capture_output=True, text=True, timeout=TIMEOUT_S

@@ -88,7 +88,8 @@ class Porting:
 
     @property
     def classes(self) -> int:
-        return int(self.model_arg("num_classes", 2))
+        """The network's output classes (`num_classes`, `out_channels` once ported)."""
+        return int(self.model_arg("num_classes", self.model_arg("out_channels", 2)))
 
     @property
     def activation(self) -> str:
@@ -184,6 +185,13 @@ def seg_resnet(comp: Component, p: Porting) -> Component:
         if comp.arg(name) is not None:
             comp = _set(comp, name, _listify(_arg(comp, name)), p)
     groups = _arg(comp, "use_group_normG", 8)
+    filters = _arg(comp, "init_filters", 8)
+    if isinstance(filters, int) and isinstance(groups, int) and filters % groups:
+        groups = filters  # MONAI's GroupNorm needs channels divisible by groups
+        comp = _note(
+            comp, f"approximation: {filters} norm groups, since {filters} filters"
+        )
+
     norm = (
         ["GROUP", {"num_groups": groups}]
         if _arg(comp, "use_group_norm", True)

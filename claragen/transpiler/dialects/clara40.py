@@ -157,6 +157,11 @@ def wire(config: Config, ctx: PassContext) -> Config:
                 slot = _add_args(slot, wiring, config, section, ctx)
             elif isinstance(slot, list) and key == "handlers":
                 slot = [_wire_handler(h, config, section, ctx) for h in slot]
+            elif (
+                isinstance(slot, list) and wiring
+            ):  # alternatives: optimizer, loss lists
+                slot = [_add_args(c, wiring, config, section, ctx) for c in slot]
+
             new[key] = slot
         sections[section] = new
     return dataclasses.replace(config, sections=sections)

@@ -755,7 +755,16 @@ class PlainLowering:
     def finish(self, script: PlainScript, values: dict[str, Any]) -> PlainScript:
         self.add_path_options(script, always=("MMAR_CKPT_DIR",))
         constants, options = script.constants, script.options
+        if script.val is not None:
+            interval = script.plan.val_interval or 1
+            constants.append(("VAL_INTERVAL", repr(interval),
+                              f"{script.plan.val_comment} ValidationHandler interval"))  # fmt: skip
+            options.append(
+                Option("--val-interval", "val_interval", "VAL_INTERVAL",
+                       "validate every N epochs (default: %(default)s)", type="int")  # fmt: skip
+            )
         epochs = self.trainer_epochs()
+
         constants.append(("EPOCHS", epochs[0], epochs[1]))
         options.append(
             Option(

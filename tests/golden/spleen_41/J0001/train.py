@@ -63,6 +63,7 @@ DATASET_JSON = "config/dataset_0.json"  # environment.json
 MMAR_CKPT_DIR = "models"  # environment.json
 CROP_SIZE = (96, 96, 96)  # the config's random crop size
 ROI_SIZE = (160, 160, 160)  # the config's sliding-window ROI size
+VAL_INTERVAL = 1  # config_train.json:165 train.handlers[1] ValidationHandler interval
 EPOCHS = 1260  # config_train.json:220 train.trainer max_epochs
 DEVICE = "cuda"  # the trainer's device; the CPU when there is no GPU
 SEED = 0  # config_train.json determinism.random_seed
@@ -123,6 +124,12 @@ def parse_args(argv=None):
         nargs=3,
         metavar=("X", "Y", "Z"),
         help="sliding-window ROI size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--val-interval",
+        default=VAL_INTERVAL,
+        type=int,
+        help="validate every N epochs (default: %(default)s)",
     )
     parser.add_argument(
         "--epochs",
@@ -418,17 +425,19 @@ def main(argv=None):
         log.info(f"Current learning rate: {lr_scheduler.get_last_lr()[0]}")
 
         # config_train.json:165 train.handlers[1] ValidationHandler
-        record.update(
-            validate(
-                model,
-                val_loader,
-                val_inferer,
-                val_post_transforms,
-                val_metrics,
-                device,
-                val_amp,
+        if epoch % args.val_interval == 0:
+            record.update(
+                validate(
+                    model,
+                    val_loader,
+                    val_inferer,
+                    val_post_transforms,
+                    val_metrics,
+                    device,
+                    val_amp,
+                )
             )
-        )
+
         history.append(record)
         improved = KEY_METRIC in record and (
             best_value is None or record[KEY_METRIC] > best_value
