@@ -105,8 +105,11 @@ def _last_line(text: str) -> str:
 
 
 def smoke(config: Path, env: Path | None = None, sets: tuple = (),
-          workdir: Path | None = None) -> SmokeResult:  # fmt: skip
-    """Compile and run `config` on synthetic data; never raises for a config's faults."""
+          workdir: Path | None = None, validation: Path | None = None) -> SmokeResult:  # fmt: skip
+    """Compile and run `config` on synthetic data; never raises for a config's faults.
+
+    With `validation`, the validation config is compiled beside it and its validate.py run
+    on the trained checkpoint."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(workdir or tmp)
         base = Compilation(config, CompileOptions(set_values=tuple(sets)), env_path=env)
@@ -150,9 +153,52 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
         result = json.loads((root / "models" / "result.json").read_text())
         if "validate" in config_ir.sections and result.get("best_value") is None:
             return SmokeResult(False, "validate", "no validation ran")
+        if validation is not None:
+            return smoke_validation(config, validation, env, sets, root, data, text)
         return SmokeResult(
             True, "train", f"{result['key_metric']} = {result['best_value']}"
         )
+
+
+# The validation loads the checkpoint the smoke training saved, not a TorchScript file.
+VALIDATION_SETS = (("dont_load_ts_model", "true"), ("dont_load_ckpt_model", "false"))
+
+
+def smoke_validation(config: Path, validation: Path, env: Path | None, sets: tuple,
+                     root: Path, data: Path, train_text: str) -> SmokeResult:  # fmt: skip
+    comp = Compilation(config, CompileOptions(set_values=tuple(sets) + VALIDATION_SETS),
+                       env_path=env, validation_path=validation)  # fmt: skip
+    try:
+        manifest = compile_to_dir(comp, root / "out_validation")
+    except CompileError as exc:
+        return SmokeResult(False, "compile", _first(exc, comp))
+    script = root / "out_validation" / manifest["jobs"][0]["validate"]
+    text = script.read_text()
+    if "torch.jit.load" in text:
+        return SmokeResult(False, "validate", "needs a TorchScript model, which a smoke "
+                           "run does not make")  # fmt: skip
+    models = root / "models"
+    ckpt = (
+        models / "model.pt"
+        if (models / "model.pt").is_file()
+        else models / "model_final.pt"
+    )
+    cmd = [sys.executable, str(script), "--device", "cpu", "--data-root", str(data),
+           "--dataset-json", str(data / "dataset.json"),
+           "--mmar-eval-output-path", str(root / "eval")]  # fmt: skip
+    if "--mmar-ckpt" in text:
+        cmd += ["--mmar-ckpt", str(ckpt)]
+    if "--roi-size" in text:
+        cmd += ["--roi-size", *[str(WINDOW)] * 3]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return SmokeResult(False, "validate", f"no result in {TIMEOUT_S} s")
+    if proc.returncode != 0:
+        return SmokeResult(False, "validate", _last_line(proc.stderr))
+    metrics = json.loads((root / "eval" / "metrics.json").read_text())
+    shown = ", ".join(f"{k} = {v:.4f}" for k, v in metrics.items()) or "no metrics"
+    return SmokeResult(True, "validate", shown)
 
 
 def _first(exc: CompileError, comp: Compilation) -> str:

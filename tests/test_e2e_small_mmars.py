@@ -120,11 +120,20 @@ def test_smoke_command_runs_the_example(tmp_path):
     from claragen.smoke import smoke
     from tests.conftest import EXAMPLE
 
-    result = smoke(EXAMPLE / "config" / "config_train.json",
-                   EXAMPLE / "config" / "environment.json", workdir=tmp_path)  # fmt: skip
+    config = EXAMPLE / "config"
+    result = smoke(config / "config_train.json", config / "environment.json",
+                   workdir=tmp_path, validation=config / "config_validation.json")  # fmt: skip
     assert result.passed, result.reason
-    assert result.reason.startswith("val_mean_dice = ")
-    assert (tmp_path / "data" / "dataset.json").is_file()
+    assert (result.stage, result.reason.split(" = ")[0]) == (
+        "validate",
+        "val_mean_dice",
+    )
+    assert (
+        json.loads((tmp_path / "models" / "result.json").read_text())["best_epoch"] == 1
+    )
+    assert set(json.loads((tmp_path / "eval" / "metrics.json").read_text())) == {
+        "val_mean_dice", "val_acc",
+    }  # fmt: skip
 
 
 def test_smoke_reports_a_compile_failure(tmp_path):

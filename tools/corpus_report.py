@@ -91,6 +91,20 @@ def check(corpus: Path, row: dict, rows: list[dict], run_smoke: bool) -> Row:
         result = smoke(config, env)
         out.smoked = result.passed
         out.note = f"[{result.stage}] {result.reason}"
+    elif (
+        out.compiled and run_smoke
+    ):  # validate.py on what a smoke training of its folder saved
+        train = train_beside(corpus, row, rows)
+        if train is None:
+            out.smoked, out.note = (
+                False,
+                "[validate] no training config beside it to train",
+            )
+        else:
+            result = smoke(train, env, validation=config)
+            out.smoked = result.passed
+            out.note = f"[{result.stage}] beside {train.name}: {result.reason}"
+
     out.note = out.note.replace(str(corpus) + "/", "")
     return out
 
@@ -108,7 +122,9 @@ def report(rows: list[Row], smoked: bool) -> str:
         f"Compile: **{compiled}/{n} ({100 * compiled / n:.0f}%)**."
         + (f" Smoke run: **{ran}/{n} ({100 * ran / n:.0f}%)**." if smoked else ""),
         "",
-        "Smoke runs cover the training configs so far (validation configs: compile only).",
+        "A training config's smoke run trains two iterations and validates once; a",
+        "validation or inference config's runs its validate.py on the checkpoint that a",
+        "smoke training of a training config of its folder saved.",
         "",
         "| file | dialect | kind | compile | smoke | first diagnostic / result |",
         "|---|---|---|---|---|---|",
