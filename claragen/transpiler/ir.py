@@ -142,6 +142,12 @@ class Component:
     def arg_span(self, key: str) -> Span:
         return dict(self.arg_spans).get(key, self.span)
 
+    def with_arg_renamed(self, before: str, after: str) -> Component:
+        """A copy where `before=v` is `after=v`, in place (same position and span)."""
+        args = tuple((after if k == before else k, v) for k, v in self.args)
+        spans = tuple((after if k == before else k, s) for k, s in self.arg_spans)
+        return dataclasses.replace(self, args=args, arg_spans=spans)
+
     def with_arg(self, key: str, value: Value | None) -> Component:
         """A copy with `key` set to `value` (removed when None), keeping arg order."""
         args = [(k, v) for k, v in self.args if k != key or value is not None]

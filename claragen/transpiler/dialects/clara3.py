@@ -406,7 +406,8 @@ def port_component(comp: Component, p: Porting) -> Component:
     renamed: list[tuple[str, str | None]] = []
     for before, after in {**COMMON_RENAMES, **port.renames}.items():
         if comp.arg(before) is not None:
-            comp = _rename(comp, before, after)
+            comp = comp.with_arg_renamed(before, after)
+
             renamed.append((before, after))
     for name in port.drop:
         if comp.arg(name) is not None:
@@ -424,12 +425,6 @@ def port_component(comp: Component, p: Porting) -> Component:
     if old != port.target:
         comp = _note(comp, f"Clara 3.x {old} -> {port.target}")
     return _note(comp, port.note) if port.note else comp
-
-
-def _rename(comp: Component, before: str, after: str) -> Component:
-    args = tuple((after if k == before else k, v) for k, v in comp.args)
-    spans = tuple((after if k == before else k, s) for k, s in comp.arg_spans)
-    return dataclasses.replace(comp, args=args, arg_spans=spans)
 
 
 def port_components(config: Config, ctx: PassContext) -> Config:

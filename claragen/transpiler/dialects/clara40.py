@@ -310,12 +310,8 @@ def handlers_to_post_transforms(config: Config, ctx: PassContext) -> Config:
             comp = dataclasses.replace(h, name=target)
             for before, after in renames.items():
                 if comp.arg(before) is not None:
-                    comp = dataclasses.replace(
-                        comp,
-                        args=tuple(
-                            (after if k == before else k, v) for k, v in comp.args
-                        ),
-                    )
+                    comp = comp.with_arg_renamed(before, after)
+
             for arg in drop:
                 comp = comp.with_arg(arg, None)
             for arg, default in add.items():

@@ -53,13 +53,6 @@ def _note(comp: Component, text: str) -> Component:
     return dataclasses.replace(comp, notes=comp.notes + (f"migrated: {text}",))
 
 
-def _rename_arg(comp: Component, before: str, after: str) -> Component:
-    """`before=v` -> `after=v` in place (the arg keeps its position and span)."""
-    args = tuple((after if k == before else k, v) for k, v in comp.args)
-    spans = tuple((after if k == before else k, s) for k, s in comp.arg_spans)
-    return dataclasses.replace(comp, args=args, arg_spans=spans)
-
-
 def keys_to_dict_transform(comp: Component) -> Component:
     """An array transform given `keys` (`RandGaussianNoise`, 4.0-EA) -> its dict version."""
     sym = symbols.lookup(comp.class_name)
@@ -81,7 +74,7 @@ def dimensions_to_spatial_dims(comp: Component) -> Component:
         return comp
     if "spatial_dims" not in sym.params or comp.arg("spatial_dims") is not None:
         return comp
-    comp = _rename_arg(comp, "dimensions", "spatial_dims")
+    comp = comp.with_arg_renamed("dimensions", "spatial_dims")
     return _note(comp, "dimensions -> spatial_dims")
 
 
@@ -152,7 +145,7 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
             old = comp.name
             comp = dataclasses.replace(comp, name=new_name)
             for before, after in renames:
-                comp = _rename_arg(comp, before, after)
+                comp = comp.with_arg_renamed(before, after)
             for key, value in extra:
                 if comp.arg(key) is None:
                     comp = comp.with_arg(key, Lit(comp.span, value))
