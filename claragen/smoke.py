@@ -56,7 +56,7 @@ def _list_keys(config: Config) -> list[str]:
             key = dataset.attr("data_list_key")
             if isinstance(key, Lit) and isinstance(key.value, str):
                 keys.append(key.value)
-    return list(dict.fromkeys(keys + ["training", "validation"]))
+    return list(dict.fromkeys(keys + ["training", "validation", "test"]))
 
 
 def make_data(folder: Path, config: Config, train_model: Component | None) -> None:
@@ -154,7 +154,7 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
         if "validate" in config_ir.sections and result.get("best_value") is None:
             return SmokeResult(False, "validate", "no validation ran")
         if validation is not None:
-            return smoke_validation(config, validation, env, sets, root, data, text)
+            return smoke_validation(config, validation, env, sets, root)
         return SmokeResult(
             True, "train", f"{result['key_metric']} = {result['best_value']}"
         )
@@ -165,7 +165,7 @@ VALIDATION_SETS = (("dont_load_ts_model", "true"), ("dont_load_ckpt_model", "fal
 
 
 def smoke_validation(config: Path, validation: Path, env: Path | None, sets: tuple,
-                     root: Path, data: Path, train_text: str) -> SmokeResult:  # fmt: skip
+                     root: Path) -> SmokeResult:  # fmt: skip
     comp = Compilation(config, CompileOptions(set_values=tuple(sets) + VALIDATION_SETS),
                        env_path=env, validation_path=validation)  # fmt: skip
     try:
@@ -173,20 +173,26 @@ def smoke_validation(config: Path, validation: Path, env: Path | None, sets: tup
     except CompileError as exc:
         return SmokeResult(False, "compile", _first(exc, comp))
     script = root / "out_validation" / manifest["jobs"][0]["validate"]
-    text = script.read_text()
-    if "torch.jit.load" in text:
-        return SmokeResult(False, "validate", "needs a TorchScript model, which a smoke "
-                           "run does not make")  # fmt: skip
     models = root / "models"
     ckpt = (
         models / "model.pt"
         if (models / "model.pt").is_file()
         else models / "model_final.pt"
     )
+    return _run_validate(root, script, ckpt)
+
+
+def _run_validate(root: Path, script: Path, ckpt: Path | None) -> SmokeResult:
+    """Run a validate.py on root/data; its metrics go to root/eval."""
+    data = root / "data"
+    text = script.read_text()
+    if "torch.jit.load" in text:
+        return SmokeResult(False, "validate", "needs a TorchScript model, which a smoke "
+                           "run does not make")  # fmt: skip
     cmd = [sys.executable, str(script), "--device", "cpu", "--data-root", str(data),
            "--dataset-json", str(data / "dataset.json"),
            "--mmar-eval-output-path", str(root / "eval")]  # fmt: skip
-    if "--mmar-ckpt" in text:
+    if ckpt is not None and "--mmar-ckpt" in text:
         cmd += ["--mmar-ckpt", str(ckpt)]
     if "--roi-size" in text:
         cmd += ["--roi-size", *[str(WINDOW)] * 3]
@@ -204,3 +210,27 @@ def smoke_validation(config: Path, validation: Path, env: Path | None, sets: tup
 def _first(exc: CompileError, comp: Compilation) -> str:
     errors = [d for d in exc.diagnostics if d.severity == "error"]
     return format_all(errors[:1], comp.sources).splitlines()[0]
+
+
+def smoke_validation_alone(validation: Path, env: Path | None = None, sets: tuple = (),
+                           workdir: Path | None = None) -> SmokeResult:  # fmt: skip
+    """A validation config with no training config: its own network, untrained (a smoke
+    run proves the script runs, not what it scores)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(workdir or tmp)
+        own = tuple(sets) + (
+            ("dont_load_ckpt_model", "true"),
+            ("dont_load_ts_model", "true"),
+        )
+        comp = Compilation(None, CompileOptions(set_values=own), env_path=env,
+                           validation_path=validation)  # fmt: skip
+        try:
+            manifest = compile_to_dir(comp, root / "out")
+            config_ir = comp.run_passes(*comp.build(validation, "validation"))
+        except CompileError as exc:
+            return SmokeResult(False, "compile", _first(exc, comp))
+        model = config_ir.sections.get("validate", {}).get("model")
+        make_data(
+            root / "data", config_ir, model if isinstance(model, Component) else None
+        )
+        return _run_validate(root, root / "out" / manifest["jobs"][0]["validate"], None)

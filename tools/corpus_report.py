@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from claragen.smoke import smoke
+from claragen.smoke import smoke, smoke_validation_alone
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.diagnostics import CompileError, format_all
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
@@ -96,10 +96,10 @@ def check(corpus: Path, row: dict, rows: list[dict], run_smoke: bool) -> Row:
     ):  # validate.py on what a smoke training of its folder saved
         train = train_beside(corpus, row, rows)
         if train is None:
-            out.smoked, out.note = (
-                False,
-                "[validate] no training config beside it to train",
-            )
+            result = smoke_validation_alone(config, env)
+            out.smoked = result.passed
+            out.note = f"[{result.stage}] untrained network: {result.reason}"
+
         else:
             result = smoke(train, env, validation=config)
             out.smoked = result.passed
@@ -124,7 +124,8 @@ def report(rows: list[Row], smoked: bool) -> str:
         "",
         "A training config's smoke run trains two iterations and validates once; a",
         "validation or inference config's runs its validate.py on the checkpoint that a",
-        "smoke training of a training config of its folder saved.",
+        "smoke training of a training config of its folder saved (with none, its own",
+        "network untrained).",
         "",
         "| file | dialect | kind | compile | smoke | first diagnostic / result |",
         "|---|---|---|---|---|---|",

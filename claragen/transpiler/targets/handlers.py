@@ -223,7 +223,14 @@ def lower_checkpoint_loader(comp: Component, hc: HandlerContext) -> None:
 
 
 def lower_stats(comp: Component, hc: HandlerContext) -> None:
-    known = {"output_transform", "tag_name", "name", "iteration_log", "epoch_log"}
+    """StatsHandler -> log lines; its own print callbacks (`iteration_print_logger`,
+    `epoch_print_logger`) are replaced by the loop's log lines, as the comment says."""
+    known = {"output_transform", "tag_name", "name", "iteration_log", "epoch_log",
+             "iteration_print_logger", "epoch_print_logger"}  # fmt: skip
+    for arg in ("iteration_print_logger", "epoch_print_logger"):
+        if comp.arg(arg) is not None:
+            hc.comment += f" (its {arg} is replaced by the loop's log lines)"
+
     if not _check_args(comp, known, hc):
         return
     log = hc.plan.logs[hc.section]
