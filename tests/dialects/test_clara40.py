@@ -90,3 +90,20 @@ def test_removed_handlers_become_post_transforms(tmp_path):
         "output_dir": "out",
         "keys": "pred",
     }
+
+
+def test_an_interaction_loop_is_wired_and_named_as_not_lowered(tmp_path):
+    """DeepGrow's `iteration` (a click interaction) must not vanish from the training."""
+    from tests.conftest import errors_of
+
+    cfg = config_40()
+    cfg["train"]["iteration"] = {
+        "path": "deepgrow.interaction.ClickInteraction",
+        "args": {},
+    }
+    errors = errors_of(tmp_path, cfg)
+    assert any(
+        "the plain target cannot lower SupervisedTrainer's argument 'iteration_update'"
+        in e
+        for e in errors
+    )

@@ -50,6 +50,7 @@ WIRING: dict[tuple[str, str], dict[str, str]] = {
         "additional_metrics": "@additional_metrics",
         "train_handlers": "@handlers",
         "amp": "{amp}",
+        "iteration_update": "@iteration",  # DeepGrow's click interaction
     },
     ("validate", "evaluator"): {
         "val_data_loader": "@dataloader",
@@ -60,6 +61,7 @@ WIRING: dict[tuple[str, str], dict[str, str]] = {
         "additional_metrics": "@additional_metrics",
         "val_handlers": "@handlers",
         "amp": "{amp}",
+        "iteration_update": "@iteration",
     },
 }
 # Handler class -> the args 4.0 filled in from the sections.

@@ -465,6 +465,8 @@ class PlainLowering:
                 self.diags.error(
                     comp.arg_span(arg),
                     f"the plain target cannot lower {comp.class_name}'s argument {arg!r} yet",
+                    "it lowers " + ", ".join(sorted(known)) + "; anything else needs "
+                    "MONAI's own engines (the planned --target engines)",
                 )
         return comp
 
