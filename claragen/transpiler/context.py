@@ -35,7 +35,6 @@ class PassContext:
     config_path: Path
     mmar_root: Path
     env: dict[str, Lit] = field(default_factory=dict)  # environment.json
-    env_file: str | None = None
     job_values: dict[str, Any] | None = None  # None: the config's own values
     job_id: str = "J0001"
     space: SearchSpace = field(default_factory=SearchSpace)  # read once per config

@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass(frozen=True, order=True)
@@ -135,8 +134,3 @@ def format_all(
     if n_warn:
         summary += f", {n_warn} warning{'s' * (n_warn != 1)}"
     return "\n\n".join(shown) + f"\n\n{summary}"
-
-
-def display_name(path: Path) -> str:
-    """The name diagnostics and generated comments use for a file: its base name."""
-    return path.name

@@ -170,7 +170,3 @@ def literal_node(value: object) -> ast.expr:
     if isinstance(value, int) and not isinstance(value, bool) and value < 0:
         return ast.UnaryOp(ast.USub(), ast.Constant(-value))
     return ast.Constant(value)
-
-
-def source(node: ast.expr) -> str:
-    return ast.unparse(node)

@@ -99,7 +99,6 @@ class Compilation:
         )
         if self.env_path is not None:
             root = self.read(self.env_path)
-            ctx.env_file = str(self.env_path)
             if isinstance(root, JObject):
                 for key, value in root.pairs:
                     if isinstance(value, JScalar | JString):

@@ -47,18 +47,6 @@ def _internal(what: str, problem: str, text: str) -> InternalError:
     return InternalError(f"INTERNAL ERROR, please report: {what} {problem}\n{text}")
 
 
-def format_python(text: str, what: str) -> str:
-    """black on a whole file, checked: valid Python, and a second pass changes nothing."""
-    try:
-        ast.parse(text)
-        formatted = black.format_str(text, mode=BLACK_MODE)
-    except (SyntaxError, black.InvalidInput) as exc:
-        raise _internal(what, f"is not valid Python: {exc}", text) from exc
-    if black.format_str(formatted, mode=BLACK_MODE) != formatted:
-        raise _internal(what, "is not stable under black", formatted)
-    return formatted
-
-
 class Renderer:
     """Renders files, sharing black's work between files of the same structure."""
 
@@ -87,9 +75,8 @@ class Renderer:
             if kind == "lines":
                 lines = [line + "\n" for line in segment.splitlines() if line.strip()]
                 out.extend(self.black(line, what) for line in lines)
-            elif (
-                i == 0
-            ):  # the docstring: different in every job, plain text by construction
+            elif i == 0:
+                # the docstring: different in every job, plain text by construction
                 out.append(segment)
             else:
                 out.append(self.black(segment, what))
@@ -103,17 +90,12 @@ class Renderer:
                 ast.parse(text)
             except SyntaxError as exc:
                 raise _internal(what, f"is not valid Python: {exc}", text) from exc
-            if (
-                black.format_str(text, mode=BLACK_MODE) != text
-            ):  # so black is stable on it
+            # black leaves it unchanged, so a second black pass would too
+            if black.format_str(text, mode=BLACK_MODE) != text:
                 raise _internal(what, "differs from black on the whole file", text)
+
             self.verified.add(key)
         return text
-
-
-def render(template: str, what: str, **model: object) -> str:
-    """Render one file (no sharing)."""
-    return Renderer().render(template, what, **model)
 
 
 def docstring_line(text: str) -> str:

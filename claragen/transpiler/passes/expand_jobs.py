@@ -23,7 +23,6 @@ from typing import Any
 
 from claragen.transpiler.space import SearchParam, SearchSpace
 
-JOB_MODES = ("default", "grid", "random:N")
 _RANDOM = re.compile(r"^random:(\d+)$")
 
 
