@@ -105,7 +105,8 @@ def _last_line(text: str) -> str:
 
 
 def smoke(config: Path, env: Path | None = None, sets: tuple = (),
-          workdir: Path | None = None, validation: Path | None = None) -> SmokeResult:  # fmt: skip
+          workdir: Path | None = None, validation: Path | None = None,
+          target: str = "auto") -> SmokeResult:  # fmt: skip
     """Compile and run `config` on synthetic data; never raises for a config's faults.
 
     With `validation`, the validation config is compiled beside it and its validate.py run
@@ -119,8 +120,8 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
             return SmokeResult(False, "compile", _first(exc, base))
         extra = tuple((k, v) for k, v in SMOKE_SETS if k in built.globals)
 
-        comp = Compilation(config, CompileOptions(set_values=tuple(sets) + extra),
-                           env_path=env)  # fmt: skip
+        options = CompileOptions(set_values=tuple(sets) + extra, target=target)
+        comp = Compilation(config, options, env_path=env)
         out = root / "out"
         try:
             manifest = compile_to_dir(comp, out)
@@ -154,7 +155,7 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
         if "validate" in config_ir.sections and result.get("best_value") is None:
             return SmokeResult(False, "validate", "no validation ran")
         if validation is not None:
-            return smoke_validation(config, validation, env, sets, root)
+            return smoke_validation(config, validation, env, sets, root, target)
         return SmokeResult(
             True, "train", f"{result['key_metric']} = {result['best_value']}"
         )
@@ -165,9 +166,9 @@ VALIDATION_SETS = (("dont_load_ts_model", "true"), ("dont_load_ckpt_model", "fal
 
 
 def smoke_validation(config: Path, validation: Path, env: Path | None, sets: tuple,
-                     root: Path) -> SmokeResult:  # fmt: skip
-    comp = Compilation(config, CompileOptions(set_values=tuple(sets) + VALIDATION_SETS),
-                       env_path=env, validation_path=validation)  # fmt: skip
+                     root: Path, target: str = "auto") -> SmokeResult:  # fmt: skip
+    options = CompileOptions(set_values=tuple(sets) + VALIDATION_SETS, target=target)
+    comp = Compilation(config, options, env_path=env, validation_path=validation)
     try:
         manifest = compile_to_dir(comp, root / "out_validation")
     except CompileError as exc:
@@ -213,7 +214,8 @@ def _first(exc: CompileError, comp: Compilation) -> str:
 
 
 def smoke_validation_alone(validation: Path, env: Path | None = None, sets: tuple = (),
-                           workdir: Path | None = None) -> SmokeResult:  # fmt: skip
+                           workdir: Path | None = None,
+                           target: str = "auto") -> SmokeResult:  # fmt: skip
     """A validation config with no training config: its own network, untrained (a smoke
     run proves the script runs, not what it scores)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -222,8 +224,8 @@ def smoke_validation_alone(validation: Path, env: Path | None = None, sets: tupl
             ("dont_load_ckpt_model", "true"),
             ("dont_load_ts_model", "true"),
         )
-        comp = Compilation(None, CompileOptions(set_values=own), env_path=env,
-                           validation_path=validation)  # fmt: skip
+        comp = Compilation(None, CompileOptions(set_values=own, target=target),
+                           env_path=env, validation_path=validation)  # fmt: skip
         try:
             manifest = compile_to_dir(comp, root / "out")
             config_ir = comp.run_passes(*comp.build(validation, "validation"))

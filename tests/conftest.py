@@ -28,13 +28,14 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def compilation(tmp_path: Path, config: str | dict, env: dict | None = None,
-                sets: tuple = ()) -> Compilation:  # fmt: skip
+                sets: tuple = (), target: str = "auto") -> Compilation:  # fmt: skip
     text = json.dumps(config, indent=2) if isinstance(config, dict) else config
     path = write(tmp_path, "config/config_train.json", text)
     env_path = None
     if env is not None:
         env_path = write(tmp_path, "config/environment.json", json.dumps(env, indent=2))
-    return Compilation(path, CompileOptions(set_values=tuple(sets)), env_path=env_path)
+    options = CompileOptions(set_values=tuple(sets), target=target)
+    return Compilation(path, options, env_path=env_path)
 
 
 def run_passes(tmp_path: Path, config: str | dict, env: dict | None = None,
@@ -44,9 +45,10 @@ def run_passes(tmp_path: Path, config: str | dict, env: dict | None = None,
     return comp.run_passes(built, ctx, stop_after=until)
 
 
-def errors_of(tmp_path: Path, config: str | dict, env: dict | None = None) -> list[str]:
+def errors_of(tmp_path: Path, config: str | dict, env: dict | None = None,
+              target: str = "auto") -> list[str]:  # fmt: skip
     """`line:col: message` of every error of a full compile."""
-    comp = compilation(tmp_path, config, env)
+    comp = compilation(tmp_path, config, env, target=target)
     with pytest.raises(CompileError) as info:
         compile_to_dir(comp, tmp_path / "out")
 

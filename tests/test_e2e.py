@@ -85,3 +85,34 @@ def test_validation_script_loads_the_trained_checkpoint(tmp_path, data):
     metrics = json.loads((evaluation / "metrics.json").read_text())
     assert set(metrics) == {"val_mean_dice", "val_acc"}
     assert all(0.0 <= v <= 1.0 for v in metrics.values())
+
+
+def test_engines_target_trains_and_validates_like_the_plain_loop(tmp_path, data):
+    """The engines script (MONAI's SupervisedTrainer) of the example trains, saves, scores
+    the same as the plain loop, and its validate.py reads the checkpoint."""
+    scores = {}
+    for target in ("plain", "engines"):
+        out = compile_example(tmp_path / target, target=target)
+        ckpt = tmp_path / target / "models"
+        proc = run_script(out / "J0001" / "train.py", data, ckpt, "--epochs", "1")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        result = json.loads((ckpt / "result.json").read_text())
+        assert result["key_metric"] == "val_mean_dice" and result["best_epoch"] == 1
+        scores[target] = result["best_value"]
+        assert (ckpt / "model_final.pt").is_file()
+    assert abs(scores["plain"] - scores["engines"]) < 1e-5, scores
+
+    out = tmp_path / "engines" / "out"
+    evaluation = tmp_path / "eval"
+    best = tmp_path / "engines" / "models" / "model.pt"
+    proc = subprocess.run(
+        [sys.executable, str(out / "J0001" / "validate.py"), "--device", "cpu",
+         "--data-root", str(data), "--dataset-json", str(data / "dataset.json"),
+         "--mmar-ckpt", str(best), "--mmar-eval-output-path", str(evaluation),
+         "--roi-size", "32", "32", "32"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((evaluation / "metrics.json").read_text())
+    assert set(metrics) == {"val_mean_dice", "val_acc"}
+    assert abs(metrics["val_mean_dice"] - scores["engines"]) < 0.05

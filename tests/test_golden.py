@@ -18,11 +18,13 @@ GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("CLARAGEN_UPDATE_GOLDEN") == "1"
 
 
-def compile_example(tmp_path: Path, out_name: str = "out") -> Path:
+def compile_example(
+    tmp_path: Path, out_name: str = "out", target: str = "auto"
+) -> Path:
     mmar = copy_example(tmp_path)
     comp = Compilation(
         mmar / "config" / "config_train.json",
-        CompileOptions(),
+        CompileOptions(target=target),
         env_path=mmar / "config" / "environment.json",
         mmar_root=mmar,
         validation_path=mmar / "config" / "config_validation.json",
@@ -57,6 +59,15 @@ def test_spleen_41_train_script(tmp_path):
     check_golden(out / "manifest.json", GOLDEN / "spleen_41" / "manifest.json")
 
 
+def test_spleen_41_engines_scripts(tmp_path):
+    """The same example on the engines target (SupervisedTrainer/SupervisedEvaluator)."""
+    out = compile_example(tmp_path, target="engines")
+    for name in ("train.py", "validate.py"):
+        check_golden(
+            out / "J0001" / name, GOLDEN / "spleen_41_engines" / "J0001" / name
+        )
+
+
 def test_compiling_twice_gives_identical_bytes(tmp_path):
     a = compile_example(tmp_path / "a")
     b = compile_example(tmp_path / "b")
@@ -64,9 +75,10 @@ def test_compiling_twice_gives_identical_bytes(tmp_path):
         assert (a / name).read_bytes() == (b / name).read_bytes()
 
 
+@pytest.mark.parametrize("target", ["plain", "engines"])
 @pytest.mark.parametrize("name", ["train.py", "validate.py"])
-def test_generated_script_is_black_stable_and_ruff_clean(tmp_path, name):
-    out = compile_example(tmp_path)
+def test_generated_script_is_black_stable_and_ruff_clean(tmp_path, name, target):
+    out = compile_example(tmp_path, target=target)
     script = out / "J0001" / name
 
     black = subprocess.run(

@@ -29,6 +29,10 @@ MODULES = (
     "monai.engines",
     "torch.nn",
     "ignite.metrics",
+    # MONAI apps that Clara configs name by "path" (deepgrow was a Clara custom module
+    # before MONAI took it in)
+    "monai.apps.deepgrow.transforms",
+    "monai.apps.deepgrow.interaction",
 )
 
 
@@ -64,6 +68,8 @@ def main(out: str) -> None:
             obj = getattr(module, name)
             if not inspect.isclass(obj):
                 continue
+            if module_name.startswith("monai.apps.") and obj.__module__ != module_name:
+                continue  # the apps' own classes only, not what they import
             sig = signature_of(obj)
             if sig is not None:
                 table[name] = {"module": module_name, **sig}

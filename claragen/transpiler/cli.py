@@ -14,7 +14,7 @@ from claragen import __version__
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.diagnostics import CompileError, format_all
 from claragen.transpiler.passes.expand_jobs import JobSpecError, parse_jobs
-from claragen.transpiler.pipeline import Compilation, compile_to_dir
+from claragen.transpiler.pipeline import TARGETS, Compilation, compile_to_dir
 from claragen.transpiler.render import InternalError
 from claragen.transpiler.reports import collect_scripts, diff_scripts, show_space
 
@@ -109,6 +109,14 @@ StepsOpt = Annotated[
     int, typer.Option("--float-steps", min=1, help="Grid points per float")
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of --jobs random:N")]
+TargetOpt = Annotated[
+    str,
+    typer.Option(
+        "--target",
+        help="plain (an explicit PyTorch loop), engines (MONAI's SupervisedTrainer), "
+        "or auto (plain where it can, else engines)",
+    ),
+]
 
 
 def make_compilation(
@@ -121,11 +129,16 @@ def make_compilation(
     float_steps: int = 3,
     seed: int = 0,
     validation: Path | None = None,
+    target: str = "auto",
 ) -> Compilation:
     try:
         parse_jobs(jobs)
     except JobSpecError as exc:
         raise typer.BadParameter(str(exc), param_hint="--jobs") from None
+    if target not in TARGETS:
+        raise typer.BadParameter(
+            f"{target!r} is no target; use {', '.join(TARGETS)}", param_hint="--target"
+        )
     config_path, env_path, validation = resolve_inputs(config, env, mmar, validation)
     options = CompileOptions(
         set_values=parse_sets(set_),
@@ -133,6 +146,7 @@ def make_compilation(
         jobs=jobs,
         float_steps=float_steps,
         seed=seed,
+        target=target,
     )
     return Compilation(
         config_path,
@@ -181,11 +195,12 @@ def compile_command(
             help="config_validation.json or config_inference.json -> <job>/validate.py",
         ),
     ] = None,
+    target: TargetOpt = "auto",
 ) -> None:
     """Compile a config into OUT/<job>/train.py (one per job), OUT/<job>/validate.py for a
     validation config, and OUT/manifest.json."""
     comp = make_compilation(
-        config, env, set_, mmar, dialect, jobs, float_steps, seed, validation
+        config, env, set_, mmar, dialect, jobs, float_steps, seed, validation, target
     )
     manifest = report(comp, lambda: compile_to_dir(comp, out))
     for job in manifest["jobs"]:
@@ -199,6 +214,7 @@ def smoke_command(
     config: Annotated[Path, typer.Argument(help="config_train.json")],
     env: EnvOpt = None,
     set_: SetOpt = [],  # noqa: B006
+    target: TargetOpt = "auto",
 ) -> None:
     """Compile CONFIG, make synthetic data that fits it, and run the script for two
     iterations and one validation on the CPU; print PASS or FAIL and why."""
@@ -206,7 +222,7 @@ def smoke_command(
 
     if env is None and (config.parent / "environment.json").is_file():
         env = config.parent / "environment.json"
-    result = smoke(config, env, parse_sets(set_))
+    result = smoke(config, env, parse_sets(set_), target=target)
     typer.echo(
         f"{'PASS' if result.passed else 'FAIL'} [{result.stage}] {result.reason}"
     )

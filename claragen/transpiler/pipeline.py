@@ -35,6 +35,7 @@ from claragen.transpiler.passes.references import inline_refs, resolve_refs
 from claragen.transpiler.passes.variables import resolve_variables
 from claragen.transpiler.render import Renderer
 from claragen.transpiler.space import read_space
+from claragen.transpiler.targets.engines import lower_engines, lower_engines_evaluation
 from claragen.transpiler.targets.evaluate import lower_evaluation
 from claragen.transpiler.targets.plain import lower_plain
 
@@ -54,6 +55,14 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("check_components", check_components),
 )
 SUPPORTED_DIALECTS = ("3", "4.0", "4.1")
+# auto: the plain loop where it can lower the config, MONAI's engines where it cannot.
+TARGETS = ("auto", "plain", "engines")
+TEMPLATES = {
+    ("train", "plain"): "train.py.j2",
+    ("train", "engines"): "train_engines.py.j2",
+    ("validate", "plain"): "validate.py.j2",
+    ("validate", "engines"): "validate_engines.py.j2",
+}
 
 
 @dataclass
@@ -72,6 +81,7 @@ class Compilation:
     sources: SourceFiles = field(default_factory=SourceFiles)
     diags: Diagnostics = field(default_factory=Diagnostics)
     train_models: dict[str, Component | None] = field(default_factory=dict)
+    targets: dict[str, str] = field(default_factory=dict)  # "J0001/train.py" -> target
 
     def __post_init__(self) -> None:
         if self.mmar_root is None:
@@ -166,8 +176,27 @@ class Compilation:
         config = self.run_passes(config, ctx)
         model = config.sections.get("train", {}).get("model")
         self.train_models[job.id] = model if isinstance(model, Component) else None
-        script = lower_plain(config, ctx, str(script_dir), job.id, job.values)
-        return self.render(script, "train.py.j2", f"{job.id}/train.py", renderer)
+        what = f"{job.id}/train.py"
+        script, target = self.lower(
+            ctx,
+            lambda c: lower_plain(config, c, str(script_dir), job.id, job.values),
+            lambda c: lower_engines(config, c, str(script_dir), job.id, job.values),
+        )
+        self.targets[what] = target
+        return self.render(script, TEMPLATES["train", target], what, renderer)
+
+    def lower(self, ctx: PassContext, plain, engines) -> tuple[Any, str]:
+        """Lower for the chosen target; `auto` tries the plain loop first and falls back
+        to the engines when the plain target cannot lower something."""
+        target = self.options.target
+        if target == "engines":
+            return engines(ctx), target
+        trial = Diagnostics()
+        script = plain(dataclasses.replace(ctx, diags=trial))
+        if target == "plain" or not trial.errors:
+            self.diags.items += trial.items
+            return script, "plain"
+        return engines(ctx), "engines"
 
     def compile_validation(
         self,
@@ -181,10 +210,16 @@ class Compilation:
         ctx = self.job_context(base, job)
         config = self.run_passes(config, ctx)
         model = self.train_models.get(job.id)
-        script = lower_evaluation(
-            config, ctx, str(script_dir), job.id, job.values, model
+        where, what = str(script_dir), f"{job.id}/validate.py"
+        script, target = self.lower(
+            ctx,
+            lambda c: lower_evaluation(config, c, where, job.id, job.values, model),
+            lambda c: lower_engines_evaluation(
+                config, c, where, job.id, job.values, model
+            ),
         )
-        return self.render(script, "validate.py.j2", f"{job.id}/validate.py", renderer)
+        self.targets[what] = target
+        return self.render(script, TEMPLATES["validate", target], what, renderer)
 
     def render(self, script: Any, template: str, what: str, renderer: Renderer) -> str:
         """A lowered script's text; the lowering's errors are raised first."""
@@ -216,7 +251,12 @@ def compile_to_dir(comp: Compilation, out_dir: Path) -> dict[str, Any]:
             script = comp.compile_job(config, ctx, out_dir / job.id, job, renderer)
             files[f"{job.id}/train.py"] = script
             manifest_jobs.append(
-                {"id": job.id, "script": f"{job.id}/train.py", "values": job.values}
+                {
+                    "id": job.id,
+                    "script": f"{job.id}/train.py",
+                    "target": comp.targets[f"{job.id}/train.py"],
+                    "values": job.values,
+                }
             )
     if comp.validation_path is not None:
         vconfig, vctx = comp.build(comp.validation_path, "validation")
@@ -229,6 +269,7 @@ def compile_to_dir(comp: Compilation, out_dir: Path) -> dict[str, Any]:
             if comp.config_path is None:
                 manifest_jobs.append({"id": job.id, "script": None, "values": {}})
             manifest_jobs[i]["validate"] = f"{job.id}/validate.py"
+            manifest_jobs[i]["validate_target"] = comp.targets[f"{job.id}/validate.py"]
     for name, text in files.items():
         (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / name).write_text(text, encoding="utf-8")

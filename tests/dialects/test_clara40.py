@@ -92,18 +92,27 @@ def test_removed_handlers_become_post_transforms(tmp_path):
     }
 
 
-def test_an_interaction_loop_is_wired_and_named_as_not_lowered(tmp_path):
-    """DeepGrow's `iteration` (a click interaction) must not vanish from the training."""
-    from tests.conftest import errors_of
+def test_an_interaction_loop_is_wired_and_runs_on_the_engines(tmp_path):
+    """DeepGrow's `iteration` (a click interaction) must not vanish from the training:
+    the plain target names it as not lowered; auto hands the loop to MONAI's engines."""
+    from claragen.transpiler.pipeline import compile_to_dir
+    from tests.conftest import compilation, errors_of
 
     cfg = config_40()
     cfg["train"]["iteration"] = {
         "path": "deepgrow.interaction.ClickInteraction",
-        "args": {},
+        "args": {"transforms": [], "max_interactions": 2, "train": True},
     }
-    errors = errors_of(tmp_path, cfg)
+    errors = errors_of(tmp_path, cfg, target="plain")
     assert any(
         "the plain target cannot lower SupervisedTrainer's argument 'iteration_update'"
         in e
         for e in errors
     )
+    comp = compilation(tmp_path, cfg)
+    manifest = compile_to_dir(comp, tmp_path / "auto")
+    assert manifest["jobs"][0]["target"] == "engines"
+    script = (tmp_path / "auto" / "J0001" / "train.py").read_text()
+    assert "from monai.apps.deepgrow.interaction import Interaction" in script
+    assert "iteration_update=train_iteration" in script
+    assert "train_iteration = Interaction(transforms=[], max_interactions=2" in script

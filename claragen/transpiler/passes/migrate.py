@@ -48,6 +48,27 @@ CLASS_RENAMES: dict[
 
 Rule = Callable[[Component], Component]
 
+# Clara custom modules that MONAI took in: BYOC module -> the MONAI module now.
+UPSTREAMED: dict[str, str] = {
+    "deepgrow.transforms": "monai.apps.deepgrow.transforms",
+    "deepgrow.interaction": "monai.apps.deepgrow.interaction",
+}
+# BYOC classes that are a MONAI class under another name: path -> (name, note).
+UPSTREAMED_CLASSES: dict[str, tuple[str, str]] = {
+    "deepgrow.interaction.ClickInteraction": (
+        "Interaction",
+        "ClickInteraction (custom/deepgrow) -> MONAI's Interaction; it only built its "
+        "click transforms from config dicts",
+    ),
+}
+# Args of the upstreamed classes that MONAI no longer takes, and why.
+DROPPED_ARGS: dict[str, tuple[tuple[str, str], ...]] = {
+    name: (
+        ("batched", "MONAI's Interaction decollates the batch for click transforms"),
+    )
+    for name in ("FindDiscrepancyRegionsd", "AddRandomGuidanced", "AddGuidanceSignald")
+}
+
 
 def _note(comp: Component, text: str) -> Component:
     return dataclasses.replace(comp, notes=comp.notes + (f"migrated: {text}",))
@@ -107,6 +128,31 @@ def as_discrete_threshold(comp: Component) -> Component:
     return _note(comp, "threshold_values/logit_thresh dropped (thresholding was off)")
 
 
+def path_to_name(comp: Component) -> Component:
+    """A `path` into MONAI (or a Clara module MONAI took in) -> the table's class, so its
+    args are checked and migrated like any other: `deepgrow.transforms.AddGuidanceSignald`
+    -> `AddGuidanceSignald` (monai.apps.deepgrow.transforms)."""
+    assert comp.path is not None
+    module, _, name = comp.path.rpartition(".")
+    note = None
+    if comp.path in UPSTREAMED_CLASSES:
+        name, note = UPSTREAMED_CLASSES[comp.path]
+        module = UPSTREAMED[module]
+    elif module in UPSTREAMED:
+        note = f"{comp.path} -> {UPSTREAMED[module]}.{name} (MONAI took it in)"
+        module = UPSTREAMED[module]
+    sym = symbols.lookup(name)
+    if sym is None or sym.module != module and not module.startswith(sym.module):
+        return comp
+    comp = dataclasses.replace(comp, name=name, path=None)
+    if note:
+        comp = _note(comp, note)
+    for arg, why in DROPPED_ARGS.get(name, ()):
+        if comp.arg(arg) is not None:
+            comp = _note(comp.with_arg(arg, None), f"{arg!r} dropped: {why}")
+    return comp
+
+
 def load_image_meta(comp: Component, needs_meta: bool) -> Component:
     """`LoadImaged` returns no `*_meta_dict` by default now; keep it where one is read."""
     if not needs_meta or comp.arg("image_only") is not None:
@@ -138,6 +184,8 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
     needs_meta = _reads_meta_dict(config)
 
     def migrate(comp: Component) -> Component:
+        if comp.path is not None:
+            comp = path_to_name(comp)
         if comp.path is not None or comp.name is None:
             return comp
         if comp.name in CLASS_RENAMES:

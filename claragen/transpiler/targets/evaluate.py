@@ -154,7 +154,9 @@ class EvalLowering(PlainLowering):
         blocks.append(model) if model else None
         val = self.section(evaluator, SECTION, "val_data_loader", "key_val_metric")
         val.labels = bool(val.metrics)
-        if self.ckpt_path is not None:
+        if (
+            self.ckpt_path is not None and not plan.loaders
+        ):  # a CheckpointLoader loads it
             from claragen.transpiler.targets.handlers import Loader
 
             plan.loaders.insert(0, Loader(blocks[-1].comments[0], self.ckpt_path,

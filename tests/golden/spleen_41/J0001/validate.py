@@ -227,11 +227,6 @@ def main(argv=None):
         "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
     }
 
-    # config_validation.json:10 validate.model CheckpointLoader
-    checkpoint = torch.load(args.mmar_ckpt, map_location=device)
-    for name, obj in {"model": model}.items():
-        obj.load_state_dict(checkpoint.get(name, checkpoint), strict=True)
-
     # config_validation.json:53 validate.handlers[0] CheckpointLoader
     checkpoint = torch.load(args.mmar_ckpt, map_location=device)
     for name, obj in {"model": model}.items():

@@ -1,0 +1,482 @@
+"""Train job J0001 of config_train.json, compiled by claragen 0.1.0.
+
+Dialect: Clara 4.1. Target: MONAI engines (SupervisedTrainer / SupervisedEvaluator, MONAI 1.6.1).
+
+Search values of this job (parameter id = value):
+    :learning_rate = 0.0002
+    :mySearchLoss1,mySearchLoss2 = [true, false]
+    train.model:channels = [[16, 32, 64, 128, 256]]
+    train.model:num_res_units = [2]
+    train.pre_transforms[2]:a_min,a_max = [-57, 164]
+    train.pre_transforms[5]:prob = 0.5
+
+Run:
+    python train.py [--epochs N] [--device cpu|cuda] [--data-root DIR] ...
+    python train.py --help
+
+It writes its checkpoints and logs where the config's handlers say, and
+result.json (the key metric per epoch, its best value) into --mmar-ckpt-dir.
+"""
+
+import argparse
+import json
+import logging
+import os
+import time
+
+import monai
+import torch
+from ignite.engine import Events
+from ignite.metrics import Accuracy
+from monai.data import CacheDataset, DataLoader, load_decathlon_datalist
+from monai.engines import SupervisedEvaluator, SupervisedTrainer
+from monai.handlers import (
+    CheckpointSaver,
+    LrScheduleHandler,
+    MeanDice,
+    StatsHandler,
+    TensorBoardStatsHandler,
+    ValidationHandler,
+    from_engine,
+)
+from monai.inferers import SimpleInferer, SlidingWindowInferer
+from monai.losses import FocalLoss
+from monai.networks.nets import UNet
+from monai.transforms import (
+    Activationsd,
+    AsDiscreted,
+    Compose,
+    CropForegroundd,
+    EnsureChannelFirstd,
+    LoadImaged,
+    RandCropByPosNegLabeld,
+    RandGaussianNoised,
+    RandShiftIntensityd,
+    ScaleIntensityRanged,
+    ToTensord,
+)
+from monai.utils import set_determinism
+
+log = logging.getLogger("train")
+
+# Compiled from config_train.json; each is the default of a command-line option.
+MMAR_ROOT = os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../spleen_41")
+)  # the MMAR this script was compiled from
+DATA_ROOT = "data"  # environment.json
+DATASET_JSON = "config/dataset_0.json"  # environment.json
+MMAR_CKPT_DIR = "models"  # environment.json
+CROP_SIZE = (96, 96, 96)  # the config's random crop size
+ROI_SIZE = (160, 160, 160)  # the config's sliding-window ROI size
+VAL_INTERVAL = 1  # config_train.json:165 train.handlers[1] ValidationHandler interval
+EPOCHS = 1260  # config_train.json:220 train.trainer max_epochs
+DEVICE = "cuda"  # the trainer's device; the CPU when there is no GPU
+SEED = 0  # config_train.json determinism.random_seed
+KEY_METRIC = "val_mean_dice"  # the evaluator's key metric: the score of this job
+# The searched values of this job (see the docstring).
+LEARNING_RATE = 0.0002  # :learning_rate (lr, float)
+CHANNELS = [16, 32, 64, 128, 256]  # train.model:channels (net, enum)
+NUM_RES_UNITS = 2  # train.model:num_res_units (net, enum)
+A_MIN = -57  # train.pre_transforms[2]:a_min,a_max (transform, enum)
+A_MAX = 164  # train.pre_transforms[2]:a_min,a_max (transform, enum)
+MY_PROB = 0.5  # train.pre_transforms[5]:prob (transform, float)
+# The first-level values of the config, saved in checkpoints as "train_conf" (@conf).
+TRAIN_CONF = {
+    "epochs": 1260,
+    "num_interval_per_valid": 1,
+    "multi_gpu": False,
+    "amp": True,
+    "learning_rate": 0.0002,
+    "cudnn_benchmark": False,
+    "dont_load_ckpt_model": True,
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mmar-root",
+        default=MMAR_ROOT,
+        help="MMAR root; relative default paths are resolved against it",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="DATA_ROOT (default: data, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--dataset-json",
+        default=None,
+        help="DATASET_JSON (default: config/dataset_0.json, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--mmar-ckpt-dir",
+        default=None,
+        help="MMAR_CKPT_DIR (default: models, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--crop-size",
+        default=CROP_SIZE,
+        type=int,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="random crop size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--roi-size",
+        default=ROI_SIZE,
+        type=int,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="sliding-window ROI size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--val-interval",
+        default=VAL_INTERVAL,
+        type=int,
+        help="validate every N epochs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--epochs",
+        default=EPOCHS,
+        type=int,
+        help="epochs to train (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
+    )
+    args = parser.parse_args(argv)
+    # Relative default paths are relative to the MMAR root, as in Clara.
+    if args.data_root is None:
+        args.data_root = os.path.join(args.mmar_root, DATA_ROOT)
+    if args.dataset_json is None:
+        args.dataset_json = os.path.join(args.mmar_root, DATASET_JSON)
+    if args.mmar_ckpt_dir is None:
+        args.mmar_ckpt_dir = os.path.join(args.mmar_root, MMAR_CKPT_DIR)
+    return args
+
+
+def select_device(name):
+    """--device, else DEVICE; "cuda" means the CPU on a machine without a GPU."""
+    if name is None:
+        name = (
+            DEVICE
+            if torch.cuda.is_available() or not DEVICE.startswith("cuda")
+            else "cpu"
+        )
+    return torch.device(name)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    device = select_device(args.device)
+    os.makedirs(args.mmar_ckpt_dir, exist_ok=True)
+    set_determinism(seed=SEED)
+    torch.backends.cudnn.benchmark = False
+    start_time = time.time()
+
+    # config_train.json:72 train.pre_transforms
+    train_transforms = Compose(
+        [
+            # config_train.json:72 train.pre_transforms[0]
+            LoadImaged(keys=["image", "label"]),
+            # config_train.json:76 train.pre_transforms[1]
+            EnsureChannelFirstd(keys=["image", "label"]),
+            # config_train.json:80 train.pre_transforms[2]
+            ScaleIntensityRanged(
+                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
+            ),
+            # config_train.json:99 train.pre_transforms[3]
+            CropForegroundd(keys=["image", "label"], source_key="image"),
+            # config_train.json:103 train.pre_transforms[4]
+            RandCropByPosNegLabeld(
+                keys=["image", "label"],
+                label_key="label",
+                spatial_size=args.crop_size,
+                pos=1,
+                neg=1,
+                num_samples=4,
+                image_key="image",
+                image_threshold=0,
+            ),
+            # config_train.json:116 train.pre_transforms[5]
+            RandShiftIntensityd(keys="image", offsets=0.1, prob=MY_PROB),
+            # config_train.json:128 train.pre_transforms[6]
+            RandGaussianNoised(keys="image", prob=MY_PROB),
+            # config_train.json:133 train.pre_transforms[7]
+            ToTensord(keys=["image", "label"]),
+        ]
+    )
+
+    # config_train.json:138 train.dataset
+    train_dataset = CacheDataset(
+        data=load_decathlon_datalist(
+            args.dataset_json,
+            is_segmentation=True,
+            data_list_key="training",
+            base_dir=args.data_root,
+        ),
+        transform=train_transforms,
+        cache_num=32,
+        cache_rate=1.0,
+        num_workers=2,
+    )
+
+    # config_train.json:150 train.dataloader
+    train_loader = DataLoader(
+        dataset=train_dataset, batch_size=2, shuffle=True, num_workers=2
+    )
+
+    # config_train.json:236 validate.pre_transforms
+    val_transforms = Compose(
+        [
+            # config_train.json:236 validate.pre_transforms[0]
+            # ref 'LoadImaged': same as train.pre_transforms[0] (line 72)
+            LoadImaged(keys=["image", "label"]),
+            # config_train.json:237 validate.pre_transforms[1]
+            # ref 'EnsureChannelFirstd': same as train.pre_transforms[1] (line 76)
+            EnsureChannelFirstd(keys=["image", "label"]),
+            # config_train.json:238 validate.pre_transforms[2]
+            # ref 'ScaleIntensityRanged': same as train.pre_transforms[2] (line 80)
+            ScaleIntensityRanged(
+                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
+            ),
+            # config_train.json:239 validate.pre_transforms[3]
+            # ref 'CropForegroundd': same as train.pre_transforms[3] (line 99)
+            CropForegroundd(keys=["image", "label"], source_key="image"),
+            # config_train.json:240 validate.pre_transforms[4]
+            # ref 'ToTensord': same as train.pre_transforms[7] (line 133)
+            ToTensord(keys=["image", "label"]),
+        ]
+    )
+
+    # config_train.json:242 validate.dataset
+    val_dataset = CacheDataset(
+        data=load_decathlon_datalist(
+            args.dataset_json,
+            is_segmentation=True,
+            data_list_key="validation",
+            base_dir=args.data_root,
+        ),
+        transform=val_transforms,
+        cache_num=9,
+        cache_rate=1.0,
+        num_workers=2,
+    )
+
+    # config_train.json:254 validate.dataloader
+    val_loader = DataLoader(
+        dataset=val_dataset, batch_size=1, shuffle=False, num_workers=2
+    )
+
+    # config_train.json:45 train.model
+    # migrated: dimensions -> spatial_dims
+    model = UNet(
+        spatial_dims=3,
+        in_channels=1,
+        out_channels=2,
+        channels=CHANNELS,
+        strides=[2, 2, 2, 2],
+        num_res_units=NUM_RES_UNITS,
+        norm="batch",
+    ).to(device)
+
+    # config_train.json:31 train.loss[1]
+    loss_function = FocalLoss(to_onehot_y=True)
+
+    # config_train.json:37 train.optimizer
+    optimizer = torch.optim.Adam(params=model.parameters(), lr=LEARNING_RATE)
+
+    # config_train.json:41 train.lr_scheduler
+    lr_scheduler = torch.optim.lr_scheduler.StepLR(
+        optimizer=optimizer, step_size=5000, gamma=0.1
+    )
+
+    # config_train.json:159 train.inferer
+    train_inferer = SimpleInferer()
+
+    # config_train.json:263 validate.inferer
+    val_inferer = SlidingWindowInferer(
+        roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
+    )
+
+    # config_train.json:203 train.post_transforms
+    train_post_transforms = Compose(
+        [
+            # config_train.json:203 train.post_transforms[0]
+            Activationsd(keys="pred", softmax=True),
+            # config_train.json:207 train.post_transforms[1]
+            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
+        ]
+    )
+
+    # config_train.json:289 validate.post_transforms
+    val_post_transforms = Compose(
+        [
+            # config_train.json:289 validate.post_transforms[0]
+            # ref 'Activationsd': same as train.post_transforms[0] (line 203)
+            Activationsd(keys="pred", softmax=True),
+            # config_train.json:290 validate.post_transforms[1]
+            # ref 'AsDiscreted': same as train.post_transforms[1] (line 207)
+            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
+        ]
+    )
+
+    # config_train.json:212 train.key_metric
+    # metrics by log label
+    train_key_metric = {
+        "train_acc": Accuracy(
+            output_transform=monai.handlers.from_engine(["pred", "label"])
+        )
+    }
+
+    # config_train.json:301 validate.additional_metrics
+    # metrics by log label
+    val_additional_metrics = {
+        "val_acc": Accuracy(
+            output_transform=monai.handlers.from_engine(["pred", "label"])
+        )
+    }
+
+    # config_train.json:268 validate.handlers
+    val_handlers = [
+        # config_train.json:268 validate.handlers[0]
+        StatsHandler(output_transform=lambda x: None),
+        # config_train.json:273 validate.handlers[1]
+        TensorBoardStatsHandler(
+            log_dir=args.mmar_ckpt_dir, output_transform=lambda x: None
+        ),
+        # config_train.json:278 validate.handlers[2]
+        # 'train_conf' (@conf) left out: ignite saves objects with a state_dict only
+        # key_metric_filename='model.pt': Clara's checkpoint names
+        CheckpointSaver(
+            save_dir=args.mmar_ckpt_dir,
+            save_dict={"model": model},
+            save_key_metric=True,
+            key_metric_filename="model.pt",
+        ),
+    ]
+
+    # config_train.json:292 validate.key_metric
+    # metrics by log label
+    val_key_metric = {
+        "val_mean_dice": MeanDice(
+            include_background=False,
+            output_transform=monai.handlers.from_engine(["pred", "label"]),
+        )
+    }
+
+    # config_train.json:307 validate.evaluator
+    # "device": "cuda" -> the script's device
+    evaluator = SupervisedEvaluator(
+        device=device,
+        val_data_loader=val_loader,
+        network=model,
+        inferer=val_inferer,
+        postprocessing=val_post_transforms,
+        key_val_metric=val_key_metric,
+        additional_metrics=val_additional_metrics,
+        val_handlers=val_handlers,
+        amp=device.type == "cuda",
+    )
+
+    # config_train.json:161 train.handlers
+    train_handlers = [
+        # config_train.json:161 train.handlers[0]
+        LrScheduleHandler(lr_scheduler=lr_scheduler, print_lr=True),
+        # config_train.json:165 train.handlers[1]
+        ValidationHandler(
+            validator=evaluator, interval=args.val_interval, epoch_level=True
+        ),
+        # config_train.json:169 train.handlers[2]
+        # 'train_conf' (@conf) left out: ignite saves objects with a state_dict only
+        # final_filename='model_final.pt': Clara's checkpoint names
+        CheckpointSaver(
+            save_dir=args.mmar_ckpt_dir,
+            save_dict={
+                "model": model,
+                "optimizer": optimizer,
+                "lr_scheduler": lr_scheduler,
+            },
+            save_final=True,
+            save_interval=400,
+            final_filename="model_final.pt",
+        ),
+        # config_train.json:184 train.handlers[3]
+        StatsHandler(
+            tag_name="train_loss",
+            output_transform=monai.handlers.from_engine(["loss"], first=True),
+        ),
+        # config_train.json:192 train.handlers[4]
+        TensorBoardStatsHandler(
+            log_dir=args.mmar_ckpt_dir,
+            tag_name="train_loss",
+            output_transform=monai.handlers.from_engine(["loss"], first=True),
+        ),
+    ]
+
+    # config_train.json:217 train.trainer
+    # "device": "cuda" -> the script's device
+    trainer = SupervisedTrainer(
+        max_epochs=args.epochs,
+        device=device,
+        train_data_loader=train_loader,
+        network=model,
+        loss_function=loss_function,
+        optimizer=optimizer,
+        inferer=train_inferer,
+        postprocessing=train_post_transforms,
+        key_train_metric=train_key_metric,
+        train_handlers=train_handlers,
+        amp=device.type == "cuda",
+    )
+
+    # The score of each epoch, for result.json: the mean training loss, and the metrics
+    # of the engines that ran in that epoch.
+    history, losses = [], []
+
+    @trainer.on(Events.ITERATION_COMPLETED)
+    def record_loss(engine):
+        losses.append(float(from_engine(["loss"], first=True)(engine.state.output)))
+
+    @trainer.on(Events.EPOCH_COMPLETED)
+    def record_epoch(engine):
+        record = {
+            "epoch": engine.state.epoch,
+            "loss": sum(losses) / max(len(losses), 1),
+        }
+        losses.clear()
+        engines = [engine]
+        if evaluator.state.epoch == engine.state.epoch:  # validated this epoch
+            engines.append(evaluator)
+        for ran in engines:
+            for name, value in ran.state.metrics.items():
+                if isinstance(value, (int, float)):
+                    record[name] = float(value)
+        history.append(record)
+
+    trainer.run()
+
+    scored = [r for r in history if KEY_METRIC in r]
+    best = max(scored, key=lambda r: r[KEY_METRIC], default=None)
+    result = {
+        "key_metric": KEY_METRIC,
+        "best_value": best[KEY_METRIC] if best else None,
+        "best_epoch": best["epoch"] if best else None,
+        "values": [r.get(KEY_METRIC) for r in history],
+        "epochs": history,
+        "wall_time_s": time.time() - start_time,
+    }
+    with open(os.path.join(args.mmar_ckpt_dir, "result.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    log.info(
+        f"{KEY_METRIC}: best {result['best_value']} at epoch {result['best_epoch']}"
+    )
+    return result
+
+
+if __name__ == "__main__":
+    main()

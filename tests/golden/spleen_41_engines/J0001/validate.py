@@ -1,0 +1,266 @@
+"""Validation of job J0001 of config_validation.json, compiled by claragen 0.1.0.
+
+Dialect: Clara 4.1. Target: MONAI engines (SupervisedTrainer / SupervisedEvaluator, MONAI 1.6.1).
+
+Search values of this job (parameter id = value):
+    :learning_rate = 0.0002
+    :mySearchLoss1,mySearchLoss2 = [true, false]
+    train.model:channels = [[16, 32, 64, 128, 256]]
+    train.model:num_res_units = [2]
+    train.pre_transforms[2]:a_min,a_max = [-57, 164]
+    train.pre_transforms[5]:prob = 0.5
+
+Run:
+    python validate.py [--device cpu|cuda] [--data-root DIR] ...
+
+It writes metrics.json (each metric's value) into --mmar-eval-output-path.
+"""
+
+import argparse
+import json
+import logging
+import os
+import time
+
+import monai
+import torch
+from ignite.metrics import Accuracy
+from monai.data import DataLoader, Dataset, load_decathlon_datalist
+from monai.engines import SupervisedEvaluator
+from monai.handlers import CheckpointLoader, MeanDice, MetricsSaver, StatsHandler
+from monai.inferers import SlidingWindowInferer
+from monai.networks.nets import UNet
+from monai.transforms import (
+    Activationsd,
+    AsDiscreted,
+    Compose,
+    EnsureChannelFirstd,
+    Invertd,
+    LoadImaged,
+    ScaleIntensityRanged,
+    ToTensord,
+)
+
+log = logging.getLogger("validate")
+
+# Compiled from config_validation.json; each is the default of a command-line option.
+MMAR_ROOT = os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../spleen_41")
+)  # the MMAR this script was compiled from
+DATA_ROOT = "data"  # environment.json
+DATASET_JSON = "config/dataset_0.json"  # environment.json
+MMAR_CKPT = "models/model.pt"  # environment.json
+MMAR_EVAL_OUTPUT_PATH = "eval"  # environment.json
+ROI_SIZE = (160, 160, 160)  # the config's sliding-window ROI size
+DEVICE = "cuda"  # the evaluator's device; the CPU when there is no GPU
+# The searched values of this job.
+CHANNELS = [16, 32, 64, 128, 256]  # train.model:channels (the train search)
+NUM_RES_UNITS = 2  # train.model:num_res_units (the train search)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mmar-root",
+        default=MMAR_ROOT,
+        help="MMAR root; relative default paths are resolved against it",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="DATA_ROOT (default: data, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--dataset-json",
+        default=None,
+        help="DATASET_JSON (default: config/dataset_0.json, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--mmar-ckpt",
+        default=None,
+        help="MMAR_CKPT (default: models/model.pt, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--mmar-eval-output-path",
+        default=None,
+        help="MMAR_EVAL_OUTPUT_PATH (default: eval, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--roi-size",
+        default=ROI_SIZE,
+        type=int,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="sliding-window ROI size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
+    )
+    args = parser.parse_args(argv)
+    # Relative default paths are relative to the MMAR root, as in Clara.
+    if args.data_root is None:
+        args.data_root = os.path.join(args.mmar_root, DATA_ROOT)
+    if args.dataset_json is None:
+        args.dataset_json = os.path.join(args.mmar_root, DATASET_JSON)
+    if args.mmar_ckpt is None:
+        args.mmar_ckpt = os.path.join(args.mmar_root, MMAR_CKPT)
+    if args.mmar_eval_output_path is None:
+        args.mmar_eval_output_path = os.path.join(args.mmar_root, MMAR_EVAL_OUTPUT_PATH)
+    return args
+
+
+def select_device(name):
+    """--device, else DEVICE; "cuda" means the CPU on a machine without a GPU."""
+    if name is None:
+        name = (
+            DEVICE
+            if torch.cuda.is_available() or not DEVICE.startswith("cuda")
+            else "cpu"
+        )
+    return torch.device(name)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    device = select_device(args.device)
+    start_time = time.time()
+
+    # config_validation.json:13 validate.pre_transforms
+    val_transforms = Compose(
+        [
+            # config_validation.json:13 validate.pre_transforms[0]
+            # migrated: image_only=False, since the config reads *_meta_dict
+            LoadImaged(keys=["image", "label"], image_only=False),
+            # config_validation.json:17 validate.pre_transforms[1]
+            EnsureChannelFirstd(keys=["image", "label"]),
+            # config_validation.json:21 validate.pre_transforms[2]
+            ScaleIntensityRanged(
+                keys="image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True
+            ),
+            # config_validation.json:32 validate.pre_transforms[3]
+            ToTensord(keys=["image", "label"]),
+        ]
+    )
+
+    # config_validation.json:37 validate.dataset
+    val_dataset = Dataset(
+        data=load_decathlon_datalist(
+            args.dataset_json,
+            is_segmentation=True,
+            data_list_key="validation",
+            base_dir=args.data_root,
+        ),
+        transform=val_transforms,
+    )
+
+    # config_validation.json:44 validate.dataloader
+    val_loader = DataLoader(dataset=val_dataset, batch_size=1, shuffle=False)
+
+    # config_validation.json:10 validate.model
+    # the network of the train config (line 45)
+    model = UNet(
+        spatial_dims=3,
+        in_channels=1,
+        out_channels=2,
+        channels=CHANNELS,
+        strides=[2, 2, 2, 2],
+        num_res_units=NUM_RES_UNITS,
+        norm="batch",
+    ).to(device)
+
+    # config_validation.json:48 validate.inferer
+    val_inferer = SlidingWindowInferer(
+        roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
+    )
+
+    # config_validation.json:79 validate.post_transforms
+    val_post_transforms = Compose(
+        [
+            # config_validation.json:79 validate.post_transforms[0]
+            Activationsd(keys="pred", softmax=True),
+            # config_validation.json:83 validate.post_transforms[1]
+            # "device": "cuda" -> the script's device
+            Invertd(
+                keys=["pred"],
+                transform=val_transforms,
+                orig_keys="image",
+                meta_keys=["pred_meta_dict"],
+                nearest_interp=False,
+                to_tensor=True,
+                device=device,
+            ),
+            # config_validation.json:95 validate.post_transforms[2]
+            # migrated: n_classes dropped (to_onehot already gives the class count)
+            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
+        ]
+    )
+
+    # config_validation.json:119 validate.additional_metrics
+    # metrics by log label
+    val_additional_metrics = {
+        "val_acc": Accuracy(
+            output_transform=monai.handlers.from_engine(["pred", "label"])
+        )
+    }
+
+    # config_validation.json:110 validate.key_metric
+    # metrics by log label
+    val_key_metric = {
+        "val_mean_dice": MeanDice(
+            include_background=True,
+            output_transform=monai.handlers.from_engine(["pred", "label"]),
+        )
+    }
+
+    # config_validation.json:53 validate.handlers
+    val_handlers = [
+        # config_validation.json:53 validate.handlers[0]
+        CheckpointLoader(load_path=args.mmar_ckpt, load_dict={"model": model}),
+        # config_validation.json:61 validate.handlers[1]
+        StatsHandler(output_transform=lambda x: None),
+        # config_validation.json:66 validate.handlers[2]
+        MetricsSaver(
+            save_dir=args.mmar_eval_output_path,
+            metrics=["val_mean_dice", "val_acc"],
+            metric_details=["val_mean_dice"],
+            batch_transform=monai.handlers.from_engine(["image_meta_dict"]),
+            summary_ops="*",
+            save_rank=0,
+        ),
+    ]
+
+    # config_validation.json:125 validate.evaluator
+    # "device": "cuda" -> the script's device
+    evaluator = SupervisedEvaluator(
+        device=device,
+        val_data_loader=val_loader,
+        network=model,
+        inferer=val_inferer,
+        postprocessing=val_post_transforms,
+        key_val_metric=val_key_metric,
+        additional_metrics=val_additional_metrics,
+        val_handlers=val_handlers,
+        amp=device.type == "cuda",
+    )
+
+    evaluator.run()
+
+    metrics = {
+        name: float(value)
+        for name, value in evaluator.state.metrics.items()
+        if isinstance(value, (int, float))
+    }
+    os.makedirs(args.mmar_eval_output_path, exist_ok=True)
+    with open(os.path.join(args.mmar_eval_output_path, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    for name, value in metrics.items():
+        log.info(f"{name}: {value:.4f}")
+    log.info(f"validation took {time.time() - start_time:.1f} s")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
