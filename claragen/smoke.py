@@ -8,7 +8,10 @@ validation, with small crops and windows. It reports pass or fail, and why.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -17,9 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
+from claragen.stand_ins import write_stand_ins
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.diagnostics import CompileError, format_all
-from claragen.transpiler.ir import Component, Config, Lit, to_python
+from claragen.transpiler.ir import (
+    Component,
+    Config,
+    DictV,
+    ListV,
+    Lit,
+    SearchValue,
+    to_python,
+)
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
 
 # A smoke run trains from scratch: no checkpoint to load.
@@ -34,6 +46,31 @@ class SmokeResult:
     passed: bool
     stage: str  # "compile" | "data" | "train" | "validate"
     reason: str
+    stand_ins: tuple[
+        str, ...
+    ] = ()  # BYOC classes run as stand-ins (claragen.stand_ins)
+
+    def __str__(self) -> str:
+        text = f"{'PASS' if self.passed else 'FAIL'} [{self.stage}] {self.reason}"
+        if self.stand_ins:
+            text += f" (stand-ins for missing BYOC: {', '.join(self.stand_ins)})"
+        return text
+
+
+def _environment(root: Path, configs: list[Config], mmar_root: Path,
+                 stand_ins: bool) -> tuple[dict[str, str], tuple[str, ...]]:  # fmt: skip
+    """The scripts' environment: with `stand_ins`, PYTHONPATH holds the stand-in modules
+    written for the BYOC modules that are missing."""
+    env = dict(os.environ)
+    if not stand_ins:
+        return env, ()
+    folder = root / "stand_ins"
+    names = write_stand_ins(configs, mmar_root, folder)
+    if names:
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(folder), env.get("PYTHONPATH", "")) if p
+        )
+    return env, tuple(names)
 
 
 def _slot_arg(config: Config, section: str, key: str, arg: str, default):
@@ -59,6 +96,15 @@ def _list_keys(config: Config) -> list[str]:
     return list(dict.fromkeys(keys + ["training", "validation", "test"]))
 
 
+def spatial_dims(model: Component | None) -> int:
+    """The network's spatial dimensions (2 for a slice network), 3 when it does not say."""
+    for arg in ("spatial_dims", "dimensions"):
+        value = model.arg(arg) if model is not None else None
+        if isinstance(value, Lit) and value.value in (2, 3):
+            return int(value.value)  # type: ignore[arg-type]
+    return 3
+
+
 def make_data(folder: Path, config: Config, train_model: Component | None) -> None:
     """Volumes and a datalist that fit the compiled config."""
     import nibabel as nib
@@ -66,20 +112,25 @@ def make_data(folder: Path, config: Config, train_model: Component | None) -> No
     channels = 1
     if train_model is not None and train_model.arg("in_channels") is not None:
         channels = int(to_python(train_model.arg("in_channels")))
+    pre = config.sections.get("train", {}).get("pre_transforms")
+    if isinstance(pre, list) and any(c.class_name == "AddGuidanceSignald" for c in pre):
+        channels = max(
+            channels - 2, 1
+        )  # DeepGrow: the transform adds 2 guidance channels
+    shape = SHAPE[: spatial_dims(train_model)]
+    column = (...,) + (None,) * len(shape)  # broadcasts a per-axis vector over the grid
     batch = int(_slot_arg(config, "train", "dataloader", "batch_size", 1) or 1)
     rng = np.random.default_rng(0)
     (folder / "images").mkdir(parents=True, exist_ok=True)
     (folder / "labels").mkdir(parents=True, exist_ok=True)
-    grid = np.stack(np.meshgrid(*[np.arange(n) for n in SHAPE], indexing="ij"))
-    center = np.array(SHAPE)[:, None, None, None] / 2
-    body = (((grid - center) / (np.array(SHAPE)[:, None, None, None] * 0.45)) ** 2).sum(
-        0
-    ) <= 1
+    grid = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"))
+    center = np.array(shape)[column] / 2
+    body = (((grid - center) / (np.array(shape)[column] * 0.45)) ** 2).sum(0) <= 1
     entries = []
     for i in range(2 * batch + 1):  # two training iterations, and one validation case
-        shift = rng.integers(-4, 5, 3)[:, None, None, None]
+        shift = rng.integers(-4, 5, len(shape))[column]
         organ = ((grid - center - shift) ** 2).sum(0) <= 8**2
-        image = np.where(body, rng.normal(0, 20, SHAPE), -1000.0)
+        image = np.where(body, rng.normal(0, 20, shape), -1000.0)
         image[organ] = rng.normal(120, 15, int(organ.sum()))
         if channels > 1:
             image = np.stack([image] * channels, axis=-1)
@@ -99,18 +150,35 @@ def make_data(folder: Path, config: Config, train_model: Component | None) -> No
     (folder / "dataset.json").write_text(json.dumps(datalist, indent=2))
 
 
+def _window(script: str, option: str) -> list[str]:
+    """`--crop-size 32 32 32` for a script that has the option (as many as its nargs)."""
+    found = re.search(rf'"{option}",[^)]*?nargs=(\d)', script)
+    return [option, *[str(WINDOW)] * int(found.group(1))] if found else []
+
+
+ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception)\b.*:")
+WRAPPERS = ("RuntimeError: applying transform", "RuntimeError: Caught")
+
+
 def _last_line(text: str) -> str:
+    """The error that names the cause: the last one that is not a wrapper of another
+    (MONAI's "applying transform ...", a DataLoader worker's "Caught ...")."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "(no output)"
+    errors = [
+        ln for ln in lines if ERROR_LINE.match(ln) and not ln.startswith(WRAPPERS)
+    ]
+    chosen = errors[-1] if errors else (lines[-1] if lines else "(no output)")
+    return chosen[:300]
 
 
 def smoke(config: Path, env: Path | None = None, sets: tuple = (),
           workdir: Path | None = None, validation: Path | None = None,
-          target: str = "auto") -> SmokeResult:  # fmt: skip
+          target: str = "auto", stand_ins: bool = False) -> SmokeResult:  # fmt: skip
     """Compile and run `config` on synthetic data; never raises for a config's faults.
 
     With `validation`, the validation config is compiled beside it and its validate.py run
-    on the trained checkpoint."""
+    on the trained checkpoint. With `stand_ins`, missing BYOC modules are stood in for.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(workdir or tmp)
         base = Compilation(config, CompileOptions(set_values=tuple(sets)), env_path=env)
@@ -119,7 +187,6 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
         except CompileError as exc:
             return SmokeResult(False, "compile", _first(exc, base))
         extra = tuple((k, v) for k, v in SMOKE_SETS if k in built.globals)
-
         options = CompileOptions(set_values=tuple(sets) + extra, target=target)
         comp = Compilation(config, options, env_path=env)
         out = root / "out"
@@ -133,72 +200,147 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
             make_data(data, config_ir, comp.train_models.get("J0001"))
         except Exception as exc:  # the data maker is ours: report, do not crash the run
             return SmokeResult(False, "data", f"cannot make data: {exc}")
-        script = out / manifest["jobs"][0]["script"]
-        text = script.read_text()
-        cmd = [sys.executable, str(script), "--epochs", "1", "--device", "cpu",
-               "--data-root", str(data), "--dataset-json", str(data / "dataset.json"),
-               "--mmar-ckpt-dir", str(root / "models")]  # fmt: skip
-        for option in ("--crop-size", "--roi-size"):
-            if option in text:
-                cmd += [option, *[str(WINDOW)] * 3]
-        if "--val-interval" in text:
-            cmd += ["--val-interval", "1"]
-        try:
-            proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=TIMEOUT_S
-            )
-        except subprocess.TimeoutExpired:
-            return SmokeResult(False, "train", f"no result in {TIMEOUT_S} s")
-        if proc.returncode != 0:
-            return SmokeResult(False, "train", _last_line(proc.stderr))
-        result = json.loads((root / "models" / "result.json").read_text())
-        if "validate" in config_ir.sections and result.get("best_value") is None:
-            return SmokeResult(False, "validate", "no validation ran")
+        configs = [config_ir]
+        vcomp = None
         if validation is not None:
-            return smoke_validation(config, validation, env, sets, root, target)
-        return SmokeResult(
-            True, "train", f"{result['key_metric']} = {result['best_value']}"
-        )
+            vcomp = Compilation(config, dataclasses.replace(
+                options, set_values=tuple(sets) + VALIDATION_SETS),
+                env_path=env, validation_path=validation)  # fmt: skip
+            try:
+                vmanifest = compile_to_dir(vcomp, root / "out_validation")
+                configs.append(vcomp.run_passes(*vcomp.build(validation, "validation")))
+            except CompileError as exc:
+                return SmokeResult(False, "compile", _first(exc, vcomp))
+        run_env, stood = _environment(root, configs, comp.mmar_root, stand_ins)  # type: ignore[arg-type]
+        train_model = comp.train_models.get("J0001")
+        result = _train(root, out / manifest["jobs"][0]["script"], config_ir, run_env,
+                        train_model)  # fmt: skip
+        if result.passed and vcomp is not None:
+            script = root / "out_validation" / vmanifest["jobs"][0]["validate"]
+            models = root / "models"
+            ckpt = next(
+                (models / n for n in ("model.pt", "model_final.pt") if (models / n).is_file()),
+                None,
+            )  # fmt: skip
+            ts = None
+            if "--mmar-torchscript" in script.read_text() and ckpt is not None:
+                try:
+                    ts = export_torchscript(comp.train_models.get("J0001"), ckpt,
+                                            root / "model.ts")  # fmt: skip
+                except Exception as exc:  # ours: report it
+                    return SmokeResult(False, "validate", f"cannot export TorchScript: "
+                                       f"{exc}", stood)  # fmt: skip
+            result = _run_validate(root, script, ckpt, run_env, ts)
+        return dataclasses.replace(result, stand_ins=stood)
+
+
+def _train(root: Path, script: Path, config_ir: Config, run_env: dict[str, str],
+           model: Component | None) -> SmokeResult:  # fmt: skip
+    data = root / "data"
+    text = script.read_text()
+    cmd = [sys.executable, str(script), "--epochs", "1", "--device", "cpu",
+           "--data-root", str(data), "--dataset-json", str(data / "dataset.json"),
+           "--mmar-ckpt-dir", str(root / "models")]  # fmt: skip
+    if '"--mmar-ckpt",' in text:  # it loads pretrained weights
+        pretrained = untrained_checkpoint(model, root / "pretrained" / "model.pt")
+        if pretrained is not None:
+            cmd += ["--mmar-ckpt", str(pretrained)]
+    for option in ("--crop-size", "--roi-size", "--image-size"):
+        cmd += _window(text, option)
+    if "--val-interval" in text:
+        cmd += ["--val-interval", "1"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
+                              env=run_env)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return SmokeResult(False, "train", f"no result in {TIMEOUT_S} s")
+    if proc.returncode != 0:
+        return SmokeResult(False, "train", _last_line(proc.stderr))
+    result = json.loads((root / "models" / "result.json").read_text())
+    if "validate" in config_ir.sections and result.get("best_value") is None:
+        return SmokeResult(False, "validate", "no validation ran")
+    return SmokeResult(
+        True, "train", f"{result['key_metric']} = {result['best_value']}"
+    )
+
+
+def _plain_value(value):
+    """A network argument as a Python value (literals and searched values only)."""
+    if isinstance(value, SearchValue):
+        return _plain_value(value.value)
+    if isinstance(value, ListV):
+        return [_plain_value(v) for v in value.items]
+    if isinstance(value, DictV):
+        return {k: _plain_value(v) for k, v in value.items}
+    if isinstance(value, Lit):
+        return value.value
+    raise ValueError(f"the network argument {value!r} is not a literal")
+
+
+def build_network(model: Component | None):
+    """The config's network, built here (MONAI/torch classes with literal args only)."""
+    import importlib
+
+    from claragen.transpiler import symbols
+
+    if model is None or model.path is not None:
+        raise ValueError("the config's network is not a MONAI/torch class")
+    sym = symbols.lookup(model.class_name)
+    assert sym is not None
+    cls = getattr(importlib.import_module(sym.module), sym.name)
+    return cls(**{k: _plain_value(v) for k, v in model.args})
+
+
+def export_torchscript(model: Component | None, ckpt: Path, out: Path) -> Path:
+    """The TorchScript model a Clara training exported, made from the smoke checkpoint:
+    the train config's network with the trained weights, `torch.jit.script`ed."""
+    import torch
+
+    net = build_network(model)
+    state = torch.load(ckpt, map_location="cpu")
+    net.load_state_dict(state.get("model", state))
+    torch.jit.script(net.eval()).save(str(out))
+    return out
+
+
+def untrained_checkpoint(model: Component | None, out: Path) -> Path | None:
+    """A checkpoint of the untrained network, for a config that loads one (a finetune
+    config's pretrained weights, a validation config alone); None when it cannot be made.
+    """
+    import torch
+
+    try:
+        net = build_network(model)
+    except (ValueError, TypeError):
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": net.state_dict()}, out)
+    return out
 
 
 # The validation loads the checkpoint the smoke training saved, not a TorchScript file.
 VALIDATION_SETS = (("dont_load_ts_model", "true"), ("dont_load_ckpt_model", "false"))
 
 
-def smoke_validation(config: Path, validation: Path, env: Path | None, sets: tuple,
-                     root: Path, target: str = "auto") -> SmokeResult:  # fmt: skip
-    options = CompileOptions(set_values=tuple(sets) + VALIDATION_SETS, target=target)
-    comp = Compilation(config, options, env_path=env, validation_path=validation)
-    try:
-        manifest = compile_to_dir(comp, root / "out_validation")
-    except CompileError as exc:
-        return SmokeResult(False, "compile", _first(exc, comp))
-    script = root / "out_validation" / manifest["jobs"][0]["validate"]
-    models = root / "models"
-    ckpt = (
-        models / "model.pt"
-        if (models / "model.pt").is_file()
-        else models / "model_final.pt"
-    )
-    return _run_validate(root, script, ckpt)
-
-
-def _run_validate(root: Path, script: Path, ckpt: Path | None) -> SmokeResult:
+def _run_validate(root: Path, script: Path, ckpt: Path | None, run_env: dict[str, str],
+                  ts: Path | None = None) -> SmokeResult:  # fmt: skip
     """Run a validate.py on root/data; its metrics go to root/eval."""
     data = root / "data"
     text = script.read_text()
-    if "torch.jit.load" in text:
-        return SmokeResult(False, "validate", "needs a TorchScript model, which a smoke "
-                           "run does not make")  # fmt: skip
+    if "torch.jit.load" in text and ts is None:
+        return SmokeResult(False, "validate", "needs a TorchScript model, and there is no "
+                           "trained network to export one from")  # fmt: skip
     cmd = [sys.executable, str(script), "--device", "cpu", "--data-root", str(data),
            "--dataset-json", str(data / "dataset.json"),
            "--mmar-eval-output-path", str(root / "eval")]  # fmt: skip
     if ckpt is not None and "--mmar-ckpt" in text:
         cmd += ["--mmar-ckpt", str(ckpt)]
-    if "--roi-size" in text:
-        cmd += ["--roi-size", *[str(WINDOW)] * 3]
+    if ts is not None:
+        cmd += ["--mmar-torchscript", str(ts)]
+    cmd += _window(text, "--roi-size") + _window(text, "--image-size")
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
+                              env=run_env)  # fmt: skip
     except subprocess.TimeoutExpired:
         return SmokeResult(False, "validate", f"no result in {TIMEOUT_S} s")
     if proc.returncode != 0:
@@ -208,22 +350,31 @@ def _run_validate(root: Path, script: Path, ckpt: Path | None) -> SmokeResult:
     return SmokeResult(True, "validate", shown)
 
 
+def _network(slot) -> Component | None:
+    """A validation config's network: its `model`, or the network entry of its list."""
+    if isinstance(slot, Component):
+        return slot
+    items = (
+        slot.items
+        if isinstance(slot, ListV)
+        else slot if isinstance(slot, list) else []
+    )
+    return next((c for c in items if isinstance(c, Component)), None)
+
+
 def _first(exc: CompileError, comp: Compilation) -> str:
     errors = [d for d in exc.diagnostics if d.severity == "error"]
     return format_all(errors[:1], comp.sources).splitlines()[0]
 
 
 def smoke_validation_alone(validation: Path, env: Path | None = None, sets: tuple = (),
-                           workdir: Path | None = None,
-                           target: str = "auto") -> SmokeResult:  # fmt: skip
+                           workdir: Path | None = None, target: str = "auto",
+                           stand_ins: bool = False) -> SmokeResult:  # fmt: skip
     """A validation config with no training config: its own network, untrained (a smoke
     run proves the script runs, not what it scores)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(workdir or tmp)
-        own = tuple(sets) + (
-            ("dont_load_ckpt_model", "true"),
-            ("dont_load_ts_model", "true"),
-        )
+        own = tuple(sets) + VALIDATION_SETS
         comp = Compilation(None, CompileOptions(set_values=own, target=target),
                            env_path=env, validation_path=validation)  # fmt: skip
         try:
@@ -231,8 +382,12 @@ def smoke_validation_alone(validation: Path, env: Path | None = None, sets: tupl
             config_ir = comp.run_passes(*comp.build(validation, "validation"))
         except CompileError as exc:
             return SmokeResult(False, "compile", _first(exc, comp))
-        model = config_ir.sections.get("validate", {}).get("model")
-        make_data(
-            root / "data", config_ir, model if isinstance(model, Component) else None
-        )
-        return _run_validate(root, root / "out" / manifest["jobs"][0]["validate"], None)
+        model = _network(config_ir.sections.get("validate", {}).get("model"))
+        make_data(root / "data", config_ir, model)
+        run_env, stood = _environment(root, [config_ir], comp.mmar_root, stand_ins)  # type: ignore[arg-type]
+        script = root / "out" / manifest["jobs"][0]["validate"]
+        ckpt = None
+        if '"--mmar-ckpt",' in script.read_text():
+            ckpt = untrained_checkpoint(model, root / "untrained" / "model.pt")
+        result = _run_validate(root, script, ckpt, run_env)
+        return dataclasses.replace(result, stand_ins=stood)

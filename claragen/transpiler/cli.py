@@ -215,6 +215,13 @@ def smoke_command(
     env: EnvOpt = None,
     set_: SetOpt = [],  # noqa: B006
     target: TargetOpt = "auto",
+    stand_ins: Annotated[
+        bool,
+        typer.Option(
+            "--stand-ins",
+            help="Stand in for bring-your-own modules that are missing (said in the result)",
+        ),
+    ] = False,
 ) -> None:
     """Compile CONFIG, make synthetic data that fits it, and run the script for two
     iterations and one validation on the CPU; print PASS or FAIL and why."""
@@ -222,10 +229,8 @@ def smoke_command(
 
     if env is None and (config.parent / "environment.json").is_file():
         env = config.parent / "environment.json"
-    result = smoke(config, env, parse_sets(set_), target=target)
-    typer.echo(
-        f"{'PASS' if result.passed else 'FAIL'} [{result.stage}] {result.reason}"
-    )
+    result = smoke(config, env, parse_sets(set_), target=target, stand_ins=stand_ins)
+    typer.echo(str(result))
     if not result.passed:
         raise typer.Exit(1)
 

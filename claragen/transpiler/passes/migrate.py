@@ -18,6 +18,8 @@ from claragen.transpiler.ir import (
     Component,
     Config,
     Lit,
+    RuntimeVar,
+    Template,
     Value,
     map_components,
     map_config,
@@ -153,6 +155,16 @@ def path_to_name(comp: Component) -> Component:
     return comp
 
 
+def persistent_cache_dir(comp: Component, ckpt_dir: str) -> Component:
+    """`PersistentDataset` without `cache_dir` (Clara filled one in) -> a `cache` folder
+    beside the checkpoints, which MONAI now requires."""
+    if comp.arg("cache_dir") is not None:
+        return comp
+    parts = (RuntimeVar(comp.span, "MMAR_CKPT_DIR", ckpt_dir), "/cache")
+    comp = comp.with_arg("cache_dir", Template(comp.span, parts))
+    return _note(comp, "cache_dir={MMAR_CKPT_DIR}/cache (MONAI requires a cache_dir)")
+
+
 def load_image_meta(comp: Component, needs_meta: bool) -> Component:
     """`LoadImaged` returns no `*_meta_dict` by default now; keep it where one is read."""
     if not needs_meta or comp.arg("image_only") is not None:
@@ -167,8 +179,25 @@ ARG_RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 
+# Transforms that still read `<key>_meta_dict` entries rather than MetaTensor metadata.
+META_DICT_READERS = frozenset(
+    {
+        "SpatialCropForegroundd",
+        "SpatialCropGuidanced",
+        "AddGuidanceFromPointsd",
+        "Fetch2DSliced",
+        "ResizeGuidanced",
+        "RestoreLabeld",
+    }
+)
+
+
 def _reads_meta_dict(config: Config) -> bool:
     for _, _, comp in config.components():
+        if comp.class_name in META_DICT_READERS or (
+            comp.path and comp.path.rpartition(".")[2] in META_DICT_READERS
+        ):
+            return True
         for _, value in comp.args:
             for node in walk(value):
                 if isinstance(node, Lit) and isinstance(node.value, str):
@@ -182,6 +211,7 @@ def _reads_meta_dict(config: Config) -> bool:
 
 def migrate_monai(config: Config, ctx: PassContext) -> Config:
     needs_meta = _reads_meta_dict(config)
+    ckpt_dir = str(config.variables.get("MMAR_CKPT_DIR", "models"))
 
     def migrate(comp: Component) -> Component:
         if comp.path is not None:
@@ -205,6 +235,8 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
             comp = rule(comp)
         if comp.class_name in ("LoadImaged", "LoadImage"):
             comp = load_image_meta(comp, needs_meta)
+        if comp.class_name == "PersistentDataset":
+            comp = persistent_cache_dir(comp, ckpt_dir)
         return comp
 
     def nested(value: Value) -> Value:  # components inside args and plain slots

@@ -112,6 +112,8 @@ CROP_ARGS = ("spatial_size", "roi_size")  # of random crop transforms -> --crop-
 ROI_INFERERS = frozenset(
     {"SlidingWindowInferer", "SliceInferer"}
 )  # roi_size -> --roi-size
+# Transforms that bring every image to one size (DeepGrow's crop and resize) -> --image-size
+SIZING_TRANSFORMS = frozenset({"SpatialCropForegroundd", "Resized"})
 DEFAULT_CKPT_DIR = "models"
 
 
@@ -240,6 +242,8 @@ class PlainLowering:
                 keys, option = CROP_ARGS, "CROP_SIZE"
             elif name in ROI_INFERERS:
                 keys, option = ("roi_size",), "ROI_SIZE"
+            elif name in SIZING_TRANSFORMS:
+                keys, option = ("spatial_size",), "IMAGE_SIZE"
             else:
                 return comp
             for key in keys:
@@ -737,9 +741,11 @@ class PlainLowering:
                 )
             )
         for name, size in sorted(self.sizes.items()):
-            what = (
-                "random crop size" if name == "CROP_SIZE" else "sliding-window ROI size"
-            )
+            what = {
+                "CROP_SIZE": "random crop size",
+                "ROI_SIZE": "sliding-window ROI size",
+                "IMAGE_SIZE": "size the transforms crop and resize each image to",
+            }[name]
             constants.append((name, repr(tuple(size)), f"the config's {what}"))
             options.append(
                 Option(
