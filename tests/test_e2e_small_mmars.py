@@ -8,7 +8,7 @@ import pytest
 
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
-from tests.conftest import ENV, REPO, minimal, write
+from tests.conftest import CORPUS, ENV, REPO, minimal, write
 
 CUSTOM_LOSS = '''
 from monai.losses import DiceLoss
@@ -145,3 +145,47 @@ def test_smoke_reports_a_compile_failure(tmp_path):
     result = smoke(path, workdir=tmp_path / "work")
     assert (result.passed, result.stage) == (False, "compile")
     assert "unknown component 'NoSuchLoss'" in result.reason
+
+
+def test_stand_ins_replace_only_missing_byoc_modules_and_say_so(tmp_path):
+    """A config whose custom/ module is absent runs with a stand-in, named in the
+    result; without --stand-ins the same run fails naming the missing module."""
+    from claragen.smoke import smoke
+
+    config = (
+        CORPUS
+        / "clara-train-examples"
+        / ("PyTorch__NoteBooks__GettingStarted__config__trn_BYOC_transform.json")
+    )
+    if not config.is_file():
+        pytest.skip("needs ../shared/corpus")
+    plain = smoke(config, workdir=tmp_path / "a")
+    assert not plain.passed and "myTransformation" in plain.reason
+    stood = smoke(config, workdir=tmp_path / "b", stand_ins=True)
+    assert stood.passed, stood
+    assert stood.stand_ins == ("myTransformation.MyRandAdditiveNoised",)
+    assert "stand-ins for missing BYOC: myTransformation.MyRandAdditiveNoised" in str(
+        stood
+    )
+    module = (tmp_path / "b" / "stand_ins" / "myTransformation.py").read_text()
+    assert "class MyRandAdditiveNoised:  # stand-in transform" in module
+
+
+def test_deepgrow_trains_on_the_engines_with_its_click_interaction(tmp_path):
+    """DeepGrow (4.1 with custom deepgrow.*): MONAI's Interaction on the engines target,
+    2D slices, its stats handler stood in for."""
+    from claragen.smoke import smoke
+
+    config = (
+        CORPUS
+        / "clara-train-examples"
+        / ("PyTorch__NoteBooks__AIAA__deepgrow_2D__config__config_train.json")
+    )
+    if not config.is_file():
+        pytest.skip("needs ../shared/corpus")
+    result = smoke(config, workdir=tmp_path, stand_ins=True)
+    assert result.passed, result
+    assert result.stand_ins == ("deepgrow.handler.DeepgrowStatsHandler",)
+    script = (tmp_path / "out" / "J0001" / "train.py").read_text()
+    assert "iteration_update=train_iteration" in script
+    assert '"--image-size",' in script

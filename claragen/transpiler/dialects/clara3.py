@@ -25,6 +25,7 @@ from typing import Any
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import Span, did_you_mean
 from claragen.transpiler.dialects.base import Dialect
+from claragen.transpiler.dialects.clara3_validation import validation_sections
 from claragen.transpiler.dialects.clara40 import (
     decollated_transforms,
     split_metrics,
@@ -224,7 +225,8 @@ def focal_loss(comp: Component, p: Porting) -> Component:
 
 
 def average_dice(comp: Component, p: Porting) -> Component:
-    pred = KEY_NAMES.get(_arg(comp, "keys", "model"), "pred")
+    field = _arg(comp, "keys", "model")
+    pred = KEY_NAMES.get(field, field)
     label = _arg(comp, "label_key", "label")
     name = _arg(comp, "name")
     key = _arg(comp, "is_key_metric", False)
@@ -239,7 +241,9 @@ def average_dice(comp: Component, p: Porting) -> Component:
     if key:
         attrs["is_key_metric"] = Lit(comp.span, True)
     comp = dataclasses.replace(comp, attrs=tuple(attrs.items()))
-    return _set(comp, "include_background", False, p)
+    if comp.arg("include_background") is None:
+        comp = _set(comp, "include_background", False, p)
+    return comp
 
 
 def with_learning_rate(comp: Component, p: Porting) -> Component:
@@ -523,6 +527,8 @@ LR_HANDLER_ITERATION_LEVEL = {"StepLR"}  # DecayOnStep counted iterations
 
 def structure(config: Config, ctx: PassContext) -> Config:
     """Pipelines, the lr policy, and the trainer, evaluator and handlers 3.x left implicit."""
+    if config.kind == "validation":  # validation_sections gave it its 4.0 shape
+        return config
     train = dict(config.sections.get("train", {}))
     validate = dict(config.sections.get("validate", {}))
     span = config.section_spans.get("train", config.span)
@@ -727,5 +733,5 @@ class Clara3(Dialect):
     name = "3"
     title = "Clara 3.x (TensorFlow)"
     code_strings = False
-    RULES = (amp_variable, port_aux_ops, port_components, structure, split_metrics, wire,
-             decollated_transforms)  # fmt: skip
+    RULES = (amp_variable, validation_sections, port_aux_ops, port_components, structure,
+             split_metrics, wire, decollated_transforms)  # fmt: skip

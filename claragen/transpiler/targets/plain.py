@@ -695,10 +695,16 @@ class PlainLowering:
     def add_path_options(self, script: Any, always: tuple[str, ...]) -> None:
         """MMAR_ROOT, the path variables the script uses (and `always`), and the exposed
         sizes: constants with their command-line options."""
+        values = [v for _, _, c in self.config.components() for _, v in c.args + c.attrs]
+        values += [  # plain values of a section, e.g. a validation config's model entry
+            slot
+            for slots in self.config.sections.values()
+            for slot in slots.values()
+            if not isinstance(slot, Component | list)
+        ]
         used = {
             node.name: node.default
-            for _, _, comp in self.config.components()
-            for _, value in comp.args + comp.attrs
+            for value in values
             for node in walk(value)
             if isinstance(node, RuntimeVar)
         }
