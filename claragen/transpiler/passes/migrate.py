@@ -209,8 +209,22 @@ def _reads_meta_dict(config: Config) -> bool:
     return False
 
 
+def to_tensor_for_invertd(comp: Component) -> Component:
+    """`ToTensord` in a config that inverts its transforms -> `EnsureTyped`: since MONAI 0.9
+    ToTensord's inverse turns tensors back into numpy arrays, which the spatial inverses
+    that follow it in `Invertd` reject."""
+    comp = dataclasses.replace(comp, name="EnsureTyped")
+    return _note(comp, "ToTensord -> EnsureTyped (Invertd runs this list backwards)")
+
+
 def migrate_monai(config: Config, ctx: PassContext) -> Config:
     needs_meta = _reads_meta_dict(config)
+    inverts = any(c.class_name == "Invertd" for _, _, c in config.components()) or any(
+        isinstance(v, Component) and v.class_name == "Invertd"
+        for _, _, c in config.components()
+        for _, value in c.args
+        for v in walk(value)
+    )
     ckpt_dir = str(config.variables.get("MMAR_CKPT_DIR", "models"))
 
     def migrate(comp: Component) -> Component:
@@ -235,6 +249,8 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
             comp = rule(comp)
         if comp.class_name in ("LoadImaged", "LoadImage"):
             comp = load_image_meta(comp, needs_meta)
+        if comp.class_name == "ToTensord" and inverts:
+            comp = to_tensor_for_invertd(comp)
         if comp.class_name == "PersistentDataset":
             comp = persistent_cache_dir(comp, ckpt_dir)
         return comp

@@ -25,6 +25,7 @@ from claragen.transpiler.emit import Emitter, Imports, literal_node, option_dest
 from claragen.transpiler.ir import (
     Component,
     Config,
+    DictV,
     Expr,
     ListV,
     Lit,
@@ -695,13 +696,15 @@ class PlainLowering:
     def add_path_options(self, script: Any, always: tuple[str, ...]) -> None:
         """MMAR_ROOT, the path variables the script uses (and `always`), and the exposed
         sizes: constants with their command-line options."""
-        values = [v for _, _, c in self.config.components() for _, v in c.args + c.attrs]
-        values += [  # plain values of a section, e.g. a validation config's model entry
-            slot
-            for slots in self.config.sections.values()
-            for slot in slots.values()
-            if not isinstance(slot, Component | list)
+        values = [
+            v for _, _, c in self.config.components() for _, v in c.args + c.attrs
         ]
+        for slots in self.config.sections.values():  # plain values of a section, e.g.
+            for slot in slots.values():  # the enabled entry of a validation model list
+                if isinstance(slot, Component | list):
+                    continue
+                items = slot.items if isinstance(slot, ListV) else (slot,)
+                values += [v for v in items if not _disabled(v)]
         used = {
             node.name: node.default
             for value in values
@@ -874,6 +877,11 @@ class PlainLowering:
             "best value and epoch, per-epoch values, wall time) into --mmar-ckpt-dir.",
         ]
         return "\n".join(docstring_line(line) for line in lines)
+
+
+def _disabled(value: Value) -> bool:
+    flag = value.get("disabled") if isinstance(value, DictV) else None
+    return isinstance(flag, Lit) and flag.value is True
 
 
 def lower_plain(

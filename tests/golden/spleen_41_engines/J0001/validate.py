@@ -35,10 +35,10 @@ from monai.transforms import (
     AsDiscreted,
     Compose,
     EnsureChannelFirstd,
+    EnsureTyped,
     Invertd,
     LoadImaged,
     ScaleIntensityRanged,
-    ToTensord,
 )
 
 log = logging.getLogger("validate")
@@ -141,7 +141,8 @@ def main(argv=None):
                 keys="image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True
             ),
             # config_validation.json:32 validate.pre_transforms[3]
-            ToTensord(keys=["image", "label"]),
+            # migrated: ToTensord -> EnsureTyped (Invertd runs this list backwards)
+            EnsureTyped(keys=["image", "label"]),
         ]
     )
 
