@@ -221,18 +221,23 @@ def decollated_transforms(config: Config, ctx: PassContext) -> Config:
     """4.0 lambdas read batch dicts; 4.1 engines pass lists of decollated items."""
 
     def fix(comp: Component) -> Component:
-        transform = comp.arg("output_transform")
-        if not isinstance(transform, Expr) or transform.kind != "lambda":
-            return comp
-        keys = _pair_keys(transform)
-        if keys is None:
-            return comp
-        first = ", first=True" if len(keys) == 1 else ""
-        code = f"monai.handlers.from_engine({keys!r}{first})"
-        new = parse_code(code, transform.span, "expr", ctx.diags, offset=0)
-        note = f"migrated: output_transform {transform.source!r} -> {code} (decollated data)"
-        return dataclasses.replace(comp.with_arg("output_transform", new),
-                                   notes=comp.notes + (note,))  # fmt: skip
+        # output_transform reads the engine's output (one value: the first item's);
+        # batch_transform the batch (MetricsSaver: the items' meta dicts, one per item)
+        for arg, first in (("output_transform", True), ("batch_transform", False)):
+            transform = comp.arg(arg)
+            if not isinstance(transform, Expr) or transform.kind != "lambda":
+                continue
+            keys = _pair_keys(transform)
+            if keys is None:
+                continue
+            extra = ", first=True" if len(keys) == 1 and first else ""
+            code = f"monai.handlers.from_engine({keys!r}{extra})"
+            new = parse_code(code, transform.span, "expr", ctx.diags, offset=0)
+            note = f"migrated: {arg} {transform.source!r} -> {code} (decollated data)"
+            comp = dataclasses.replace(
+                comp.with_arg(arg, new), notes=comp.notes + (note,)
+            )
+        return comp
 
     sections = {}
     for section, slots in config.sections.items():
