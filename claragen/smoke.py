@@ -249,19 +249,27 @@ def _train(root: Path, script: Path, config_ir: Config, run_env: dict[str, str],
         cmd += _window(text, option)
     if "--val-interval" in text:
         cmd += ["--val-interval", "1"]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              env=run_env)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return SmokeResult(False, "train", f"no result in {TIMEOUT_S} s")
-    if proc.returncode != 0:
-        return SmokeResult(False, "train", _last_line(proc.stderr))
+    failed = _run(cmd, "train", run_env)
+    if failed is not None:
+        return failed
     result = json.loads((root / "models" / "result.json").read_text())
     if "validate" in config_ir.sections and result.get("best_value") is None:
         return SmokeResult(False, "validate", "no validation ran")
     return SmokeResult(
         True, "train", f"{result['key_metric']} = {result['best_value']}"
     )
+
+
+def _run(cmd: list[str], stage: str, run_env: dict[str, str]) -> SmokeResult | None:
+    """Run a generated script; the failure (its root error line), or None when it passed."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
+                              env=run_env)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return SmokeResult(False, stage, f"no result in {TIMEOUT_S} s")
+    if proc.returncode != 0:
+        return SmokeResult(False, stage, _last_line(proc.stderr))
+    return None
 
 
 def _plain_value(value):
@@ -338,13 +346,9 @@ def _run_validate(root: Path, script: Path, ckpt: Path | None, run_env: dict[str
     if ts is not None:
         cmd += ["--mmar-torchscript", str(ts)]
     cmd += _window(text, "--roi-size") + _window(text, "--image-size")
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              env=run_env)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return SmokeResult(False, "validate", f"no result in {TIMEOUT_S} s")
-    if proc.returncode != 0:
-        return SmokeResult(False, "validate", _last_line(proc.stderr))
+    failed = _run(cmd, "validate", run_env)
+    if failed is not None:
+        return failed
     metrics = json.loads((root / "eval" / "metrics.json").read_text())
     shown = ", ".join(f"{k} = {v:.4f}" for k, v in metrics.items()) or "no metrics"
     return SmokeResult(True, "validate", shown)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -288,7 +289,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
         ]
         if values:
             lines += ["", "Search values of this job (parameter id = value):"]
-            lines += [f"    {k} = {_json(v)}" for k, v in values.items()]
+            lines += [f"    {k} = {json.dumps(v)}" for k, v in values.items()]
         if kind == "train":
             lines += [
                 "",
@@ -308,12 +309,6 @@ class EnginesLowering(EnginesMixin, PlainLowering):
                 "It writes metrics.json (each metric's value) into --mmar-eval-output-path.",
             ]
         return "\n".join(docstring_line(line) for line in lines)
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 class EnginesEvalLowering(EnginesMixin, EvalLowering):
