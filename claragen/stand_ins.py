@@ -124,14 +124,10 @@ def write_stand_ins(configs: list[Config], mmar_root: Path, folder: Path) -> lis
     return the `module.Class` paths stood in for, sorted."""
     wanted: dict[str, dict[str, str]] = {}
     for config in configs:
-        for _, _, comp in config.components():
-            found = [comp]
-            for _, value in comp.args:
-                found += [c for c in _components(value)]
-            for c in found:
-                if c.path and "." in c.path and missing(c.path, mmar_root):
-                    module, _, name = c.path.rpartition(".")
-                    wanted.setdefault(module, {}).setdefault(name, role_of(c.locator))
+        for c in config.every_component():
+            if c.path and "." in c.path and missing(c.path, mmar_root):
+                module, _, name = c.path.rpartition(".")
+                wanted.setdefault(module, {}).setdefault(name, role_of(c.locator))
     for module, classes in wanted.items():
         parts = module.split(".")
         target = folder.joinpath(*parts[:-1], f"{parts[-1]}.py")
@@ -143,9 +139,3 @@ def write_stand_ins(configs: list[Config], mmar_root: Path, folder: Path) -> lis
         )
         target.write_text(body)
     return sorted(f"{m}.{n}" for m, names in wanted.items() for n in names)
-
-
-def _components(value):
-    from claragen.transpiler.ir import Component, walk
-
-    return [v for v in walk(value) if isinstance(v, Component)]

@@ -207,6 +207,13 @@ class Config:
                     for comp in slot:
                         yield section, key, comp
 
+    def every_component(self) -> Iterator[Component]:
+        """Every component, those nested in others' args (Interaction's transforms) too."""
+        for _, _, comp in self.components():
+            for node in walk(comp):
+                if isinstance(node, Component):
+                    yield node
+
 
 def map_values(value: Value, fn: Callable[[Value], Value]) -> Value:
     """Rebuild `value` bottom-up, applying `fn` to every value node."""

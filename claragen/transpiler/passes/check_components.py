@@ -13,7 +13,7 @@ from __future__ import annotations
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
-from claragen.transpiler.ir import Component, Config, walk
+from claragen.transpiler.ir import Component, Config
 
 
 def check_component(comp: Component, ctx: PassContext) -> None:
@@ -42,10 +42,6 @@ def check_component(comp: Component, ctx: PassContext) -> None:
 
 
 def check_components(config: Config, ctx: PassContext) -> Config:
-    for _, _, comp in config.components():
+    for comp in config.every_component():
         check_component(comp, ctx)
-        for _, value in comp.args:
-            for node in walk(value):
-                if isinstance(node, Component) and node is not comp:
-                    check_component(node, ctx)
     return config

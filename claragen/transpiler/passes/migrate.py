@@ -219,12 +219,7 @@ def to_tensor_for_invertd(comp: Component) -> Component:
 
 def migrate_monai(config: Config, ctx: PassContext) -> Config:
     needs_meta = _reads_meta_dict(config)
-    inverts = any(c.class_name == "Invertd" for _, _, c in config.components()) or any(
-        isinstance(v, Component) and v.class_name == "Invertd"
-        for _, _, c in config.components()
-        for _, value in c.args
-        for v in walk(value)
-    )
+    inverts = any(c.class_name == "Invertd" for c in config.every_component())
     ckpt_dir = str(config.variables.get("MMAR_CKPT_DIR", "models"))
 
     def migrate(comp: Component) -> Component:

@@ -24,8 +24,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from claragen import __version__
+from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
+from claragen.transpiler.diagnostics import NO_SPAN
+from claragen.transpiler.dialects import get_dialect
 from claragen.transpiler.ir import Component, Config, DictV, Expr, Lit, Ref, Value
+from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.evaluate import SECTION, EvalLowering
 from claragen.transpiler.targets.plain import (
     Block,
@@ -40,8 +45,6 @@ METRIC_KEYS = frozenset({"key_metric", "additional_metrics"})
 
 def _code(text: str) -> Expr:
     """A value that is code claragen wrote (never config text): `args.epochs`, `device`."""
-    from claragen.transpiler.diagnostics import NO_SPAN
-
     return Expr(NO_SPAN, text, ast.parse(text, mode="eval"))
 
 
@@ -165,6 +168,58 @@ class EnginesMixin:
             return Block(self.note(slot), target, self.emitter.value(slot))  # type: ignore[attr-defined]
         return PlainLowering.block(self, section, key, model_key)  # type: ignore[arg-type]
 
+    def metric_label(self, engine: Component, arg: str) -> str | None:
+        """The log label of the metric an engine's `arg` (`key_val_metric`) names."""
+        ref = engine.arg(arg)
+        slot = self.slot(ref) if isinstance(ref, Ref) else None  # type: ignore[attr-defined]
+        if not isinstance(slot, Component):
+            return None
+        label = slot.attr("log_label")
+        return str(label.value) if isinstance(label, Lit) else slot.class_name
+
+    def finish_imports(self, script: EnginesScript) -> None:
+        for module in ("argparse", "json", "logging", "os", "time", "torch"):
+            self.imports.add_module(module)
+        if script.seed is not None:
+            self.imports.add_name("monai.utils", "set_determinism")
+        if self.imports.byoc:
+            self.imports.add_module("sys")
+        script.imports = self.imports.lines()
+        script.byoc_imports = self.imports.byoc_lines()
+
+    def engines_docstring(self, values: dict[str, Any], kind: str) -> str:
+        what = "Train" if kind == "train" else "Validation of"
+        lines = [
+            f"{what} job {self.job} of {self.config.file}, compiled by claragen "
+            f"{__version__}.",
+            "",
+            f"Dialect: {get_dialect(self.config.dialect).title}. "
+            "Target: MONAI engines (SupervisedTrainer / SupervisedEvaluator, "
+            f"MONAI {symbols.versions().get('monai', '?')}).",
+        ]
+        if values:
+            lines += ["", "Search values of this job (parameter id = value):"]
+            lines += [f"    {k} = {json.dumps(v)}" for k, v in values.items()]
+        if kind == "train":
+            lines += [
+                "",
+                "Run:",
+                "    python train.py [--epochs N] [--device cpu|cuda] [--data-root DIR] ...",
+                "    python train.py --help",
+                "",
+                "It writes its checkpoints and logs where the config's handlers say, and",
+                "result.json (the key metric per epoch, its best value) into --mmar-ckpt-dir.",
+            ]
+        else:
+            lines += [
+                "",
+                "Run:",
+                "    python validate.py [--device cpu|cuda] [--data-root DIR] ...",
+                "",
+                "It writes metrics.json (each metric's value) into --mmar-eval-output-path.",
+            ]
+        return "\n".join(docstring_line(line) for line in lines)
+
 
 class EnginesLowering(EnginesMixin, PlainLowering):
     def lower_engines(self, values: dict[str, Any]) -> EnginesScript | None:
@@ -223,10 +278,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
             Option("--epochs", "epochs", "EPOCHS",
                    "epochs to train (default: %(default)s)", type="int")  # fmt: skip
         )
-        train_conf = {k: v.value for k, v in self.config.globals.items()}
-        from claragen.transpiler.emit import literal_node
-
-        script.train_conf = ast.unparse(literal_node(train_conf))
+        script.train_conf = self.train_conf()
         script.search_constants = self.search_constants()
         self.imports.add_name("ignite.engine", "Events")
         self.imports.add_name("monai.handlers", "from_engine")
@@ -247,68 +299,17 @@ class EnginesLowering(EnginesMixin, PlainLowering):
 
     def key_metric(self, evaluator: tuple[str, str] | None) -> tuple[str, str]:
         """The job's score: the evaluator's key metric, else the trainer's, else the loss."""
-        for section, engine, arg in (
-            (evaluator[0] if evaluator else None, "evaluator", "key_val_metric"),
-            ("train", "trainer", "key_train_metric"),
-        ):
-            if section is None:
-                continue
+        engines = [(evaluator, "key_val_metric")] if evaluator else []
+        for (section, engine), arg in engines + [
+            (("train", "trainer"), "key_train_metric")
+        ]:
             comp = self.config.sections[section][engine]
-            ref = comp.arg(arg) if isinstance(comp, Component) else None
-            slot = self.slot(ref) if isinstance(ref, Ref) else None
-            if isinstance(slot, Component):
-                label = slot.attr("log_label")
-                return (label.value if isinstance(label, Lit) else slot.class_name,
-                        engine)  # fmt: skip
+            label = (
+                self.metric_label(comp, arg) if isinstance(comp, Component) else None
+            )
+            if label is not None:
+                return label, engine
         return "loss", "trainer"
-
-    def finish_imports(self, script: EnginesScript) -> None:
-        for module in ("argparse", "json", "logging", "os", "time", "torch"):
-            self.imports.add_module(module)
-        if script.seed is not None:
-            self.imports.add_name("monai.utils", "set_determinism")
-        if self.imports.byoc:
-            self.imports.add_module("sys")
-        script.imports = self.imports.lines()
-        script.byoc_imports = self.imports.byoc_lines()
-
-    def engines_docstring(self, values: dict[str, Any], kind: str) -> str:
-        from claragen import __version__
-        from claragen.transpiler import symbols
-        from claragen.transpiler.dialects import get_dialect
-        from claragen.transpiler.render import docstring_line
-
-        what = "Train" if kind == "train" else "Validation of"
-        lines = [
-            f"{what} job {self.job} of {self.config.file}, compiled by claragen "
-            f"{__version__}.",
-            "",
-            f"Dialect: {get_dialect(self.config.dialect).title}. "
-            "Target: MONAI engines (SupervisedTrainer / SupervisedEvaluator, "
-            f"MONAI {symbols.versions().get('monai', '?')}).",
-        ]
-        if values:
-            lines += ["", "Search values of this job (parameter id = value):"]
-            lines += [f"    {k} = {json.dumps(v)}" for k, v in values.items()]
-        if kind == "train":
-            lines += [
-                "",
-                "Run:",
-                "    python train.py [--epochs N] [--device cpu|cuda] [--data-root DIR] ...",
-                "    python train.py --help",
-                "",
-                "It writes its checkpoints and logs where the config's handlers say, and",
-                "result.json (the key metric per epoch, its best value) into --mmar-ckpt-dir.",
-            ]
-        else:
-            lines += [
-                "",
-                "Run:",
-                "    python validate.py [--device cpu|cuda] [--data-root DIR] ...",
-                "",
-                "It writes metrics.json (each metric's value) into --mmar-eval-output-path.",
-            ]
-        return "\n".join(docstring_line(line) for line in lines)
 
 
 class EnginesEvalLowering(EnginesMixin, EvalLowering):
@@ -316,7 +317,6 @@ class EnginesEvalLowering(EnginesMixin, EvalLowering):
 
     def lower_engines_eval(self, values: dict[str, Any]) -> EnginesScript | None:
         self.ckpt_path: str | None = None
-        self.val_interval = None
         self.expose_sizes()
         evaluator = self.config.sections.get(SECTION, {}).get("evaluator")
         if not isinstance(evaluator, Component):
@@ -341,9 +341,8 @@ class EnginesEvalLowering(EnginesMixin, EvalLowering):
         data_keys = ("pre_transforms", "dataset", "dataloader")
         at = next((i for i, k in enumerate(keys) if k[1] not in data_keys), len(keys))
         blocks = [b for k in keys[:at] if (b := self.engines_block(*k, None))]
-        if (
-            model is not None
-        ):  # after the data, before what uses it (as in the plain order)
+        # the network after the data, before what uses it (as in the plain order)
+        if model is not None:
             blocks.append(model)
         self.model_at = len(blocks)
         blocks += [b for k in keys[at:] if (b := self.engines_block(*k, None))]
@@ -353,7 +352,7 @@ class EnginesEvalLowering(EnginesMixin, EvalLowering):
         network = evaluator.arg("network")
         if isinstance(network, Ref) and network.name != "model":
             self.diags.error(network.span, "the evaluator's network must be '@model'")
-        label, _ = self.eval_key(evaluator)
+        label = self.metric_label(evaluator, "key_val_metric") or ""
         script = EnginesScript(
             docstring="",
             source_name=self.config.file,
@@ -370,17 +369,9 @@ class EnginesEvalLowering(EnginesMixin, EvalLowering):
         self.add_path_options(script, always=("MMAR_EVAL_OUTPUT_PATH",))
         extra = (self.train_model,) if self.ckpt_path and self.train_model else ()
         script.search_constants = self.search_constants(extra)
-        EnginesLowering.finish_imports(self, script)  # type: ignore[arg-type]
-        script.docstring = EnginesLowering.engines_docstring(self, values, "validate")  # type: ignore[arg-type]
+        self.finish_imports(script)
+        script.docstring = self.engines_docstring(values, "validate")
         return script
-
-    def eval_key(self, evaluator: Component) -> tuple[str, str]:
-        ref = evaluator.arg("key_val_metric")
-        slot = self.slot(ref) if isinstance(ref, Ref) else None
-        if isinstance(slot, Component):
-            label = slot.attr("log_label")
-            return (label.value if isinstance(label, Lit) else slot.class_name), ""
-        return "", ""
 
 
 def lower_engines(

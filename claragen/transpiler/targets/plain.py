@@ -792,9 +792,8 @@ class PlainLowering:
                 type="int",
             )
         )
-        train_conf = {k: v.value for k, v in self.config.globals.items()}
         script.search_constants = self.search_constants()
-        script.train_conf = ast.unparse(literal_node(train_conf))
+        script.train_conf = self.train_conf()
         for module in ("argparse", "json", "logging", "os", "time", "torch"):
             self.imports.add_module(module)
         self.imports.add_name("monai.data", "decollate_batch")
@@ -808,6 +807,11 @@ class PlainLowering:
         script.byoc_imports = self.imports.byoc_lines()
         script.docstring = self.docstring(values)
         return script
+
+    def train_conf(self) -> str:
+        """TRAIN_CONF: the config's first-level values (what `@conf` names)."""
+        values = {k: v.value for k, v in self.config.globals.items()}
+        return ast.unparse(literal_node(values))
 
     def search_constants(
         self, extra: tuple[Component, ...] = ()
