@@ -37,3 +37,30 @@ def test_byoc_components_are_not_imported(tmp_path):
     cfg = minimal()
     cfg["train"]["loss"] = {"path": "myLoss.MyDiceLoss", "args": {"anything": 1}}
     assert not any("MyDiceLoss" in m for m, _ in check(tmp_path, cfg))
+
+
+def _valid():
+    cfg = minimal()
+    cfg["train"]["model"]["args"] = {"spatial_dims": 3, "in_channels": 1, "out_channels": 2,
+                                     "channels": [4, 8], "strides": [2]}  # fmt: skip
+    return cfg
+
+
+def test_a_transform_without_a_required_argument_is_an_error(tmp_path):
+    cfg = _valid()
+    cfg["train"]["pre_transforms"] = [
+        {"name": "ScaleIntensityRanged", "args": {"keys": "image", "a_min": -57}}
+    ]
+    assert check(tmp_path, cfg) == [
+        (
+            "ScaleIntensityRanged needs the argument 'a_max', which "
+            "the config does not give (train.pre_transforms[0])",
+            "add 'a_max': ... to its \"args\"",
+        )
+    ]
+
+
+def test_required_arguments_the_generated_code_passes_are_not_asked_for(tmp_path):
+    cfg = _valid()  # the optimizer's params and the dataset's data come from the wiring
+    cfg["train"]["optimizer"] = {"name": "Adam", "args": {"lr": 0.1}}
+    assert check(tmp_path, cfg) == []

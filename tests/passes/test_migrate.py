@@ -107,3 +107,42 @@ def test_migrated_forms_construct_in_the_installed_monai_and_old_forms_do_not():
     AsDiscreted(keys="pred", to_onehot=2)
     with pytest.raises((TypeError, ValueError)):
         AsDiscreted(keys="pred", to_onehot=True, n_classes=2)
+
+
+def _pre(*components):
+    cfg = minimal()
+    cfg["train"]["pre_transforms"] = list(components)
+    return cfg
+
+
+SLICES = {
+    "name": "FindAllValidSlicesd",
+    "path": "deepgrow.transforms.FindAllValidSlicesd",
+    "args": {"label": "label", "sids": "sids"},
+}
+SEED = {
+    "name": "AddInitialSeedPointd",
+    "path": "deepgrow.transforms.AddInitialSeedPointd",
+    "args": {"label": "label", "guidance": "guidance", "sids": "sids"},
+}
+
+
+def _resized(size):
+    return {"name": "Resized", "args": {"keys": ["image"], "spatial_size": size}}
+
+
+def test_valid_slices_of_2d_labels_are_dropped_with_a_note(tmp_path):
+    config = migrated(tmp_path, _pre(_resized([64, 64]), SLICES, SEED))
+    pre = config.sections["train"]["pre_transforms"]
+    assert [c.class_name for c in pre] == ["Resized", "AddInitialSeedPointd"]
+    assert any("FindAllValidSlicesd" in n and "2D" in n for n in pre[1].notes)
+
+
+def test_valid_slices_of_3d_labels_stay(tmp_path):
+    config = migrated(tmp_path, _pre(_resized([64, 64, 32]), SLICES, SEED))
+    pre = config.sections["train"]["pre_transforms"]
+    assert [c.class_name for c in pre] == [
+        "Resized",
+        "FindAllValidSlicesd",
+        "AddInitialSeedPointd",
+    ]

@@ -39,6 +39,24 @@ def check_component(comp: Component, ctx: PassContext) -> None:
                 f"{comp.name} takes no argument {key!r} ({sym.module}.{sym.name})",
                 did_you_mean(key, sym.params or ()),
             )
+    if not _wired_by_target(comp):
+        missing = [r for r in sym.required if comp.arg(r) is None]
+        if missing:
+            names = ", ".join(repr(m) for m in missing)
+            was = f" (the config's {comp.origin})" if comp.origin else ""
+            ctx.diags.error(
+                comp.name_span or comp.span,
+                f"{comp.name}{was} needs the argument{'s' * (len(missing) > 1)} {names}, "
+                f"which the config does not give ({comp.locator})",
+                f"add {', '.join(f'{m!r}: ...' for m in missing)} to its \"args\"",
+            )
+
+
+def _wired_by_target(comp: Component) -> bool:
+    """Components whose data, network, optimizer... the generated code passes itself: only
+    transforms are built from their config args alone."""
+    slot = comp.locator.rsplit(".", 1)[-1].split("[", 1)[0]
+    return not slot.endswith("transforms")
 
 
 def check_components(config: Config, ctx: PassContext) -> Config:

@@ -17,6 +17,7 @@ from claragen.transpiler.context import PassContext
 from claragen.transpiler.ir import (
     Component,
     Config,
+    ListV,
     Lit,
     RuntimeVar,
     Template,
@@ -217,6 +218,35 @@ def to_tensor_for_invertd(comp: Component) -> Component:
     return _note(comp, "ToTensord -> EnsureTyped (Invertd runs this list backwards)")
 
 
+def _spatial_rank(comp: Component) -> int | None:
+    size = comp.arg("spatial_size")
+    return len(size.items) if isinstance(size, ListV) else None
+
+
+def slices_of_2d_labels(pipeline: list[Component]) -> list[Component]:
+    """`FindAllValidSlicesd` in a pipeline of 2D images -> dropped, with a note on the
+    transform after it. Clara's custom/deepgrow version passed 2D labels through; MONAI's
+    requires CDHW labels, and its seed-point transforms need no slice ids for 2D labels
+    (NVIDIA's own 4.1 deepgrow_2D config dropped it the same way)."""
+    if not any(_spatial_rank(c) == 2 for c in pipeline):
+        return pipeline
+    out: list[Component] = []
+    dropped: Component | None = None
+    for comp in pipeline:
+        if comp.class_name == "FindAllValidSlicesd":
+            dropped = comp
+            continue
+        if dropped is not None:
+            comp = _note(
+                comp,
+                f"FindAllValidSlicesd (line {dropped.span.line}) dropped: the images "
+                "are 2D slices, and MONAI's version takes 3D labels only",
+            )
+            dropped = None
+        out.append(comp)
+    return out
+
+
 def migrate_monai(config: Config, ctx: PassContext) -> Config:
     needs_meta = _reads_meta_dict(config)
     inverts = any(c.class_name == "Invertd" for c in config.every_component())
@@ -253,4 +283,12 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
     def nested(value: Value) -> Value:  # components inside args and plain slots
         return migrate(value) if isinstance(value, Component) else value
 
-    return map_components(map_config(config, nested), migrate)
+    config = map_components(map_config(config, nested), migrate)
+    sections = {
+        section: {
+            key: slices_of_2d_labels(slot) if isinstance(slot, list) else slot
+            for key, slot in slots.items()
+        }
+        for section, slots in config.sections.items()
+    }
+    return dataclasses.replace(config, sections=sections)
