@@ -14,12 +14,13 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[run,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[run,automl,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Synthetic data -> compile the 4.1 spleen example -> train 2 epochs on the CPU.
+# Synthetic data -> compile the 4.1 spleen example -> train 2 epochs on the CPU -> an AutoML
+# search of it (4 jobs, 2 CPU workers, TPE, MLflow in the run folder) and its HTML report.
 demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(PY) examples/make_synthetic_data.py $(DEMO)/data
@@ -29,6 +30,11 @@ demo: $(STAMP)
 		--mmar-ckpt-dir $(DEMO)/models --crop-size 32 32 32 --roi-size 48 48 48
 	$(PY) -c "import json; r = json.load(open('$(DEMO)/models/result.json')); \
 		print(f\"key metric {r['key_metric']}: best {r['best_value']:.4f} at epoch {r['best_epoch']}\")"
+	$(VENV)/bin/claragen automl -m examples/spleen_41 -o $(DEMO)/automl --run-id demo \
+		--workers 2 --controller tpe --max-jobs 4 --job-args "--epochs 1 --device cpu \
+		--data-root $(DEMO)/data --dataset-json $(DEMO)/data/dataset.json \
+		--crop-size 32 32 32 --roi-size 48 48 48"
+	$(VENV)/bin/claragen report $(DEMO)/automl/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -293,6 +293,106 @@ def diff_command(
         raise typer.Exit(1)
 
 
+@app.command("automl")
+def automl_command(
+    config: ConfigArg = None,
+    mmar: MmarOpt = None,
+    env: EnvOpt = None,
+    automl_conf: Annotated[
+        Path | None,
+        typer.Option(
+            "--automl-conf",
+            help="config_automl.json (default with -m: config/config_automl.json)",
+        ),
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run-id", help="Names automl/<run_id>/")
+    ] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            "--workers",
+            help="Clara's form: 0:0:1:1 (four workers on GPUs 0,0,1,1), 0,1:2,3 (two "
+            "workers of two GPUs); on a CPU machine, a count",
+        ),
+    ] = None,
+    controller: Annotated[
+        str | None,
+        typer.Option(
+            "--controller", help="grid | random | tpe (default: config_automl's)"
+        ),
+    ] = None,
+    max_jobs: Annotated[
+        int | None, typer.Option("--max-jobs", min=1, help="Run at most N jobs")
+    ] = None,
+    seed: SeedOpt = 0,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri", help="MLflow server (default: a store in the run folder)"
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted search")
+    ] = False,
+    set_: SetOpt = [],  # noqa: B006
+    job_args: Annotated[
+        str,
+        typer.Option(
+            "--job-args",
+            help='Options of every job\'s script: "--epochs 2 --device cpu"',
+        ),
+    ] = "",
+    job_timeout: Annotated[
+        float | None,
+        typer.Option("--job-timeout", help="Seconds before a job counts as failed"),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="The automl folder (default: MMAR/automl)"),
+    ] = None,
+    float_steps: StepsOpt = 3,
+    target: TargetOpt = "auto",
+    pythonpath: Annotated[
+        list[Path],
+        typer.Option(
+            "--pythonpath", help="More folders for bring-your-own controllers/handlers"
+        ),
+    ] = [],  # noqa: B006
+) -> None:
+    """Run an AutoML search: compile a job per recommendation into
+    automl/<run_id>/W<worker>_<round>_J<job>/, run it, feed its score back to the
+    controller; track it in MLflow; resume it with --resume."""
+    from claragen.runtime.cli import AutomlArgs, run_automl
+
+    args = AutomlArgs(config, mmar, env, automl_conf, run_id, workers, controller,
+                      max_jobs, seed, tracking_uri, resume, parse_sets(set_), job_args,
+                      job_timeout, output, float_steps, target, tuple(pythonpath))  # fmt: skip
+    code = run_automl(args)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command("report")
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(help="automl/<run_id>")],
+    out: Annotated[
+        Path | None,
+        typer.Option("-o", "--out", help="HTML file (default: RUN_DIR/report.html)"),
+    ] = None,
+) -> None:
+    """Write an HTML page of a search: the leaderboard, the score of each job in time
+    order, and the score against each searched value."""
+    from claragen.runtime.report import write_report
+
+    try:
+        path = write_report(run_dir, out)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(str(path))
+
+
 def main() -> None:
     try:
         app()

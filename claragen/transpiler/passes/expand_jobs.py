@@ -40,16 +40,16 @@ def job_id(index: int) -> str:
     return f"J{index + 1:04d}"
 
 
-def _tidy(x: float, digits: int) -> float:
+def tidy(x: float, digits: int) -> float:
     """Readable floats in generated code: 0.00039999999999999996 -> 0.0004."""
     return float(f"{x:.{digits}g}")
 
 
 def float_points(param: SearchParam, steps: int) -> list[float]:
     if steps == 1:
-        return [_tidy((param.low + param.high) / 2, 12)]
+        return [tidy((param.low + param.high) / 2, 12)]
     width = param.high - param.low
-    return [_tidy(param.low + width * i / (steps - 1), 12) for i in range(steps)]
+    return [tidy(param.low + width * i / (steps - 1), 12) for i in range(steps)]
 
 
 def parse_jobs(spec: str) -> tuple[str, int]:
@@ -91,7 +91,7 @@ def expand_jobs(
             if p.type == "enum":
                 values[p.id] = p.choices[rng.randrange(len(p.choices))]
             else:
-                values[p.id] = _tidy(rng.uniform(p.low, p.high), 6)
+                values[p.id] = tidy(rng.uniform(p.low, p.high), 6)
         jobs.append(Job(job_id(i), values))
     return jobs
 

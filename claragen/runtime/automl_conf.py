@@ -1,0 +1,158 @@
+"""config_automl.json (SPEC 6) -> the controller, executor and handlers of a search.
+
+    {"controller": {"name": "ReinforcementController", "args": {"max_rounds": 8}},
+     "executor": {"name": "MMARExecutor"},
+     "handlers": [{"name": "MMARHandler", "args": {"num_mmars_to_keep": 30, ...}},
+                  {"name": "StatsHandler"}, {"path": "myAutoMLController.MyHandler"}]}
+
+How each Clara name maps is in `CONTROLLERS`, `HANDLERS` and `EXECUTORS` (and in
+docs/automl.md). A `path` is the user's own class, imported from the MMAR's `custom/`
+folder (or `--pythonpath`): running it is the point of a bring-your-own component.
+`{var}` in a string is replaced by `--set var=value` (Clara's `trainconf`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claragen.runtime import controllers, handlers
+
+CONTROLLERS = controllers.BUILTIN
+HANDLERS: dict[str, type | None] = {
+    "MMARHandler": handlers.MMARHandler,
+    "StatsHandler": handlers.StatsHandler,
+    "MMARStatsHandler": handlers.StatsHandler,
+    "MMARTensorboardHandler": None,  # 3.x: per-job TensorBoard logs are the scripts' own
+}
+EXECUTORS = ("MMARExecutor", "LocalExecutor")
+_VAR = re.compile(r"\{(\w+)\}")
+
+
+class AutomlConfError(ValueError):
+    pass
+
+
+@dataclass
+class ComponentSpec:
+    where: str  # "controller", "handlers[2]"
+    name: str | None
+    path: str | None
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.path or self.name or "?"
+
+
+@dataclass
+class AutomlConf:
+    source: str
+    controller: ComponentSpec | None = None
+    executor: ComponentSpec | None = None
+    handlers: list[ComponentSpec] = field(default_factory=list)
+
+    def train_config_file(self) -> str | None:
+        for spec in self.handlers:
+            if spec.name == "MMARHandler" and spec.args.get("train_config_file"):
+                return str(spec.args["train_config_file"])
+        return None
+
+
+def substitute(value: Any, variables: dict[str, str], source: str) -> Any:
+    if isinstance(value, str):
+
+        def repl(m: re.Match) -> str:
+            if m.group(1) not in variables:
+                raise AutomlConfError(
+                    f"{source}: unknown variable {{{m.group(1)}}}; "
+                    f"give it with --set {m.group(1)}=..."
+                )
+            return variables[m.group(1)]
+
+        return _VAR.sub(repl, value)
+    if isinstance(value, list):
+        return [substitute(v, variables, source) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, variables, source) for k, v in value.items()}
+    return value
+
+
+def _spec(
+    raw: Any, where: str, source: str, variables: dict[str, str]
+) -> ComponentSpec:
+    if not isinstance(raw, dict) or not (raw.get("name") or raw.get("path")):
+        raise AutomlConfError(f"{source}: {where} needs a 'name' or a 'path'")
+    args = raw.get("args", {})
+    if not isinstance(args, dict):
+        raise AutomlConfError(f"{source}: {where}.args must be an object")
+    return ComponentSpec(
+        where, raw.get("name"), raw.get("path"), substitute(args, variables, source)
+    )
+
+
+def read_automl_conf(path: Path | None, variables: dict[str, str]) -> AutomlConf:
+    """The file's components, or an empty conf (the CLI's defaults) without a file."""
+    if path is None:
+        return AutomlConf("(defaults)")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AutomlConfError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(raw, dict):
+        raise AutomlConfError(f"{path}: must be a JSON object")
+    source = path.name
+    conf = AutomlConf(source)
+    if "controller" in raw:
+        conf.controller = _spec(raw["controller"], "controller", source, variables)
+    if "executor" in raw:
+        conf.executor = _spec(raw["executor"], "executor", source, variables)
+        if conf.executor.path is None and conf.executor.name not in EXECUTORS:
+            raise AutomlConfError(
+                f"{source}: unknown executor {conf.executor.name!r}; "
+                f"use one of {', '.join(EXECUTORS)}"
+            )
+    for i, item in enumerate(raw.get("handlers", [])):
+        conf.handlers.append(_spec(item, f"handlers[{i}]", source, variables))
+    return conf
+
+
+def import_class(path: str, search: list[Path]) -> type:
+    """`module.Class` from the MMAR's custom/ folder or --pythonpath (user code runs)."""
+    module_name, _, cls = path.rpartition(".")
+    if not module_name:
+        raise AutomlConfError(f"'path' {path!r} must be module.Class")
+    for folder in reversed(search):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        where = ", ".join(str(s) for s in search) or "sys.path"
+        raise AutomlConfError(
+            f"cannot import {module_name!r} ({exc}); looked in {where}"
+        ) from None
+    try:
+        return getattr(module, cls)
+    except AttributeError:
+        raise AutomlConfError(f"module {module_name!r} has no class {cls!r}") from None
+
+
+def build(
+    spec: ComponentSpec, table: dict[str, Any], search: list[Path], **extra: Any
+) -> Any:
+    if spec.path is not None:
+        return import_class(spec.path, search)(**spec.args)
+    if spec.name not in table:
+        raise AutomlConfError(
+            f"unknown {spec.where.split('[')[0].rstrip('s')} {spec.name!r}; "
+            f"use one of {', '.join(sorted(k for k in table if table[k]))}, "
+            'or your own class with "path"'
+        )
+    cls = table[spec.name]
+    return None if cls is None else cls(**{**extra, **spec.args})

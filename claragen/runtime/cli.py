@@ -1,0 +1,184 @@
+"""`claragen automl` and `claragen report`: the runtime behind the command-line options
+that claragen/transpiler/cli.py declares.
+
+Clara's own command line passed the run's settings as `--set`: `run_id=`, `workers=`,
+`trainconf=` (the training config in config/) are read as the options they were; any other
+`--set` key used as `{key}` in config_automl.json fills it, and the rest override the
+training config's variables, as in `claragen compile`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from claragen.runtime import automl_conf as conf_mod
+from claragen.runtime.automl_conf import AutomlConfError, read_automl_conf
+from claragen.runtime.controllers import BUILTIN, Controller
+from claragen.runtime.engine import Search, SearchError, SearchOptions
+from claragen.runtime.handlers import HANDLER_DEFAULTS
+from claragen.runtime.live import Display
+from claragen.runtime.workers import WorkerSpecError, parse_workers
+from claragen.transpiler.diagnostics import CompileError, format_all
+
+CLARA_SETS = ("run_id", "workers", "trainconf")
+MMAR_AUTOML_CONF = Path("config/config_automl.json")
+
+
+class UsageError(Exception):
+    """Bad options: the message says which and what to do (exit 2 in the CLI)."""
+
+
+@dataclass
+class AutomlArgs:
+    config: Path | None
+    mmar: Path | None
+    env: Path | None
+    automl_conf: Path | None
+    run_id: str | None
+    workers: str | None
+    controller: str | None
+    max_jobs: int | None
+    seed: int
+    tracking_uri: str | None
+    resume: bool
+    sets: tuple[tuple[str, str], ...]
+    job_args: str
+    job_timeout: float | None
+    output: Path | None
+    float_steps: int
+    target: str
+    pythonpath: tuple[Path, ...]
+
+
+def cuda_devices() -> int:
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def split_sets(args: AutomlArgs, conf_text: str) -> tuple[dict, dict, list[str]]:
+    """--set pairs -> (Clara's run settings, config_automl.json variables, compile sets)."""
+    clara: dict[str, str] = {}
+    variables: dict[str, str] = {}
+    compile_sets: list[str] = []
+    for key, value in args.sets:
+        if key in CLARA_SETS:
+            clara[key] = value
+        elif "{" + key + "}" in conf_text:
+            variables[key] = value
+        else:
+            compile_sets.append(f"{key}={value}")
+    if "trainconf" in clara:
+        variables.setdefault("trainconf", clara["trainconf"])
+    return clara, variables, compile_sets
+
+
+def make_search(args: AutomlArgs, console: Console) -> Search:
+    from claragen.transpiler.cli import make_compilation  # the compiler's own options
+
+    conf_path = args.automl_conf
+    if conf_path is None and args.mmar and (args.mmar / MMAR_AUTOML_CONF).is_file():
+        conf_path = args.mmar / MMAR_AUTOML_CONF
+    elif conf_path is not None and not conf_path.is_file() and args.mmar:
+        conf_path = args.mmar / "config" / conf_path  # Clara: a file name in config/
+    conf_text = conf_path.read_text(encoding="utf-8") if conf_path else ""
+    clara, variables, compile_sets = split_sets(args, conf_text)
+    conf = read_automl_conf(conf_path, variables)
+
+    config = args.config
+    trainconf = clara.get("trainconf") or conf.train_config_file()
+    if config is None and args.mmar is not None and trainconf:
+        config = args.mmar / "config" / trainconf
+    comp = make_compilation(config, args.env, compile_sets, args.mmar, None,
+                            "grid", args.float_steps, args.seed, None, args.target)  # fmt: skip
+    mmar_root = comp.mmar_root or Path(".")
+    search_path = [mmar_root / "custom", *args.pythonpath]
+
+    try:
+        workers = parse_workers(
+            args.workers or clara.get("workers") or "1", cuda_devices()
+        )
+    except WorkerSpecError as exc:
+        raise UsageError(str(exc)) from None
+    controller = build_controller(args, conf, len(workers), search_path)
+    handlers = [
+        conf_mod.build(spec, conf_mod.HANDLERS, search_path) for spec in conf.handlers
+    ] or [cls() for cls in HANDLER_DEFAULTS]
+    handlers = [h for h in handlers if h is not None]
+
+    run_id = args.run_id or clara.get("run_id") or time.strftime("run_%Y%m%d_%H%M%S")
+    options = SearchOptions(
+        run_id=run_id,
+        output=(args.output or mmar_root / "automl").resolve(),
+        workers=workers,
+        max_jobs=args.max_jobs,
+        resume=args.resume,
+        job_args=tuple(shlex.split(args.job_args)),
+        job_timeout=args.job_timeout,
+    )
+    header = {"config": str(comp.config_path), "automl_conf": conf.source,
+              "controller": type(controller).__name__, "seed": args.seed,
+              "workers": [str(w) for w in workers]}  # fmt: skip
+    search = Search(comp, controller, handlers, options, header=header)
+    from claragen.runtime.tracking import MLflowTracker, local_uri
+
+    uri = args.tracking_uri or local_uri(search.run_dir)
+    search.run_dir.mkdir(parents=True, exist_ok=True)
+    search.tracker = MLflowTracker(uri, search.run_dir, search.journal)
+    return search
+
+
+def build_controller(
+    args: AutomlArgs, conf, parallel: int, search_path: list[Path]
+) -> Controller:
+    ours = {"seed": args.seed, "parallel": parallel, "float_steps": args.float_steps}
+    if args.controller is not None:
+        if args.controller not in ("grid", "random", "tpe"):
+            raise UsageError(
+                f"--controller {args.controller!r}: use grid, random or tpe"
+            )
+        conf_args = conf.controller.args if conf.controller else {}
+        return BUILTIN[args.controller](**{**conf_args, **ours})
+    if conf.controller is None:
+        return BUILTIN["grid"](**ours)
+    if conf.controller.path is not None:
+        return conf_mod.build(conf.controller, BUILTIN, search_path)
+    return conf_mod.build(conf.controller, BUILTIN, search_path, **ours)
+
+
+def run_automl(args: AutomlArgs) -> int:
+    """The search; 0 when it ran (jobs may have failed), 1 on bad input, 130 interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    console = Console()
+    try:
+        search = make_search(args, console)
+    except (AutomlConfError, SearchError, UsageError) as exc:
+        console.print(f"error: {exc}", style="red", highlight=False)
+        return 1
+    try:
+        status = search.run(
+            Display(f"claragen automl {search.options.run_id}", console)
+        )
+    except (AutomlConfError, SearchError) as exc:
+        console.print(f"error: {exc}", style="red", highlight=False)
+        return 1
+    except CompileError as exc:
+        print(format_all(exc.diagnostics, search.compilation.sources), file=sys.stderr)
+        return 1
+    console.print(search.leaderboard())
+    best = search.best()
+    if best is not None:
+        console.print(f"best: {best.row.name} score {best.result.score:.4f} "  # type: ignore[union-attr]
+                      f"({search.run_dir / best.row.name})", highlight=False)  # fmt: skip
+    console.print(f"journal: {search.journal.path}", highlight=False)
+    return 130 if status == "interrupted" else 0

@@ -1,0 +1,167 @@
+"""Controllers recommend the search values of the next jobs (SPEC 6, Clara's API).
+
+    set_search_space(space, ctx)          the space, once
+    initial_recommendation(ctx)           -> the first recommendations (at least one)
+    refine_recommendation(outcome, ctx)   -> more after each finished job (0..n)
+
+`grid` and `random` recommend the jobs of `claragen compile --jobs grid|random:N` all at
+once; `tpe` asks Optuna's TPE sampler for one job per free worker and tells it each score.
+All are deterministic for a seed: a resumed search replays the journal through a new
+controller and gets the same recommendations back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from claragen.runtime.context import (
+    Context,
+    Outcome,
+    Recommendation,
+    RuntimeSpace,
+    SearchResult,
+)
+from claragen.transpiler.passes.expand_jobs import expand_jobs, tidy
+
+
+class Controller:
+    """Base class of controllers, built-in and bring-your-own."""
+
+    def __init__(self, max_rounds: int | None = None, **_: Any) -> None:
+        self.max_rounds = max_rounds
+        self.space: RuntimeSpace | None = None
+        self._next_id = 1
+
+    def set_search_space(self, space: RuntimeSpace, ctx: Context) -> None:
+        self.space = space
+
+    def initial_recommendation(self, ctx: Context) -> list[Recommendation]:
+        raise NotImplementedError
+
+    def refine_recommendation(
+        self, outcome: Outcome, ctx: Context
+    ) -> list[Recommendation]:
+        return []
+
+    def recommend(self, values: dict[str, Any]) -> Recommendation:
+        assert self.space is not None
+        rec = Recommendation(self._next_id, SearchResult(self.space, dict(values)))
+        self._next_id += 1
+        return rec
+
+
+class ListController(Controller):
+    """Recommends a fixed list of jobs at once (grid, random); `max_rounds` caps it."""
+
+    def __init__(
+        self,
+        max_rounds: int | None = None,
+        seed: int = 0,
+        float_steps: int = 3,
+        count: int = 8,
+        **kw: Any,
+    ) -> None:
+        super().__init__(max_rounds, **kw)
+        self.seed, self.float_steps, self.count = seed, float_steps, count
+
+    spec = "grid"
+
+    def initial_recommendation(self, ctx: Context) -> list[Recommendation]:
+        assert self.space is not None
+        jobs = expand_jobs(
+            self.space.space, {}, self.spec_text(), self.float_steps, self.seed
+        )
+        if self.max_rounds is not None:
+            jobs = jobs[: self.max_rounds]
+        return [self.recommend(job.values) for job in jobs]
+
+    def spec_text(self) -> str:
+        return self.spec
+
+
+class GridController(ListController):
+    """Every combination: enum choices times `float_steps` points per float range."""
+
+
+class RandomController(ListController):
+    """`count` (or `max_rounds`) jobs drawn uniformly with `random.Random(seed)`."""
+
+    spec = "random"
+
+    def spec_text(self) -> str:
+        return f"random:{self.max_rounds or self.count}"
+
+
+class TPEController(Controller):
+    """Optuna's TPE sampler (ask/tell): one recommendation per free worker, then one more
+    after every score, until `max_rounds` recommendations. Enum parameters are searched as
+    the index of their choice; failed jobs are told as failed trials."""
+
+    def __init__(
+        self,
+        max_rounds: int | None = None,
+        seed: int = 0,
+        parallel: int = 1,
+        n_startup_trials: int = 4,
+        **kw: Any,
+    ) -> None:
+        super().__init__(max_rounds, **kw)
+        import optuna  # the runtime's dependency, not the compiler's
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.optuna = optuna
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=n_startup_trials
+        )
+        self.study = optuna.create_study(direction="maximize", sampler=sampler)
+        self.parallel = max(1, parallel)
+        self.asked = 0
+        self.trials: dict[int, Any] = {}
+
+    def _ask(self) -> list[Recommendation]:
+        if self.max_rounds is not None and self.asked >= self.max_rounds:
+            return []
+        assert self.space is not None
+        trial = self.study.ask()
+        values: dict[str, Any] = {}
+        for p in self.space.params:
+            if p.type == "float":
+                # 6 significant digits: what a person would write in a config
+                values[p.id] = tidy(trial.suggest_float(p.id, p.low, p.high), 6)
+            else:
+                index = trial.suggest_categorical(p.id, list(range(len(p.choices))))
+                values[p.id] = p.choices[index]
+        self.asked += 1
+        rec = self.recommend(values)
+        self.trials[rec.rec_id] = trial
+        return [rec]
+
+    def initial_recommendation(self, ctx: Context) -> list[Recommendation]:
+        recs: list[Recommendation] = []
+        for _ in range(self.parallel):
+            recs += self._ask()
+        return recs
+
+    def refine_recommendation(
+        self, outcome: Outcome, ctx: Context
+    ) -> list[Recommendation]:
+        trial = self.trials.pop(outcome.recommendation_id, None)
+        if trial is not None:
+            if outcome.score is None:
+                self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
+            else:
+                self.study.tell(trial, outcome.score)
+        return self._ask()
+
+
+# Clara's names and ours -> the class. ReinforcementController (Clara's RL search, not
+# public) is served by TPE, the model-based search that learns from scores the same way.
+BUILTIN: dict[str, type[Controller]] = {
+    "grid": GridController,
+    "GridController": GridController,
+    "random": RandomController,
+    "RandomController": RandomController,
+    "tpe": TPEController,
+    "TPEController": TPEController,
+    "ReinforcementController": TPEController,
+}

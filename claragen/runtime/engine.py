@@ -1,0 +1,368 @@
+"""The AutoML engine: controller -> scheduler -> workers -> executor, handlers on events.
+
+    recommendations (controller) -> queue -> a free worker compiles the job into
+    automl/<run_id>/W<worker>_<round>_J<job>/train.py and runs it -> score -> controller
+
+The engine thread owns the controller, the handlers and the journal; worker threads only
+run jobs. Every step is journalled before it is acted on (journal.py), so `--resume`
+replays the journal through a fresh controller (same seed, same calls, same
+recommendations), keeps every job that ended and runs the others again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claragen.runtime.context import (
+    Context,
+    ContextKey,
+    Outcome,
+    Recommendation,
+    RuntimeSpace,
+    concrete_search_value,
+)
+from claragen.runtime.executor import JobResult, JobSpec, LocalExecutor
+from claragen.runtime.handlers import fire, log
+from claragen.runtime.journal import Journal, JournalState
+from claragen.runtime.live import Display, JobRow, leaderboard
+from claragen.runtime.workers import Worker
+from claragen.transpiler.passes.expand_jobs import Job
+from claragen.transpiler.pipeline import Compilation
+from claragen.transpiler.render import Renderer
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class SearchError(Exception):
+    """A search that cannot start or resume (the message says why and what to do)."""
+
+
+def check_run_id(run_id: str) -> str:
+    if not RUN_ID.match(run_id) or ".." in run_id:
+        raise SearchError(
+            f"run id {run_id!r}: use letters, digits, '_', '-' and '.' (it names a folder)"
+        )
+    return run_id
+
+
+@dataclass
+class SearchOptions:
+    run_id: str
+    output: Path  # the automl folder; the run is output/run_id
+    workers: list[Worker]
+    max_jobs: int | None = None
+    resume: bool = False
+    job_args: tuple[str, ...] = ()
+    job_timeout: float | None = None
+
+
+@dataclass
+class EngineJob:
+    job: str  # "J3"
+    rec: Recommendation
+    row: JobRow
+    spec: JobSpec | None = None
+    result: JobResult | None = None
+
+
+@dataclass
+class Search:
+    """One search: what to compile, who recommends, who listens."""
+
+    compilation: Compilation
+    controller: Any
+    handlers: list[Any]
+    options: SearchOptions
+    tracker: Any = None  # MLflowTracker
+    header: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.run_dir = self.options.output / check_run_id(self.options.run_id)
+        self.journal = Journal(self.run_dir / "journal.jsonl")
+        self.executor = LocalExecutor()
+        self.jobs: list[EngineJob] = []
+        self.rounds: dict[int, int] = {}  # worker -> jobs started on it
+        self.ended = 0
+        self.ctx = Context()
+
+    # -- compile ------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        config, base = self.compilation.build()
+        self.config, self.base = config, base
+        self.space = RuntimeSpace(base.space)
+        self.renderer = Renderer()
+        self.ctx.set_prop(ContextKey.SEARCH_SPACE, self.space)
+        self.ctx.set_prop(ContextKey.RUN_DIR, self.run_dir)
+        self.ctx.set_prop(ContextKey.RUN_ID, self.options.run_id)
+
+    def compile_job(self, ej: EngineJob, folder: Path) -> Path:
+        script = self.compilation.compile_job(
+            self.config, self.base, folder, Job(ej.job, ej.rec.values), self.renderer
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "train.py").write_text(script, encoding="utf-8")
+        values = json.dumps(ej.rec.values, indent=2, sort_keys=True)
+        (folder / "values.json").write_text(values + "\n", encoding="utf-8")
+        return folder / "train.py"
+
+    # -- recommendations ------------------------------------------------------------
+
+    def accept(self, recs: list[Recommendation], journalled: list[dict]) -> None:
+        """Number new recommendations J1, J2, ...; journal them (or, replaying, check
+        them against the journal, whose values win)."""
+        for rec in recs:
+            index = len(self.jobs)
+            job = f"J{index + 1}"
+            if index < len(journalled):
+                old = journalled[index]
+                if json.dumps(old["values"], sort_keys=True) != json.dumps(
+                    rec.values, sort_keys=True
+                ):
+                    log.warning(
+                        "%s: the controller recommends other values than the journal "
+                        "holds (is it seeded?); the journal's are used",
+                        job,
+                    )
+                    rec = Recommendation(
+                        rec.rec_id, type(rec.result)(self.space, old["values"])
+                    )
+            else:
+                self.journal.write(
+                    "recommend", job=job, rec_id=rec.rec_id, values=rec.values
+                )
+            self.jobs.append(EngineJob(job, rec, JobRow(job)))
+        if recs:
+            self.ctx.set_prop(ContextKey.RECOMMENDATIONS, recs)
+            fire(self.handlers, "recommendations_available", self.ctx)
+
+    def outcome(self, ej: EngineJob, score: float | None) -> Outcome:
+        return Outcome(ej.rec.rec_id, score, ej.rec, ej.row.name)
+
+    # -- start / resume ---------------------------------------------------------------
+
+    def open(self) -> JournalState:
+        exists = self.journal.path.exists()
+        if self.options.resume and not exists:
+            raise SearchError(f"--resume: {self.run_dir} holds no search to resume")
+        if not self.options.resume and exists:
+            raise SearchError(
+                f"{self.run_dir} holds a search already; add --resume to continue it, "
+                "or give another --run-id"
+            )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        state = JournalState.of(self.journal.read())
+        if state.header is None:
+            self.journal.write("search", run_id=self.options.run_id, **self.header)
+        if not state.done:
+            fire(self.handlers, "startup", self.ctx)
+        self.controller.set_search_space(self.space, self.ctx)
+        self.accept(self.controller.initial_recommendation(self.ctx), state.recommended)
+        by_job = {ej.job: ej for ej in self.jobs}
+        for job in state.end_order:  # replay: the same calls in the same order
+            end = state.ended[job]
+            ej = by_job.get(job)
+            if ej is None:
+                raise SearchError(
+                    f"the journal's {job} was never recommended on replay"
+                )
+            ej.row = JobRow(job, end["name"], end.get("worker_label", ""), end["status"],
+                            end.get("score"), elapsed=end.get("elapsed"), reason=end.get("reason", ""))  # fmt: skip
+            ej.result = JobResult(
+                end["status"], end.get("score"), end.get("reason", "")
+            )
+            self.ended += 1
+            self.accept(
+                self.controller.refine_recommendation(
+                    self.outcome(ej, end.get("score")), self.ctx
+                ),
+                state.recommended,
+            )
+            by_job.update({e.job: e for e in self.jobs})
+        for job, start in state.started.items():
+            worker = int(start["worker"])
+            self.rounds[worker] = max(self.rounds.get(worker, 0), int(start["round"]))
+            if (
+                job not in state.ended
+            ):  # a run cut short: its folder goes, the job reruns
+                shutil.rmtree(self.run_dir / start["name"], ignore_errors=True)
+        for handler in self.handlers:
+            restore = getattr(handler, "restore", None)
+            for ej in self.finished():
+                if restore and ej.result and ej.result.score is not None:
+                    restore(self.run_dir / ej.row.name, ej.result.score)
+        return state
+
+    def finished(self) -> list[EngineJob]:
+        return [ej for ej in self.jobs if ej.result is not None]
+
+    def track_open(self, state: JournalState) -> None:
+        if self.tracker is None:
+            return
+        params = {"controller": self.header.get("controller", ""),
+                  "workers": str(len(self.options.workers))}  # fmt: skip
+        parent = self.tracker.open(self.options.run_id, state.parent_run, params)
+        if state.parent_run is None:
+            self.journal.write("parent", mlflow_run=parent)
+        for ej in self.finished():  # ended before a crash, not yet in MLflow
+            if ej.job not in state.tracked:
+                self.job_context(ej)
+                self.tracker.end_job(self.ctx)
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def job_context(self, ej: EngineJob) -> None:
+        self.ctx.set_prop(ContextKey.JOB_ID, ej.job)
+        self.ctx.set_prop(ContextKey.JOB_NAME, ej.row.name)
+        self.ctx.set_prop(ContextKey.JOB_DIR, self.run_dir / ej.row.name)
+        self.ctx.set_prop(ContextKey.SEARCH_VALUES, dict(ej.rec.values))
+        self.ctx.set_prop(
+            ContextKey.CONCRETE_SEARCH_VALUE, concrete_search_value(ej.rec.values)
+        )
+        result = ej.result
+        self.ctx.set_prop(ContextKey.SCORE, None if result is None else result.score)
+        self.ctx.set_prop(
+            ContextKey.JOB_STATUS, None if result is None else result.status
+        )
+        self.ctx.set_prop("_jobReason", None if result is None else result.reason)
+        self.ctx.set_prop(
+            ContextKey.JOB_RESULT, None if result is None else result.result
+        )
+
+    def start(self, ej: EngineJob, worker: Worker, display: Display) -> JobSpec:
+        round_ = self.rounds.get(worker.index, 0) + 1
+        self.rounds[worker.index] = round_
+        name = f"W{worker.index}_{round_}_{ej.job}"
+        folder = self.run_dir / name
+        shutil.rmtree(folder, ignore_errors=True)
+        ej.row = JobRow(ej.job, name, str(worker), "running")
+        ej.row.started = time.monotonic()
+        script = self.compile_job(ej, folder)
+        self.journal.write(
+            "start", job=ej.job, name=name, worker=worker.index, round=round_
+        )
+        self.job_context(ej)
+        fire(self.handlers, "start_job", self.ctx)
+        display.update(ej.row)
+        return JobSpec(ej.job, name, folder, script, worker, self.options.job_args,
+                       self.options.job_timeout)  # fmt: skip
+
+    def end(self, ej: EngineJob, result: JobResult, display: Display) -> None:
+        ej.result = result
+        ej.row.status, ej.row.score = result.status, result.score
+        ej.row.elapsed, ej.row.reason = result.elapsed, result.reason
+        self.journal.write("end", job=ej.job, name=ej.row.name, status=result.status,
+                           score=result.score, reason=result.reason,
+                           elapsed=round(result.elapsed, 3), worker_label=ej.row.worker)  # fmt: skip
+        display.update(ej.row)
+        self.job_context(ej)
+        fire(self.handlers, "end_job", self.ctx)
+        if self.tracker is not None:
+            try:
+                self.tracker.end_job(self.ctx)
+            except Exception as exc:  # the search goes on; --resume logs it later
+                log.error("MLflow: %s not tracked: %r", ej.row.name, exc)
+        self.ended += 1
+        if self.ended % len(self.options.workers) == 0:
+            fire(self.handlers, "round_ended", self.ctx)
+        recs = self.controller.refine_recommendation(
+            self.outcome(ej, result.score), self.ctx
+        )
+        self.accept(recs, [])
+
+    def started_count(self) -> int:
+        return sum(1 for ej in self.jobs if ej.row.status != "queued")
+
+    def run(self, display: Display) -> str:
+        """Run the search to its end; the status: finished, stopped or interrupted."""
+        self.prepare()
+        state = self.open()
+        self.track_open(state)
+        if state.done:
+            display.note(f"{self.run_dir}: the search had finished; nothing to run")
+            return "finished"
+        running: dict[Future, tuple[EngineJob, Worker]] = {}
+        status = "finished"
+        previous = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        pool = ThreadPoolExecutor(
+            len(self.options.workers), thread_name_prefix="worker"
+        )
+        try:
+            with display:
+                self.loop(pool, running, display)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: kill the jobs, keep the journal
+            status = "interrupted"
+            self.executor.abort()
+            wait(list(running))
+            self.journal.write("interrupted")
+            display.note(
+                f"interrupted: resume with --resume --run-id {self.options.run_id}"
+            )
+        finally:
+            pool.shutdown(wait=True)
+            signal.signal(signal.SIGTERM, previous)
+        if status == "finished":
+            if self.ctx.stop_work_asked():
+                status = "stopped"
+                self.journal.write("stop", reason=self.ctx.stop_reason)
+                display.note(f"stopped: {self.ctx.stop_reason}")
+            self.journal.write("done", status=status)
+        fire(self.handlers, "shutdown", self.ctx)
+        if self.tracker is not None:
+            best = self.best()
+            self.tracker.finish("KILLED" if status == "interrupted" else "FINISHED",
+                                None if best is None else best.result.score)  # type: ignore[union-attr]  # fmt: skip
+        return status
+
+    def loop(
+        self,
+        pool: ThreadPoolExecutor,
+        running: dict[Future, tuple[EngineJob, Worker]],
+        display: Display,
+    ) -> None:
+        """Start queued jobs on free workers; end each job as it finishes; until no job
+        is queued (within --max-jobs, and no stop was asked) and none is running."""
+        free = list(self.options.workers)
+        limit = self.options.max_jobs
+        while True:
+            while free and not self.ctx.stop_work_asked():
+                ej = next((e for e in self.jobs if e.row.status == "queued"), None)
+                if ej is None or (limit is not None and self.started_count() >= limit):
+                    break
+                worker = free.pop(0)
+                spec = self.start(ej, worker, display)
+                running[pool.submit(self.executor.execute, spec)] = (ej, worker)
+            if not running:
+                return
+            done, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                ej, worker = running.pop(future)
+                self.end(ej, future.result(), display)
+                free.append(worker)
+                free.sort(key=lambda w: w.index)
+            if display.live is not None:
+                display.live.update(display.table())
+
+    def best(self) -> EngineJob | None:
+        scored = [
+            ej for ej in self.finished() if ej.result and ej.result.score is not None
+        ]
+        return max(scored, key=lambda ej: ej.result.score) if scored else None  # type: ignore[union-attr]
+
+    def leaderboard(self):
+        values = {ej.job: ej.rec.values for ej in self.jobs}
+        rows = [ej.row for ej in self.finished()]
+        return leaderboard(rows, values, f"leaderboard of {self.options.run_id}")
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

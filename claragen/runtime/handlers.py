@@ -1,0 +1,124 @@
+"""Handlers see the search's events, with Clara's method names (SPEC 6):
+
+    startup(ctx)                    the search starts (or resumes)
+    recommendations_available(ctx)  the controller gave ContextKey.RECOMMENDATIONS
+    start_job(ctx) / end_job(ctx)   JOB_NAME, CONCRETE_SEARCH_VALUE; SCORE at the end
+    round_ended(ctx)                every worker finished a job since the last round
+    shutdown(ctx)                   the search is over (finished, stopped or interrupted)
+
+A bring-your-own handler subclasses `Handler` (or just has the methods it needs).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from claragen.runtime.context import Context, ContextKey
+
+log = logging.getLogger("claragen.automl")
+
+EVENTS = (
+    "startup",
+    "recommendations_available",
+    "start_job",
+    "end_job",
+    "round_ended",
+    "shutdown",
+)
+
+
+class Handler:
+    def startup(self, ctx: Context) -> None: ...
+    def recommendations_available(self, ctx: Context) -> None: ...
+    def start_job(self, ctx: Context) -> None: ...
+    def end_job(self, ctx: Context) -> None: ...
+    def round_ended(self, ctx: Context) -> None: ...
+    def shutdown(self, ctx: Context) -> None: ...
+
+
+class StatsHandler(Handler):
+    """Counts jobs and scores and logs them when the search ends (Clara's StatsHandler /
+    MMARStatsHandler); the live table shows each job as it ends."""
+
+    def __init__(self, **_: Any) -> None:
+        self.scores: list[float] = []
+        self.failed = 0
+
+    def end_job(self, ctx: Context) -> None:
+        score = ctx.get_prop(ContextKey.SCORE)
+        if score is None:
+            self.failed += 1
+        else:
+            self.scores.append(score)
+
+    def shutdown(self, ctx: Context) -> None:
+        best = f", best score {max(self.scores):.4f}" if self.scores else ""
+        log.info("%d jobs ended this session, %d failed%s",
+                 len(self.scores) + self.failed, self.failed, best)  # fmt: skip
+
+
+class MMARHandler(Handler):
+    """Keeps the checkpoints of the best `num_mmars_to_keep` jobs only, and stops the
+    search once a score reaches `stop_threshold` (Clara's MMARHandler).
+
+    `train_config_file` names the training config (the CLI reads it); `work_dir` and
+    `key_mmar_content_only` have no effect: a job's folder is already only its script, log,
+    result and checkpoints.
+    """
+
+    def __init__(
+        self,
+        num_mmars_to_keep: int = 30,
+        stop_threshold: float | None = None,
+        train_config_file: str | None = None,
+        **_: Any,
+    ) -> None:
+        self.keep = int(num_mmars_to_keep)
+        self.stop_threshold = stop_threshold
+        self.train_config_file = train_config_file
+        self.scores: dict[Path, float] = {}
+
+    def restore(self, folder: Path, score: float) -> None:
+        """A job that ended before the search was resumed."""
+        self.scores[Path(folder)] = score
+
+    def end_job(self, ctx: Context) -> None:
+        score = ctx.get_prop(ContextKey.SCORE)
+        folder = ctx.get_prop(ContextKey.JOB_DIR)
+        if score is None or folder is None:
+            return
+        self.scores[Path(folder)] = score
+        self.prune()
+        if self.stop_threshold is not None and score >= float(self.stop_threshold):
+            ctx.stop_work(
+                self, f"score {score:.4f} reached stop_threshold {self.stop_threshold}"
+            )
+
+    def prune(self) -> None:
+        ranked = sorted(self.scores, key=lambda f: -self.scores[f])
+        for folder in ranked[self.keep :]:
+            models = folder / "models"
+            for ckpt in sorted(models.glob("*.pt")) + sorted(models.glob("*.ts")):
+                ckpt.unlink()
+            cache = models / "cache"
+            if cache.is_dir():
+                shutil.rmtree(cache)
+
+
+# Without a config_automl.json: a line per finished job.
+HANDLER_DEFAULTS: tuple[type[Handler], ...] = (StatsHandler,)
+
+
+def fire(handlers: list[Any], event: str, ctx: Context) -> None:
+    """Call `event` on every handler that has it; a handler's error is logged, not fatal."""
+    for handler in handlers:
+        method = getattr(handler, event, None)
+        if method is None:
+            continue
+        try:
+            method(ctx)
+        except Exception as exc:  # a user's handler must not end the search
+            log.error("handler %s.%s failed: %r", type(handler).__name__, event, exc)

@@ -1,0 +1,305 @@
+"""`claragen automl` end to end: real searches of the 4.1 example on tiny synthetic data,
+each job its generated script run as a subprocess on the CPU."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE, REPO
+
+pytestmark = pytest.mark.e2e
+CLARAGEN = [sys.executable, "-m", "claragen"]
+GOOD = [16, 32, 64, 128, 256]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data")
+    subprocess.run(
+        [sys.executable, str(REPO / "examples" / "make_synthetic_data.py"), str(out),
+         "--cases", "3", "--validation", "1", "--shape", "32", "32", "24"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out
+
+
+def make_mmar(tmp_path: Path, model_search: list | None = None, **files: str) -> Path:
+    """The example MMAR with a small search: the loss (2 choices), floats at their
+    midpoint (--float-steps 1), and `model_search` on the network."""
+    mmar = tmp_path / "mmar"
+    (mmar / "config").mkdir(parents=True)
+    config = json.loads((EXAMPLE / "config" / "config_train.json").read_text())
+    config["search"] = [s for s in config["search"] if s["type"] == "enum"]
+    config["train"]["model"]["search"] = model_search or []
+    del config["train"]["pre_transforms"][2]["search"]
+    (mmar / "config" / "config_train.json").write_text(json.dumps(config, indent=2))
+    for name in ("environment.json", "dataset_0.json"):
+        (mmar / "config" / name).write_text((EXAMPLE / "config" / name).read_text())
+    for name, text in files.items():
+        path = mmar / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return mmar
+
+
+def automl_cmd(mmar: Path, data: Path, *extra: str) -> list[str]:
+    job_args = (f"--epochs 1 --device cpu --data-root {data} --dataset-json "
+                f"{data / 'dataset.json'} --crop-size 16 16 16 --roi-size 32 32 32")  # fmt: skip
+    return [*CLARAGEN, "automl", "-m", str(mmar), "--workers", "2", "--float-steps", "1",
+            "--job-args", job_args, *extra]  # fmt: skip
+
+
+def run(cmd: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def journal(run_dir: Path) -> list[dict]:
+    return [
+        json.loads(line)
+        for line in (run_dir / "journal.jsonl").read_text().splitlines()
+    ]
+
+
+def mlflow_runs(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("claragen-automl")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return client, parents, children
+
+
+def test_a_failing_job_is_recorded_and_the_others_are_scored(tmp_path, data):
+    mmar = make_mmar(tmp_path, [{"type": "enum", "args": ["channels"], "domain": "net",
+                                 "targets": [[GOOD], [[8]]]}])  # fmt: skip
+    proc = run(automl_cmd(mmar, data, "--controller", "grid", "--max-jobs", "2",
+                          "--run-id", "fail"))  # fmt: skip
+    run_dir = mmar / "automl" / "fail"
+    ends = {e["job"]: e for e in journal(run_dir) if e["event"] == "end"}
+    assert ends["J1"]["status"] == "ok" and 0 <= ends["J1"]["score"] <= 1
+    assert ends["J2"]["status"] == "failed" and ends["J2"]["score"] is None
+    assert "channels" in ends["J2"]["reason"]  # the script's own error, from its log
+    assert "Traceback" in (run_dir / ends["J2"]["name"] / "log.txt").read_text()
+    assert "leaderboard of fail" in proc.stdout and "failed:" in proc.stdout
+    _, parents, children = mlflow_runs(f"sqlite:///{run_dir / 'mlflow.db'}")
+    assert sorted(c.info.status for c in children) == ["FAILED", "FINISHED"]
+    # the HTML report of the run
+    page = run([*CLARAGEN, "report", str(run_dir)]).stdout.strip()
+    assert "Leaderboard" in Path(page).read_text()
+
+
+def test_a_killed_search_resumes_and_runs_each_job_once(tmp_path, data):
+    mmar = make_mmar(tmp_path, [{"type": "enum", "args": ["num_res_units"], "domain": "net",
+                                 "targets": [[2], [1]]}])  # fmt: skip
+    cmd = automl_cmd(mmar, data, "--controller", "grid", "--run-id", "k")
+    run_dir = mmar / "automl" / "k"
+    runner = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    while (
+        time.monotonic() < deadline
+    ):  # kill it once a job ended and others are running
+        events = journal(run_dir) if (run_dir / "journal.jsonl").exists() else []
+        if any(e["event"] == "end" for e in events):
+            break
+        time.sleep(0.2)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    before = journal(run_dir)
+    ended_before = [e["job"] for e in before if e["event"] == "end"]
+    assert (
+        ended_before
+        and len(ended_before) < 4
+        and not any(e["event"] == "done" for e in before)
+    )
+
+    proc = run(cmd + ["--resume"])
+    events = journal(run_dir)
+    ends = [e["job"] for e in events if e["event"] == "end"]
+    assert sorted(ends) == ["J1", "J2", "J3", "J4"]  # each job ended exactly once
+    assert ends[: len(ended_before)] == ended_before  # finished jobs were not run again
+    assert [e["event"] for e in events].count("done") == 1
+    assert [e["event"] for e in events].count("recommend") == 4
+    _, parents, children = mlflow_runs(f"sqlite:///{run_dir / 'mlflow.db'}")
+    assert len(parents) == 1
+    assert sorted(c.data.tags["claragen.job"] for c in children) == [
+        "J1",
+        "J2",
+        "J3",
+        "J4",
+    ]
+    assert "leaderboard of k" in proc.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    import urllib.request
+
+    port = _free_port()
+    mlflow = Path(sys.executable).parent / "mlflow"
+    server = subprocess.Popen(
+        [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "artefacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(uri + "/health", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("mlflow server did not start")
+            time.sleep(0.5)
+    yield uri
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+def test_a_search_tracked_on_a_real_mlflow_server(tmp_path, data, mlflow_server):
+    mmar = make_mmar(tmp_path)
+    run(automl_cmd(mmar, data, "--controller", "grid", "--run-id", "srv",
+                   "--tracking-uri", mlflow_server))  # fmt: skip
+    client, parents, children = mlflow_runs(mlflow_server)
+    assert [p.info.run_name for p in parents] == ["srv"]
+    assert len(children) == 2
+    for child in children:
+        assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+        assert json.loads(child.data.params["mySearchLoss1,mySearchLoss2".replace(",", "_")]) in (
+            [True, False], [False, True])  # fmt: skip
+        assert 0 <= child.data.metrics["score"] <= 1
+        series = client.get_metric_history(child.info.run_id, "val_mean_dice")
+        assert [m.step for m in series] == [1]
+        names = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert {"train.py", "log.txt", "result.json"} <= names
+
+
+BYOC = '''
+import json
+from claragen.runtime.context import ContextKey, Recommendation, SearchResult
+from claragen.runtime.handlers import Handler
+
+
+class FirstChoices:
+    """Recommends the first choice of every enum, then the second, then stops."""
+
+    def __init__(self, max_rounds=2):
+        self.max_rounds, self.given = max_rounds, 0
+
+    def set_search_space(self, space, ctx):
+        self.space = space
+
+    def _next(self):
+        if self.given >= self.max_rounds:
+            return []
+        i = self.given
+        values = {p.id: p.choices[i % len(p.choices)] if p.type == "enum"
+                  else (p.low + p.high) / 2 for p in self.space.params}
+        self.given += 1
+        return [Recommendation(self.given, SearchResult(self.space, values))]
+
+    def initial_recommendation(self, ctx):
+        return self._next()
+
+    def refine_recommendation(self, outcome, ctx):
+        return self._next()
+
+
+class EventLog(Handler):
+    def __init__(self, path):
+        self.path = path
+
+    def _log(self, event, ctx):
+        record = {"event": event, "job": ctx.get_prop(ContextKey.JOB_NAME),
+                  "score": ctx.get_prop(ContextKey.SCORE),
+                  "values": ctx.get_prop(ContextKey.CONCRETE_SEARCH_VALUE)}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\\n")
+
+    def startup(self, ctx): self._log("startup", ctx)
+    def recommendations_available(self, ctx): self._log("recommendations_available", ctx)
+    def start_job(self, ctx): self._log("start_job", ctx)
+    def end_job(self, ctx): self._log("end_job", ctx)
+    def shutdown(self, ctx): self._log("shutdown", ctx)
+'''
+
+
+def test_byoc_controller_and_handler_given_by_path(tmp_path, data):
+    events = tmp_path / "events.jsonl"
+    conf = {
+        "controller": {"name": "mine", "path": "myAutoML.FirstChoices", "args": {"max_rounds": 2}},
+        "handlers": [{"path": "myAutoML.EventLog", "args": {"path": "{eventlog}"}},
+                     {"name": "MMARHandler", "args": {"num_mmars_to_keep": 1}}],
+    }  # fmt: skip
+    mmar = make_mmar(tmp_path, **{"custom/myAutoML.py": BYOC,
+                                  "config/config_automl.json": json.dumps(conf)})  # fmt: skip
+    run(automl_cmd(mmar, data, "--set", f"eventlog={events}", "--set", "run_id=byo"))
+    run_dir = mmar / "automl" / "byo"
+    log = [json.loads(line) for line in events.read_text().splitlines()]
+    kinds = [e["event"] for e in log]
+    assert kinds[:2] == ["startup", "recommendations_available"]
+    assert kinds[-1] == "shutdown"
+    assert kinds.count("start_job") == 2 and kinds.count("end_job") == 2
+    ends = [e for e in log if e["event"] == "end_job"]
+    assert {e["job"] for e in ends} == {
+        "W1_1_J1",
+        "W1_2_J2",
+    }  # one at a time: J2 after J1
+    assert all(isinstance(e["score"], float) for e in ends)
+    by_job = {e["job"]: e["values"] for e in ends}
+    assert by_job["W1_1_J1"][":mySearchLoss1,mySearchLoss2"] == [True, False]
+    assert by_job["W1_2_J2"][":mySearchLoss1,mySearchLoss2"] == [False, True]
+    values = json.loads((run_dir / "W1_2_J2" / "values.json").read_text())
+    assert values[":mySearchLoss1,mySearchLoss2"] == [False, True]
+    # MMARHandler kept the checkpoints of the best job only
+    assert len(list(run_dir.glob("*/models/model.pt"))) == 1
+
+
+def test_ctrl_c_kills_the_jobs_and_leaves_a_resumable_run(tmp_path, data):
+    mmar = make_mmar(tmp_path)
+    cmd = automl_cmd(mmar, data, "--controller", "grid", "--run-id", "c")
+    run_dir = mmar / "automl" / "c"
+    runner = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if (run_dir / "journal.jsonl").exists() and any(
+            e["event"] == "start" for e in journal(run_dir)
+        ):
+            break
+        time.sleep(0.2)
+    runner.send_signal(signal.SIGINT)
+    output, _ = runner.communicate(
+        timeout=60
+    )  # promptly: the jobs are killed, not awaited
+    assert runner.returncode == 130, output[-2000:]
+    events = [e["event"] for e in journal(run_dir)]
+    assert "interrupted" in events and "end" not in events and "done" not in events
+    assert "resume with --resume --run-id c" in output
+    run(cmd + ["--resume"])
+    ends = [e["job"] for e in journal(run_dir) if e["event"] == "end"]
+    assert sorted(ends) == ["J1", "J2"]
