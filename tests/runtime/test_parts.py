@@ -193,3 +193,42 @@ def test_report_is_one_html_page_with_the_leaderboard_and_plots(tmp_path):
     assert (
         "Score against :lr" in page and os.path.getsize(tmp_path / "report.html") > 1000
     )
+
+
+def _job(tmp_path, body, timeout=None):
+    from claragen.runtime.executor import JobSpec
+
+    folder = tmp_path / "W1_1_J1"
+    folder.mkdir()
+    script = folder / "train.py"
+    script.write_text(
+        "import argparse, json, os, sys, time\n"
+        "p = argparse.ArgumentParser(); p.add_argument('--mmar-ckpt-dir')\n"
+        "args = p.parse_args(); os.makedirs(args.mmar_ckpt_dir, exist_ok=True)\n"
+        "def result(v):\n"
+        "    json.dump({'best_value': v}, open(os.path.join(args.mmar_ckpt_dir, 'result.json'), 'w'))\n"
+        + body
+    )
+    return JobSpec("J1", "W1_1_J1", folder, script, Worker(1), (), timeout)
+
+
+@pytest.mark.parametrize(
+    "body, status, score, reason",
+    [
+        ("result(0.5)\n", "ok", 0.5, ""),
+        ("result(float('nan'))\n", "failed", None, "the score is nan"),
+        ("print('x')\n", "failed", None, "no readable result.json"),
+        ("raise SystemExit('ValueError: bad channels')\n", "failed", None,
+         "exit 1: ValueError: bad channels"),
+        ("time.sleep(30)\n", "failed", None, "timed out after 0.5 s"),
+    ],
+)  # fmt: skip
+def test_a_job_fails_with_its_reason(tmp_path, body, status, score, reason):
+    from claragen.runtime.executor import LocalExecutor
+
+    result = LocalExecutor().execute(
+        _job(tmp_path, body, timeout=0.5 if "sleep" in body else 60)
+    )
+    assert (result.status, result.score) == (status, score)
+    assert result.reason.startswith(reason)
+    assert (tmp_path / "W1_1_J1" / "log.txt").exists()
