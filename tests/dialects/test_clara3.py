@@ -80,3 +80,31 @@ def test_no_equivalent_is_an_error_with_the_byoc_way_out(tmp_path):
     )
     (error,) = errors_of(tmp_path, cfg)
     assert "the Clara 3.x component 'CopyProperties' has no MONAI equivalent" in error
+
+
+def _spleen():
+    return json.loads(SPLEEN_3X.read_text())
+
+
+def test_an_unknown_legacy_component_suggests_the_closest_3x_name(tmp_path):
+    cfg = _spleen()
+    cfg["train"]["pre_transforms"][1]["name"] = "ScaleIntensityRang"
+    (error,) = errors_of(tmp_path, cfg)
+    assert "unknown component 'ScaleIntensityRang'" in error
+
+
+def test_an_unknown_3x_arg_is_an_error_with_did_you_mean(tmp_path):
+    cfg = _spleen()
+    scale = next(
+        t for t in cfg["train"]["pre_transforms"] if t["name"] == "ScaleIntensityRange"
+    )
+    scale["args"]["a_mx"] = scale["args"].pop("a_max")
+    errors = errors_of(tmp_path, cfg)
+    assert any("'a_mx'" in e for e in errors), errors
+
+
+def test_a_pipeline_without_a_datalist_is_an_error(tmp_path):
+    cfg = _spleen()
+    del cfg["train"]["image_pipeline"]["args"]["data_list_file_path"]
+    errors = errors_of(tmp_path, cfg)
+    assert any("needs a 'data_list_file_path'" in e for e in errors), errors
