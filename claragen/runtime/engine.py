@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import signal
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -91,6 +92,7 @@ class Search:
         self.jobs: list[EngineJob] = []
         self.rounds: dict[int, int] = {}  # worker -> jobs started on it
         self.ended = 0
+        self.interrupted = False  # Ctrl-C or SIGTERM seen
         self.ctx = Context()
 
     # -- compile ------------------------------------------------------------------
@@ -291,8 +293,14 @@ class Search:
             return "finished"
         running: dict[Future, tuple[EngineJob, Worker]] = {}
         status = "finished"
-        previous = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+        # Ctrl-C and SIGTERM set a flag that the loop reads at least once a second: an
+        # exception raised wherever the signal lands can be swallowed (a weakref
+        # callback, a __del__), a flag cannot.
+        self.interrupted = False
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._on_signal)
         pool = ThreadPoolExecutor(
             len(self.options.workers), thread_name_prefix="worker"
         )
@@ -309,7 +317,8 @@ class Search:
             )
         finally:
             pool.shutdown(wait=True)
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         if status == "finished":
             if self.ctx.stop_work_asked():
                 status = "stopped"
@@ -334,6 +343,8 @@ class Search:
         free = list(self.options.workers)
         limit = self.options.max_jobs
         while True:
+            if self.interrupted:
+                raise KeyboardInterrupt
             while free and not self.ctx.stop_work_asked():
                 ej = next((e for e in self.jobs if e.row.status == "queued"), None)
                 if ej is None or (limit is not None and self.started_count() >= limit):
@@ -352,6 +363,9 @@ class Search:
             if display.live is not None:
                 display.live.update(display.table())
 
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.interrupted = True
+
     def best(self) -> EngineJob | None:
         scored = [
             ej for ej in self.finished() if ej.result and ej.result.score is not None
@@ -362,7 +376,3 @@ class Search:
         values = {ej.job: ej.rec.values for ej in self.jobs}
         rows = [ej.row for ej in self.finished()]
         return leaderboard(rows, values, f"leaderboard of {self.options.run_id}")
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
