@@ -30,6 +30,7 @@ class ContextKey:
     JOB_ID = "_jobId"  # "J3"
     JOB_DIR = "_jobDir"  # Path of the job's folder
     JOB_STATUS = "_jobStatus"  # "ok" | "failed"
+    JOB_REASON = "_jobReason"  # why it failed ("" when it did not)
     JOB_RESULT = "_jobResult"  # the job's result.json, or None
     RUN_DIR = "_runDir"  # Path of automl/<run_id>
     RUN_ID = "_runId"

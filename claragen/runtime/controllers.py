@@ -12,6 +12,7 @@ controller and gets the same recommendations back.
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from claragen.runtime.context import (
@@ -24,8 +25,9 @@ from claragen.runtime.context import (
 from claragen.transpiler.passes.expand_jobs import expand_jobs, tidy
 
 
-class Controller:
-    """Base class of controllers, built-in and bring-your-own."""
+class Controller(abc.ABC):
+    """Base class of controllers, built-in and bring-your-own (which may also just have
+    Clara's three methods)."""
 
     def __init__(self, max_rounds: int | None = None, **_: Any) -> None:
         self.max_rounds = max_rounds
@@ -35,8 +37,9 @@ class Controller:
     def set_search_space(self, space: RuntimeSpace, ctx: Context) -> None:
         self.space = space
 
+    @abc.abstractmethod
     def initial_recommendation(self, ctx: Context) -> list[Recommendation]:
-        raise NotImplementedError
+        """The first recommendations: at least one, or the search ends at once."""
 
     def refine_recommendation(
         self, outcome: Outcome, ctx: Context

@@ -28,6 +28,7 @@ from claragen.runtime.context import (
     Outcome,
     Recommendation,
     RuntimeSpace,
+    SearchResult,
     concrete_search_value,
 )
 from claragen.runtime.executor import JobResult, JobSpec, LocalExecutor
@@ -135,7 +136,7 @@ class Search:
                         job,
                     )
                     rec = Recommendation(
-                        rec.rec_id, type(rec.result)(self.space, old["values"])
+                        rec.rec_id, SearchResult(self.space, old["values"])
                     )
             else:
                 self.journal.write(
@@ -168,14 +169,14 @@ class Search:
             fire(self.handlers, "startup", self.ctx)
         self.controller.set_search_space(self.space, self.ctx)
         self.accept(self.controller.initial_recommendation(self.ctx), state.recommended)
-        by_job = {ej.job: ej for ej in self.jobs}
         for job in state.end_order:  # replay: the same calls in the same order
             end = state.ended[job]
-            ej = by_job.get(job)
-            if ej is None:
+            index = int(job[1:]) - 1  # J3 is the third recommendation
+            if index >= len(self.jobs):
                 raise SearchError(
                     f"the journal's {job} was never recommended on replay"
                 )
+            ej = self.jobs[index]
             ej.row = JobRow(job, end["name"], end.get("worker_label", ""), end["status"],
                             end.get("score"), elapsed=end.get("elapsed"), reason=end.get("reason", ""))  # fmt: skip
             ej.result = JobResult(
@@ -188,7 +189,6 @@ class Search:
                 ),
                 state.recommended,
             )
-            by_job.update({e.job: e for e in self.jobs})
         for job, start in state.started.items():
             worker = int(start["worker"])
             self.rounds[worker] = max(self.rounds.get(worker, 0), int(start["round"]))
@@ -234,7 +234,9 @@ class Search:
         self.ctx.set_prop(
             ContextKey.JOB_STATUS, None if result is None else result.status
         )
-        self.ctx.set_prop("_jobReason", None if result is None else result.reason)
+        self.ctx.set_prop(
+            ContextKey.JOB_REASON, None if result is None else result.reason
+        )
         self.ctx.set_prop(
             ContextKey.JOB_RESULT, None if result is None else result.result
         )

@@ -111,7 +111,9 @@ class MLflowTracker(Handler):
             metrics.append(Metric("score", float(score), now, 0))
         tags = [
             RunTag("claragen.status", ctx.get_prop(ContextKey.JOB_STATUS)),
-            RunTag("claragen.reason", str(ctx.get_prop("_jobReason") or "")[:5000]),
+            RunTag(
+                "claragen.reason", str(ctx.get_prop(ContextKey.JOB_REASON) or "")[:5000]
+            ),
         ]
         self.client.log_batch(rid, metrics=metrics, params=params, tags=tags)
         for artefact in ("train.py", "log.txt", "models/result.json"):
