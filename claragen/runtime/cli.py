@@ -156,7 +156,8 @@ def build_controller(
 
 
 def run_automl(args: AutomlArgs) -> int:
-    """The search; 0 when it ran (jobs may have failed), 1 on bad input, 130 interrupted."""
+    """The search; 0 when it ran and a job scored (others may have failed), 1 on bad
+    input or when every job failed, 130 when interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     console = Console()
@@ -181,4 +182,10 @@ def run_automl(args: AutomlArgs) -> int:
         console.print(f"best: {best.row.name} score {best.result.score:.4f} "  # type: ignore[union-attr]
                       f"({search.run_dir / best.row.name})", highlight=False)  # fmt: skip
     console.print(f"journal: {search.journal.path}", highlight=False)
-    return 130 if status == "interrupted" else 0
+    if status == "interrupted":
+        return 130
+    if search.finished() and best is None:
+        console.print("error: every job failed; see their reasons above and their log.txt",
+                      style="red", highlight=False)  # fmt: skip
+        return 1
+    return 0

@@ -70,8 +70,7 @@ class LocalExecutor:
         log_path = spec.folder / "log.txt"
         with open(log_path, "w", encoding="utf-8") as log:
             proc = subprocess.Popen(
-                self.command(spec),
-                cwd=spec.folder,
+                self.command(spec),  # in the folder `claragen automl` runs in
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
