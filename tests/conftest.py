@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -133,3 +135,16 @@ def build(
     """The IR of a config and its pass context, before any pass."""
     comp = compilation(tmp_path, config, env, sets)
     return comp.build()
+
+
+def synthetic_data(
+    out: Path, cases: int, validation: int, shape: tuple[int, int, int]
+) -> Path:
+    """examples/make_synthetic_data.py into `out`: NIfTI cases and out/dataset.json."""
+    subprocess.run(
+        [sys.executable, str(REPO / "examples" / "make_synthetic_data.py"), str(out),
+         "--cases", str(cases), "--validation", str(validation),
+         "--shape", *(str(n) for n in shape)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out

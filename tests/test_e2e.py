@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import synthetic_data
 from tests.test_golden import compile_example
 
 pytestmark = pytest.mark.e2e
@@ -14,13 +14,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data")
-    subprocess.run(
-        [sys.executable, str(REPO / "examples" / "make_synthetic_data.py"), str(out),
-         "--cases", "4", "--validation", "1", "--shape", "48", "48", "40"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return out
+    return synthetic_data(tmp_path_factory.mktemp("data"), 4, 1, (48, 48, 40))
 
 
 def run_script(script, data, ckpt, *extra):

@@ -8,7 +8,7 @@ import pytest
 
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
-from tests.conftest import CORPUS, ENV, REPO, minimal, write
+from tests.conftest import CORPUS, ENV, minimal, synthetic_data, write
 
 CUSTOM_LOSS = '''
 from monai.losses import DiceLoss
@@ -34,12 +34,7 @@ def byoc_mmar(tmp_path):
 
 def tiny_data(mmar):
     """Two 16^3 cases in MMAR/data, listed by MMAR/config/dataset.json."""
-    data = mmar / "data"
-    subprocess.run(
-        [sys.executable, str(REPO / "examples" / "make_synthetic_data.py"), str(data),
-         "--cases", "2", "--validation", "0", "--shape", "16", "16", "16"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    data = synthetic_data(mmar / "data", 2, 0, (16, 16, 16))
     (mmar / "config" / "dataset.json").write_text((data / "dataset.json").read_text())
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE, REPO
+from tests.conftest import EXAMPLE, REPO, synthetic_data
 
 pytestmark = pytest.mark.e2e
 CLARAGEN = [sys.executable, "-m", "claragen"]
@@ -21,13 +21,7 @@ GOOD = [16, 32, 64, 128, 256]
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data")
-    subprocess.run(
-        [sys.executable, str(REPO / "examples" / "make_synthetic_data.py"), str(out),
-         "--cases", "3", "--validation", "1", "--shape", "32", "32", "24"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return out
+    return synthetic_data(tmp_path_factory.mktemp("data"), 3, 1, (32, 32, 24))
 
 
 def make_mmar(tmp_path: Path, model_search: list | None = None, **files: str) -> Path:
