@@ -48,7 +48,7 @@ def bad(tmp_path, cfg, env=ENV):
 
 def test_malformed_json(tmp_path):
     out, path = bad(tmp_path, '{\n  "epochs": 2,\n  "amp": ture\n}\n')
-    assert out.startswith(f"{path}:3:10: error: invalid JSON: unknown literal 'ture'\n")
+    assert out.startswith(f"{path}:3:10: error[E101]: invalid JSON: unknown literal 'ture'\n")
     assert (
         "    3 |   \"amp\": ture\n      |          ^\nhelp: did you mean 'true'?" in out
     )
@@ -62,14 +62,14 @@ def test_all_errors_of_a_file_are_reported_in_one_run(tmp_path):
     cfg["train"]["model"]["args"]["channels"] = "#[4, 8"  # not one expression
     cfg["train"]["loss"] = [{"name": "DiceLoss"}, {"name": "FocalLoss"}]  # two enabled
     out, path = bad(tmp_path, cfg)
-    lines = [line for line in out.splitlines() if ": error: " in line]
+    lines = [line for line in out.splitlines() if ": error[" in line]
     assert lines == [
-        f"{path}:8:7: error: train.loss is a list of alternatives with 2 enabled; exactly one "
+        f"{path}:8:7: error[E304]: train.loss is a list of alternatives with 2 enabled; exactly one "
         "must be: DiceLoss (line 8), FocalLoss (line 11)",
-        f"{path}:19:15: error: unknown variable 'learning_rat'",
-        f"{path}:28:23: error: the '#' expression '[4, 8' is not a single Python expression",
-        f"{path}:71:15: error: unknown component 'SimpleInfer' (train.inferer)",
-        f"{path}:86:20: error: '@modle' refers to nothing: no section has a 'modle'",
+        f"{path}:19:15: error[E200]: unknown variable 'learning_rat'",
+        f"{path}:28:23: error[E203]: the '#' expression '[4, 8' is not a single Python expression",
+        f"{path}:71:15: error[E400]: unknown component 'SimpleInfer' (train.inferer)",
+        f"{path}:86:20: error[E300]: '@modle' refers to nothing: no section has a 'modle'",
     ]
     assert '   71 |       "name": "SimpleInfer"\n      |               ^\n' in out
     assert "help: did you mean 'SimpleInferer'?" in out
@@ -84,7 +84,7 @@ def test_reference_cycle(tmp_path):
         "args": {"optimizer": "@optimizer"},
     }
     out, path = bad(tmp_path, cfg)
-    assert "error: reference cycle: @lr_scheduler -> @optimizer -> @lr_scheduler" in out
+    assert "error[E301]: reference cycle: @lr_scheduler -> @optimizer -> @lr_scheduler" in out
 
 
 def test_legacy_component_without_equivalent_names_the_byoc_way_out(tmp_path):
@@ -100,7 +100,7 @@ def test_legacy_component_without_equivalent_names_the_byoc_way_out(tmp_path):
     }
     out, path = bad(tmp_path, cfg)
     assert (
-        f"{path}:12:17: error: the Clara 3.x component 'ConvertToChannelsLast' has no MONAI "
+        f"{path}:12:17: error[E403]: the Clara 3.x component 'ConvertToChannelsLast' has no MONAI "
         "equivalent (MONAI is channel-first; train.pre_transforms[1])" in out
     )
     assert (
@@ -108,7 +108,7 @@ def test_legacy_component_without_equivalent_names_the_byoc_way_out(tmp_path):
         in out
     )
     assert (
-        f"{path}:18:23: error: SegmentationImagePipeline needs a 'data_list_file_path'"
+        f"{path}:18:23: error[E405]: SegmentationImagePipeline needs a 'data_list_file_path'"
         in out
     )
 
@@ -116,7 +116,7 @@ def test_legacy_component_without_equivalent_names_the_byoc_way_out(tmp_path):
 def test_missing_config_file(tmp_path):
     result = run("compile", tmp_path / "nope.json", "-o", tmp_path / "out")
     assert result.exit_code == 1
-    assert "error: cannot read" in result.output and "Traceback" not in result.output
+    assert "error[E100]: cannot read" in result.output and "Traceback" not in result.output
 
 
 def test_version_and_help():

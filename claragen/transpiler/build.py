@@ -84,7 +84,9 @@ class Builder:
             if key in ("name", "path", "ref"):
                 if not isinstance(val, JString) or not val.value:
                     self.diags.error(
-                        val.span, f"'{key}' of a component must be a non-empty string"
+                        "E104",
+                        val.span,
+                        f"'{key}' of a component must be a non-empty string",
                     )
                     continue
                 text = val.value
@@ -100,6 +102,7 @@ class Builder:
                     path = text
                     if "." not in text:
                         self.diags.error(
+                            "E105",
                             val.span,
                             f"BYOC path {text!r} must be 'module.Class'",
                             "put the class in a module of the MMAR's custom/ folder",
@@ -107,7 +110,7 @@ class Builder:
             elif key == "args":
                 if not isinstance(val, JObject):
                     self.diags.error(
-                        val.span, "'args' must be an object of init arguments"
+                        "E104", val.span, "'args' must be an object of init arguments"
                     )
                     continue
                 for k, v in val.pairs:
@@ -124,11 +127,14 @@ class Builder:
             else:
                 hint = did_you_mean(key, COMPONENT_KEYS | ATTRIBUTE_KEYS)
                 self.diags.warning(
-                    key_node.span, f"unknown component key {key!r} is ignored", hint
+                    "W100",
+                    key_node.span,
+                    f"unknown component key {key!r} is ignored",
+                    hint,
                 )
         if ref is not None and (name or path or args):
             self.diags.error(
-                node.span, "a 'ref' component takes no 'name', 'path' or 'args'"
+                "E104", node.span, "a 'ref' component takes no 'name', 'path' or 'args'"
             )
         return Component(
             span=node.span,
@@ -165,7 +171,7 @@ class Builder:
 
     def config(self, root: JNode, dialect: str, kind: str = "train") -> Config | None:
         if not isinstance(root, JObject):
-            self.diags.error(root.span, "a Clara config must be a JSON object")
+            self.diags.error("E102", root.span, "a Clara config must be a JSON object")
             return None
         config = Config(file=self.file, dialect=dialect, span=root.span, kind=kind)
         if (
@@ -191,7 +197,9 @@ class Builder:
                 continue
             if key in SECTIONS:
                 if not isinstance(val, JObject):
-                    self.diags.error(val.span, f"section {key!r} must be an object")
+                    self.diags.error(
+                        "E102", val.span, f"section {key!r} must be an object"
+                    )
                     continue
                 config.section_spans[key] = val.span
                 config.sections[key] = {

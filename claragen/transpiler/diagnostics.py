@@ -3,10 +3,12 @@
 Passes report problems to a `Diagnostics` sink and go on where that is safe; the driver
 raises `CompileError` once per phase, so a user sees every problem of a file in one run::
 
-    config_train.json:41:17: error: unknown variable 'learning_rat'
+    config_train.json:41:17: error[E200]: unknown variable 'learning_rat'
        41 |         "lr": "{learning_rat}"
           |               ^
     help: did you mean 'learning_rate'?
+
+Every diagnostic carries a stable code (`claragen.transpiler.codes`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
+
+from claragen.transpiler.codes import CODES, check
 
 
 @dataclass(frozen=True, order=True)
@@ -34,9 +39,23 @@ NO_SPAN = Span("<command line>", 0, 0)
 @dataclass(frozen=True)
 class Diagnostic:
     severity: str  # "error" | "warning"
+    code: str  # a key of codes.CODES: "E401"
     span: Span
     message: str
     help: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The form of `claragen check --format json`."""
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "name": CODES[self.code].name,
+            "file": self.span.file,
+            "line": self.span.line,
+            "column": self.span.column,
+            "message": self.message,
+            "help": self.help,
+        }
 
 
 @dataclass
@@ -62,11 +81,20 @@ class Diagnostics:
 
     items: list[Diagnostic] = field(default_factory=list)
 
-    def error(self, span: Span, message: str, help: str | None = None) -> None:
-        self.items.append(Diagnostic("error", span, message, help))
+    def add(self, diag: Diagnostic) -> None:
+        """Keep `diag` unless the same was said already (each job runs the passes)."""
+        if diag not in self.items:
+            self.items.append(diag)
 
-    def warning(self, span: Span, message: str, help: str | None = None) -> None:
-        self.items.append(Diagnostic("warning", span, message, help))
+    def error(
+        self, code: str, span: Span, message: str, help: str | None = None
+    ) -> None:
+        self.add(Diagnostic("error", check(code), span, message, help))
+
+    def warning(
+        self, code: str, span: Span, message: str, help: str | None = None
+    ) -> None:
+        self.add(Diagnostic("warning", check(code), span, message, help))
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -107,8 +135,9 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 
 
 def format_diagnostic(diag: Diagnostic, sources: SourceFiles) -> str:
-    """`file:line:col: severity: message`, the source line with a caret, and the help."""
-    out = [f"{diag.span}: {diag.severity}: {diag.message}"]
+    """`file:line:col: severity[CODE]: message`, the source line with a caret, and the
+    help."""
+    out = [f"{diag.span}: {diag.severity}[{diag.code}]: {diag.message}"]
     text = sources.line(diag.span)
     if text is not None:
         gutter = f"{diag.span.line:>5} | "

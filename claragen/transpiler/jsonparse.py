@@ -201,6 +201,6 @@ def parse_json(text: str, file: str, diags: Diagnostics | None = None) -> JNode 
         )
         if diags is None:
             raise
-        diags.error(span, f"invalid JSON: {message}", help_)
+        diags.error("E101", span, f"invalid JSON: {message}", help_)
         return None
     return _Build(file).transform(tree)

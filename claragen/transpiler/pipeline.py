@@ -95,7 +95,11 @@ class Compilation:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CompileError(
-                [Diagnostic("error", Span(str(path), 0, 0), f"cannot read: {exc}")]
+                [
+                    Diagnostic(
+                        "error", "E100", Span(str(path), 0, 0), f"cannot read: {exc}"
+                    )
+                ]
             ) from None
         self.sources.add(str(path), text)
         return parse_json(text, str(path), self.diags)
@@ -114,7 +118,9 @@ class Compilation:
                     if isinstance(value, JScalar | JString):
                         ctx.env[key.value] = Lit(value.span, value.value)
             elif root is not None:
-                self.diags.error(root.span, "environment.json must be a JSON object")
+                self.diags.error(
+                    "E102", root.span, "environment.json must be a JSON object"
+                )
         return ctx
 
     def build(
@@ -130,6 +136,7 @@ class Compilation:
         dialect = self.options.dialect or detect_dialect(root)
         if dialect not in SUPPORTED_DIALECTS:
             self.diags.error(
+                "E103",
                 root.span,
                 f"unknown dialect {dialect!r}",
                 "use --dialect 3, 4.0 or 4.1",
@@ -194,7 +201,8 @@ class Compilation:
         trial = Diagnostics()
         script = plain(dataclasses.replace(ctx, diags=trial))
         if target == "plain" or not trial.errors:
-            self.diags.items += trial.items
+            for diag in trial.items:
+                self.diags.add(diag)
             return script, "plain"
         return engines(ctx), "engines"
 

@@ -111,14 +111,16 @@ class SpaceReader:
         if block is None:
             return []
         if not isinstance(block, ListV):
-            self.diags.error(block.span, "'search' must be a list of search items")
+            self.diags.error(
+                "E500", block.span, "'search' must be a list of search items"
+            )
             return []
         out = []
         for item in block.items:
             if isinstance(item, DictV):
                 out.append(item)
             else:
-                self.diags.error(item.span, "a search item must be an object")
+                self.diags.error("E500", item.span, "a search item must be an object")
         return out
 
     def arg_names(self, item: DictV) -> list[str]:
@@ -132,6 +134,7 @@ class SpaceReader:
         ):
             return [a.value for a in raw.items]  # type: ignore[misc]
         self.diags.error(
+            "E500",
             (raw or item).span,
             "search 'args' must be a name or a non-empty list of names",
         )
@@ -140,7 +143,7 @@ class SpaceReader:
     def targets(self, item: DictV, type_: str, n_args: int) -> tuple | None:
         node = item.get("targets")
         if node is None:
-            self.diags.error(item.span, "a search item needs 'targets'")
+            self.diags.error("E500", item.span, "a search item needs 'targets'")
             return None
         value = to_python(node) if isinstance(node, Lit | ListV | DictV) else None
         if type_ == "float":
@@ -154,6 +157,7 @@ class SpaceReader:
             )
             if not ok or value[0] >= value[1]:
                 self.diags.error(
+                    "E501",
                     node.span,
                     f"float targets must be [min, max] with min < max, got {value!r}",
                     'e.g. "targets": [0.0001, 0.001]',
@@ -162,13 +166,14 @@ class SpaceReader:
             return (float(value[0]), float(value[1]))
         if not isinstance(value, list) or not value:
             self.diags.error(
-                node.span, "enum targets must be a non-empty list of choices"
+                "E502", node.span, "enum targets must be a non-empty list of choices"
             )
             return None
         choices = []
         for i, choice in enumerate(value):
             if n_args == 1 and not isinstance(choice, list):
                 self.diags.warning(
+                    "W103",
                     node.span,
                     f"enum choice {choice!r} is not a list; taken as [{choice!r}]",
                     "write each choice as a list with one value per arg: [[0.0], [1.0]]",
@@ -176,6 +181,7 @@ class SpaceReader:
                 choice = [choice]
             if not isinstance(choice, list) or len(choice) != n_args:
                 self.diags.error(
+                    "E502",
                     node.span,
                     f"enum choice {i + 1} {choice!r} has "
                     f"{len(choice) if isinstance(choice, list) else 'no'} value(s) for "
@@ -194,6 +200,7 @@ class SpaceReader:
         type_ = type_node.value if isinstance(type_node, Lit) else None
         if type_ not in SEARCH_TYPES:
             self.diags.error(
+                "E503",
                 (type_node or item).span,
                 f"unknown search type {type_!r}",
                 did_you_mean(str(type_), SEARCH_TYPES) or "use 'float' or 'enum'",
@@ -222,6 +229,7 @@ class SpaceReader:
             kind = "variable" if all(known) else "tag"
             if any(known) and not all(known):
                 self.diags.error(
+                    "E500",
                     item.span,
                     "a first-level search item mixes variables and free tags",
                     "split it into one item for the variables and one for the tags",
@@ -244,6 +252,7 @@ class SpaceReader:
         if name.startswith(ATTR_KEY):
             if name[1:] not in ATTRIBUTES:
                 self.diags.error(
+                    "E504",
                     span,
                     f"{where} names the unknown attribute {name!r} ({comp.locator})",
                     did_you_mean(name[1:], ATTRIBUTES)
@@ -255,6 +264,7 @@ class SpaceReader:
         sym = symbols.lookup(comp.class_name)
         if sym is not None and not sym.accepts(name):
             self.diags.error(
+                "E504",
                 span,
                 f"{where} names {name!r}, which {comp.class_name} does not take "
                 f"({comp.locator})",
@@ -286,6 +296,7 @@ class SpaceReader:
                 for name in names:
                     if name in self.space.aliases:
                         self.diags.error(
+                            "E505",
                             param.span,  # type: ignore[arg-type]
                             f"alias {name!r} is defined twice",
                             f"the first is on line {spans[name].line}",  # type: ignore[union-attr]
@@ -300,7 +311,7 @@ class SpaceReader:
                 continue
             if not isinstance(comp.apply, DictV):
                 self.diags.error(
-                    comp.apply.span, "'apply' must map arg names to aliases"
+                    "E506", comp.apply.span, "'apply' must map arg names to aliases"
                 )
                 continue
             for key, alias in comp.apply.items:
@@ -308,6 +319,7 @@ class SpaceReader:
                 name = alias.value if isinstance(alias, Lit) else None
                 if not isinstance(name, str) or name not in self.space.aliases:
                     self.diags.error(
+                        "E506",
                         alias.span,
                         f"'apply' names the undefined alias {name!r}",
                         did_you_mean(str(name), self.space.aliases)

@@ -121,6 +121,7 @@ def parse_value_string(
     except UnexpectedInput as exc:
         if code_strings and text.startswith(REF_KEY):
             diags.error(
+                "E202",
                 span,
                 f"{text!r} is not a reference: a reference is '@' followed by a name",
                 "write '@model', or '#...' for an expression",
@@ -128,6 +129,7 @@ def parse_value_string(
         else:
             col = span.column + 1 + max(exc.column - 1, 0)
             diags.error(
+                "E201",
                 Span(span.file, span.line, col),
                 f"unbalanced brace in string {text!r}",
                 "write '{{' or '}}' for a literal brace; a variable is '{NAME}'",
@@ -198,17 +200,18 @@ def parse_code(
     except (SyntaxError, tokenize.TokenError, IndentationError) as exc:
         col = span.column + 1 + offset + max(getattr(exc, "offset", 1) or 1, 1) - 1
         diags.error(
+            "E203",
             Span(span.file, span.line, col),
             f"the {what} {source!r} is not a single Python expression",
             "a '#' string holds one expression, e.g. '#@model.parameters()'",
         )
         return Lit(span, source)
     if kind == "lambda" and not isinstance(tree.body, ast.Lambda):
-        diags.error(span, f"{source!r} is not a lambda expression")
+        diags.error("E203", span, f"{source!r} is not a lambda expression")
         return Lit(span, source)
     problems = _check_names(tree)
     for problem in problems:
-        diags.error(span, f"the {what} {source!r} {problem}")
+        diags.error("E204", span, f"the {what} {source!r} {problem}")
     if problems:
         return Lit(span, source)
     refs = tuple(Ref(span, name) for name in dict.fromkeys(ref_names))

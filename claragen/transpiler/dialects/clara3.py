@@ -178,6 +178,7 @@ def seg_ahnet(comp: Component, p: Porting) -> Component:
 def seg_resnet(comp: Component, p: Porting) -> Component:
     if _arg(comp, "use_vae", False):
         p.ctx.diags.error(
+            "E403",
             comp.span,
             f"SegResnet with use_vae has no direct MONAI port ({comp.locator})",
             'use MONAI\'s SegResNetVAE through "path": "monai.networks.nets.SegResNetVAE"',
@@ -396,6 +397,7 @@ def port_component(comp: Component, p: Porting) -> Component:
         return comp
     if comp.name in NO_EQUIVALENT:
         p.ctx.diags.error(
+            "E403",
             comp.name_span or comp.span,
             f"the Clara 3.x component {comp.name!r} has no MONAI equivalent "
             f"({NO_EQUIVALENT[comp.name]}; {comp.locator})",
@@ -477,6 +479,7 @@ def port_pipeline(section: str, pipe: Component, ctx: PassContext) -> dict[str, 
     if pipe.name not in PIPELINES:
         if pipe.name not in NO_EQUIVALENT and pipe.path is None:
             ctx.diags.error(
+                "E404",
                 pipe.name_span or pipe.span,
                 f"unknown Clara 3.x image pipeline {pipe.name!r} ({pipe.locator})",
                 did_you_mean(str(pipe.name), PIPELINES)
@@ -488,6 +491,7 @@ def port_pipeline(section: str, pipe: Component, ctx: PassContext) -> dict[str, 
     attrs = {k: pipe.arg(k) for k in PIPELINE_ATTRS if pipe.arg(k) is not None}
     if "data_list_file_path" not in attrs:
         ctx.diags.error(
+            "E405",
             pipe.span,
             f"{pipe.name} needs a 'data_list_file_path' ({pipe.locator})",
             'add "data_list_file_path": "{DATASET_JSON}"',
@@ -539,14 +543,14 @@ def structure(config: Config, ctx: PassContext) -> Config:
             slots.update(port_pipeline(name, pipe, ctx))
         elif name in config.sections:
             ctx.diags.error(
-                span, f"{name} has no image_pipeline", "3.x configs give one"
+                "E405", span, f"{name} has no image_pipeline", "3.x configs give one"
             )
         for key, why in DROPPED_SECTIONS.items():
             dropped = slots.pop(key, None)
             if dropped:
                 first = dropped[0] if isinstance(dropped, list) else dropped
                 ctx.diags.warning(
-                    first.span, f"{name}.{key} is not needed ({why}); left out"
+                    "W101", first.span, f"{name}.{key} is not needed ({why}); left out"
                 )
         aux = slots.pop("aux_ops", None)
         for op in aux if isinstance(aux, list) else []:
@@ -696,6 +700,7 @@ def port_aux_ops(config: Config, ctx: PassContext) -> Config:
             port_component(op, p)  # no equivalent: the error says so
             return comp
         ctx.diags.warning(
+            "W101",
             comp.span,
             f"the metric {_arg(comp, 'name', tag)!r} averages the {op.name} aux op, which "
             "has no MONAI equivalent; it is left out",
@@ -713,6 +718,7 @@ def port_aux_ops(config: Config, ctx: PassContext) -> Config:
     for op in aux:
         if id(op) not in used:  # it fed the TensorFlow graph's summaries only
             ctx.diags.warning(
+                "W101",
                 op.span,
                 f"the aux op {op.name!r} feeds no metric ({op.locator}); it is left out",
             )

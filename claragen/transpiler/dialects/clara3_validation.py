@@ -109,7 +109,7 @@ def _model(loader: Component | None, span: Span, ctx: PassContext) -> Slot:
     else:
         entry = {"ckpt_path": "{MMAR_CKPT}"}
         note = "Clara 3.x model_loader CheckpointLoader -> the checkpoint"
-    ctx.diags.warning(loader.span if loader else span, f"model_loader: {note}")
+    ctx.diags.warning("W102", loader.span if loader else span, f"model_loader: {note}")
     result = value(entry, loader.span if loader else span, ctx)
     assert isinstance(result, DictV)
     return result
@@ -139,7 +139,7 @@ def validation_sections(config: Config, ctx: PassContext) -> Config:
         if comp.name in SPLITTERS:
             post += _split(comp, ctx, renames)
         elif comp.name in DROPPED:
-            ctx.diags.warning(comp.name_span or comp.span,
+            ctx.diags.warning("W101", comp.name_span or comp.span,
                               f"{comp.name} is not needed ({DROPPED[comp.name]}); left out")  # fmt: skip
         else:
             post.append(comp)

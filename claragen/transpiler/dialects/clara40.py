@@ -260,7 +260,17 @@ def port_clara_names(config: Config, ctx: PassContext) -> Config:
     p = Porting(config, ctx)
 
     def port(comp: Component) -> Component:
-        return port_component(comp, p) if comp.name in CLARA_NAMES else comp
+        if comp.name not in CLARA_NAMES or comp.path is not None:
+            return comp
+        ported = port_component(comp, p)
+        ctx.diags.warning(
+            "W106",
+            comp.name_span or comp.span,
+            f"{comp.name!r} is Clara's own class (3.x, medl), not a MONAI one: a "
+            f"half-ported 4.0 config; read as {ported.name} ({comp.locator})",
+            f'write "name": "{ported.name}" with its args to port it yourself',
+        )
+        return ported
 
     return map_components(config, port)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.ir import (
     Component,
@@ -68,6 +69,13 @@ def _node(value: Any, span) -> Value:
     return Lit(span, value)
 
 
+def _takes(comp: Component, key: str) -> bool:
+    if key.startswith(ATTR_KEY) or comp.path is not None or comp.name is None:
+        return True
+    sym = symbols.lookup(comp.name)
+    return sym is None or sym.accepts(key)
+
+
 def apply_search(config: Config, ctx: PassContext) -> Config:
     space = ctx.space
     if not space:
@@ -97,6 +105,7 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                     if param.id not in ctx.inert_params:
                         ctx.inert_params.add(param.id)
                         ctx.diags.warning(
+                            "W107",
                             param.span,  # type: ignore[arg-type]
                             f"the searched arg {arg.name!r} has no MONAI equivalent "
                             f"({param.locator}); its values change nothing in the scripts",
@@ -133,8 +142,8 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
             for key, alias in comp.apply.items:
                 name = alias.value if isinstance(alias, Lit) else None
                 key = dict(comp.renamed).get(key, key)  # type: ignore[assignment]
-                if key is None:
-                    continue
+                if key is None or not _takes(comp, key):
+                    continue  # an arg it does not take: read_space said so (E504)
 
                 if isinstance(name, str) and name in aliases:
                     changes.setdefault(locator, {})[key] = aliases[name]

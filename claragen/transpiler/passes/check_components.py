@@ -26,6 +26,7 @@ def check_component(comp: Component, ctx: PassContext) -> None:
             d.span for d in ctx.diags.errors
         }:  # a dialect may have said why
             ctx.diags.error(
+                "E400",
                 span,
                 f"unknown component {comp.name!r} ({comp.locator})",
                 did_you_mean(comp.name, symbols.component_names())
@@ -35,6 +36,7 @@ def check_component(comp: Component, ctx: PassContext) -> None:
     for key, _ in comp.args:
         if not sym.accepts(key):
             ctx.diags.error(
+                "E401",
                 comp.arg_span(key),
                 f"{comp.name} takes no argument {key!r} ({sym.module}.{sym.name})",
                 did_you_mean(key, sym.params or ()),
@@ -45,6 +47,7 @@ def check_component(comp: Component, ctx: PassContext) -> None:
             names = ", ".join(repr(m) for m in missing)
             was = f" (the config's {comp.origin})" if comp.origin else ""
             ctx.diags.error(
+                "E402",
                 comp.name_span or comp.span,
                 f"{comp.name}{was} needs the argument{'s' * (len(missing) > 1)} {names}, "
                 f"which the config does not give ({comp.locator})",

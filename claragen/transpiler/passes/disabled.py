@@ -46,6 +46,7 @@ def is_disabled(comp: Component, ctx: PassContext) -> bool:
     ):
         return comp.disabled.value.lower() == "true"
     ctx.diags.error(
+        "E303",
         comp.disabled.span,
         f"'disabled' of {comp.locator} must be true or false",
         'use a boolean, or a variable that holds one: "disabled": "{dont_load_ckpt_model}"',
@@ -73,6 +74,7 @@ def prune_disabled(config: Config, ctx: PassContext) -> Config:
                     )
                     what = "none" if not enabled else f"{len(enabled)}"
                     ctx.diags.error(
+                        "E304",
                         slot[0].span,
                         f"{section}.{key} is a list of alternatives with {what} enabled; "
                         f"exactly one must be: {names}" + _job_values(slot, ctx),

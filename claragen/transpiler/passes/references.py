@@ -52,6 +52,7 @@ def inline_refs(config: Config, ctx: PassContext) -> Config:
             if len(matches) > 1:
                 lines = ", ".join(str(m.span.line) for m in matches)
                 ctx.diags.error(
+                    "E302",
                     comp.span,
                     f"'ref': {comp.ref!r} matches {len(matches)} train components (lines {lines})",
                     f'give the one you mean an alias, "name": "{comp.ref}#myAlias", '
@@ -61,6 +62,7 @@ def inline_refs(config: Config, ctx: PassContext) -> Config:
             target = matches[0] if matches else None
         if target is None:
             ctx.diags.error(
+                "E302",
                 comp.span,
                 f"'ref': no train component is named or aliased {comp.ref!r}",
                 did_you_mean(comp.ref, list(by_alias) + list(by_name)),
@@ -86,6 +88,7 @@ def resolve_refs(config: Config, ctx: PassContext) -> Config:
                 return dataclasses.replace(ref, section=candidate)
         known = {k for s in sections.values() for k in s} | {CONF_REF}
         ctx.diags.error(
+            "E300",
             ref.span,
             f"'@{ref.name}' refers to nothing: no section has a {ref.name!r}",
             did_you_mean(ref.name, known)
@@ -130,6 +133,7 @@ def _check_cycles(config: Config, ctx: PassContext) -> None:
             if state.get(target) == "open":  # type: ignore[arg-type]
                 chain = stack[stack.index(target) :] + [target]  # type: ignore[arg-type]
                 ctx.diags.error(
+                    "E301",
                     ref.span,
                     "reference cycle: " + " -> ".join(f"@{k}" for _, k in chain),
                     "an object cannot be built from itself; remove one of these references",

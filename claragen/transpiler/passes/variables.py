@@ -69,6 +69,7 @@ def resolve_variables(config: Config, ctx: PassContext) -> Config:
     def lookup(var: Var) -> Lit | RuntimeVar | None:
         if var.name not in table:
             ctx.diags.error(
+                "E200",
                 var.span,
                 f"unknown variable {var.name!r}",
                 did_you_mean(var.name, table)

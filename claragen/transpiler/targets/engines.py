@@ -229,6 +229,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
         trainer = self.config.sections.get("train", {}).get("trainer")
         if not isinstance(trainer, Component):
             self.diags.error(
+                "E601",
                 self.config.span,
                 "the config has no train.trainer",
                 'add {"name": "SupervisedTrainer", "args": {...}} under train',
@@ -321,6 +322,7 @@ class EnginesEvalLowering(EnginesMixin, EvalLowering):
         evaluator = self.config.sections.get(SECTION, {}).get("evaluator")
         if not isinstance(evaluator, Component):
             self.diags.error(
+                "E601",
                 self.config.span,
                 "the validation config has no evaluator",
                 'add "evaluator": {"name": "SupervisedEvaluator", "args": {...}}',
@@ -351,7 +353,9 @@ class EnginesEvalLowering(EnginesMixin, EvalLowering):
         loads = any(h.class_name == "CheckpointLoader" for h in handlers)
         network = evaluator.arg("network")
         if isinstance(network, Ref) and network.name != "model":
-            self.diags.error(network.span, "the evaluator's network must be '@model'")
+            self.diags.error(
+                "E602", network.span, "the evaluator's network must be '@model'"
+            )
         label = self.metric_label(evaluator, "key_val_metric") or ""
         script = EnginesScript(
             docstring="",

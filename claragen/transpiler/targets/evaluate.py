@@ -86,6 +86,7 @@ class EvalLowering(PlainLowering):
                 if path is not None:
                     return kind, path, item.span
         self.diags.error(
+            "E603",
             span,
             "the validation config's 'model' has no enabled entry",
             'give {"ts_path": "{MMAR_TORCHSCRIPT}"}, {"ckpt_path": "{MMAR_CKPT}"} or a network',
@@ -95,7 +96,9 @@ class EvalLowering(PlainLowering):
     def model_block(self) -> Block | None:
         slot = self.config.sections[SECTION].get(MODEL_KEY)
         if slot is None:
-            self.diags.error(self.config.span, "the validation config has no 'model'")
+            self.diags.error(
+                "E601", self.config.span, "the validation config has no 'model'"
+            )
             return None
         if isinstance(slot, Component):
             return Block(
@@ -114,6 +117,7 @@ class EvalLowering(PlainLowering):
                          f"torch.jit.load({path}, map_location=device)")  # fmt: skip
         if self.train_model is None:
             self.diags.error(
+                "E603",
                 span,
                 "a 'ckpt_path' model needs its network from the training config",
                 "compile the validation config beside its train config "
@@ -131,6 +135,7 @@ class EvalLowering(PlainLowering):
         evaluator = self.engine(SECTION, "evaluator", EVALUATOR_ARGS)
         if evaluator is None:
             self.diags.error(
+                "E601",
                 self.config.span,
                 "the validation config has no evaluator",
                 'add "evaluator": {"name": "SupervisedEvaluator", "args": {...}}',
@@ -163,7 +168,9 @@ class EvalLowering(PlainLowering):
                                           '{"model": model}'))  # fmt: skip
         network = evaluator.arg("network")
         if isinstance(network, Ref) and network.name != MODEL_KEY:
-            self.diags.error(network.span, "the evaluator's network must be '@model'")
+            self.diags.error(
+                "E602", network.span, "the evaluator's network must be '@model'"
+            )
         return EvalScript(
             docstring="",
             source_name=self.config.file,

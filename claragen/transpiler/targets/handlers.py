@@ -103,6 +103,7 @@ def _check_args(comp: Component, known: set[str], hc: HandlerContext) -> bool:
     for key, _ in comp.args:
         if key not in known:
             hc.diags.error(
+                "E600",
                 comp.arg_span(key),
                 f"the plain target cannot lower {comp.class_name}'s argument {key!r} yet",
                 f"remove it, or lower it by hand in the generated script ({comp.locator})",
@@ -116,6 +117,7 @@ def _state_objects(
 ) -> str | None:
     if not isinstance(value, DictV):
         hc.diags.error(
+            "E602",
             (value or comp).span,
             f'{comp.class_name} needs a dict of objects, e.g. {{"model": "@model"}}',
         )
@@ -128,7 +130,7 @@ def lower_lr_schedule(comp: Component, hc: HandlerContext) -> None:
         return
     scheduler = comp.arg("lr_scheduler")
     if scheduler is None:
-        hc.diags.error(comp.span, "LrScheduleHandler needs 'lr_scheduler'")
+        hc.diags.error("E402", comp.span, "LrScheduleHandler needs 'lr_scheduler'")
         return
     hc.plan.lr_scheduler = hc.emitter.value(scheduler)
     hc.plan.lr_step = f"{hc.plan.lr_scheduler}.step()"
@@ -144,10 +146,13 @@ def lower_validation(comp: Component, hc: HandlerContext) -> None:
         return
     validator = comp.arg("validator")
     if not isinstance(validator, Ref):
-        hc.diags.error(comp.span, "ValidationHandler needs 'validator': \"@evaluator\"")
+        hc.diags.error(
+            "E402", comp.span, "ValidationHandler needs 'validator': \"@evaluator\""
+        )
         return
     if not _lit(comp.arg("epoch_level"), True):
         hc.diags.error(
+            "E600",
             comp.arg_span("epoch_level"),
             "the plain target validates at epoch level only",
             'set "epoch_level": true',
@@ -155,6 +160,7 @@ def lower_validation(comp: Component, hc: HandlerContext) -> None:
     interval = _lit(comp.arg("interval"), 1)
     if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
         hc.diags.error(
+            "E602",
             comp.arg_span("interval"),
             "ValidationHandler 'interval' must be an int >= 1",
         )
@@ -216,7 +222,7 @@ def lower_checkpoint_loader(comp: Component, hc: HandlerContext) -> None:
     path = comp.arg("load_path")
     if objects is None or path is None:
         if path is None:
-            hc.diags.error(comp.span, "CheckpointLoader needs 'load_path'")
+            hc.diags.error("E402", comp.span, "CheckpointLoader needs 'load_path'")
         return
     strict = bool(_lit(comp.arg("strict"), True))
     hc.plan.loaders.append(Loader(hc.comment, hc.emitter.value(path), objects, strict))
@@ -266,7 +272,9 @@ def lower_smartcache(comp: Component, hc: HandlerContext) -> None:
         return
     cacher = comp.arg("smartcacher")
     if cacher is None:
-        hc.diags.error(comp.span, "SmartCacheHandler needs 'smartcacher': \"@dataset\"")
+        hc.diags.error(
+            "E402", comp.span, "SmartCacheHandler needs 'smartcacher': \"@dataset\""
+        )
         return
     hc.plan.smartcache = hc.emitter.value(cacher)
     hc.plan.smartcache_comment = hc.comment
@@ -298,6 +306,7 @@ def lower_handler(comp: Component, hc: HandlerContext) -> None:
     fn = HANDLERS.get(comp.class_name) if comp.path is None else None
     if fn is None:
         hc.diags.error(
+            "E600",
             comp.span,
             f"the plain target cannot lower the handler {comp.class_name!r} ({comp.locator})",
             "the plain target lowers " + ", ".join(sorted(HANDLERS)),

@@ -348,6 +348,7 @@ class PlainLowering:
         if isinstance(slot, list):
             if key not in TRANSFORM_LISTS:
                 self.diags.error(
+                    "E600",
                     slot[0].span if slot else self.config.span,
                     f"the plain target cannot build the list {section}.{key} as an object",
                 )
@@ -382,6 +383,7 @@ class PlainLowering:
         path = comp.attr("data_list_file_path")
         if path is None:
             self.diags.error(
+                "E405",
                 comp.span,
                 f"{comp.locator} has no 'data_list_file_path'",
                 'add "data_list_file_path": "{DATASET_JSON}" beside \'name\'',
@@ -408,6 +410,7 @@ class PlainLowering:
         rule = METRICS.get(comp.class_name) if comp.path is None else None
         if rule is None:
             self.diags.error(
+                "E600",
                 comp.span,
                 f"the plain target cannot lower the metric {comp.class_name!r} ({comp.locator})",
                 "it lowers " + ", ".join(sorted(METRICS)),
@@ -424,6 +427,7 @@ class PlainLowering:
                 keywords.append(ast.keyword(key, self.emitter.node(value)))
             elif key not in fixed:
                 self.diags.error(
+                    "E600",
                     comp.arg_span(key),
                     f"the plain target cannot lower {comp.class_name}'s argument {key!r} yet",
                 )
@@ -468,6 +472,7 @@ class PlainLowering:
         for arg, _ in comp.args:
             if arg not in known:
                 self.diags.error(
+                    "E600",
                     comp.arg_span(arg),
                     f"the plain target cannot lower {comp.class_name}'s argument {arg!r} yet",
                     "it lowers " + ", ".join(sorted(known)) + "; anything else needs "
@@ -479,7 +484,7 @@ class PlainLowering:
         value = comp.arg(arg)
         if value is None:
             self.diags.error(
-                comp.span, f"{comp.class_name} ({comp.locator}) needs {arg!r}"
+                "E402", comp.span, f"{comp.class_name} ({comp.locator}) needs {arg!r}"
             )
             return "None"
         return self.emitter.value(value)
@@ -528,6 +533,7 @@ class PlainLowering:
         trainer = self.engine("train", "trainer", TRAINER_ARGS)
         if trainer is None:
             self.diags.error(
+                "E601",
                 self.config.span,
                 "the config has no train.trainer",
                 'add {"name": "SupervisedTrainer", "args": {...}} under train',
@@ -553,7 +559,9 @@ class PlainLowering:
             )
             if evaluator is None:
                 self.diags.error(
-                    plan.validator.span, f"'@{plan.validator.name}' is no evaluator"
+                    "E602",
+                    plan.validator.span,
+                    f"'@{plan.validator.name}' is no evaluator",
                 )
         if evaluator is not None:
             roots += [v for _, v in evaluator.args]
@@ -629,7 +637,7 @@ class PlainLowering:
         if isinstance(value, ListV):
             return [v for v in value.items if isinstance(v, Component)]
         self.diags.error(
-            value.span, "handlers must be '@handlers' or a list of handlers"
+            "E602", value.span, "handlers must be '@handlers' or a list of handlers"
         )
         return []
 
@@ -646,6 +654,7 @@ class PlainLowering:
                     else getattr(slot, "span", self.config.span)
                 )
                 self.diags.warning(
+                    "W101",
                     span,
                     f"{section}.{key} is not used by the trainer or the evaluator; "
                     "it is left out of the script",
@@ -670,7 +679,7 @@ class PlainLowering:
         seed = det.get("random_seed") if hasattr(det, "get") else None
         if isinstance(seed, Lit) and isinstance(seed.value, int):
             return repr(seed.value)
-        self.diags.error(det.span, "determinism needs an integer 'random_seed'")
+        self.diags.error("E602", det.span, "determinism needs an integer 'random_seed'")
         return None
 
     def backend_flags(self) -> list[str]:
@@ -686,6 +695,7 @@ class PlainLowering:
             flags.append(f"torch.backends.cudnn.allow_tf32 = {tf32!r}")
         if variables.get("multi_gpu") is True:
             self.diags.warning(
+                "W104",
                 self.config.globals["multi_gpu"].span,
                 "multi_gpu is not lowered yet; the script trains on one device",
             )
@@ -856,7 +866,9 @@ class PlainLowering:
                 f"{self.config.file}:{value.span.line} train.trainer max_epochs",
             )
         self.diags.error(
-            (value or trainer).span, "train.trainer needs an integer 'max_epochs'"
+            "E602",
+            (value or trainer).span,
+            "train.trainer needs an integer 'max_epochs'",
         )
         return "1", ""
 
