@@ -22,6 +22,9 @@ class Symbol:
     required: tuple[str, ...] = ()
     varkw: bool = False
     byoc: bool = False
+    numeric: tuple[
+        tuple[str, str], ...
+    ] = ()  # (param, annotation) that take numbers only
 
     def accepts(self, arg: str) -> bool:
         return self.params is None or self.varkw or arg in self.params
@@ -55,6 +58,7 @@ def lookup(name: str) -> Symbol | None:
         params=tuple(entry["params"]),
         required=tuple(entry["required"]),
         varkw=entry["varkw"],
+        numeric=tuple(sorted(entry["numeric"].items())),
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
-from claragen.transpiler.ir import Component, Config
+from claragen.transpiler.ir import Component, Config, Lit, SearchValue, Value
 
 
 def check_component(comp: Component, ctx: PassContext) -> None:
@@ -33,13 +33,22 @@ def check_component(comp: Component, ctx: PassContext) -> None:
                 or 'for your own class, use "path": "module.Class" (BYOC)',
             )
         return
-    for key, _ in comp.args:
+    numeric = dict(sym.numeric)
+    for key, value in comp.args:
         if not sym.accepts(key):
             ctx.diags.error(
                 "E401",
                 comp.arg_span(key),
                 f"{comp.name} takes no argument {key!r} ({sym.module}.{sym.name})",
                 did_you_mean(key, sym.params or ()),
+            )
+        elif key in numeric and _is_text(value):
+            ctx.diags.warning(
+                "W105",
+                value.span,
+                f"{comp.name}'s {key!r} takes a number ({numeric[key]}), and the config "
+                f"gives the string {_text(value)!r} ({comp.locator})",
+                "write the number without quotes",
             )
     if not _wired_by_target(comp):
         missing = [r for r in sym.required if comp.arg(r) is None]
@@ -53,6 +62,18 @@ def check_component(comp: Component, ctx: PassContext) -> None:
                 f"which the config does not give ({comp.locator})",
                 f"add {', '.join(f'{m!r}: ...' for m in missing)} to its \"args\"",
             )
+
+
+def _is_text(value: Value) -> bool:
+    while isinstance(value, SearchValue):
+        value = value.value
+    return isinstance(value, Lit) and isinstance(value.value, str)
+
+
+def _text(value: Value) -> str:
+    while isinstance(value, SearchValue):
+        value = value.value
+    return value.value  # type: ignore[union-attr, return-value]
 
 
 def _wired_by_target(comp: Component) -> bool:
