@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import re
 import sys
 import warnings
+
+from claragen.transpiler.signatures import signature_of
 
 # Search order: the first module that has a name wins (SPEC 3, "name" lookup).
 MODULES = (
@@ -35,52 +36,6 @@ MODULES = (
     "monai.apps.deepgrow.transforms",
     "monai.apps.deepgrow.interaction",
 )
-
-
-# The words of an annotation that takes numbers only ("float", "int | None", ...).
-NUMERIC = frozenset({"int", "float", "None", "Optional", "Union"})
-
-
-def numeric(annotation: object) -> str | None:
-    """The annotation's text when it admits numbers (and None) only, else None; a config
-    string given for such a parameter is worth a warning (W105)."""
-    if annotation is inspect.Parameter.empty:
-        return None
-    text = (
-        annotation
-        if isinstance(annotation, str)
-        else inspect.formatannotation(annotation)
-    )
-    text = text.replace("typing.", "")
-    words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9.]*", text))
-    return text if words and words <= NUMERIC and words & {"int", "float"} else None
-
-
-def signature_of(cls: type) -> dict | None:
-    try:
-        sig = inspect.signature(cls)
-    except (TypeError, ValueError):
-        return None
-    params, required, varkw, varargs = [], [], False, False
-    numbers = {}
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_KEYWORD:
-            varkw = True
-        elif p.kind is p.VAR_POSITIONAL:
-            varargs = True
-        else:
-            params.append(p.name)
-            if p.default is p.empty:
-                required.append(p.name)
-            if (ann := numeric(p.annotation)) is not None:
-                numbers[p.name] = ann
-    return {
-        "params": params,
-        "required": required,
-        "varkw": varkw,
-        "varargs": varargs,
-        "numeric": numbers,
-    }
 
 
 def main(out: str) -> None:

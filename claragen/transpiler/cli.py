@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -14,7 +15,12 @@ from claragen import __version__
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.diagnostics import CompileError, format_all
 from claragen.transpiler.passes.expand_jobs import JobSpecError, parse_jobs
-from claragen.transpiler.pipeline import TARGETS, Compilation, compile_to_dir
+from claragen.transpiler.pipeline import (
+    TARGETS,
+    Compilation,
+    compile_files,
+    compile_to_dir,
+)
 from claragen.transpiler.render import InternalError
 from claragen.transpiler.reports import collect_scripts, diff_scripts, show_space
 
@@ -118,6 +124,31 @@ TargetOpt = Annotated[
     ),
 ]
 
+ImportByocOpt = Annotated[
+    bool,
+    typer.Option(
+        "--import-byoc",
+        help="Import the config's own (BYOC) classes to check their args; this runs "
+        "their module code",
+    ),
+]
+PythonPathOpt = Annotated[
+    list[Path],
+    typer.Option(
+        "--pythonpath",
+        help="A folder of BYOC modules besides the MMAR's custom/ (repeatable; with "
+        "--import-byoc)",
+    ),
+]
+
+ValidationOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--validation",
+        help="config_validation.json or config_inference.json -> <job>/validate.py",
+    ),
+]
+
 
 def make_compilation(
     config: Path | None,
@@ -130,6 +161,8 @@ def make_compilation(
     seed: int = 0,
     validation: Path | None = None,
     target: str = "auto",
+    import_byoc: bool = False,
+    pythonpath: list[Path] | None = None,
 ) -> Compilation:
     try:
         parse_jobs(jobs)
@@ -147,6 +180,8 @@ def make_compilation(
         float_steps=float_steps,
         seed=seed,
         target=target,
+        import_byoc=import_byoc,
+        pythonpath=tuple(str(p) for p in pythonpath or ()),
     )
     return Compilation(
         config_path,
@@ -188,25 +223,80 @@ def compile_command(
     jobs: JobsOpt = "default",
     float_steps: StepsOpt = 3,
     seed: SeedOpt = 0,
-    validation: Annotated[
-        Path | None,
-        typer.Option(
-            "--validation",
-            help="config_validation.json or config_inference.json -> <job>/validate.py",
-        ),
-    ] = None,
+    validation: ValidationOpt = None,
     target: TargetOpt = "auto",
+    import_byoc: ImportByocOpt = False,
+    pythonpath: PythonPathOpt = [],  # noqa: B006
 ) -> None:
     """Compile a config into OUT/<job>/train.py (one per job), OUT/<job>/validate.py for a
     validation config, and OUT/manifest.json."""
     comp = make_compilation(
-        config, env, set_, mmar, dialect, jobs, float_steps, seed, validation, target
-    )
+        config, env, set_, mmar, dialect, jobs, float_steps, seed, validation, target,
+        import_byoc, pythonpath,
+    )  # fmt: skip
     manifest = report(comp, lambda: compile_to_dir(comp, out))
     for job in manifest["jobs"]:
         for key in ("script", "validate"):
             if job.get(key):
                 typer.echo(f"{out / job[key]}")
+
+
+@app.command("check")
+def check_command(
+    config: ConfigArg = None,
+    env: EnvOpt = None,
+    set_: SetOpt = [],  # noqa: B006
+    mmar: MmarOpt = None,
+    dialect: DialectOpt = None,
+    jobs: JobsOpt = "default",
+    float_steps: StepsOpt = 3,
+    seed: SeedOpt = 0,
+    validation: ValidationOpt = None,
+    target: TargetOpt = "auto",
+    import_byoc: ImportByocOpt = False,
+    pythonpath: PythonPathOpt = [],  # noqa: B006
+    fmt: Annotated[
+        str, typer.Option("--format", help="text, or json for editors and CI")
+    ] = "text",
+) -> None:
+    """Run every pass and the lowering of every job without writing anything, and print
+    every error and warning (exit 1 when there is an error)."""
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter(f"{fmt!r}: use text or json", param_hint="--format")
+    comp = make_compilation(
+        config, env, set_, mmar, dialect, jobs, float_steps, seed, validation, target,
+        import_byoc, pythonpath,
+    )  # fmt: skip
+    n_jobs = 0
+    try:
+        _, manifest = compile_files(comp, Path("out"))
+        n_jobs = len(manifest["jobs"])
+    except CompileError:
+        pass  # every diagnostic is in comp.diags
+    except InternalError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(check_report(comp, fmt, n_jobs))
+    if comp.diags.errors:
+        raise typer.Exit(1)
+
+
+def check_report(comp: Compilation, fmt: str, n_jobs: int) -> str:
+    diags = sorted(comp.diags.items, key=lambda d: (d.span, d.severity, d.message))
+    if fmt == "json":
+        return json.dumps(
+            {
+                "diagnostics": [d.to_json() for d in diags],
+                "errors": len(comp.diags.errors),
+                "warnings": len(comp.diags.warnings),
+                "jobs": n_jobs,
+            },
+            indent=2,
+        )
+    main = comp.config_path or comp.validation_path
+    if not diags:
+        return f"{main}: no problems ({n_jobs} job{'s' * (n_jobs != 1)} checked)"
+    return format_all(diags, comp.sources, comp.options.max_errors)
 
 
 @app.command("smoke")

@@ -26,6 +26,9 @@ class CompileOptions:
     )
     set_values: tuple[tuple[str, str], ...] = ()  # --set K=V, in command-line order
     dialect: str | None = None  # None: detect
+    # --import-byoc: import the user's classes to check their args (runs their code)
+    import_byoc: bool = False
+    pythonpath: tuple[str, ...] = ()  # where else BYOC modules are (besides custom/)
 
 
 @dataclass

@@ -16,8 +16,6 @@ from claragen import __version__
 from claragen.transpiler.build import build_config
 from claragen.transpiler.context import CompileOptions, PassContext
 from claragen.transpiler.diagnostics import (
-    CompileError,
-    Diagnostic,
     Diagnostics,
     SourceFiles,
     Span,
@@ -29,6 +27,7 @@ from claragen.transpiler.passes.check_components import check_components
 from claragen.transpiler.passes.dialect import detect_dialect
 from claragen.transpiler.passes.disabled import prune_disabled
 from claragen.transpiler.passes.expand_jobs import Job, expand_jobs
+from claragen.transpiler.passes.import_byoc import import_byoc
 from claragen.transpiler.passes.lower_dialect import lower_dialect
 from claragen.transpiler.passes.migrate import migrate_monai
 from claragen.transpiler.passes.references import inline_refs, resolve_refs
@@ -53,6 +52,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("references", resolve_refs),
     ("migrate", migrate_monai),
     ("check_components", check_components),
+    ("import_byoc", import_byoc),  # only with --import-byoc: it runs the user's code
 )
 SUPPORTED_DIALECTS = ("3", "4.0", "4.1")
 # auto: the plain loop where it can lower the config, MONAI's engines where it cannot.
@@ -94,13 +94,8 @@ class Compilation:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise CompileError(
-                [
-                    Diagnostic(
-                        "error", "E100", Span(str(path), 0, 0), f"cannot read: {exc}"
-                    )
-                ]
-            ) from None
+            self.diags.error("E100", Span(str(path), 0, 0), f"cannot read: {exc}")
+            self.diags.raise_if_errors()
         self.sources.add(str(path), text)
         return parse_json(text, str(path), self.diags)
 
@@ -246,6 +241,22 @@ def compile_to_dir(comp: Compilation, out_dir: Path) -> dict[str, Any]:
 
     Nothing is written unless every job compiles.
     """
+    files, manifest = compile_files(comp, out_dir)
+    for name, text in files.items():
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / name).write_text(text, encoding="utf-8")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "manifest.json", "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return manifest
+
+
+def compile_files(
+    comp: Compilation, out_dir: Path
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Every job's script text by its path under `out_dir` ("J0001/train.py"), and the
+    manifest; nothing is written (`claragen check` stops here)."""
     files: dict[str, str] = {}
     manifest_jobs: list[dict[str, Any]] = []
     space: list[str] = []
@@ -278,9 +289,6 @@ def compile_to_dir(comp: Compilation, out_dir: Path) -> dict[str, Any]:
                 manifest_jobs.append({"id": job.id, "script": None, "values": {}})
             manifest_jobs[i]["validate"] = f"{job.id}/validate.py"
             manifest_jobs[i]["validate_target"] = comp.targets[f"{job.id}/validate.py"]
-    for name, text in files.items():
-        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
-        (out_dir / name).write_text(text, encoding="utf-8")
     main = comp.config_path or comp.validation_path
     manifest = {
         "claragen": __version__,
@@ -292,8 +300,4 @@ def compile_to_dir(comp: Compilation, out_dir: Path) -> dict[str, Any]:
     }
     if comp.validation_path is not None:
         manifest["validation_source"] = comp.validation_path.name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "manifest.json", "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
-        f.write("\n")
-    return manifest
+    return files, manifest

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,37 @@ def lookup(name: str) -> Symbol | None:
     entry = _table()["components"].get(name)
     if entry is None:
         return None
+    return from_signature(name, entry["module"], entry)
+
+
+def from_signature(
+    name: str, module: str, sig: dict[str, Any], byoc: bool = False
+) -> Symbol:
+    """A symbol from `signatures.signature_of`'s dict (the table's entries are those)."""
     return Symbol(
         name=name,
-        module=entry["module"],
-        params=tuple(entry["params"]),
-        required=tuple(entry["required"]),
-        varkw=entry["varkw"],
-        numeric=tuple(sorted(entry["numeric"].items())),
+        module=module,
+        params=tuple(sig["params"]),
+        required=tuple(sig["required"]),
+        varkw=sig["varkw"],
+        numeric=tuple(sorted(sig["numeric"].items())),
+        byoc=byoc,
     )
+
+
+FRAMEWORKS = ("monai", "torch", "ignite")
+
+
+def lookup_path(path: str) -> Symbol | None:
+    """A `path` into MONAI, torch or ignite ("monai.networks.nets.SegResNetVAE"), checked
+    against the table by its class name; None for the user's own modules (BYOC) and for
+    framework classes the table does not hold."""
+    module, _, name = path.rpartition(".")
+    root = module.split(".", 1)[0]
+    sym = lookup(name) if root in FRAMEWORKS else None
+    if sym is None or sym.module.split(".", 1)[0] != root:
+        return None
+    return sym
 
 
 def byoc(path: str) -> Symbol:

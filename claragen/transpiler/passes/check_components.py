@@ -5,7 +5,8 @@
                                               mean 'channels'?
 
 Names are checked against the component table (`symbols`), never by importing anything.
-BYOC components (`path`) are the user's own code and are not imported at compile time.
+A `path` into MONAI, torch or ignite is checked the same way; the user's own classes (BYOC)
+are not imported here: the `import_byoc` pass does that, and only with `--import-byoc`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from claragen.transpiler.ir import Component, Config, Lit, SearchValue, Value
 
 
 def check_component(comp: Component, ctx: PassContext) -> None:
-    if comp.path is not None or comp.name is None:
+    if comp.path is not None:
+        sym = symbols.lookup_path(comp.path)
+        if sym is not None:  # else the user's own: the import_byoc pass, when asked
+            check_args(comp, sym, ctx)
+        return
+    if comp.name is None:
         return
     sym = symbols.lookup(comp.name)
     if sym is None:
@@ -33,20 +39,26 @@ def check_component(comp: Component, ctx: PassContext) -> None:
                 or 'for your own class, use "path": "module.Class" (BYOC)',
             )
         return
+    check_args(comp, sym, ctx)
+
+
+def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
+    """Every arg is a parameter of the real signature; transforms get their required
+    args; a string given for a number is a warning."""
     numeric = dict(sym.numeric)
     for key, value in comp.args:
         if not sym.accepts(key):
             ctx.diags.error(
                 "E401",
                 comp.arg_span(key),
-                f"{comp.name} takes no argument {key!r} ({sym.module}.{sym.name})",
+                f"{comp.class_name} takes no argument {key!r} ({sym.module}.{sym.name})",
                 did_you_mean(key, sym.params or ()),
             )
         elif key in numeric and _is_text(value):
             ctx.diags.warning(
                 "W105",
                 value.span,
-                f"{comp.name}'s {key!r} takes a number ({numeric[key]}), and the config "
+                f"{comp.class_name}'s {key!r} takes a number ({numeric[key]}), and the config "
                 f"gives the string {_text(value)!r} ({comp.locator})",
                 "write the number without quotes",
             )
@@ -58,7 +70,7 @@ def check_component(comp: Component, ctx: PassContext) -> None:
             ctx.diags.error(
                 "E402",
                 comp.name_span or comp.span,
-                f"{comp.name}{was} needs the argument{'s' * (len(missing) > 1)} {names}, "
+                f"{comp.class_name}{was} needs the argument{'s' * (len(missing) > 1)} {names}, "
                 f"which the config does not give ({comp.locator})",
                 f"add {', '.join(f'{m!r}: ...' for m in missing)} to its \"args\"",
             )
