@@ -48,7 +48,9 @@ def bad(tmp_path, cfg, env=ENV):
 
 def test_malformed_json(tmp_path):
     out, path = bad(tmp_path, '{\n  "epochs": 2,\n  "amp": ture\n}\n')
-    assert out.startswith(f"{path}:3:10: error[E101]: invalid JSON: unknown literal 'ture'\n")
+    assert out.startswith(
+        f"{path}:3:10: error[E101]: invalid JSON: unknown literal 'ture'\n"
+    )
     assert (
         "    3 |   \"amp\": ture\n      |          ^\nhelp: did you mean 'true'?" in out
     )
@@ -84,7 +86,10 @@ def test_reference_cycle(tmp_path):
         "args": {"optimizer": "@optimizer"},
     }
     out, path = bad(tmp_path, cfg)
-    assert "error[E301]: reference cycle: @lr_scheduler -> @optimizer -> @lr_scheduler" in out
+    assert (
+        "error[E301]: reference cycle: @lr_scheduler -> @optimizer -> @lr_scheduler"
+        in out
+    )
 
 
 def test_legacy_component_without_equivalent_names_the_byoc_way_out(tmp_path):
@@ -116,7 +121,9 @@ def test_legacy_component_without_equivalent_names_the_byoc_way_out(tmp_path):
 def test_missing_config_file(tmp_path):
     result = run("compile", tmp_path / "nope.json", "-o", tmp_path / "out")
     assert result.exit_code == 1
-    assert "error[E100]: cannot read" in result.output and "Traceback" not in result.output
+    assert (
+        "error[E100]: cannot read" in result.output and "Traceback" not in result.output
+    )
 
 
 def test_version_and_help():

@@ -81,6 +81,8 @@ def resolve_inputs(
                 "give a CONFIG, --validation FILE, or -m MMAR_ROOT", param_hint="CONFIG"
             )
         config = mmar / MMAR_CONFIG
+    elif config is None and mmar is not None and (mmar / MMAR_CONFIG).is_file():
+        config = mmar / MMAR_CONFIG  # -m MMAR --validation F: beside the MMAR's train
     if validation is None and mmar is not None and (mmar / MMAR_VALIDATION).is_file():
         validation = mmar / MMAR_VALIDATION
     if env is None and mmar is not None and (mmar / MMAR_ENV).is_file():

@@ -30,6 +30,8 @@ class Span:
     column: int
 
     def __str__(self) -> str:
+        if self.line < 1:  # the file as a whole (it cannot be read)
+            return self.file
         return f"{self.file}:{self.line}:{self.column}"
 
 

@@ -111,6 +111,8 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                             f"({param.locator}); its values change nothing in the scripts",
                         )
                     continue
+                if not _takes(comp, target):
+                    continue  # read_space said so (E504)
                 own = comp.disabled if arg.is_attr else comp.arg(target)
                 if arg.is_attr and own is None:
                     own = Lit(comp.span, False)
