@@ -10,6 +10,7 @@ training config's variables, as in `claragen compile`.
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import sys
 import time
@@ -28,6 +29,7 @@ from claragen.runtime.workers import WorkerSpecError, parse_workers
 from claragen.transpiler.diagnostics import CompileError, format_all
 
 CLARA_SETS = ("run_id", "workers", "trainconf")
+RUN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 MMAR_AUTOML_CONF = Path("config/config_automl.json")
 
 
@@ -116,6 +118,11 @@ def make_search(args: AutomlArgs, console: Console) -> Search:
     handlers = [h for h in handlers if h is not None]
 
     run_id = args.run_id or clara.get("run_id") or time.strftime("run_%Y%m%d_%H%M%S")
+    if not RUN_ID.fullmatch(run_id):
+        raise UsageError(
+            f"run id {run_id!r} must be a plain folder name: letters, digits, '_', '-' "
+            "and '.', not starting with '.' (the run folder stays under automl/)"
+        )
     options = SearchOptions(
         run_id=run_id,
         output=(args.output or mmar_root / "automl").resolve(),

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from claragen.transpiler.diagnostics import Diagnostics, did_you_mean
 from claragen.transpiler.dialects import get_dialect
-from claragen.transpiler.ir import Component, Config, DictV, ListV, Lit, Slot, Value
+from claragen.transpiler.ir import (
+    Component,
+    Config,
+    DictV,
+    ListV,
+    Lit,
+    Slot,
+    Value,
+    is_name,
+    member,
+)
 from claragen.transpiler.jsonparse import JArray, JNode, JObject, JScalar, JString
 from claragen.transpiler.values import parse_value_string
 
@@ -66,7 +76,7 @@ class Builder:
         return DictV(
             node.span,
             tuple(
-                (k.value, self.value(v, f"{locator}.{k.value}", code))
+                (k.value, self.value(v, member(locator, k.value), code))
                 for k, v in node.pairs
             ),
         )
@@ -100,7 +110,10 @@ class Builder:
                     name = text
                 else:
                     path = text
-                    if "." not in text:
+                    if (
+                        not all(is_name(part) for part in text.split("."))
+                        or "." not in text
+                    ):
                         self.diags.error(
                             "E105",
                             val.span,
@@ -114,6 +127,16 @@ class Builder:
                     )
                     continue
                 for k, v in val.pairs:
+                    if not is_name(k.value):
+                        self.diags.error(
+                            "E104",
+                            k.span,
+                            f"the arg name {k.value!r} is not a Python identifier "
+                            f"({locator})",
+                            "an arg names a parameter of the class: letters, digits "
+                            "and '_'",
+                        )
+                        continue
                     args.append((k.value, self.value(v, f"{locator}.args.{k.value}")))
                     arg_spans.append((k.value, k.span))
             elif key == "disabled":
@@ -203,7 +226,7 @@ class Builder:
                     continue
                 config.section_spans[key] = val.span
                 config.sections[key] = {
-                    k.value: self.slot(v, f"{key}.{k.value}")
+                    k.value: self.slot(v, member(key, k.value))
                     for k, v in val.pairs
                     if not k.value.startswith(INERT_PREFIX)
                 }

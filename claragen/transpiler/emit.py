@@ -10,6 +10,7 @@ Component UNet(...)           -> UNet(spatial_dims=3, ...)   (and `from monai...
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -170,3 +171,18 @@ def literal_node(value: object) -> ast.expr:
     if isinstance(value, int) and not isinstance(value, bool) and value < 0:
         return ast.UnaryOp(ast.USub(), ast.Constant(-value))
     return ast.Constant(value)
+
+
+def comment_text(text: str) -> str:
+    """Text that stays on its comment line whatever a config holds: line breaks and other
+    unprintable characters are written as escapes."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
+
+
+def fstring_text(text: str) -> str:
+    """Text that stays literal text inside `f"..."`: quotes, backslashes and control
+    characters escaped (as JSON does, which Python reads the same), braces doubled."""
+    return json.dumps(text)[1:-1].replace("{", "{{").replace("}", "}}")

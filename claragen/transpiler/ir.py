@@ -18,11 +18,23 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import keyword
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from claragen.transpiler.diagnostics import Span
+
+
+def is_name(text: str) -> bool:
+    """A Python identifier that is not a keyword: what may become a name in the script."""
+    return text.isidentifier() and not keyword.iskeyword(text)
+
+
+def member(locator: str, key: str) -> str:
+    """The locator of `key` inside `locator`: `train.model`, or `train['odd key']` for a
+    key that is no name (so a locator is always one printable line)."""
+    return f"{locator}.{key}" if is_name(key) else f"{locator}[{key!r}]"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from functools import cache
 import black
 import jinja2
 
+from claragen.transpiler.emit import comment_text, fstring_text
+
 
 class InternalError(Exception):
     """claragen generated something that is not valid, stable Python. Please report it."""
@@ -40,6 +42,8 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["pyrepr"] = repr
+    env.filters["comment"] = comment_text
+    env.filters["fstring"] = fstring_text
     return env
 
 

@@ -27,6 +27,7 @@ from claragen.transpiler.ir import (
     ListV,
     Lit,
     Value,
+    is_name,
     to_python,
 )
 
@@ -213,11 +214,22 @@ class SpaceReader:
             SearchArg(*n.split(ALIAS_SEP, 1)) if ALIAS_SEP in n else SearchArg(n)
             for n in names
         ]
+        raw = item.get("args")
+        spans = [v.span for v in raw.items] if isinstance(raw, ListV) else [item.span]
+        for arg, span in zip(args, spans * len(args), strict=False):
+            for what, name in (
+                ("arg", arg.name.lstrip(ATTR_KEY)),
+                ("alias", arg.alias),
+            ):
+                if name is not None and not is_name(name):
+                    self.diags.error(
+                        "E500",
+                        span,
+                        f"the search {what} {name!r} is not a Python identifier",
+                        "args, tags and aliases are names: letters, digits and '_'",
+                    )
+                    return None
         if comp is not None:
-            raw = item.get("args")
-            spans = (
-                [v.span for v in raw.items] if isinstance(raw, ListV) else [item.span]
-            )
             for arg, span in zip(args, spans * len(args), strict=False):
                 self.check_arg(comp, arg.name, span, "search")
         targets = self.targets(item, type_, len(args))

@@ -29,6 +29,7 @@ from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import NO_SPAN
 from claragen.transpiler.dialects import get_dialect
+from claragen.transpiler.emit import comment_text
 from claragen.transpiler.ir import Component, Config, DictV, Expr, Lit, Ref, Value
 from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.evaluate import SECTION, EvalLowering
@@ -158,7 +159,7 @@ class EnginesMixin:
         if isinstance(slot, list) and key not in ("pre_transforms", "post_transforms"):
             items = []
             for comp in slot:
-                items.append("\n".join(f"# {c}" for c in self.note(comp)))  # type: ignore[attr-defined]
+                items.append("\n".join(f"# {comment_text(c)}" for c in self.note(comp)))  # type: ignore[attr-defined]
                 items.append(self.emitter.value(comp) + ",")  # type: ignore[attr-defined]
             head = comment(
                 self.config, slot[0].span.line if slot else 0, f"{section}.{key}"

@@ -21,7 +21,13 @@ from claragen import __version__
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.dialects import get_dialect
-from claragen.transpiler.emit import Emitter, Imports, literal_node, option_dest
+from claragen.transpiler.emit import (
+    Emitter,
+    Imports,
+    comment_text,
+    literal_node,
+    option_dest,
+)
 from claragen.transpiler.ir import (
     Component,
     Config,
@@ -356,7 +362,7 @@ class PlainLowering:
             compose = self.imports.symbol(symbols.lookup("Compose"))  # type: ignore[arg-type]
             items = []
             for comp in slot:
-                items.append("\n".join(f"# {c}" for c in self.note(comp)))
+                items.append("\n".join(f"# {comment_text(c)}" for c in self.note(comp)))
                 items.append(self.emitter.value(comp) + ",")
             code = f"{compose}(\n[\n" + "\n".join(items) + "\n]\n)"
             head = comment(
