@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 DEMO := build/demo
 
-.PHONY: venv install demo test lint bench clean components corpus
+.PHONY: venv install demo test lint bench clean components corpus fuzz diagnostics-doc
 
 venv: $(STAMP)
 
@@ -38,6 +38,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# 10,000 hypothesis-mutated configs through `claragen compile` (make test runs 500).
+fuzz: $(STAMP)
+	CLARAGEN_FUZZ_EXAMPLES=10000 $(PY) -m pytest -q tests/test_fuzz.py
+
+# Rewrite docs/diagnostics.md from the cases in tests/diagnostics/ (a test checks it).
+diagnostics-doc: $(STAMP)
+	$(PY) tools/gen_diagnostics_doc.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check claragen tests examples tools

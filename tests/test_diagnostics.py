@@ -257,3 +257,15 @@ def test_pythonpath_names_another_folder_of_byoc_modules(tmp_path):
         tmp_path, cfg, "--import-byoc", "--pythonpath", tmp_path / "elsewhere"
     )
     assert found == []
+
+
+# -- shapes the fuzzer found -------------------------------------------------------------
+
+
+def test_a_section_slot_must_hold_components(tmp_path):
+    cfg = minimal()
+    cfg["train"]["handlers"] = 1
+    cfg["train"]["pre_transforms"].append({})
+    cfg["train"]["metrics"] = [{"name": "Accuracy"}, "MeanDice"]
+    found = diagnose(tmp_path, cfg)
+    assert found == [("E104", 55, 7), ("E104", 76, 17), ("E104", 90, 16)]

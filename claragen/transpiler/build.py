@@ -159,6 +159,13 @@ class Builder:
             self.diags.error(
                 "E104", node.span, "a 'ref' component takes no 'name', 'path' or 'args'"
             )
+        if not {k.value for k, _ in node.pairs} & {"name", "path", "ref"}:
+            self.diags.error(
+                "E104",
+                node.span,
+                f"the component {locator} has no 'name', 'path' or 'ref'",
+                'name its class: "name": "LoadImaged", or "path": "module.Class"',
+            )
         return Component(
             span=node.span,
             locator=locator,
@@ -191,6 +198,24 @@ class Builder:
         if isinstance(node, JArray) and not node.items:
             return []
         return self.value(node, locator)
+
+    def section_slot(self, node: JNode, locator: str) -> Slot | None:
+        """A slot of 'train' or 'validate': a component or a list of them (every Clara
+        dialect); anything else is an error, and the slot is left out."""
+        if isinstance(node, JObject):
+            return self.component(node, locator)
+        if isinstance(node, JArray) and all(isinstance(i, JObject) for i in node.items):
+            return [
+                self.component(item, f"{locator}[{i}]")  # type: ignore[arg-type]
+                for i, item in enumerate(node.items)
+            ]
+        self.diags.error(
+            "E104",
+            node.span,
+            f"{locator} must be a component or a list of components",
+            'e.g. {"name": "UNet", "args": {...}}',
+        )
+        return None
 
     def config(self, root: JNode, dialect: str, kind: str = "train") -> Config | None:
         if not isinstance(root, JObject):
@@ -225,11 +250,13 @@ class Builder:
                     )
                     continue
                 config.section_spans[key] = val.span
-                config.sections[key] = {
-                    k.value: self.slot(v, member(key, k.value))
-                    for k, v in val.pairs
-                    if not k.value.startswith(INERT_PREFIX)
-                }
+                config.sections[key] = {}
+                for k, v in val.pairs:
+                    if k.value.startswith(INERT_PREFIX):
+                        continue
+                    slot = self.section_slot(v, member(key, k.value))
+                    if slot is not None:
+                        config.sections[key][k.value] = slot
             elif key == "search":
                 config.search = self.value(val, "search", code=False)
             elif isinstance(val, JScalar | JString):

@@ -138,7 +138,9 @@ class Compilation:
             )
             self.diags.raise_if_errors()
         config = build_config(root, str(path), dialect, self.diags, kind)
-        if config is None:  # not even an object; errors in values wait for the passes
+        if config is None or any(d.code < "E200" for d in self.diags.errors):
+            # the config's shape is wrong (E1xx): what the passes would say follows from
+            # it; errors in values wait for the passes, which report them all at once
             self.diags.raise_if_errors()
         assert config is not None
         config.file = self.options.source_name or path.name
