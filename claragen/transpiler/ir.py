@@ -220,11 +220,13 @@ class Config:
                         yield section, key, comp
 
     def every_component(self) -> Iterator[Component]:
-        """Every component, those nested in others' args (Interaction's transforms) too."""
+        """Every component, those nested in others' args (Interaction's transforms) and
+        attributes too."""
         for _, _, comp in self.components():
-            for node in walk(comp):
-                if isinstance(node, Component):
-                    yield node
+            for root in (comp, *(v for _, v in comp.attrs)):
+                for node in walk(root):
+                    if isinstance(node, Component):
+                        yield node
 
 
 def map_values(value: Value, fn: Callable[[Value], Value]) -> Value:

@@ -90,7 +90,18 @@ class Porting:
     @property
     def classes(self) -> int:
         """The network's output classes (`num_classes`, `out_channels` once ported)."""
-        return int(self.model_arg("num_classes", self.model_arg("out_channels", 2)))
+        n = self.model_arg("num_classes", self.model_arg("out_channels", 2))
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            return n
+        model = self.config.sections.get("train", {}).get("model")
+        span = model.span if isinstance(model, Component) else self.config.span
+        self.ctx.diags.error(
+            "E602",
+            span,
+            f"the network's num_classes must be a positive integer, not {n!r}",
+            "the post-transforms and metrics of 3.x configs are made from it",
+        )
+        return 2
 
     @property
     def activation(self) -> str:
@@ -123,15 +134,15 @@ def _note(comp: Component, text: str) -> Component:
 
 def _listify(text: Any) -> Any:
     """3.x "1,2,2,4" -> [1, 2, 2, 4]."""
-    if isinstance(text, str) and all(p.strip().isdigit() for p in text.split(",")):
+    if isinstance(text, str) and all(p.strip().isdecimal() for p in text.split(",")):
         return [int(p) for p in text.split(",")]
     return text
 
 
 def _keys(data: Any) -> Any:
     if isinstance(data, list):
-        return [KEY_NAMES.get(k, k) for k in data]
-    return KEY_NAMES.get(data, data)
+        return [_keys(k) if isinstance(k, str) else k for k in data]
+    return KEY_NAMES.get(data, data) if isinstance(data, str) else data
 
 
 # -- conversions beyond renames ------------------------------------------------------------
@@ -227,7 +238,7 @@ def focal_loss(comp: Component, p: Porting) -> Component:
 
 def average_dice(comp: Component, p: Porting) -> Component:
     field = _arg(comp, "keys", "model")
-    pred = KEY_NAMES.get(field, field)
+    pred = _keys(field)
     label = _arg(comp, "label_key", "label")
     name = _arg(comp, "name")
     key = _arg(comp, "is_key_metric", False)
@@ -556,7 +567,12 @@ def structure(config: Config, ctx: PassContext) -> Config:
         for op in aux if isinstance(aux, list) else []:
             port_component(op, Porting(config, ctx))  # every aux op has no equivalent
     lr_policy = train.pop("lr_policy", None)
-    handlers: list[Component] = list(train.get("handlers") or [])
+    given = train.get("handlers")
+    handlers: list[Component] = (
+        list(given)
+        if isinstance(given, list)
+        else [given] if isinstance(given, Component) else []
+    )
     dataset = train.get("dataset")
     if isinstance(dataset, Component) and dataset.class_name == "SmartCacheDataset":
         handlers.append(make("SmartCacheHandler", dataset.locator, dataset.span,

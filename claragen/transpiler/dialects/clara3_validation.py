@@ -58,6 +58,7 @@ def _split(
     field = str(_lit(comp, "field", _lit(comp, "fields", "model")))
     key = KEY_NAMES.get(field, field)
     names = _lit(comp, "label_names", _lit(comp, "channel_names", [])) or []
+    names = [str(n) for n in names] if isinstance(names, list) else [str(names)]
     postfixes = []
     for name in names:
         postfix = name[len(key) + 1 :] if name.startswith(f"{key}_") else name
