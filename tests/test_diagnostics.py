@@ -269,3 +269,9 @@ def test_a_section_slot_must_hold_components(tmp_path):
     cfg["train"]["metrics"] = [{"name": "Accuracy"}, "MeanDice"]
     found = diagnose(tmp_path, cfg)
     assert found == [("E104", 55, 7), ("E104", 76, 17), ("E104", 90, 16)]
+
+
+def test_a_bad_expression_is_not_also_a_string_where_a_number_goes(tmp_path):
+    cfg = minimal()
+    cfg["train"]["model"]["args"]["dropout"] = "lambda x: open('f')"
+    assert diagnose(tmp_path, cfg) == [("E204", 34, 20)]

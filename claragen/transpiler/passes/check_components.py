@@ -77,9 +77,14 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
 
 
 def _is_text(value: Value) -> bool:
+    """A plain string (not a '#'/'@'/lambda string that failed to parse: E203, E204)."""
     while isinstance(value, SearchValue):
         value = value.value
-    return isinstance(value, Lit) and isinstance(value.value, str)
+    return (
+        isinstance(value, Lit)
+        and isinstance(value.value, str)
+        and not value.value.startswith(("#", "@", "lambda"))
+    )
 
 
 def _text(value: Value) -> str:
