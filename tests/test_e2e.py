@@ -1,6 +1,7 @@
 """End to end: synthetic NIfTI data -> compile the example -> run train.py on the CPU."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -110,3 +111,34 @@ def test_engines_target_trains_and_validates_like_the_plain_loop(tmp_path, data)
     metrics = json.loads((evaluation / "metrics.json").read_text())
     assert set(metrics) == {"val_mean_dice", "val_acc"}
     assert abs(metrics["val_mean_dice"] - scores["engines"]) < 0.05
+
+
+def test_bundle_target_runs_with_monai_bundle_run_and_scores_like_the_plain_loop(
+    tmp_path, data
+):
+    """`python -m monai.bundle run` of the example's bundle trains one epoch, saves the
+    checkpoints, and reaches the plain script's validation score."""
+    plain = compile_example(tmp_path / "plain", target="plain")
+    proc = run_script(plain / "J0001" / "train.py", data, tmp_path / "plain" / "models",
+                      "--epochs", "1")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    score = json.loads((tmp_path / "plain" / "models" / "result.json").read_text())
+
+    out = compile_example(tmp_path / "bundle", target="bundle")
+    ckpt = tmp_path / "bundle" / "models"
+    configs = out / "J0001" / "configs"
+    proc = subprocess.run(
+        [sys.executable, "-m", "monai.bundle", "run",
+         "--config_file", str(configs / "train.json"),
+         "--meta_file", str(configs / "metadata.json"),
+         "--data_root", str(data), "--dataset_json", str(data / "dataset.json"),
+         "--mmar_ckpt_dir", str(ckpt), "--epochs", "1", "--device", "$torch.device('cpu')",
+         "--crop_size", "[32, 32, 32]", "--roi_size", "[32, 32, 32]"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (ckpt / "model_final.pt").is_file() and (ckpt / "model.pt").is_file()
+    found = re.search(r"Key metric: val_mean_dice best value: ([0-9.e-]+)",
+                      proc.stdout + proc.stderr)  # fmt: skip
+    assert found, proc.stderr[-3000:]
+    assert abs(float(found.group(1)) - score["best_value"]) < 1e-5

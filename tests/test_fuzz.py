@@ -178,6 +178,8 @@ def compile_once(text: str, args: list[str]) -> None:
         else:
             for script in out.rglob("*.py"):
                 ast.parse(script.read_text(encoding="utf-8"))
+            for bundle in out.rglob("*.json"):
+                json.loads(bundle.read_text(encoding="utf-8"))
         outside = {p for p in root.rglob("*") if not p.is_relative_to(out)} - before
         assert outside == set(), f"written outside -o: {outside}"
 
@@ -190,7 +192,7 @@ def compile_once(text: str, args: list[str]) -> None:
     derandomize=EXAMPLES <= 500,  # make test: the same inputs on every run
     database=None,
 )
-@given(mutated(), st.sampled_from([[], ["--jobs", "random:2"]]))
+@given(mutated(), st.sampled_from([[], ["--jobs", "random:2"], ["--target", "bundle"]]))
 def test_mutated_configs_compile_or_get_diagnostics(seed_and_text, args):
     _, text = seed_and_text
     compile_once(text, args)

@@ -68,6 +68,17 @@ def test_spleen_41_engines_scripts(tmp_path):
         )
 
 
+def test_spleen_41_bundle(tmp_path):
+    """The same example as a MONAI bundle (configs/train.json, configs/metadata.json)."""
+    out = compile_example(tmp_path, target="bundle")
+    for name in ("train.json", "metadata.json"):
+        check_golden(
+            out / "J0001" / "configs" / name,
+            GOLDEN / "spleen_41_bundle" / "J0001" / "configs" / name,
+        )
+    check_golden(out / "manifest.json", GOLDEN / "spleen_41_bundle" / "manifest.json")
+
+
 def test_compiling_twice_gives_identical_bytes(tmp_path):
     a = compile_example(tmp_path / "a")
     b = compile_example(tmp_path / "b")

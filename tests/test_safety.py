@@ -147,3 +147,30 @@ def test_a_run_id_cannot_leave_the_automl_folder(tmp_path, monkeypatch):
         assert "must be a plain folder name" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mmar"]
     assert not Path("/tmp/escaped").exists()
+
+
+@pytest.mark.parametrize(
+    "text", [RUN, "$" + RUN, "%other.json#x", f"a@b {BREAKOUT}", "x#y", "$@model"]
+)
+def test_config_text_stays_text_in_a_monai_bundle(tmp_path, monkeypatch, text):
+    """MONAI evaluates `$` strings and resolves `@`/`%` ones: the bundle target writes
+    config text so that MONAI's own parser gives back exactly that text."""
+    from monai.bundle import ConfigParser
+
+    monkeypatch.chdir(tmp_path)
+    cfg = minimal()
+    cfg["train"]["handlers"][0]["args"]["tag_name"] = text
+    config = write(tmp_path, "mmar/config/config_train.json", json.dumps(cfg, indent=2))
+    write(tmp_path, "mmar/config/environment.json", json.dumps(ENV))
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["compile", str(config), "-o", str(out), "--target", "bundle"]
+    )
+    assert result.exit_code == 0, result.output
+    bundle = json.loads((out / "J0001" / "configs" / "train.json").read_text())
+    (stats,) = [
+        h for h in bundle["train_handlers"] if h["_target_"].endswith("StatsHandler")
+    ]
+    parser = ConfigParser({"tag": stats["tag_name"]})
+    assert parser.get_parsed_content("tag") == text
+    assert not list(tmp_path.rglob(MARK))

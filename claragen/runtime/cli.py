@@ -100,6 +100,10 @@ def make_search(args: AutomlArgs, console: Console) -> Search:
     trainconf = clara.get("trainconf") or conf.train_config_file()
     if config is None and args.mmar is not None and trainconf:
         config = args.mmar / "config" / trainconf
+    if args.target == "bundle":
+        raise UsageError(
+            "an AutoML search runs scripts: use --target plain, engines or auto"
+        )
     comp = make_compilation(config, args.env, compile_sets, args.mmar, None,
                             "grid", args.float_steps, args.seed, None, args.target)  # fmt: skip
     mmar_root = comp.mmar_root or Path(".")

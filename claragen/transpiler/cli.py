@@ -122,7 +122,8 @@ TargetOpt = Annotated[
     typer.Option(
         "--target",
         help="plain (an explicit PyTorch loop), engines (MONAI's SupervisedTrainer), "
-        "or auto (plain where it can, else engines)",
+        "bundle (a MONAI bundle: configs/train.json), or auto (plain where it can, "
+        "else engines)",
     ),
 ]
 

@@ -16,7 +16,7 @@ from claragen.transpiler.space import SearchSpace
 class CompileOptions:
     """Every switch of a compile, in one place (black's `Mode`)."""
 
-    target: str = "auto"  # "auto" | "plain" | "engines"
+    target: str = "auto"  # "auto" | "plain" | "engines" | "bundle"
     max_errors: int = 50
     jobs: str = "default"  # "default" | "grid" | "random:N"
     float_steps: int = 3  # grid points per float parameter

@@ -34,6 +34,7 @@ from claragen.transpiler.passes.references import inline_refs, resolve_refs
 from claragen.transpiler.passes.variables import resolve_variables
 from claragen.transpiler.render import Renderer
 from claragen.transpiler.space import read_space
+from claragen.transpiler.targets import bundle
 from claragen.transpiler.targets.engines import lower_engines, lower_engines_evaluation
 from claragen.transpiler.targets.evaluate import lower_evaluation
 from claragen.transpiler.targets.plain import lower_plain
@@ -56,7 +57,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
 )
 SUPPORTED_DIALECTS = ("3", "4.0", "4.1")
 # auto: the plain loop where it can lower the config, MONAI's engines where it cannot.
-TARGETS = ("auto", "plain", "engines")
+TARGETS = ("auto", "plain", "engines", "bundle")
 TEMPLATES = {
     ("train", "plain"): "train.py.j2",
     ("train", "engines"): "train_engines.py.j2",
@@ -189,6 +190,23 @@ class Compilation:
         self.targets[what] = target
         return self.render(script, TEMPLATES["train", target], what, renderer)
 
+    def compile_bundle(
+        self, config: Config, base: PassContext, job: Job
+    ) -> dict[str, str]:
+        """One job as a MONAI bundle: configs/train.json and configs/metadata.json."""
+        ctx = self.job_context(base, job)
+        config = self.run_passes(config, ctx)
+        script = lower_engines(config, ctx, ".", job.id, job.values)
+        self.diags.raise_if_errors()
+        assert script is not None
+        self.targets[f"{job.id}/configs/train.json"] = "bundle"
+        return {
+            f"{job.id}/configs/train.json": bundle.dumps(bundle.train_bundle(script)),
+            f"{job.id}/configs/metadata.json": bundle.dumps(
+                bundle.metadata(config.file, job.id, job.values)
+            ),
+        }
+
     def lower(self, ctx: PassContext, plain, engines) -> tuple[Any, str]:
         """Lower for the chosen target; `auto` tries the plain loop first and falls back
         to the engines when the plain target cannot lower something."""
@@ -269,6 +287,18 @@ def compile_files(
         jobs = comp.jobs(config, ctx)
         space = [p.id for p in ctx.space.params]
         for job in jobs:
+            if comp.options.target == "bundle":
+                files.update(comp.compile_bundle(config, ctx, job))
+                manifest_jobs.append(
+                    {
+                        "id": job.id,
+                        "script": None,
+                        "bundle": f"{job.id}/configs/train.json",
+                        "target": "bundle",
+                        "values": job.values,
+                    }
+                )
+                continue
             script = comp.compile_job(config, ctx, out_dir / job.id, job, renderer)
             files[f"{job.id}/train.py"] = script
             manifest_jobs.append(
@@ -279,7 +309,14 @@ def compile_files(
                     "values": job.values,
                 }
             )
-    if comp.validation_path is not None:
+    if comp.validation_path is not None and comp.options.target == "bundle":
+        comp.diags.warning(
+            "W104",
+            Span(str(comp.validation_path), 0, 0),
+            "the bundle target writes no configs/evaluate.json yet; the validation "
+            "config is left out",
+        )
+    elif comp.validation_path is not None:
         vconfig, vctx = comp.build(comp.validation_path, "validation")
         renderer = Renderer()
         for i, job in enumerate(jobs):

@@ -1,0 +1,256 @@
+"""The `bundle` target: the job as a MONAI bundle, `configs/train.json` in MONAI's own syntax,
+runnable with `python -m monai.bundle run --config_file configs/train.json`.
+
+It is the engines target written as bundle config instead of Python: the engines lowering
+decides what is built and how it is wired; this module only translates each of its blocks
+from the Python AST into bundle syntax::
+
+    model = UNet(spatial_dims=3, channels=CHANNELS).to(device)
+    -> "model": "$monai.networks.nets.UNet(spatial_dims=3, channels=@CHANNELS).to(@device)"
+    loss_function = FocalLoss(to_onehot_y=True)
+    -> "loss_function": {"_target_": "monai.losses.FocalLoss", "to_onehot_y": true}
+    train_loader = DataLoader(dataset=train_dataset, batch_size=2)
+    -> "train_loader": {"_target_": "torch.utils.data.DataLoader", "dataset": "@train_dataset", ...}
+
+The script's constants and command-line options become top-level ids (`EPOCHS`, `epochs`,
+`data_root`, ...), so `python -m monai.bundle run --epochs 1 --data_root /data` works like
+`python train.py --epochs 1 --data-root /data`.
+
+MONAI evaluates `$` strings, resolves `@`/`%` strings and rewrites `#`, so config text never
+reaches the bundle as such a string: a string that starts with `$`, `@` or `%`, or holds a
+`#` (or, inside a `$` expression, any of them), is written as an expression that builds it
+from its bytes; a dict whose keys MONAI would read as ids or directives is written as an
+expression too.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from typing import Any
+
+from claragen import __version__
+from claragen.transpiler import symbols
+from claragen.transpiler.targets.engines import EnginesScript
+
+SPECIAL = ("$", "@", "%")  # a string that starts with one is code or a reference
+ID_SEPARATOR = "#"  # MONAI rewrites it in any string (to "::", its newer separator)
+SPECIAL_ANYWHERE = (*SPECIAL, ID_SEPARATOR)  # in a `$` expression's string literals
+# Modules a `$` expression may name; MONAI imports them for the bundle ("imports").
+IMPORTS = ("os", "torch", "monai", "numpy", "ignite")
+
+
+class Translator:
+    """Python expressions of one script -> bundle values."""
+
+    def __init__(self, script: EnginesScript):
+        self.qualified = _imported_names(script.imports)
+        self.ids = {b.target for b in script.blocks} | {"device"}
+        self.ids |= {name for name, _, _ in script.constants + script.search_constants}
+
+    # -- values ------------------------------------------------------------------------
+
+    def value(self, node: ast.expr) -> Any:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return self.text(node.value)
+        if isinstance(node, ast.Constant) and _is_json_scalar(node.value):
+            return node.value
+        if isinstance(node, ast.List | ast.Tuple):
+            return [self.value(v) for v in node.elts]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            if isinstance(node.operand, ast.Constant) and _is_number(
+                node.operand.value
+            ):
+                return ast.literal_eval(node)
+        if isinstance(node, ast.Dict) and all(_plain_key(k) for k in node.keys):
+            pairs = zip(node.keys, node.values, strict=True)
+            return {k.value: self.value(v) for k, v in pairs}  # type: ignore[union-attr]
+        if isinstance(node, ast.Call) and (kwargs := self.keywords(node)) is not None:
+            target = self.target(node.func)
+            return {"_target_": target, **{k: self.value(v) for k, v in kwargs}}
+        if isinstance(node, ast.Name) and node.id in self.ids:
+            return f"@{node.id}"
+        if _is_args(node):
+            return f"@{node.attr}"  # type: ignore[attr-defined]
+        return "$" + self.expression(node)
+
+    def keywords(self, call: ast.Call) -> list[tuple[str, ast.expr]] | None:
+        """A call's args by parameter name (positional ones named from the component
+        table), or None when the call cannot be a `_target_` component."""
+        target = self.target(call.func)
+        if target is None or any(k.arg is None for k in call.keywords):
+            return None
+        named = [(k.arg, k.value) for k in call.keywords]
+        if not call.args:
+            return named  # type: ignore[return-value]
+        sym = symbols.lookup(target.rsplit(".", 1)[-1])
+        if sym is None or sym.params is None or len(call.args) > len(sym.params):
+            return None
+        if any(isinstance(a, ast.Starred) for a in call.args):
+            return None
+        return list(zip(sym.params, call.args, strict=False)) + named  # type: ignore[return-value]
+
+    def text(self, text: str) -> str:
+        """A config string as a bundle string that MONAI leaves alone."""
+        if text.startswith(SPECIAL) or ID_SEPARATOR in text:
+            return "$" + _spelled(text)
+        return text
+
+    def target(self, func: ast.expr) -> str | None:
+        """The dotted import path of a class or function the code calls, if it has one."""
+        if isinstance(func, ast.Name):
+            return self.qualified.get(func.id)
+        parts = []
+        while isinstance(func, ast.Attribute):
+            parts.append(func.attr)
+            func = func.value
+        if isinstance(func, ast.Name) and func.id in IMPORTS:
+            return ".".join([func.id, *reversed(parts)])
+        return None
+
+    # -- `$` expressions ---------------------------------------------------------------
+
+    def expression(self, node: ast.expr) -> str:
+        translator = self
+
+        class Rewrite(ast.NodeTransformer):
+            def visit_Name(self, n: ast.Name) -> ast.expr:
+                if n.id in translator.ids:
+                    return ast.Name(f"@{n.id}", n.ctx)
+                return ast.Name(translator.qualified.get(n.id, n.id), n.ctx)
+
+            def visit_Attribute(self, n: ast.Attribute) -> ast.expr:
+                if _is_args(n):
+                    return ast.Name(f"@{n.attr}", n.ctx)
+                self.generic_visit(n)
+                return n
+
+            def visit_Constant(self, n: ast.Constant) -> ast.expr:
+                if isinstance(n.value, str) and any(
+                    c in n.value for c in SPECIAL_ANYWHERE
+                ):
+                    return ast.parse(_spelled(n.value), mode="eval").body
+                return n
+
+        tree = Rewrite().visit(ast.parse(ast.unparse(node), mode="eval"))
+        return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _spelled(text: str) -> str:
+    """An expression that yields `text` without writing `$`, `@` or `%` anywhere."""
+    return f"bytes.fromhex({text.encode('utf-8').hex()!r}).decode('utf-8')"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_json_scalar(value: object) -> bool:
+    return value is None or isinstance(value, bool | int | float)
+
+
+def _plain_key(key: ast.expr | None) -> bool:
+    """A dict key that MONAI reads as data: a string that is no directive (`_target_`),
+    no id path (`a#b`) and no reference or expression."""
+    return (
+        isinstance(key, ast.Constant)
+        and isinstance(key.value, str)
+        and key.value.isidentifier()
+        and not (key.value.startswith("_") and key.value.endswith("_"))
+    )
+
+
+def _is_args(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "args"
+    )
+
+
+def _moved_to_device(node: ast.expr) -> ast.expr | None:
+    """`X(...)` of `X(...).to(device)`, else None."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "to"
+        and isinstance(node.func.value, ast.Call)
+        and [ast.unparse(a) for a in node.args] == ["device"]
+        and not node.keywords
+    ):
+        return node.func.value
+    return None
+
+
+def _imported_names(lines: list[str]) -> dict[str, str]:
+    """`from monai.networks.nets import UNet` -> {"UNet": "monai.networks.nets.UNet"}."""
+    names: dict[str, str] = {}
+    for line in lines:
+        if not line.strip():
+            continue
+        for stmt in ast.parse(line).body:
+            if isinstance(stmt, ast.ImportFrom) and stmt.module:
+                for alias in stmt.names:
+                    names[alias.asname or alias.name] = f"{stmt.module}.{alias.name}"
+    return names
+
+
+def train_bundle(script: EnginesScript) -> dict[str, Any]:
+    """configs/train.json of one job."""
+    t = Translator(script)
+    config: dict[str, Any] = {
+        "imports": [f"$import {m}" for m in IMPORTS],
+        # the MMAR's folder: where relative data and model paths start, as in Clara
+        "mmar_root": ".",
+    }
+    for name, code, _ in script.constants + script.search_constants:
+        if name != "MMAR_ROOT":  # train.py's is relative to itself; a bundle's is "."
+            config[name] = t.value(ast.parse(code, mode="eval").body)
+    for option in script.options:
+        if option.const == "MMAR_ROOT":
+            continue
+        if option.is_path:  # relative to the MMAR root, as in Clara and train.py
+            config[option.dest] = f"$os.path.join(@mmar_root, @{option.const})"
+        else:
+            config[option.dest] = f"@{option.const}"
+    config["device"] = (
+        "$torch.device('cuda' if torch.cuda.is_available() else 'cpu')"
+        if script.device_default.startswith("cuda")
+        else f"$torch.device({script.device_default!r})"
+    )
+    for block in script.blocks:
+        node = ast.parse(block.code, mode="eval").body
+        inner = _moved_to_device(node)
+        if (
+            inner is not None
+        ):  # UNet(...).to(device): MONAI bundles' network_def + network
+            config[f"{block.target}_def"] = t.value(inner)
+            config[block.target] = f"$@{block.target}_def.to(@device)"
+        else:
+            config[block.target] = t.value(node)
+    initialize = ["$os.makedirs(@mmar_ckpt_dir, exist_ok=True)"]
+    if script.seed is not None:
+        initialize.append(f"$monai.utils.set_determinism(seed={script.seed})")
+    config["initialize"] = initialize
+    config["run"] = [f"$@{script.trainer}.run()"]
+    return config
+
+
+def metadata(source: str, job: str, values: dict[str, Any]) -> dict[str, Any]:
+    """configs/metadata.json: what MONAI's bundle tools read, and where the job came from."""
+    return {
+        "schema": "https://github.com/Project-MONAI/MONAI-extra-test-data/releases/"
+        "download/0.8.1/meta_schema_20220324.json",
+        "version": "0.1.0",
+        "changelog": {"0.1.0": f"compiled from {source} by claragen {__version__}"},
+        "monai_version": symbols.versions().get("monai"),
+        "pytorch_version": symbols.versions().get("torch", "").split("+")[0],
+        "name": f"{source} {job}",
+        "task": "training, as the Clara Train config says",
+        "description": f"Job {job} of {source}, compiled by claragen {__version__}.",
+        "search_values": values,
+    }
+
+
+def dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
