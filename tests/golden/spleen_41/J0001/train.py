@@ -383,7 +383,7 @@ def main(argv=None):
     train_amp = device.type == "cuda"
     val_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler(device.type, enabled=train_amp)
-    history = []
+    history, iteration_losses = [], []
     best_value, best_epoch = None, None
     global_step = 0
     for epoch in range(1, args.epochs + 1):
@@ -402,6 +402,7 @@ def main(argv=None):
             scaler.step(optimizer)
             scaler.update()
             epoch_loss += loss.item()
+            iteration_losses.append(loss.item())
             log.info(
                 f"Epoch {epoch}/{args.epochs}, iteration {steps}/{len(train_loader)}: "
                 f"train_loss {loss.item():.4f}"
@@ -489,6 +490,7 @@ def main(argv=None):
         "best_epoch": best_epoch,
         "values": [r.get(KEY_METRIC) for r in history],
         "epochs": history,
+        "iteration_losses": iteration_losses,
         "wall_time_s": time.time() - start_time,
     }
     with open(os.path.join(args.mmar_ckpt_dir, "result.json"), "w") as f:

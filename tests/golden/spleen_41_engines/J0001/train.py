@@ -436,11 +436,12 @@ def main(argv=None):
 
     # The score of each epoch, for result.json: the mean training loss, and the metrics
     # of the engines that ran in that epoch.
-    history, losses = [], []
+    history, losses, iteration_losses = [], [], []
 
     @trainer.on(Events.ITERATION_COMPLETED)
     def record_loss(engine):
         losses.append(float(from_engine(["loss"], first=True)(engine.state.output)))
+        iteration_losses.append(losses[-1])
 
     @trainer.on(Events.EPOCH_COMPLETED)
     def record_epoch(engine):
@@ -468,6 +469,7 @@ def main(argv=None):
         "best_epoch": best["epoch"] if best else None,
         "values": [r.get(KEY_METRIC) for r in history],
         "epochs": history,
+        "iteration_losses": iteration_losses,
         "wall_time_s": time.time() - start_time,
     }
     with open(os.path.join(args.mmar_ckpt_dir, "result.json"), "w") as f:
