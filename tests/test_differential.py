@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import synthetic_data
+from claragen.smoke import SMOKE_SETS, make_data
+from claragen.transpiler.context import CompileOptions
+from claragen.transpiler.pipeline import Compilation, compile_to_dir
+from tests.conftest import CORPUS, synthetic_data
 from tests.test_golden import compile_example
 
 pytestmark = pytest.mark.e2e
@@ -26,6 +29,10 @@ TOLERANCE = 1e-5
 # 8 training cases, batch 2 and 4 crops each: 4 iterations an epoch, 5 epochs
 EPOCHS = 5
 SIZES = {"crop_size": [16, 16, 16], "roi_size": [32, 32, 32]}
+FOLDER = CORPUS / "clara-train-examples"
+CORPUS_EPOCHS = 10  # smoke's data: 2 * batch training cases, so 2 iterations an epoch
+CROP = 32  # crops and windows: 4 levels of stride 2 leave 2 voxels (instance norm needs >1)
+VAL_INTERVAL = 5  # validations at epochs 5 and 10
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +40,15 @@ def data(tmp_path_factory):
     return synthetic_data(tmp_path_factory.mktemp("data"), 8, 1, (32, 32, 32))
 
 
-def run_script(script: Path, data: Path, ckpt: Path) -> dict:
+def run_script(script: Path, data: Path, ckpt: Path, extra: list[str] | None = None,
+               epochs: int = EPOCHS) -> dict:  # fmt: skip
+    if extra is None:
+        extra = ["--crop-size", *map(str, SIZES["crop_size"]),
+                 "--roi-size", *map(str, SIZES["roi_size"])]  # fmt: skip
     cmd = [
-        sys.executable, str(script), "--device", "cpu", "--epochs", str(EPOCHS),
+        sys.executable, str(script), "--device", "cpu", "--epochs", str(epochs),
         "--data-root", str(data), "--dataset-json", str(data / "dataset.json"),
-        "--mmar-ckpt-dir", str(ckpt),
-        "--crop-size", *map(str, SIZES["crop_size"]),
-        "--roi-size", *map(str, SIZES["roi_size"]),
+        "--mmar-ckpt-dir", str(ckpt), *extra,
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -70,11 +79,12 @@ json.dump({"losses": losses, "metric": evaluator.state.best_metric}, open(out, "
 """
 
 
-def run_bundle(configs: Path, data: Path, ckpt: Path, tmp: Path) -> dict:
+def run_bundle(configs: Path, data: Path, ckpt: Path, tmp: Path,
+               sizes: dict | None = None, epochs: int = EPOCHS) -> dict:  # fmt: skip
     overrides = {
         "data_root": str(data), "dataset_json": str(data / "dataset.json"),
-        "mmar_ckpt_dir": str(ckpt), "epochs": EPOCHS,
-        "device": "$torch.device('cpu')", **SIZES,
+        "mmar_ckpt_dir": str(ckpt), "epochs": epochs,
+        "device": "$torch.device('cpu')", **(SIZES if sizes is None else sizes),
     }  # fmt: skip
     out = tmp / "bundle_result.json"
     proc = subprocess.run(
@@ -120,6 +130,66 @@ def test_the_three_targets_of_the_example_train_alike(tmp_path, data):
 
     for name, run in runs.items():
         assert len(run["losses"]) >= ITERATIONS, (name, len(run["losses"]))
+    assert first_divergence(runs) is None, first_divergence(runs)
+    metrics = {n: r["metric"] for n, r in runs.items()}
+    assert max(metrics.values()) - min(metrics.values()) <= TOLERANCE, metrics
+
+
+# -- corpus configs ------------------------------------------------------------------------
+
+CORPUS_CONFIGS = [
+    "PyTorch__NoteBooks__GettingStarted__config__config_train_Unet.json",
+    "PyTorch__NoteBooks__GettingStarted__config__config_train_segresnet.json",
+    "PyTorch__NoteBooks__AutoML__config__trn_autoML_Loss_Optimizer.json",
+    "PyTorch-Early-Access__NoteBooks__AutoML__config__trn_autoML_LR_LP@f38ab4f.json",
+    "PyTorch__NoteBooks__FL__adminMMAR__config__config_train.json",
+]
+
+
+def compile_corpus(config: Path, target: str, out: Path) -> dict:
+    sets = tuple((k, v) for k, v in SMOKE_SETS if k in config.read_text())
+    comp = Compilation(config, CompileOptions(set_values=sets, target=target))
+    return compile_to_dir(comp, out)
+
+
+@pytest.mark.skipif(not FOLDER.is_dir(), reason="needs ../shared/corpus")
+@pytest.mark.parametrize("name", CORPUS_CONFIGS)
+def test_the_three_targets_of_a_corpus_config_train_alike(tmp_path, name):
+    config = FOLDER / name
+    comp = Compilation(config, CompileOptions())
+    config_ir = comp.run_passes(*comp.build())
+    data = tmp_path / "data"
+    make_data(data, config_ir, config_ir.sections["train"].get("model"))
+    compile_corpus(config, "bundle", tmp_path / "bundle")
+    configs = tmp_path / "bundle" / "J0001" / "configs"
+    ids = json.loads((configs / "train.json").read_text())
+    sizes: dict = {
+        k: [CROP] * len(ids[k.upper()]) for k in ("crop_size", "roi_size") if k in ids
+    }
+    if "val_interval" in ids:
+        sizes["val_interval"] = VAL_INTERVAL
+    runs = {}
+    for target in ("plain", "engines"):
+        compile_corpus(config, target, tmp_path / target)
+        script = tmp_path / target / "J0001" / "train.py"
+        text = script.read_text()
+        extra = []
+        for key, value in sizes.items():
+            flag = "--" + key.replace("_", "-")
+            if f'"{flag}"' in text:
+                extra += [
+                    flag,
+                    *map(str, value if isinstance(value, list) else [value]),
+                ]
+        runs[target] = run_script(
+            script, data, tmp_path / f"{target}_m", extra, CORPUS_EPOCHS
+        )
+    runs["bundle"] = run_bundle(
+        configs, data, tmp_path / "bm", tmp_path, sizes, CORPUS_EPOCHS
+    )
+
+    for target, run in runs.items():
+        assert len(run["losses"]) >= ITERATIONS, (target, len(run["losses"]))
     assert first_divergence(runs) is None, first_divergence(runs)
     metrics = {n: r["metric"] for n, r in runs.items()}
     assert max(metrics.values()) - min(metrics.values()) <= TOLERANCE, metrics
