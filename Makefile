@@ -55,9 +55,9 @@ lint: $(STAMP)
 corpus: $(STAMP)
 	$(PY) tools/corpus_report.py --corpus ../shared/corpus --out docs/corpus.md
 
+# Compile and run-time benchmarks, side by side -> benchmarks/results.md
 bench: $(STAMP)
-
-	$(PY) benchmarks/bench_compile.py
+	$(PY) benchmarks/report.py
 
 # Regenerate the checked-in component table from the installed MONAI/torch/ignite.
 components: $(STAMP)

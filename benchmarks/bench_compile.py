@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +19,8 @@ from pathlib import Path
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "spleen_41"
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "spleen_41"
 GRID_GOAL_S = 5.0
 
 
@@ -33,7 +36,51 @@ def compile_once(out: Path, **options) -> tuple[float, int]:
     return time.perf_counter() - start, len(manifest["jobs"])
 
 
-def main(runs: int = 5, grid_runs: int = 3) -> None:
+PEAK = """
+import resource, sys
+from pathlib import Path
+from claragen.transpiler.context import CompileOptions
+from claragen.transpiler.pipeline import Compilation, compile_to_dir
+comp = Compilation(Path(sys.argv[1]), CompileOptions(jobs="grid"))
+jobs = len(compile_to_dir(comp, Path(sys.argv[2]))["jobs"])
+print(jobs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def largest_corpus_search(corpus: Path) -> tuple[Path, int] | None:
+    """The corpus config whose `--jobs grid` makes the most jobs, and that number."""
+    from claragen.transpiler.diagnostics import CompileError
+    from claragen.transpiler.passes.expand_jobs import grid_size
+
+    best = None
+    rows = (corpus / "INDEX.tsv").read_text().splitlines()
+    head = rows[0].split("\t")
+    for row in rows[1:]:
+        cells = dict(zip(head, row.split("\t"), strict=False))
+        if cells.get("has_search") != "Y" or cells.get("kind") != "train":
+            continue
+        path = corpus / cells["file"]
+        try:
+            _, ctx = Compilation(path, CompileOptions()).build()
+        except CompileError:
+            continue
+        size = grid_size(ctx.space, 3)
+        if best is None or size > best[1]:
+            best = (path, size)
+    return best
+
+
+def peak_memory(config: Path, out: Path) -> tuple[int, float]:
+    """(jobs, peak resident MiB) of compiling `config --jobs grid` in a fresh process."""
+    proc = subprocess.run(
+        [sys.executable, "-c", PEAK, str(config), str(out)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    jobs, kib = proc.stdout.split()
+    return int(jobs), int(kib) / 1024
+
+
+def main(runs: int = 5, grid_runs: int = 3) -> dict:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     with tempfile.TemporaryDirectory() as tmp:
@@ -55,6 +102,16 @@ def main(runs: int = 5, grid_runs: int = 3) -> None:
         f"({median / jobs * 1000:.1f} ms/job; goal < {GRID_GOAL_S:.0f} s: "
         f"{'met' if median < GRID_GOAL_S else 'NOT met'})"
     )
+    result = {"cold_ms": cold * 1000, "one_ms": statistics.median(single) * 1000,
+              "grid_jobs": jobs, "grid_s": median}  # fmt: skip
+    corpus = REPO.parent / "shared" / "corpus"
+    found = largest_corpus_search(corpus) if corpus.is_dir() else None
+    if found is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            n, mib = peak_memory(found[0], Path(tmp) / "out")
+        result["largest"] = (found[0].name, n, mib)
+        print(f"largest corpus search ({found[0].name}): {n} jobs, peak {mib:.0f} MiB")
+    return result
 
 
 if __name__ == "__main__":

@@ -142,3 +142,18 @@ def test_bundle_target_runs_with_monai_bundle_run_and_scores_like_the_plain_loop
                       proc.stdout + proc.stderr)  # fmt: skip
     assert found, proc.stderr[-3000:]
     assert abs(float(found.group(1)) - score["best_value"]) < 1e-5
+
+    # configs/evaluate.json: the validation config, on the checkpoint the bundle saved
+    proc = subprocess.run(
+        [sys.executable, "-m", "monai.bundle", "run",
+         "--config_file", str(configs / "evaluate.json"),
+         "--data_root", str(data), "--dataset_json", str(data / "dataset.json"),
+         "--mmar_ckpt", str(ckpt / "model.pt"), "--device", "$torch.device('cpu')",
+         "--mmar_eval_output_path", str(tmp_path / "eval"), "--roi_size", "[32, 32, 32]"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = re.search(r"Key metric: val_mean_dice best value: ([0-9.e-]+)",
+                      proc.stdout + proc.stderr)  # fmt: skip
+    assert found, proc.stderr[-3000:]
+    assert abs(float(found.group(1)) - score["best_value"]) < 0.05

@@ -71,7 +71,7 @@ def test_spleen_41_engines_scripts(tmp_path):
 def test_spleen_41_bundle(tmp_path):
     """The same example as a MONAI bundle (configs/train.json, configs/metadata.json)."""
     out = compile_example(tmp_path, target="bundle")
-    for name in ("train.json", "metadata.json"):
+    for name in ("train.json", "evaluate.json", "metadata.json"):
         check_golden(
             out / "J0001" / "configs" / name,
             GOLDEN / "spleen_41_bundle" / "J0001" / "configs" / name,

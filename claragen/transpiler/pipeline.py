@@ -196,6 +196,8 @@ class Compilation:
         """One job as a MONAI bundle: configs/train.json and configs/metadata.json."""
         ctx = self.job_context(base, job)
         config = self.run_passes(config, ctx)
+        model = config.sections.get("train", {}).get("model")
+        self.train_models[job.id] = model if isinstance(model, Component) else None
         script = lower_engines(config, ctx, ".", job.id, job.values)
         self.diags.raise_if_errors()
         assert script is not None
@@ -220,6 +222,18 @@ class Compilation:
                 self.diags.add(diag)
             return script, "plain"
         return engines(ctx), "engines"
+
+    def compile_bundle_validation(
+        self, config: Config, base: PassContext, job: Job
+    ) -> str:
+        """configs/evaluate.json of one job: the validation config on the job's network."""
+        ctx = self.job_context(base, job)
+        config = self.run_passes(config, ctx)
+        model = self.train_models.get(job.id)
+        script = lower_engines_evaluation(config, ctx, ".", job.id, job.values, model)
+        self.diags.raise_if_errors()
+        assert script is not None
+        return bundle.dumps(bundle.evaluate_bundle(script))
 
     def compile_validation(
         self,
@@ -310,12 +324,14 @@ def compile_files(
                 }
             )
     if comp.validation_path is not None and comp.options.target == "bundle":
-        comp.diags.warning(
-            "W104",
-            Span(str(comp.validation_path), 0, 0),
-            "the bundle target writes no configs/evaluate.json yet; the validation "
-            "config is left out",
-        )
+        vconfig, vctx = comp.build(comp.validation_path, "validation")
+        for i, job in enumerate(jobs):
+            files[f"{job.id}/configs/evaluate.json"] = comp.compile_bundle_validation(
+                vconfig, vctx, job
+            )
+            if comp.config_path is None:
+                manifest_jobs.append({"id": job.id, "script": None, "values": {}})
+            manifest_jobs[i]["evaluate"] = f"{job.id}/configs/evaluate.json"
     elif comp.validation_path is not None:
         vconfig, vctx = comp.build(comp.validation_path, "validation")
         renderer = Renderer()

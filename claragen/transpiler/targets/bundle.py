@@ -197,6 +197,23 @@ def _imported_names(lines: list[str]) -> dict[str, str]:
 
 def train_bundle(script: EnginesScript) -> dict[str, Any]:
     """configs/train.json of one job."""
+    return bundle_config(script, "trainer")
+
+
+def evaluate_bundle(script: EnginesScript) -> dict[str, Any]:
+    """configs/evaluate.json of one job: its validation config, on the job's network."""
+    config = bundle_config(script, "evaluator")
+    t = Translator(script)
+    for _, path in script.loaders:  # the trained weights (train.py's checkpoint)
+        where = t.expression(ast.parse(path, mode="eval").body)
+        config["initialize"].append(
+            "$@model.load_state_dict((lambda c: c.get('model', c))("
+            f"torch.load({where}, map_location=@device)))"
+        )
+    return config
+
+
+def bundle_config(script: EnginesScript, engine: str) -> dict[str, Any]:
     t = Translator(script)
     config: dict[str, Any] = {
         "imports": [f"$import {m}" for m in IMPORTS],
@@ -228,11 +245,12 @@ def train_bundle(script: EnginesScript) -> dict[str, Any]:
             config[block.target] = f"$@{block.target}_def.to(@device)"
         else:
             config[block.target] = t.value(node)
-    initialize = ["$os.makedirs(@mmar_ckpt_dir, exist_ok=True)"]
+    folder = "mmar_ckpt_dir" if engine == "trainer" else "mmar_eval_output_path"
+    initialize = [f"$os.makedirs(@{folder}, exist_ok=True)"]
     if script.seed is not None:
         initialize.append(f"$monai.utils.set_determinism(seed={script.seed})")
     config["initialize"] = initialize
-    config["run"] = [f"$@{script.trainer}.run()"]
+    config["run"] = [f"$@{script.trainer if engine == 'trainer' else engine}.run()"]
     return config
 
 

@@ -1,0 +1,102 @@
+"""`make bench`: every benchmark, side by side in one run, into benchmarks/results.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_compile  # noqa: E402
+import bench_runtime  # noqa: E402
+
+
+def machine() -> list[str]:
+    import monai
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return [
+        f"- date: {time.strftime('%Y-%m-%d')}",
+        f"- machine: {cpu}, {os.cpu_count()} cores, {platform.system()} "
+        f"{platform.release()}",
+        f"- Python {platform.python_version()}, torch {torch.__version__}, "
+        f"MONAI {monai.__version__}, torch threads {torch.get_num_threads()}",
+    ]
+
+
+def main() -> None:
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    compile_figures = bench_compile.main()  # pins this process to one core
+    if cores is not None:
+        os.sched_setaffinity(0, cores)  # the scripts get every core, as users run them
+    run = bench_runtime.main()
+    first, epoch = run["first_step"], run["epoch"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (benchmarks/report.py); every figure is a median of "
+        "several runs, measured side by side in one run.",
+        "",
+        *machine(),
+        "",
+        "## The plain script against `python -m monai.bundle run`",
+        "",
+        f"The 4.1 example (examples/spleen_41), job J0001, compiled with `--target plain` "
+        f"and `--target bundle`, on the same synthetic data ({bench_runtime.CASES} "
+        f"training cases of {'x'.join(map(str, bench_runtime.SHAPE))} voxels, crops "
+        f"{bench_runtime.SIZES['crop_size'][0]}^3), CPU, median of {bench_runtime.RUNS}.",
+        "",
+        "| | plain script | monai.bundle run | ratio plain / bundle |",
+        "|---|---|---|---|",
+        f"| time to the first training step | {first['plain']:.2f} s | "
+        f"{first['bundle']:.2f} s | {first['plain'] / first['bundle']:.2f} |",
+        f"| seconds per epoch (with validation) | {epoch['plain']:.2f} s | "
+        f"{epoch['bundle']:.2f} s | {epoch['plain'] / epoch['bundle']:.2f} |",
+        "",
+        "Time to the first step: from the process start to the log line of iteration 1. "
+        "Seconds per epoch: (a 4-epoch run - a 1-epoch run) / 3.",
+        "",
+        "## Where the plain script's time goes",
+        "",
+        "One 2-epoch run under cProfile (profiling slows Python-level code, so the shares "
+        "matter more than the seconds):",
+        "",
+        "| stage | seconds |",
+        "|---|---|",
+        *(f"| {stage} | {seconds:.2f} |" for stage, seconds in run["profile"]),
+        "",
+        "## Compiling",
+        "",
+        f"- first compile in a process (imports, templates, tables): "
+        f"{compile_figures['cold_ms']:.0f} ms",
+        f"- one job: {compile_figures['one_ms']:.1f} ms",
+        f"- the example's {compile_figures['grid_jobs']}-job grid (`--jobs grid "
+        f"--float-steps 4`), one core: {compile_figures['grid_s']:.2f} s "
+        f"({compile_figures['grid_s'] / compile_figures['grid_jobs'] * 1000:.1f} ms a "
+        f"job; goal < {bench_compile.GRID_GOAL_S:.0f} s)",
+    ]
+    if "largest" in compile_figures:
+        name, jobs, mib = compile_figures["largest"]
+        lines.append(
+            f"- the largest corpus search ({name}, `--jobs grid`, {jobs} jobs): peak "
+            f"resident memory {mib:.0f} MiB"
+        )
+    out = HERE / "results.md"
+    out.write_text("\n".join(lines) + "\n")
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    main()
