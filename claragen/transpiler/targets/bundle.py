@@ -44,7 +44,7 @@ class Translator:
     """Python expressions of one script -> bundle values."""
 
     def __init__(self, script: EnginesScript):
-        self.qualified = _imported_names(script.imports)
+        self.qualified = _imported_names(script.imports + script.byoc_imports)
         self.ids = {b.target for b in script.blocks} | {"device"}
         self.ids |= {name for name, _, _ in script.constants + script.search_constants}
 
@@ -84,7 +84,11 @@ class Translator:
         if not call.args:
             return named  # type: ignore[return-value]
         sym = symbols.lookup(target.rsplit(".", 1)[-1])
-        if sym is None or sym.params is None or len(call.args) > len(sym.params):
+        if sym is None or f"{sym.module}.{sym.name}" != target:
+            return (
+                None  # not the table's class of that name: its parameters are unknown
+            )
+        if sym.params is None or len(call.args) > len(sym.params):
             return None
         if any(isinstance(a, ast.Starred) for a in call.args):
             return None
@@ -112,9 +116,17 @@ class Translator:
 
     def expression(self, node: ast.expr) -> str:
         translator = self
+        bound = {  # lambda parameters are not ids, whatever their names
+            a.arg
+            for lam in ast.walk(node)
+            if isinstance(lam, ast.Lambda)
+            for a in lam.args.posonlyargs + lam.args.args + lam.args.kwonlyargs
+        }
 
         class Rewrite(ast.NodeTransformer):
             def visit_Name(self, n: ast.Name) -> ast.expr:
+                if n.id in bound:
+                    return n
                 if n.id in translator.ids:
                     return ast.Name(f"@{n.id}", n.ctx)
                 return ast.Name(translator.qualified.get(n.id, n.id), n.ctx)
@@ -215,8 +227,12 @@ def evaluate_bundle(script: EnginesScript) -> dict[str, Any]:
 
 def bundle_config(script: EnginesScript, engine: str) -> dict[str, Any]:
     t = Translator(script)
+    byoc = sorted(
+        {q.rsplit(".", 1)[0] for q in _imported_names(script.byoc_imports).values()}
+    )
     config: dict[str, Any] = {
-        "imports": [f"$import {m}" for m in IMPORTS],
+        # bring-your-own modules: run with PYTHONPATH=<the MMAR's custom/ folder>
+        "imports": [f"$import {m}" for m in (*IMPORTS, *byoc)],
         # the MMAR's folder: where relative data and model paths start, as in Clara
         "mmar_root": ".",
     }
