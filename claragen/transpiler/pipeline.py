@@ -168,6 +168,18 @@ class Compilation:
             disabled_by={},
         )
 
+    def job_passes(
+        self, config: Config, base: PassContext, job: Job
+    ) -> tuple[Config, PassContext]:
+        """The passes with the job's values; a training config's network is kept for the
+        validation config of the same job."""
+        ctx = self.job_context(base, job)
+        config = self.run_passes(config, ctx)
+        if config.kind == "train":
+            model = config.sections.get("train", {}).get("model")
+            self.train_models[job.id] = model if isinstance(model, Component) else None
+        return config, ctx
+
     def compile_job(
         self,
         config: Config,
@@ -177,10 +189,7 @@ class Compilation:
         renderer: Renderer,
     ) -> str:
         """One job's train.py: the passes with the job's values, lowering, rendering."""
-        ctx = self.job_context(base, job)
-        config = self.run_passes(config, ctx)
-        model = config.sections.get("train", {}).get("model")
-        self.train_models[job.id] = model if isinstance(model, Component) else None
+        config, ctx = self.job_passes(config, base, job)
         what = f"{job.id}/train.py"
         script, target = self.lower(
             ctx,
@@ -194,10 +203,7 @@ class Compilation:
         self, config: Config, base: PassContext, job: Job
     ) -> dict[str, str]:
         """One job as a MONAI bundle: configs/train.json and configs/metadata.json."""
-        ctx = self.job_context(base, job)
-        config = self.run_passes(config, ctx)
-        model = config.sections.get("train", {}).get("model")
-        self.train_models[job.id] = model if isinstance(model, Component) else None
+        config, ctx = self.job_passes(config, base, job)
         script = lower_engines(config, ctx, ".", job.id, job.values)
         self.diags.raise_if_errors()
         assert script is not None
@@ -227,8 +233,7 @@ class Compilation:
         self, config: Config, base: PassContext, job: Job
     ) -> str:
         """configs/evaluate.json of one job: the validation config on the job's network."""
-        ctx = self.job_context(base, job)
-        config = self.run_passes(config, ctx)
+        config, ctx = self.job_passes(config, base, job)
         model = self.train_models.get(job.id)
         script = lower_engines_evaluation(config, ctx, ".", job.id, job.values, model)
         self.diags.raise_if_errors()
@@ -244,8 +249,7 @@ class Compilation:
         renderer: Renderer,
     ) -> str:
         """validate.py of one job: the validation config, with the job's train network."""
-        ctx = self.job_context(base, job)
-        config = self.run_passes(config, ctx)
+        config, ctx = self.job_passes(config, base, job)
         model = self.train_models.get(job.id)
         where, what = str(script_dir), f"{job.id}/validate.py"
         script, target = self.lower(

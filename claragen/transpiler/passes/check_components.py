@@ -54,12 +54,12 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
                 f"{comp.class_name} takes no argument {key!r} ({sym.module}.{sym.name})",
                 did_you_mean(key, sym.params or ()),
             )
-        elif key in numeric and _is_text(value):
+        elif key in numeric and (text := _text(value)) is not None:
             ctx.diags.warning(
                 "W105",
                 value.span,
                 f"{comp.class_name}'s {key!r} takes a number ({numeric[key]}), and the config "
-                f"gives the string {_text(value)!r} ({comp.locator})",
+                f"gives the string {text!r} ({comp.locator})",
                 "write the number without quotes",
             )
     if not _wired_by_target(comp):
@@ -76,21 +76,15 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
             )
 
 
-def _is_text(value: Value) -> bool:
-    """A plain string (not a '#'/'@'/lambda string that failed to parse: E203, E204)."""
+def _text(value: Value) -> str | None:
+    """The plain string a value is (a searched one too), else None; a '#'/'@'/lambda
+    string that failed to parse (E203, E204) is no plain string."""
     while isinstance(value, SearchValue):
         value = value.value
-    return (
-        isinstance(value, Lit)
-        and isinstance(value.value, str)
-        and not value.value.startswith(("#", "@", "lambda"))
-    )
-
-
-def _text(value: Value) -> str:
-    while isinstance(value, SearchValue):
-        value = value.value
-    return value.value  # type: ignore[union-attr, return-value]
+    if isinstance(value, Lit) and isinstance(value.value, str):
+        if not value.value.startswith(("#", "@", "lambda")):
+            return value.value
+    return None
 
 
 def _wired_by_target(comp: Component) -> bool:

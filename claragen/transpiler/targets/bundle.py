@@ -214,8 +214,8 @@ def train_bundle(script: EnginesScript) -> dict[str, Any]:
 
 def evaluate_bundle(script: EnginesScript) -> dict[str, Any]:
     """configs/evaluate.json of one job: its validation config, on the job's network."""
-    config = bundle_config(script, "evaluator")
     t = Translator(script)
+    config = bundle_config(script, "evaluator", t)
     for _, path in script.loaders:  # the trained weights (train.py's checkpoint)
         where = t.expression(ast.parse(path, mode="eval").body)
         config["initialize"].append(
@@ -225,8 +225,10 @@ def evaluate_bundle(script: EnginesScript) -> dict[str, Any]:
     return config
 
 
-def bundle_config(script: EnginesScript, engine: str) -> dict[str, Any]:
-    t = Translator(script)
+def bundle_config(
+    script: EnginesScript, engine: str, t: Translator | None = None
+) -> dict[str, Any]:
+    t = t or Translator(script)
     byoc = sorted(
         {q.rsplit(".", 1)[0] for q in _imported_names(script.byoc_imports).values()}
     )
