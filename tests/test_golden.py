@@ -19,12 +19,12 @@ UPDATE = os.environ.get("CLARAGEN_UPDATE_GOLDEN") == "1"
 
 
 def compile_example(
-    tmp_path: Path, out_name: str = "out", target: str = "auto"
+    tmp_path: Path, out_name: str = "out", target: str = "auto", sets: tuple = ()
 ) -> Path:
     mmar = copy_example(tmp_path)
     comp = Compilation(
         mmar / "config" / "config_train.json",
-        CompileOptions(target=target),
+        CompileOptions(target=target, set_values=sets),
         env_path=mmar / "config" / "environment.json",
         mmar_root=mmar,
         validation_path=mmar / "config" / "config_validation.json",
@@ -59,6 +59,15 @@ def test_spleen_41_train_script(tmp_path):
     check_golden(out / "manifest.json", GOLDEN / "spleen_41" / "manifest.json")
 
 
+def test_spleen_41_multi_gpu_train_script(tmp_path):
+    """multi_gpu: torchrun/DDP in the plain script (sharded cached datasets, rank 0 writes)."""
+    out = compile_example(tmp_path, sets=(("multi_gpu", "true"),))
+    check_golden(
+        out / "J0001" / "train.py",
+        GOLDEN / "spleen_41_multi_gpu" / "J0001" / "train.py",
+    )
+
+
 def test_spleen_41_engines_scripts(tmp_path):
     """The same example on the engines target (SupervisedTrainer/SupervisedEvaluator)."""
     out = compile_example(tmp_path, target="engines")
@@ -86,10 +95,13 @@ def test_compiling_twice_gives_identical_bytes(tmp_path):
         assert (a / name).read_bytes() == (b / name).read_bytes()
 
 
-@pytest.mark.parametrize("target", ["plain", "engines"])
+@pytest.mark.parametrize("target", ["plain", "engines", "multi_gpu"])
 @pytest.mark.parametrize("name", ["train.py", "validate.py"])
 def test_generated_script_is_black_stable_and_ruff_clean(tmp_path, name, target):
-    out = compile_example(tmp_path, target=target)
+    if target == "multi_gpu":
+        out = compile_example(tmp_path, sets=(("multi_gpu", "true"),))
+    else:
+        out = compile_example(tmp_path, target=target)
     script = out / "J0001" / name
 
     black = subprocess.run(

@@ -79,6 +79,8 @@ class EnginesScript:
 class EnginesMixin:
     """What the train and the validation lowering of this target share."""
 
+    LOWERS_MULTI_GPU = False  # MONAI's engines would need ignite's idist: not lowered
+
     config: Config
 
     def var_name(self, section: str, key: str) -> str:

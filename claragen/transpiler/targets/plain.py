@@ -20,6 +20,7 @@ from typing import Any
 from claragen import __version__
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
+from claragen.transpiler.diagnostics import Span
 from claragen.transpiler.dialects import get_dialect
 from claragen.transpiler.emit import (
     Emitter,
@@ -122,6 +123,9 @@ ROI_INFERERS = frozenset(
 # Transforms that bring every image to one size (DeepGrow's crop and resize) -> --image-size
 SIZING_TRANSFORMS = frozenset({"SpatialCropForegroundd", "Resized"})
 DEFAULT_CKPT_DIR = "models"
+# Datasets that cache their items: under multi_gpu each rank caches only its own share
+# (partition_dataset); any other dataset is shared out by a DistributedSampler.
+CACHED_DATASETS = frozenset({"CacheDataset", "SmartCacheDataset", "CacheNTransDataset"})
 
 
 @dataclass
@@ -174,6 +178,14 @@ class Section:
 
 
 @dataclass
+class Distributed:
+    """multi_gpu: what the script does under torchrun (DDP)."""
+
+    comment: str  # where the config says multi_gpu
+    train_sampler: bool = False  # the train loader's DistributedSampler needs set_epoch
+
+
+@dataclass
 class PlainScript:
     """The render model of `train.py`."""
 
@@ -201,6 +213,7 @@ class PlainScript:
     key_section: str
     trainer_comment: str
     notes: list[str] = field(default_factory=list)
+    ddp: Distributed | None = None
 
 
 def comment(
@@ -210,6 +223,8 @@ def comment(
 
 
 class PlainLowering:
+    LOWERS_MULTI_GPU = True  # the other targets run on one device (W104)
+
     def __init__(self, config: Config, ctx: PassContext, script_dir: str, job: str):
         self.config = config
         self.ctx = ctx
@@ -218,6 +233,14 @@ class PlainLowering:
         self.emitter = Emitter(self.imports, self.ref_name)
         self.script_dir = script_dir
         self.job = job
+        self.ddp: Distributed | None = None
+        if self.LOWERS_MULTI_GPU and config.variables.get("multi_gpu") is True:
+            line = self.multi_gpu_span().line
+            self.ddp = Distributed(f"{config.file}:{line} multi_gpu")
+
+    def multi_gpu_span(self) -> Span:
+        flag = self.config.globals.get("multi_gpu")  # else: given by --set
+        return flag.span if flag is not None else self.config.span
 
     # -- names ---------------------------------------------------------------------------
 
@@ -378,6 +401,9 @@ class PlainLowering:
         comments = self.note(slot)
         if key == "dataset" or slot.attr("data_list_file_path") is not None:
             return self.dataset_block(section, key, slot, target, comments)
+        if self.ddp is not None and key == "dataloader":
+            slot = self.shard_loader(section, slot)
+            comments = self.note(slot)
         code = self.emitter.value(slot)
         if (section, key) == model_key:
             code += ".to(device)"
@@ -406,9 +432,56 @@ class PlainLowering:
             + (f", base_dir={self.emitter.value(base)}" if base is not None else "")
             + ")"
         )
+        if self.ddp is not None and comp.class_name in CACHED_DATASETS:
+            # multi_gpu: rank r caches items r, r + N, ... of the list. Training shares are
+            # padded to one length (every rank runs the same number of steps); validation
+            # shares are not (each item is scored once).
+            self.imports.add_name("monai.data", "partition_dataset")
+            even = section == "train"
+            datalist = (
+                f"partition_dataset({datalist}, num_partitions=world_size, "
+                f"even_divisible={even!r})[rank]"
+            )
+            comments = comments + [
+                "multi_gpu: this rank caches its own share of the data list"
+            ]
         data = ast.parse(datalist, mode="eval").body
         code = ast.unparse(self.emitter.construct(comp, extra=(("data", data),)))
         return Block(comments, target, code)
+
+    def shard_loader(self, section: str, comp: Component) -> Component:
+        """multi_gpu: a loader of a dataset that does not cache draws through a
+        DistributedSampler, which takes over the loader's `shuffle`."""
+        dataset = comp.arg("dataset")
+        slot = self.slot(dataset) if isinstance(dataset, Ref) else None
+        if isinstance(slot, Component) and slot.class_name in CACHED_DATASETS:
+            return comp  # the dataset holds this rank's share already
+        if not isinstance(dataset, Ref):
+            self.diags.warning(
+                "W104",
+                comp.arg_span("dataset") if dataset is not None else comp.span,
+                f"multi_gpu: {comp.locator}'s dataset is not a reference, so every "
+                "rank loads all of it",
+                'give the dataset its own key and write "dataset": "@dataset"',
+            )
+            return comp
+        shuffle = comp.arg("shuffle")
+        shuffle_code = self.emitter.value(shuffle) if shuffle is not None else "False"
+        even = section == "train"
+        self.imports.add_name("monai.data", "DistributedSampler")
+        source = (
+            f"DistributedSampler({self.ref_name(dataset)}, shuffle={shuffle_code}, "
+            f"even_divisible={even!r}, num_replicas=world_size, rank=rank)"
+        )
+        sampler = Expr(comp.span, source, ast.parse(source, mode="eval"))
+        if section == "train":
+            self.ddp.train_sampler = True  # type: ignore[union-attr]
+        comp = comp.with_arg("shuffle", None).with_arg("sampler", sampler)
+        return dataclasses.replace(
+            comp,
+            notes=comp.notes
+            + ("multi_gpu: the DistributedSampler gives each rank its share",),
+        )
 
     # -- metrics -------------------------------------------------------------------------
 
@@ -628,6 +701,7 @@ class PlainLowering:
             key_label=key_label,
             key_section=key_section,
             trainer_comment=comment(self.config, trainer.span.line, trainer.locator)[0],
+            ddp=self.ddp,
         )
 
     def handlers(self, value: Value | None) -> list[Component]:
@@ -699,11 +773,13 @@ class PlainLowering:
             tf32 = bool(variables["tf32"])
             flags.append(f"torch.backends.cuda.matmul.allow_tf32 = {tf32!r}")
             flags.append(f"torch.backends.cudnn.allow_tf32 = {tf32!r}")
-        if variables.get("multi_gpu") is True:
+        if variables.get("multi_gpu") is True and not self.LOWERS_MULTI_GPU:
             self.diags.warning(
                 "W104",
-                self.config.globals["multi_gpu"].span,
-                "multi_gpu is not lowered yet; the script trains on one device",
+                self.multi_gpu_span(),
+                "multi_gpu is lowered by the plain target only; "
+                "this script runs on one device",
+                "compile with --target plain to train on several GPUs with torchrun",
             )
         return flags
 
@@ -819,6 +895,8 @@ class PlainLowering:
             self.imports.add_name("torch.utils.tensorboard", "SummaryWriter")
         if self.imports.byoc:
             self.imports.add_module("sys")
+        if script.ddp is not None:
+            self.imports.add_name("torch.nn.parallel", "DistributedDataParallel")
         script.imports = self.imports.lines()
         script.byoc_imports = self.imports.byoc_lines()
         script.docstring = self.docstring(values)
@@ -894,6 +972,17 @@ class PlainLowering:
             "Run:",
             "    python train.py [--epochs N] [--device cpu|cuda] [--data-root DIR] ...",
             "    python train.py --help",
+        ]
+        if self.ddp is not None:
+            lines += [
+                "",
+                "multi_gpu: on N GPUs of this machine, one process each (DDP):",
+                "    torchrun --nproc_per_node=N train.py [options as above]",
+                "Each process trains on its share of the data; the gradients are averaged,",
+                "the loss and the metrics are those of all processes. Only rank 0 logs and",
+                "writes files. Without torchrun it trains on one device.",
+            ]
+        lines += [
             "",
             "It writes its checkpoints, TensorBoard logs and result.json (the key metric, its",
             "best value and epoch, per-epoch values, wall time) into --mmar-ckpt-dir.",

@@ -401,13 +401,14 @@ def main(argv=None):
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            epoch_loss += loss.item()
-            iteration_losses.append(loss.item())
+            loss_value = loss.item()
+            epoch_loss += loss_value
+            iteration_losses.append(loss_value)
             log.info(
                 f"Epoch {epoch}/{args.epochs}, iteration {steps}/{len(train_loader)}: "
-                f"train_loss {loss.item():.4f}"
+                f"train_loss {loss_value:.4f}"
             )
-            writer.add_scalar("train_loss", loss.item(), global_step)
+            writer.add_scalar("train_loss", loss_value, global_step)
             with torch.no_grad():
                 batch["image"], batch["label"], batch["pred"] = (
                     inputs,

@@ -1,0 +1,568 @@
+"""Train job J0001 of config_train.json, compiled by claragen 0.1.0.
+
+Dialect: Clara 4.1. Target: plain PyTorch + MONAI (MONAI 1.6.1).
+
+Search values of this job (parameter id = value):
+    :learning_rate = 0.0002
+    :mySearchLoss1,mySearchLoss2 = [true, false]
+    train.model:channels = [[16, 32, 64, 128, 256]]
+    train.model:num_res_units = [2]
+    train.pre_transforms[2]:a_min,a_max = [-57, 164]
+    train.pre_transforms[5]:prob = 0.5
+
+Run:
+    python train.py [--epochs N] [--device cpu|cuda] [--data-root DIR] ...
+    python train.py --help
+
+multi_gpu: on N GPUs of this machine, one process each (DDP):
+    torchrun --nproc_per_node=N train.py [options as above]
+Each process trains on its share of the data; the gradients are averaged,
+the loss and the metrics are those of all processes. Only rank 0 logs and
+writes files. Without torchrun it trains on one device.
+
+It writes its checkpoints, TensorBoard logs and result.json (the key metric, its
+best value and epoch, per-epoch values, wall time) into --mmar-ckpt-dir.
+"""
+
+import argparse
+import json
+import logging
+import os
+import time
+
+import monai
+import torch
+from monai.data import (
+    CacheDataset,
+    DataLoader,
+    decollate_batch,
+    load_decathlon_datalist,
+    partition_dataset,
+)
+from monai.inferers import SimpleInferer, SlidingWindowInferer
+from monai.losses import FocalLoss
+from monai.metrics import ConfusionMatrixMetric, DiceMetric
+from monai.networks.nets import UNet
+from monai.transforms import (
+    Activationsd,
+    AsDiscreted,
+    Compose,
+    CropForegroundd,
+    EnsureChannelFirstd,
+    LoadImaged,
+    RandCropByPosNegLabeld,
+    RandGaussianNoised,
+    RandShiftIntensityd,
+    ScaleIntensityRanged,
+    ToTensord,
+)
+from monai.utils import set_determinism
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.tensorboard import SummaryWriter
+
+log = logging.getLogger("train")
+
+# Compiled from config_train.json; each is the default of a command-line option.
+MMAR_ROOT = os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../spleen_41")
+)  # the MMAR this script was compiled from
+DATA_ROOT = "data"  # environment.json
+DATASET_JSON = "config/dataset_0.json"  # environment.json
+MMAR_CKPT_DIR = "models"  # environment.json
+CROP_SIZE = (96, 96, 96)  # the config's random crop size
+ROI_SIZE = (160, 160, 160)  # the config's sliding-window ROI size
+VAL_INTERVAL = 1  # config_train.json:165 train.handlers[1] ValidationHandler interval
+EPOCHS = 1260  # config_train.json:220 train.trainer max_epochs
+DEVICE = "cuda"  # the trainer's device; the CPU when there is no GPU
+SEED = 0  # config_train.json determinism.random_seed
+KEY_METRIC = "val_mean_dice"  # validate key metric: the score of this job
+# The searched values of this job (see the docstring).
+LEARNING_RATE = 0.0002  # :learning_rate (lr, float)
+CHANNELS = [16, 32, 64, 128, 256]  # train.model:channels (net, enum)
+NUM_RES_UNITS = 2  # train.model:num_res_units (net, enum)
+A_MIN = -57  # train.pre_transforms[2]:a_min,a_max (transform, enum)
+A_MAX = 164  # train.pre_transforms[2]:a_min,a_max (transform, enum)
+MY_PROB = 0.5  # train.pre_transforms[5]:prob (transform, float)
+# The first-level values of the config, saved in checkpoints as "train_conf" (@conf).
+TRAIN_CONF = {
+    "epochs": 1260,
+    "num_interval_per_valid": 1,
+    "multi_gpu": False,
+    "amp": True,
+    "learning_rate": 0.0002,
+    "cudnn_benchmark": False,
+    "dont_load_ckpt_model": True,
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mmar-root",
+        default=MMAR_ROOT,
+        help="MMAR root; relative default paths are resolved against it",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="DATA_ROOT (default: data, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--dataset-json",
+        default=None,
+        help="DATASET_JSON (default: config/dataset_0.json, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--mmar-ckpt-dir",
+        default=None,
+        help="MMAR_CKPT_DIR (default: models, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--crop-size",
+        default=CROP_SIZE,
+        type=int,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="random crop size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--roi-size",
+        default=ROI_SIZE,
+        type=int,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="sliding-window ROI size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--val-interval",
+        default=VAL_INTERVAL,
+        type=int,
+        help="validate every N epochs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--epochs",
+        default=EPOCHS,
+        type=int,
+        help="epochs to train (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
+    )
+    args = parser.parse_args(argv)
+    # Relative default paths are relative to the MMAR root, as in Clara.
+    if args.data_root is None:
+        args.data_root = os.path.join(args.mmar_root, DATA_ROOT)
+    if args.dataset_json is None:
+        args.dataset_json = os.path.join(args.mmar_root, DATASET_JSON)
+    if args.mmar_ckpt_dir is None:
+        args.mmar_ckpt_dir = os.path.join(args.mmar_root, MMAR_CKPT_DIR)
+    return args
+
+
+def select_device(name):
+    """--device, else DEVICE; "cuda" means the CPU on a machine without a GPU."""
+    if name is None:
+        name = (
+            DEVICE
+            if torch.cuda.is_available() or not DEVICE.startswith("cuda")
+            else "cpu"
+        )
+    return torch.device(name)
+
+
+def metric_value(metric):
+    """Aggregate a cumulative MONAI metric into one float, and reset it."""
+    value = metric.aggregate()
+    metric.reset()
+    if isinstance(value, (list, tuple)):
+        value = value[0]
+    return float(value)
+
+
+def save_checkpoint(path, objects):
+    """Save each object's state_dict() (or the object itself) under its name."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    state = {
+        k: v.state_dict() if hasattr(v, "state_dict") else v for k, v in objects.items()
+    }
+    torch.save(state, path)
+
+
+def init_distributed(device):
+    """multi_gpu: under torchrun, join the process group of all ranks (NCCL on CUDA, gloo
+    on the CPU) and take this rank's GPU. Returns (device, rank, world size)."""
+    if not torch.distributed.is_torchelastic_launched():
+        return device, 0, 1  # python train.py: one process
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device, torch.distributed.get_rank(), torch.distributed.get_world_size()
+
+
+def mean_over_ranks(value, device):
+    """The mean of a number over all ranks (the number itself in one process)."""
+    if not torch.distributed.is_initialized():
+        return value
+    total = torch.tensor(value, dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(total)
+    return total.item() / torch.distributed.get_world_size()
+
+
+def validate(model, loader, inferer, postprocessing, metrics, device, amp):
+    """Run the evaluator once; return {metric label: value}.
+
+    config_train.json:307 validate.evaluator
+    """
+    model.eval()
+    with torch.no_grad():
+        for batch in loader:
+            batch["image"] = batch["image"].to(device)
+            batch["label"] = batch["label"].to(device)
+            with torch.autocast(device.type, enabled=amp):
+                batch["pred"] = inferer(batch["image"], model)
+            items = [postprocessing(item) for item in decollate_batch(batch)]
+            metrics["val_mean_dice"](
+                *monai.handlers.from_engine(["pred", "label"])(items)
+            )
+            metrics["val_acc"](*monai.handlers.from_engine(["pred", "label"])(items))
+    return {label: metric_value(metric) for label, metric in metrics.items()}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    # config_train.json:4 multi_gpu: one process per device under torchrun
+    # (torchrun --nproc_per_node=N train.py); alone, the script trains on one device.
+    device, rank, world_size = init_distributed(select_device(args.device))
+    # Only rank 0 logs, and writes checkpoints, TensorBoard logs and result.json.
+    logging.basicConfig(
+        level=logging.INFO if rank == 0 else logging.WARNING, format="%(message)s"
+    )
+    os.makedirs(args.mmar_ckpt_dir, exist_ok=True)
+    set_determinism(seed=SEED)
+    torch.backends.cudnn.benchmark = False
+    start_time = time.time()
+
+    # config_train.json:72 train.pre_transforms
+    train_transforms = Compose(
+        [
+            # config_train.json:72 train.pre_transforms[0]
+            LoadImaged(keys=["image", "label"]),
+            # config_train.json:76 train.pre_transforms[1]
+            EnsureChannelFirstd(keys=["image", "label"]),
+            # config_train.json:80 train.pre_transforms[2]
+            ScaleIntensityRanged(
+                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
+            ),
+            # config_train.json:99 train.pre_transforms[3]
+            CropForegroundd(keys=["image", "label"], source_key="image"),
+            # config_train.json:103 train.pre_transforms[4]
+            RandCropByPosNegLabeld(
+                keys=["image", "label"],
+                label_key="label",
+                spatial_size=args.crop_size,
+                pos=1,
+                neg=1,
+                num_samples=4,
+                image_key="image",
+                image_threshold=0,
+            ),
+            # config_train.json:116 train.pre_transforms[5]
+            RandShiftIntensityd(keys="image", offsets=0.1, prob=MY_PROB),
+            # config_train.json:128 train.pre_transforms[6]
+            RandGaussianNoised(keys="image", prob=MY_PROB),
+            # config_train.json:133 train.pre_transforms[7]
+            ToTensord(keys=["image", "label"]),
+        ]
+    )
+
+    # config_train.json:138 train.dataset
+    # multi_gpu: this rank caches its own share of the data list
+    train_dataset = CacheDataset(
+        data=partition_dataset(
+            load_decathlon_datalist(
+                args.dataset_json,
+                is_segmentation=True,
+                data_list_key="training",
+                base_dir=args.data_root,
+            ),
+            num_partitions=world_size,
+            even_divisible=True,
+        )[rank],
+        transform=train_transforms,
+        cache_num=32,
+        cache_rate=1.0,
+        num_workers=2,
+    )
+
+    # config_train.json:150 train.dataloader
+    train_loader = DataLoader(
+        dataset=train_dataset, batch_size=2, shuffle=True, num_workers=2
+    )
+
+    # config_train.json:236 validate.pre_transforms
+    val_transforms = Compose(
+        [
+            # config_train.json:236 validate.pre_transforms[0]
+            # ref 'LoadImaged': same as train.pre_transforms[0] (line 72)
+            LoadImaged(keys=["image", "label"]),
+            # config_train.json:237 validate.pre_transforms[1]
+            # ref 'EnsureChannelFirstd': same as train.pre_transforms[1] (line 76)
+            EnsureChannelFirstd(keys=["image", "label"]),
+            # config_train.json:238 validate.pre_transforms[2]
+            # ref 'ScaleIntensityRanged': same as train.pre_transforms[2] (line 80)
+            ScaleIntensityRanged(
+                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
+            ),
+            # config_train.json:239 validate.pre_transforms[3]
+            # ref 'CropForegroundd': same as train.pre_transforms[3] (line 99)
+            CropForegroundd(keys=["image", "label"], source_key="image"),
+            # config_train.json:240 validate.pre_transforms[4]
+            # ref 'ToTensord': same as train.pre_transforms[7] (line 133)
+            ToTensord(keys=["image", "label"]),
+        ]
+    )
+
+    # config_train.json:242 validate.dataset
+    # multi_gpu: this rank caches its own share of the data list
+    val_dataset = CacheDataset(
+        data=partition_dataset(
+            load_decathlon_datalist(
+                args.dataset_json,
+                is_segmentation=True,
+                data_list_key="validation",
+                base_dir=args.data_root,
+            ),
+            num_partitions=world_size,
+            even_divisible=False,
+        )[rank],
+        transform=val_transforms,
+        cache_num=9,
+        cache_rate=1.0,
+        num_workers=2,
+    )
+
+    # config_train.json:254 validate.dataloader
+    val_loader = DataLoader(
+        dataset=val_dataset, batch_size=1, shuffle=False, num_workers=2
+    )
+
+    # config_train.json:45 train.model
+    # migrated: dimensions -> spatial_dims
+    model = UNet(
+        spatial_dims=3,
+        in_channels=1,
+        out_channels=2,
+        channels=CHANNELS,
+        strides=[2, 2, 2, 2],
+        num_res_units=NUM_RES_UNITS,
+        norm="batch",
+    ).to(device)
+
+    # config_train.json:31 train.loss[1]
+    loss_function = FocalLoss(to_onehot_y=True)
+
+    # config_train.json:37 train.optimizer
+    optimizer = torch.optim.Adam(params=model.parameters(), lr=LEARNING_RATE)
+
+    # config_train.json:41 train.lr_scheduler
+    lr_scheduler = torch.optim.lr_scheduler.StepLR(
+        optimizer=optimizer, step_size=5000, gamma=0.1
+    )
+
+    # config_train.json:159 train.inferer
+    train_inferer = SimpleInferer()
+
+    # config_train.json:263 validate.inferer
+    val_inferer = SlidingWindowInferer(
+        roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
+    )
+
+    # config_train.json:203 train.post_transforms
+    train_post_transforms = Compose(
+        [
+            # config_train.json:203 train.post_transforms[0]
+            Activationsd(keys="pred", softmax=True),
+            # config_train.json:207 train.post_transforms[1]
+            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
+        ]
+    )
+
+    # config_train.json:289 validate.post_transforms
+    val_post_transforms = Compose(
+        [
+            # config_train.json:289 validate.post_transforms[0]
+            # ref 'Activationsd': same as train.post_transforms[0] (line 203)
+            Activationsd(keys="pred", softmax=True),
+            # config_train.json:290 validate.post_transforms[1]
+            # ref 'AsDiscreted': same as train.post_transforms[1] (line 207)
+            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
+        ]
+    )
+
+    # config_train.json:4 multi_gpu: DistributedDataParallel averages the gradients of all
+    # ranks in backward(); validation and checkpoints use the model itself.
+    ddp_model = (
+        DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+        if world_size > 1
+        else model
+    )
+
+    # Metrics of the trainer and the evaluator, by log label.
+    train_metrics = {
+        # config_train.json:212 train.key_metric
+        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        "train_acc": ConfusionMatrixMetric(metric_name="accuracy"),
+    }
+    val_metrics = {
+        # config_train.json:292 validate.key_metric
+        "val_mean_dice": DiceMetric(reduction="mean", include_background=False),
+        # config_train.json:301 validate.additional_metrics[0]
+        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
+    }
+
+    # config_train.json:184 train.handlers[3]
+    # config_train.json:192 train.handlers[4]
+    # config_train.json:268 validate.handlers[0]
+    # config_train.json:273 validate.handlers[1]
+    writer = SummaryWriter(log_dir=args.mmar_ckpt_dir) if rank == 0 else None
+
+    # config_train.json:217 train.trainer: the training loop.
+    # Automatic mixed precision ("amp") runs on CUDA only.
+    train_amp = device.type == "cuda"
+    val_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler(device.type, enabled=train_amp)
+    history, iteration_losses = [], []
+    best_value, best_epoch = None, None
+    global_step = 0
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        epoch_loss, steps = 0.0, 0
+        for batch in train_loader:
+            steps += 1
+            global_step += 1
+            inputs = batch["image"].to(device)
+            labels = batch["label"].to(device)
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, enabled=train_amp):
+                preds = train_inferer(inputs, ddp_model)
+                loss = loss_function(preds, labels)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            loss_value = mean_over_ranks(loss.item(), device)
+            epoch_loss += loss_value
+            iteration_losses.append(loss_value)
+            log.info(
+                f"Epoch {epoch}/{args.epochs}, iteration {steps}/{len(train_loader)}: "
+                f"train_loss {loss_value:.4f}"
+            )
+            if rank == 0:
+                writer.add_scalar("train_loss", loss_value, global_step)
+            with torch.no_grad():
+                batch["image"], batch["label"], batch["pred"] = (
+                    inputs,
+                    labels,
+                    preds.detach(),
+                )
+                items = [train_post_transforms(item) for item in decollate_batch(batch)]
+                train_metrics["train_acc"](
+                    *monai.handlers.from_engine(["pred", "label"])(items)
+                )
+        record = {"epoch": epoch, "loss": epoch_loss / max(steps, 1)}
+        record.update({label: metric_value(m) for label, m in train_metrics.items()})
+
+        # config_train.json:161 train.handlers[0] LrScheduleHandler
+        lr_scheduler.step()
+        log.info(f"Current learning rate: {lr_scheduler.get_last_lr()[0]}")
+
+        # config_train.json:165 train.handlers[1] ValidationHandler
+        if epoch % args.val_interval == 0:
+            record.update(
+                validate(
+                    model,
+                    val_loader,
+                    val_inferer,
+                    val_post_transforms,
+                    val_metrics,
+                    device,
+                    val_amp,
+                )
+            )
+
+        history.append(record)
+        improved = KEY_METRIC in record and (
+            best_value is None or record[KEY_METRIC] > best_value
+        )
+        if improved:
+            best_value, best_epoch = record[KEY_METRIC], epoch
+
+        # config_train.json:169 train.handlers[2] CheckpointSaver
+        if epoch % 400 == 0 and rank == 0:
+            save_checkpoint(
+                os.path.join(args.mmar_ckpt_dir, f"model_epoch={epoch}.pt"),
+                {
+                    "model": model,
+                    "optimizer": optimizer,
+                    "lr_scheduler": lr_scheduler,
+                    "train_conf": TRAIN_CONF,
+                },
+            )
+
+        # config_train.json:278 validate.handlers[2] CheckpointSaver
+        if improved and rank == 0:
+            save_checkpoint(
+                os.path.join(args.mmar_ckpt_dir, "model.pt"),
+                {"model": model, "train_conf": TRAIN_CONF},
+            )
+        log.info(
+            f"Epoch {epoch}/{args.epochs}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch")
+        )
+        for name, value in record.items():
+            if name != "epoch" and rank == 0:
+                writer.add_scalar(name, value, epoch)
+
+    # config_train.json:169 train.handlers[2] CheckpointSaver (final)
+    if rank == 0:
+        save_checkpoint(
+            os.path.join(args.mmar_ckpt_dir, "model_final.pt"),
+            {
+                "model": model,
+                "optimizer": optimizer,
+                "lr_scheduler": lr_scheduler,
+                "train_conf": TRAIN_CONF,
+            },
+        )
+    if rank == 0:
+        writer.close()
+
+    result = {
+        "key_metric": KEY_METRIC,
+        "best_value": best_value,
+        "best_epoch": best_epoch,
+        "values": [r.get(KEY_METRIC) for r in history],
+        "epochs": history,
+        "iteration_losses": iteration_losses,
+        "wall_time_s": time.time() - start_time,
+    }
+    if rank == 0:
+        with open(os.path.join(args.mmar_ckpt_dir, "result.json"), "w") as f:
+            json.dump(result, f, indent=2)
+    log.info(f"{KEY_METRIC}: best {best_value} at epoch {best_epoch}")
+    if world_size > 1:
+        # Leave the group together, before DDP's reducer is torn down: freed while a
+        # collective is still in flight, it can deadlock the gloo threads.
+        del ddp_model
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return result
+
+
+if __name__ == "__main__":
+    main()
