@@ -23,6 +23,7 @@ from claragen.runtime import automl_conf as conf_mod
 from claragen.runtime.automl_conf import AutomlConfError, read_automl_conf
 from claragen.runtime.controllers import BUILTIN, Controller
 from claragen.runtime.engine import Search, SearchError, SearchOptions
+from claragen.runtime.executor import LocalExecutor
 from claragen.runtime.handlers import HANDLER_DEFAULTS
 from claragen.runtime.live import Display
 from claragen.runtime.workers import WorkerSpecError, parse_workers
@@ -57,6 +58,8 @@ class AutomlArgs:
     float_steps: int
     target: str
     pythonpath: tuple[Path, ...]
+    executor: str = "local"
+    ray_address: str | None = None
 
 
 def cuda_devices() -> int:
@@ -109,10 +112,38 @@ def make_search(args: AutomlArgs, console: Console) -> Search:
     mmar_root = comp.mmar_root or Path(".")
     search_path = [mmar_root / "custom", *args.pythonpath]
 
+    executor = make_executor(args)
     try:
-        workers = parse_workers(
-            args.workers or clara.get("workers") or "1", cuda_devices()
-        )
+        return build_search(args, comp, conf, clara, search_path, executor)
+    except BaseException:
+        executor.close()
+        raise
+
+
+def make_executor(args: AutomlArgs):
+    """LocalExecutor, or RayExecutor on the cluster at --ray-address (none: a local Ray)."""
+    if args.executor == "local":
+        if args.ray_address:
+            raise UsageError("--ray-address needs --executor ray")
+        return LocalExecutor()
+    if args.executor != "ray":
+        raise UsageError(f"--executor {args.executor!r}: use local or ray")
+    from claragen.runtime.ray_executor import RayExecutor, RayUnavailable
+
+    try:
+        return RayExecutor(args.ray_address)
+    except RayUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    except ConnectionError as exc:
+        raise UsageError(f"--ray-address {args.ray_address}: {exc}") from None
+
+
+def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Path],
+                 executor) -> Search:  # fmt: skip
+    # With Ray, a worker's GPUs are a count: Ray picks them among the cluster's.
+    gpus = executor.gpu_count() if args.executor == "ray" else cuda_devices()
+    try:
+        workers = parse_workers(args.workers or clara.get("workers") or "1", gpus)
     except WorkerSpecError as exc:
         raise UsageError(str(exc)) from None
     controller = build_controller(args, conf, len(workers), search_path)
@@ -129,17 +160,19 @@ def make_search(args: AutomlArgs, console: Console) -> Search:
         )
     options = SearchOptions(
         run_id=run_id,
-        output=(args.output or mmar_root / "automl").resolve(),
+        output=(args.output or (comp.mmar_root or Path(".")) / "automl").resolve(),
         workers=workers,
         max_jobs=args.max_jobs,
         resume=args.resume,
         job_args=tuple(shlex.split(args.job_args)),
         job_timeout=args.job_timeout,
+        mmar_root=comp.mmar_root.resolve() if comp.mmar_root else None,
     )
     header = {"config": str(comp.config_path), "automl_conf": conf.source,
               "controller": type(controller).__name__, "seed": args.seed,
-              "workers": [str(w) for w in workers]}  # fmt: skip
-    search = Search(comp, controller, handlers, options, header=header)
+              "workers": [str(w) for w in workers], "executor": args.executor}  # fmt: skip
+    search = Search(comp, controller, handlers, options, header=header,
+                    executor=executor)  # fmt: skip
     from claragen.runtime.tracking import MLflowTracker, local_uri
 
     uri = args.tracking_uri or local_uri(search.run_dir)
@@ -187,6 +220,8 @@ def run_automl(args: AutomlArgs) -> int:
     except CompileError as exc:
         print(format_all(exc.diagnostics, search.compilation.sources), file=sys.stderr)
         return 1
+    finally:
+        search.executor.close()
     console.print(search.leaderboard())
     best = search.best()
     if best is not None:

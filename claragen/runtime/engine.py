@@ -64,6 +64,7 @@ class SearchOptions:
     resume: bool = False
     job_args: tuple[str, ...] = ()
     job_timeout: float | None = None
+    mmar_root: Path | None = None
 
 
 @dataclass
@@ -85,11 +86,13 @@ class Search:
     options: SearchOptions
     tracker: Any = None  # MLflowTracker
     header: dict[str, Any] = field(default_factory=dict)
+    executor: Any = None  # LocalExecutor (default) or RayExecutor
 
     def __post_init__(self) -> None:
         self.run_dir = self.options.output / check_run_id(self.options.run_id)
         self.journal = Journal(self.run_dir / "journal.jsonl")
-        self.executor = LocalExecutor()
+        if self.executor is None:
+            self.executor = LocalExecutor()
         self.jobs: list[EngineJob] = []
         self.rounds: dict[int, int] = {}  # worker -> jobs started on it
         self.ended = 0
@@ -257,7 +260,7 @@ class Search:
         fire(self.handlers, "start_job", self.ctx)
         display.update(ej.row)
         return JobSpec(ej.job, name, folder, script, worker, self.options.job_args,
-                       self.options.job_timeout)  # fmt: skip
+                       self.options.job_timeout, self.options.mmar_root)  # fmt: skip
 
     def end(self, ej: EngineJob, result: JobResult, display: Display) -> None:
         ej.result = result

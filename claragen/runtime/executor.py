@@ -33,6 +33,9 @@ class JobSpec:
     worker: Worker
     args: tuple[str, ...] = ()
     timeout: float | None = None
+    mmar_root: Path | None = (
+        None  # for a node that runs the job away from the run folder
+    )
 
 
 @dataclass
@@ -47,8 +50,9 @@ class JobResult:
 class LocalExecutor:
     """Jobs as subprocesses of this machine (Clara's MMARExecutor)."""
 
-    def __init__(self, python: str = sys.executable) -> None:
+    def __init__(self, python: str = sys.executable, cwd: str | None = None) -> None:
         self.python = python
+        self.cwd = cwd  # None: the folder `claragen automl` runs in
         self._running: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self.aborted = False
@@ -70,7 +74,8 @@ class LocalExecutor:
         log_path = spec.folder / "log.txt"
         with open(log_path, "w", encoding="utf-8") as log:
             proc = subprocess.Popen(
-                self.command(spec),  # in the folder `claragen automl` runs in
+                self.command(spec),
+                cwd=self.cwd,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -98,6 +103,9 @@ class LocalExecutor:
                 "failed", None, f"exit {code}: {last_line(log_path)}", elapsed
             )
         return read_result(spec.folder / "models" / "result.json", elapsed)
+
+    def close(self) -> None:
+        pass
 
     def abort(self) -> None:
         """Stop every running job (Ctrl-C): they count as not run."""

@@ -452,6 +452,21 @@ def automl_command(
             "--pythonpath", help="More folders for bring-your-own controllers/handlers"
         ),
     ] = [],  # noqa: B006
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            help="local: jobs are subprocesses of this machine; ray: Ray tasks",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Ray cluster to run on (ray://HOST:10001, HOST:6379, auto); "
+            "none: a local Ray instance",
+        ),
+    ] = None,
 ) -> None:
     """Run an AutoML search: compile a job per recommendation into
     automl/<run_id>/W<worker>_<round>_J<job>/, run it, feed its score back to the
@@ -460,7 +475,8 @@ def automl_command(
 
     args = AutomlArgs(config, mmar, env, automl_conf, run_id, workers, controller,
                       max_jobs, seed, tracking_uri, resume, parse_sets(set_), job_args,
-                      job_timeout, output, float_steps, target, tuple(pythonpath))  # fmt: skip
+                      job_timeout, output, float_steps, target, tuple(pythonpath),
+                      executor, ray_address)  # fmt: skip
     code = run_automl(args)
     if code:
         raise typer.Exit(code)

@@ -65,6 +65,19 @@ def journal(run_dir: Path) -> list[dict]:
     ]
 
 
+def processes_of(run_dir: Path) -> list[str]:
+    """Command lines of the processes that run a script of `run_dir`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(run_dir) in cmdline and "train.py" in cmdline:
+            found.append(cmdline)
+    return found
+
+
 def mlflow_runs(uri: str):
     from mlflow.tracking import MlflowClient
 
@@ -95,10 +108,14 @@ def test_a_failing_job_is_recorded_and_the_others_are_scored(tmp_path, data):
     assert "Leaderboard" in Path(page).read_text()
 
 
-def test_a_killed_search_resumes_and_runs_each_job_once(tmp_path, data):
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_a_killed_search_resumes_and_runs_each_job_once(tmp_path, data, executor):
+    """4 jobs on 2 workers, killed (SIGKILL) once a job has ended, then --resume. With
+    `--executor ray` the jobs are tasks of a local Ray instance that each run starts."""
     mmar = make_mmar(tmp_path, [{"type": "enum", "args": ["num_res_units"], "domain": "net",
                                  "targets": [[2], [1]]}])  # fmt: skip
-    cmd = automl_cmd(mmar, data, "--controller", "grid", "--run-id", "k")
+    cmd = automl_cmd(mmar, data, "--controller", "grid", "--run-id", "k",
+                     "--executor", executor)  # fmt: skip
     run_dir = mmar / "automl" / "k"
     runner = subprocess.Popen(
         cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -113,6 +130,10 @@ def test_a_killed_search_resumes_and_runs_each_job_once(tmp_path, data):
         time.sleep(0.2)
     runner.send_signal(signal.SIGKILL)
     runner.wait()
+    deadline = time.monotonic() + 60  # its running jobs die with it
+    while processes_of(run_dir) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not processes_of(run_dir)
     before = journal(run_dir)
     ended_before = [e["job"] for e in before if e["event"] == "end"]
     assert (
