@@ -33,9 +33,8 @@ class JobSpec:
     worker: Worker
     args: tuple[str, ...] = ()
     timeout: float | None = None
-    mmar_root: Path | None = (
-        None  # for a node that runs the job away from the run folder
-    )
+    # The MMAR, for a node that runs the job away from the run folder (--mmar-root).
+    mmar_root: Path | None = None
 
 
 @dataclass

@@ -293,9 +293,11 @@ def test_byoc_controller_and_handler_given_by_path(tmp_path, data):
     assert len(list(run_dir.glob("*/models/model.pt"))) == 1
 
 
-def test_ctrl_c_kills_the_jobs_and_leaves_a_resumable_run(tmp_path, data):
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_ctrl_c_kills_the_jobs_and_leaves_a_resumable_run(tmp_path, data, executor):
     mmar = make_mmar(tmp_path)
-    cmd = automl_cmd(mmar, data, "--controller", "grid", "--run-id", "c")
+    cmd = automl_cmd(mmar, data, "--controller", "grid", "--run-id", "c",
+                     "--executor", executor)  # fmt: skip
     run_dir = mmar / "automl" / "c"
     runner = subprocess.Popen(
         cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -312,6 +314,7 @@ def test_ctrl_c_kills_the_jobs_and_leaves_a_resumable_run(tmp_path, data):
         timeout=60
     )  # promptly: the jobs are killed, not awaited
     assert runner.returncode == 130, output[-2000:]
+    assert not processes_of(run_dir)
     events = [e["event"] for e in journal(run_dir)]
     assert "interrupted" in events and "end" not in events and "done" not in events
     assert "resume with --resume --run-id c" in output

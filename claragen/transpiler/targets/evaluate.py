@@ -57,6 +57,7 @@ class EvalScript:
 
 class EvalLowering(PlainLowering):
     LOWERS_MULTI_GPU = False  # validate.py evaluates in one process
+
     def __init__(self, config: Config, ctx: PassContext, script_dir: str, job: str,
                  train_model: Component | None):  # fmt: skip
         super().__init__(config, ctx, script_dir, job)

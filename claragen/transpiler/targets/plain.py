@@ -466,14 +466,26 @@ class PlainLowering:
             )
             return comp
         shuffle = comp.arg("shuffle")
-        shuffle_code = self.emitter.value(shuffle) if shuffle is not None else "False"
-        even = section == "train"
         self.imports.add_name("monai.data", "DistributedSampler")
-        source = (
-            f"DistributedSampler({self.ref_name(dataset)}, shuffle={shuffle_code}, "
-            f"even_divisible={even!r}, num_replicas=world_size, rank=rank)"
+        call = ast.Call(
+            ast.Name("DistributedSampler", ast.Load()),
+            [ast.Name(self.ref_name(dataset), ast.Load())],
+            [
+                ast.keyword(
+                    "shuffle",
+                    (
+                        self.emitter.node(shuffle)
+                        if shuffle is not None
+                        else literal_node(False)
+                    ),
+                ),
+                ast.keyword("even_divisible", literal_node(section == "train")),
+                ast.keyword("num_replicas", ast.Name("world_size", ast.Load())),
+                ast.keyword("rank", ast.Name("rank", ast.Load())),
+            ],
         )
-        sampler = Expr(comp.span, source, ast.parse(source, mode="eval"))
+        tree = ast.fix_missing_locations(ast.Expression(call))
+        sampler = Expr(comp.span, ast.unparse(call), tree)
         if section == "train":
             self.ddp.train_sampler = True  # type: ignore[union-attr]
         comp = comp.with_arg("shuffle", None).with_arg("sampler", sampler)
