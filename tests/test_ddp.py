@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from claragen.runtime.executor import JobSpec, LocalExecutor
+from claragen.runtime.workers import Worker
 from claragen.transpiler.pipeline import compile_files
 from tests.conftest import ENV, REPO, compilation, minimal, synthetic_data
 
@@ -201,3 +203,32 @@ def test_multi_gpu_warns_where_it_is_not_lowered(tmp_path):
     compile_files(comp, tmp_path / "out")
     (warning,) = [d for d in comp.diags.warnings if d.code == "W104"]
     assert "every rank loads all of it" in warning.message
+
+
+def test_a_multi_gpu_job_on_a_worker_of_two_gpus_runs_under_torchrun(tmp_path, data):
+    """`claragen automl` gives a multi_gpu job on a worker of N GPUs N processes, as
+    Clara did: here a worker of GPUs 0,1 on a machine without CUDA, so gloo on the CPU.
+    """
+    script = compile_config(tmp_path, "CacheDataset", batch_size=1)
+    comp = compilation(tmp_path / "c", config("CacheDataset", 1), ENV)
+    compile_files(comp, tmp_path / "c" / "out")
+    assert comp.distributed == {"J0001/train.py"}
+
+    folder = script.parent
+    args = (
+        "--data-root",
+        str(data),
+        "--dataset-json",
+        str(data / "dataset.json"),
+        "--roi-size",
+        *map(str, ROI),
+    )  # no --device: cuda, which is the CPU here
+    spec = JobSpec("J1", "W1_1_J1", folder, script, Worker(1, ("0", "1")), args,
+                   processes=len(("0", "1")))  # fmt: skip
+    assert LocalExecutor().command(spec)[1:4] == ["-m", "torch.distributed.run",
+                                                  "--standalone"]  # fmt: skip
+    result = LocalExecutor().execute(spec)
+    log = (folder / "log.txt").read_text()
+    assert result.status == "ok", result.reason + log[-3000:]
+    assert 0 <= result.score <= 1
+    assert log.count("Epoch 2/2:") == 1  # rank 0 logs, rank 1 does not

@@ -260,7 +260,15 @@ class Search:
         fire(self.handlers, "start_job", self.ctx)
         display.update(ej.row)
         return JobSpec(ej.job, name, folder, script, worker, self.options.job_args,
-                       self.options.job_timeout, self.options.mmar_root)  # fmt: skip
+                       self.options.job_timeout, self.options.mmar_root,
+                       self.processes(ej, worker))  # fmt: skip
+
+    def processes(self, ej: EngineJob, worker: Worker) -> int:
+        """A multi_gpu job on a worker of several GPUs runs one process per GPU (torchrun),
+        as Clara ran it on all of its worker's GPUs; anything else runs one process."""
+        if f"{ej.job}/train.py" in self.compilation.distributed:
+            return max(len(worker.gpus), 1)
+        return 1
 
     def end(self, ej: EngineJob, result: JobResult, display: Display) -> None:
         ej.result = result

@@ -35,6 +35,9 @@ class JobSpec:
     timeout: float | None = None
     # The MMAR, for a node that runs the job away from the run folder (--mmar-root).
     mmar_root: Path | None = None
+    # > 1: a multi_gpu script on a worker of several GPUs, launched by torchrun with one
+    # process per GPU
+    processes: int = 1
 
 
 @dataclass
@@ -58,8 +61,12 @@ class LocalExecutor:
 
     def command(self, spec: JobSpec) -> list[str]:
         models = spec.folder / "models"
+        launch = [self.python]
+        if spec.processes > 1:
+            launch += ["-m", "torch.distributed.run", "--standalone",
+                       f"--nproc_per_node={spec.processes}"]  # fmt: skip
         return [
-            self.python,
+            *launch,
             str(spec.script),
             "--mmar-ckpt-dir",
             str(models),
@@ -79,7 +86,10 @@ class LocalExecutor:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: a kill takes all of it
-                preexec_fn=_die_with_parent,
+                # torchrun stops its ranks on SIGTERM; SIGKILL would leave them running
+                preexec_fn=_die_with_parent_by(
+                    signal.SIGTERM if spec.processes > 1 else signal.SIGKILL
+                ),
             )
             with self._lock:
                 self._running[spec.job] = proc
@@ -123,14 +133,18 @@ class LocalExecutor:
         proc.wait()
 
 
-def _die_with_parent() -> None:
-    """In the child: SIGKILL it when the engine dies (Linux), so that a killed search
+def _die_with_parent_by(sig: int):
+    """In the child: send it `sig` when the engine dies (Linux), so that a killed search
     leaves no job running behind it."""
-    if sys.platform.startswith("linux"):
-        import ctypes
 
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    def set_death_signal() -> None:
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, sig)
+
+    return set_death_signal
 
 
 def read_result(path: Path, elapsed: float) -> JobResult:

@@ -83,6 +83,9 @@ class Compilation:
     diags: Diagnostics = field(default_factory=Diagnostics)
     train_models: dict[str, Component | None] = field(default_factory=dict)
     targets: dict[str, str] = field(default_factory=dict)  # "J0001/train.py" -> target
+    distributed: set[str] = field(
+        default_factory=set
+    )  # the scripts torchrun can launch
 
     def __post_init__(self) -> None:
         if self.mmar_root is None:
@@ -197,6 +200,8 @@ class Compilation:
             lambda c: lower_engines(config, c, str(script_dir), job.id, job.values),
         )
         self.targets[what] = target
+        if getattr(script, "ddp", None) is not None:
+            self.distributed.add(what)
         return self.render(script, TEMPLATES["train", target], what, renderer)
 
     def compile_bundle(
