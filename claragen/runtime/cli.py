@@ -208,14 +208,14 @@ def run_automl(args: AutomlArgs) -> int:
     try:
         search = make_search(args, console)
     except (AutomlConfError, SearchError, UsageError) as exc:
-        console.print(f"error: {exc}", style="red", highlight=False)
+        console.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
         return 1
     try:
         status = search.run(
             Display(f"claragen automl {search.options.run_id}", console)
         )
     except (AutomlConfError, SearchError) as exc:
-        console.print(f"error: {exc}", style="red", highlight=False)
+        console.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
         return 1
     except CompileError as exc:
         print(format_all(exc.diagnostics, search.compilation.sources), file=sys.stderr)

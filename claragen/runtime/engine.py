@@ -17,6 +17,7 @@ import shutil
 import signal
 import threading
 import time
+import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,8 +171,8 @@ class Search:
             self.journal.write("search", run_id=self.options.run_id, **self.header)
         if not state.done:
             fire(self.handlers, "startup", self.ctx)
-        self.controller.set_search_space(self.space, self.ctx)
-        self.accept(self.controller.initial_recommendation(self.ctx), state.recommended)
+        self.ask("set_search_space", self.space, self.ctx)
+        self.accept(self.ask("initial_recommendation", self.ctx), state.recommended)
         for job in state.end_order:  # replay: the same calls in the same order
             end = state.ended[job]
             index = int(job[1:]) - 1  # J3 is the third recommendation
@@ -187,8 +188,10 @@ class Search:
             )
             self.ended += 1
             self.accept(
-                self.controller.refine_recommendation(
-                    self.outcome(ej, end.get("score")), self.ctx
+                self.ask(
+                    "refine_recommendation",
+                    self.outcome(ej, end.get("score")),
+                    self.ctx,
                 ),
                 state.recommended,
             )
@@ -288,10 +291,23 @@ class Search:
         self.ended += 1
         if self.ended % len(self.options.workers) == 0:
             fire(self.handlers, "round_ended", self.ctx)
-        recs = self.controller.refine_recommendation(
-            self.outcome(ej, result.score), self.ctx
+        recs = self.ask(
+            "refine_recommendation", self.outcome(ej, result.score), self.ctx
         )
         self.accept(recs, [])
+
+    def ask(self, method: str, *args: Any) -> Any:
+        """Call the controller. A controller that raises (a user's own, say) ends the
+        search with where it raised; the journal keeps what ran, for --resume."""
+        try:
+            return getattr(self.controller, method)(*args)
+        except Exception as exc:
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            raise SearchError(
+                f"the controller {type(self.controller).__name__}.{method} raised "
+                f"{type(exc).__name__}: {exc} ({frame.filename}:{frame.lineno}); "
+                f"fix it, then resume with --resume --run-id {self.options.run_id}"
+            ) from exc
 
     def started_count(self) -> int:
         return sum(1 for ej in self.jobs if ej.row.status != "queued")
@@ -328,6 +344,11 @@ class Search:
             display.note(
                 f"interrupted: resume with --resume --run-id {self.options.run_id}"
             )
+        except SearchError:  # the controller failed: the running jobs count as not run
+            self.executor.abort()
+            wait(list(running))
+            self.journal.write("interrupted")
+            raise
         finally:
             pool.shutdown(wait=True)
             for sig, handler in previous.items():

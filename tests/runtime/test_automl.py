@@ -243,6 +243,11 @@ class FirstChoices:
         return self._next()
 
 
+class Broken(FirstChoices):
+    def refine_recommendation(self, outcome, ctx):
+        raise ValueError("no more ideas")
+
+
 class EventLog(Handler):
     def __init__(self, path):
         self.path = path
@@ -291,6 +296,27 @@ def test_byoc_controller_and_handler_given_by_path(tmp_path, data):
     assert values[":mySearchLoss1,mySearchLoss2"] == [False, True]
     # MMARHandler kept the checkpoints of the best job only
     assert len(list(run_dir.glob("*/models/model.pt"))) == 1
+
+
+def test_a_controller_that_raises_ends_the_search_with_where_and_no_traceback(
+    tmp_path, data
+):
+    conf = {"controller": {"name": "mine", "path": "myAutoML.Broken"}}
+    mmar = make_mmar(tmp_path, **{"custom/myAutoML.py": BYOC,
+                                  "config/config_automl.json": json.dumps(conf)})  # fmt: skip
+    proc = subprocess.run(automl_cmd(mmar, data, "--run-id", "b"), capture_output=True,
+                          text=True, timeout=600, cwd=REPO)  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output[-3000:]
+    assert "Traceback" not in output
+    assert (
+        "error: the controller Broken.refine_recommendation raised ValueError: "
+        in output
+    )
+    assert "myAutoML.py:" in output and "--resume --run-id b" in output
+    events = journal(mmar / "automl" / "b")
+    assert [e["event"] for e in events][-1] == "interrupted"
+    assert [e["job"] for e in events if e["event"] == "end"] == ["J1"]
 
 
 @pytest.mark.parametrize("executor", ["local", "ray"])
