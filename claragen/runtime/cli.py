@@ -60,6 +60,7 @@ class AutomlArgs:
     pythonpath: tuple[Path, ...]
     executor: str = "local"
     ray_address: str | None = None
+    tracking: bool = True
 
 
 def cuda_devices() -> int:
@@ -173,10 +174,14 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
               "workers": [str(w) for w in workers], "executor": args.executor}  # fmt: skip
     search = Search(comp, controller, handlers, options, header=header,
                     executor=executor)  # fmt: skip
+    search.run_dir.mkdir(parents=True, exist_ok=True)
+    if not args.tracking:
+        if args.tracking_uri:
+            raise UsageError("--no-tracking and --tracking-uri: give one of them")
+        return search
     from claragen.runtime.tracking import MLflowTracker, local_uri
 
     uri = args.tracking_uri or local_uri(search.run_dir)
-    search.run_dir.mkdir(parents=True, exist_ok=True)
     search.tracker = MLflowTracker(uri, search.run_dir, search.journal)
     return search
 

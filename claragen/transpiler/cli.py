@@ -467,6 +467,13 @@ def automl_command(
             "none: a local Ray instance",
         ),
     ] = None,
+    tracking: Annotated[
+        bool,
+        typer.Option(
+            "--tracking/--no-tracking",
+            help="Track the search in MLflow (the journal is kept either way)",
+        ),
+    ] = True,
 ) -> None:
     """Run an AutoML search: compile a job per recommendation into
     automl/<run_id>/W<worker>_<round>_J<job>/, run it, feed its score back to the
@@ -476,7 +483,7 @@ def automl_command(
     args = AutomlArgs(config, mmar, env, automl_conf, run_id, workers, controller,
                       max_jobs, seed, tracking_uri, resume, parse_sets(set_), job_args,
                       job_timeout, output, float_steps, target, tuple(pythonpath),
-                      executor, ray_address)  # fmt: skip
+                      executor, ray_address, tracking)  # fmt: skip
     code = run_automl(args)
     if code:
         raise typer.Exit(code)

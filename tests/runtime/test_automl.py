@@ -298,6 +298,15 @@ def test_byoc_controller_and_handler_given_by_path(tmp_path, data):
     assert len(list(run_dir.glob("*/models/model.pt"))) == 1
 
 
+def test_no_tracking_runs_the_search_without_mlflow(tmp_path, data):
+    mmar = make_mmar(tmp_path)
+    run(automl_cmd(mmar, data, "--controller", "grid", "--max-jobs", "1",
+                   "--run-id", "n", "--no-tracking"))  # fmt: skip
+    run_dir = mmar / "automl" / "n"
+    assert [e["event"] for e in journal(run_dir)].count("end") == 1
+    assert not (run_dir / "mlflow.db").exists() and not (run_dir / "mlruns").exists()
+
+
 def test_a_controller_that_raises_ends_the_search_with_where_and_no_traceback(
     tmp_path, data
 ):
