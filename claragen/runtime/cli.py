@@ -167,7 +167,6 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         resume=args.resume,
         job_args=tuple(shlex.split(args.job_args)),
         job_timeout=args.job_timeout,
-        mmar_root=comp.mmar_root.resolve() if comp.mmar_root else None,
     )
     header = {"config": str(comp.config_path), "automl_conf": conf.source,
               "controller": type(controller).__name__, "seed": args.seed,

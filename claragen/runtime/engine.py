@@ -65,7 +65,6 @@ class SearchOptions:
     resume: bool = False
     job_args: tuple[str, ...] = ()
     job_timeout: float | None = None
-    mmar_root: Path | None = None
 
 
 @dataclass
@@ -263,8 +262,12 @@ class Search:
         fire(self.handlers, "start_job", self.ctx)
         display.update(ej.row)
         return JobSpec(ej.job, name, folder, script, worker, self.options.job_args,
-                       self.options.job_timeout, self.options.mmar_root,
+                       self.options.job_timeout, self.mmar_root(),
                        self.processes(ej, worker))  # fmt: skip
+
+    def mmar_root(self) -> Path | None:
+        root = self.compilation.mmar_root
+        return root.resolve() if root is not None else None
 
     def processes(self, ej: EngineJob, worker: Worker) -> int:
         """A multi_gpu job on a worker of several GPUs runs one process per GPU (torchrun),
@@ -309,6 +312,12 @@ class Search:
                 f"fix it, then resume with --resume --run-id {self.options.run_id}"
             ) from exc
 
+    def stop_running(self, running: dict[Future, tuple[EngineJob, Worker]]) -> None:
+        """Kill the running jobs (they count as not run) and journal the interruption."""
+        self.executor.abort()
+        wait(list(running))
+        self.journal.write("interrupted")
+
     def started_count(self) -> int:
         return sum(1 for ej in self.jobs if ej.row.status != "queued")
 
@@ -338,16 +347,12 @@ class Search:
                 self.loop(pool, running, display)
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: kill the jobs, keep the journal
             status = "interrupted"
-            self.executor.abort()
-            wait(list(running))
-            self.journal.write("interrupted")
+            self.stop_running(running)
             display.note(
                 f"interrupted: resume with --resume --run-id {self.options.run_id}"
             )
         except SearchError:  # the controller failed: the running jobs count as not run
-            self.executor.abort()
-            wait(list(running))
-            self.journal.write("interrupted")
+            self.stop_running(running)
             raise
         finally:
             pool.shutdown(wait=True)
