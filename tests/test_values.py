@@ -79,8 +79,8 @@ def test_without_code_strings_everything_is_text():  # 3.x, and search/apply blo
         (
             "lambda x: open(x)",
             "the lambda 'lambda x: open(x)' uses the name 'open', which is "
-            "neither a module claragen imports (ignite, math, monai, np, numpy, torch) nor a "
-            "lambda parameter",
+            "neither a module claragen imports (ignite, math, monai, np, numpy, torch), a "
+            "lambda parameter nor a comprehension variable in scope",
         ),
     ],
 )

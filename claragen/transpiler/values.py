@@ -20,42 +20,15 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput
 
 from claragen.transpiler.diagnostics import Diagnostics, Span
+from claragen.transpiler.exprcheck import MODULES, REF_PREFIX, check_expression
 from claragen.transpiler.ir import Expr, Lit, Ref, Template, Value, Var
 
 REF_KEY = "@"  # "@model": object reference (4.1)
 EXPR_KEY = "#"  # "#@model.parameters()": Python expression (4.1)
 LAMBDA_PREFIX = "lambda"  # "lambda x: x['loss']": a callable (4.0, 4.1)
-REF_PREFIX = (
-    "__claragen_ref_"  # how an @name inside #expr is spelled in the parsed tree
-)
 
-# Names an expression may use without defining them: the modules configs import from, and
-# harmless builtins. Anything else is reported (nothing in a config is imported or run).
-EXPR_MODULES = frozenset({"monai", "torch", "numpy", "np", "math", "ignite"})
-EXPR_BUILTINS = frozenset(
-    {
-        "len",
-        "min",
-        "max",
-        "int",
-        "float",
-        "str",
-        "bool",
-        "list",
-        "dict",
-        "tuple",
-        "range",
-        "abs",
-        "round",
-        "sum",
-        "sorted",
-        "zip",
-        "enumerate",
-        "isinstance",
-        "slice",
-        "print",
-    }
-)
+EXPR_MODULES = frozenset(MODULES)  # the modules an expression may name
+MAX_CODE_CHARS = 10_000  # the longest '#' expression or lambda (the corpus: under 200)
 
 TEMPLATE_GRAMMAR = r"""
 start: piece* -> template
@@ -194,9 +167,24 @@ def parse_code(
 ) -> Value:
     """Parse a `#expr` or `lambda` string into an `Expr`; report what is wrong with it."""
     what = "'#' expression" if kind == "expr" else "lambda"
+    text = "#" + source if kind == "expr" else source  # what the config says
+    if len(source) > MAX_CODE_CHARS:
+        diags.error(
+            "E203",
+            span,
+            f"the {what} of {len(source):,} characters is longer than an expression "
+            f"may be ({MAX_CODE_CHARS:,})",
+            "write it as a class of your own in custom/ (BYOC)",
+        )
+        return Lit(span, text)
     try:
         marked, ref_names = _mark_refs(source) if kind == "expr" else (source, [])
         tree = ast.parse(marked.strip(), mode="eval")
+        problems = check_expression(tree)
+    except (RecursionError, MemoryError):
+        diags.error("E203", span, f"the {what} is nested too deeply to be read",
+                    "write it as a class of your own in custom/ (BYOC)")  # fmt: skip
+        return Lit(span, text)
     except (SyntaxError, tokenize.TokenError, IndentationError) as exc:
         col = span.column + 1 + offset + max(getattr(exc, "offset", 1) or 1, 1) - 1
         diags.error(
@@ -205,50 +193,17 @@ def parse_code(
             f"the {what} {source!r} is not a single Python expression",
             "a '#' string holds one expression, e.g. '#@model.parameters()'",
         )
-        return Lit(span, source)
+        return Lit(span, text)
     if kind == "lambda" and not isinstance(tree.body, ast.Lambda):
         diags.error("E203", span, f"{source!r} is not a lambda expression")
-        return Lit(span, source)
-    problems = _check_names(tree)
+        return Lit(span, text)
     for problem in problems:
-        diags.error("E204", span, f"the {what} {source!r} {problem}")
+        diags.error(problem.code, span, f"the {what} {source!r} {problem.message}",
+                    problem.help)  # fmt: skip
     if problems:
-        return Lit(span, source)
+        return Lit(span, text)
     refs = tuple(Ref(span, name) for name in dict.fromkeys(ref_names))
     return Expr(span, source, tree, kind, refs)
-
-
-def _check_names(tree: ast.expression) -> list[str]:
-    """Names an expression may not use: dunders, and names nothing defines."""
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Lambda):
-            args = node.args
-            for a in args.posonlyargs + args.args + args.kwonlyargs:
-                bound.add(a.arg)
-            for a in (args.vararg, args.kwarg):
-                if a is not None:
-                    bound.add(a.arg)
-        elif isinstance(node, ast.comprehension):
-            for target in ast.walk(node.target):
-                if isinstance(target, ast.Name):
-                    bound.add(target.id)
-    problems: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr.startswith("__"):
-            problems.append(f"uses the private attribute {node.attr!r}")
-        elif isinstance(node, ast.Name):
-            name = node.id
-            if name.startswith(REF_PREFIX):
-                continue
-            if name.startswith("__"):
-                problems.append(f"uses {name!r}, which a config may not use")
-            elif name not in bound and name not in EXPR_MODULES | EXPR_BUILTINS:
-                problems.append(
-                    f"uses the name {name!r}, which is neither a module claragen imports "
-                    f"({', '.join(sorted(EXPR_MODULES))}) nor a lambda parameter"
-                )
-    return list(dict.fromkeys(problems))
 
 
 def expr_modules(expr: Expr) -> set[str]:

@@ -19,6 +19,18 @@ from claragen.transpiler.ir import Component, Config, Lit, SearchValue, Value
 
 def check_component(comp: Component, ctx: PassContext) -> None:
     if comp.path is not None:
+        foreign = symbols.foreign_path(comp.path)
+        if foreign is not None:
+            ctx.diags.error(
+                "E106",
+                comp.name_span or comp.span,
+                f"the BYOC path {comp.path!r} names {foreign}, not a class of your own "
+                f"nor one of the component table ({comp.locator})",
+                "a 'path' names a class in a module of the MMAR's custom/ folder (or of "
+                "--pythonpath); a MONAI, torch or ignite class, by its 'name' or its path in "
+                "the table",
+            )
+            return
         sym = symbols.lookup_path(comp.path)
         if sym is not None:  # else the user's own: the import_byoc pass, when asked
             check_args(comp, sym, ctx)

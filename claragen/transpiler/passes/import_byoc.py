@@ -57,6 +57,8 @@ def import_byoc(config: Config, ctx: PassContext) -> Config:
     for comp in config.every_component():
         if comp.path is None or symbols.lookup_path(comp.path) is not None:
             continue  # not BYOC, or a framework class check_components knows
+        if symbols.foreign_path(comp.path) is not None:
+            continue  # refused by check_components (E106): never imported
         check_byoc(comp, roots, ctx)
     return config
 

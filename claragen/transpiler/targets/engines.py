@@ -30,7 +30,16 @@ from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import NO_SPAN
 from claragen.transpiler.dialects import get_dialect
 from claragen.transpiler.emit import comment_text
-from claragen.transpiler.ir import Component, Config, DictV, Expr, Lit, Ref, Value
+from claragen.transpiler.ir import (
+    Component,
+    Config,
+    DictV,
+    Expr,
+    Lit,
+    Ref,
+    Value,
+    is_literal,
+)
 from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.evaluate import SECTION, EvalLowering
 from claragen.transpiler.targets.plain import (
@@ -268,7 +277,15 @@ class EnginesLowering(EnginesMixin, PlainLowering):
             evaluator="evaluator" if evaluator else None,
         )
         self.add_path_options(script, always=("MMAR_CKPT_DIR",))
-        if self.val_interval is not None:
+        if self.val_interval is not None and not is_literal(self.val_interval):
+            self.ctx.diags.error(
+                "E207",
+                self.val_interval.span,
+                "the ValidationHandler's interval is computed; it becomes the "
+                "module-level constant VAL_INTERVAL, which must be a literal",
+                "write the number itself",
+            )
+        elif self.val_interval is not None:
             script.constants.append(
                 ("VAL_INTERVAL", self.emitter.value(self.val_interval),
                  f"{self.val_comment} ValidationHandler interval")  # fmt: skip

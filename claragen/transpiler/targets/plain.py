@@ -945,6 +945,15 @@ class PlainLowering:
             kind = (
                 f" ({param.domain}, {param.type})" if param else " (the train search)"
             )
+            if not is_literal(node.value):
+                self.ctx.diags.error(
+                    "E207",
+                    node.value.span,
+                    f"the searched value of {node.param} is computed; it becomes the "
+                    f"module-level constant {const}, which must be a literal",
+                    "write the value itself (a number, a string, a list)",
+                )
+                continue
             out.append((const, self.emitter.value(node.value), f"{node.param}{kind}"))
         return out
 
