@@ -14,6 +14,7 @@ import typer
 from claragen import __version__
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.diagnostics import CompileError, format_all
+from claragen.transpiler.limits import parse_size
 from claragen.transpiler.passes.expand_jobs import JobSpecError, parse_jobs
 from claragen.transpiler.pipeline import (
     TARGETS,
@@ -144,6 +145,14 @@ PythonPathOpt = Annotated[
     ),
 ]
 
+MaxSizeOpt = Annotated[
+    str,
+    typer.Option(
+        "--max-config-size",
+        help="The largest config file claragen reads (bytes, or 500k, 4M)",
+    ),
+]
+
 ValidationOpt = Annotated[
     Path | None,
     typer.Option(
@@ -166,11 +175,16 @@ def make_compilation(
     target: str = "auto",
     import_byoc: bool = False,
     pythonpath: list[Path] | None = None,
+    max_config_size: str = "4M",
 ) -> Compilation:
     try:
         parse_jobs(jobs)
     except JobSpecError as exc:
         raise typer.BadParameter(str(exc), param_hint="--jobs") from None
+    try:
+        max_bytes = parse_size(max_config_size)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--max-config-size") from None
     if target not in TARGETS:
         raise typer.BadParameter(
             f"{target!r} is no target; use {', '.join(TARGETS)}", param_hint="--target"
@@ -185,6 +199,7 @@ def make_compilation(
         target=target,
         import_byoc=import_byoc,
         pythonpath=tuple(str(p) for p in pythonpath or ()),
+        max_config_bytes=max_bytes,
     )
     return Compilation(
         config_path,
@@ -230,12 +245,13 @@ def compile_command(
     target: TargetOpt = "auto",
     import_byoc: ImportByocOpt = False,
     pythonpath: PythonPathOpt = [],  # noqa: B006
+    max_config_size: MaxSizeOpt = "4M",
 ) -> None:
     """Compile a config into OUT/<job>/train.py (one per job), OUT/<job>/validate.py for a
     validation config, and OUT/manifest.json."""
     comp = make_compilation(
         config, env, set_, mmar, dialect, jobs, float_steps, seed, validation, target,
-        import_byoc, pythonpath,
+        import_byoc, pythonpath, max_config_size,
     )  # fmt: skip
     manifest = report(comp, lambda: compile_to_dir(comp, out))
     for job in manifest["jobs"]:
@@ -258,6 +274,7 @@ def check_command(
     target: TargetOpt = "auto",
     import_byoc: ImportByocOpt = False,
     pythonpath: PythonPathOpt = [],  # noqa: B006
+    max_config_size: MaxSizeOpt = "4M",
     fmt: Annotated[
         str, typer.Option("--format", help="text, or json for editors and CI")
     ] = "text",
@@ -268,7 +285,7 @@ def check_command(
         raise typer.BadParameter(f"{fmt!r}: use text or json", param_hint="--format")
     comp = make_compilation(
         config, env, set_, mmar, dialect, jobs, float_steps, seed, validation, target,
-        import_byoc, pythonpath,
+        import_byoc, pythonpath, max_config_size,
     )  # fmt: skip
     n_jobs = 0
     try:

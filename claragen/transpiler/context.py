@@ -29,6 +29,7 @@ class CompileOptions:
     # --import-byoc: import the user's classes to check their args (runs their code)
     import_byoc: bool = False
     pythonpath: tuple[str, ...] = ()  # where else BYOC modules are (besides custom/)
+    max_config_bytes: int = 4 * 1024 * 1024  # --max-config-size (limits.py)
 
 
 @dataclass
@@ -59,7 +60,7 @@ def parse_set_value(text: str) -> Any:
         return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep: the text
         return text
     return (
         value if isinstance(value, str | int | float | bool) or value is None else text

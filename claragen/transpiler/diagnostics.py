@@ -136,17 +136,23 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean {close[0]!r}?" if close else None
 
 
+MAX_QUOTE = 120  # the longest part of a source line a diagnostic quotes
+
+
 def format_diagnostic(diag: Diagnostic, sources: SourceFiles) -> str:
     """`file:line:col: severity[CODE]: message`, the source line with a caret, and the
     help."""
     out = [f"{diag.span}: {diag.severity}[{diag.code}]: {diag.message}"]
     text = sources.line(diag.span)
     if text is not None:
+        column = max(diag.span.column - 1, 0)
+        if len(text) > MAX_QUOTE:  # a window of the line around the caret
+            start = max(column - MAX_QUOTE // 2, 0)
+            text = ("..." if start else "") + text[start : start + MAX_QUOTE] + "..."
+            column -= start - (3 if start else 0)
         gutter = f"{diag.span.line:>5} | "
         out.append(gutter + text)
-        out.append(
-            " " * (len(gutter) - 2) + "| " + " " * max(diag.span.column - 1, 0) + "^"
-        )
+        out.append(" " * (len(gutter) - 2) + "| " + " " * column + "^")
     if diag.help:
         out.append(f"help: {diag.help}")
     return "\n".join(out)

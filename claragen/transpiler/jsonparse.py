@@ -23,6 +23,7 @@ from lark.exceptions import (
 )
 
 from claragen.transpiler.diagnostics import Diagnostics, Span, did_you_mean
+from claragen.transpiler.limits import check_number
 
 GRAMMAR = r"""
 ?start: value
@@ -106,9 +107,10 @@ _PARSER = Lark(
 
 
 class _Build(Transformer):
-    def __init__(self, file: str):
+    def __init__(self, file: str, diags: Diagnostics):
         super().__init__()
         self.file = file
+        self.diags = diags
 
     def _span(self, line: int, column: int) -> Span:
         return Span(self.file, line, column)
@@ -119,9 +121,8 @@ class _Build(Transformer):
 
     def number(self, children: list[Token]) -> JScalar:
         (tok,) = children
-        text = str(tok)
-        value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
-        return JScalar(self._span(tok.line, tok.column), value)
+        span = self._span(tok.line, tok.column)
+        return JScalar(span, check_number(str(tok), span, self.diags))
 
     @v_args(meta=True)
     def true(self, meta, _children) -> JScalar:
@@ -203,4 +204,8 @@ def parse_json(text: str, file: str, diags: Diagnostics | None = None) -> JNode 
             raise
         diags.error("E101", span, f"invalid JSON: {message}", help_)
         return None
-    return _Build(file).transform(tree)
+    sink = diags if diags is not None else Diagnostics()
+    root = _Build(file, sink).transform(tree)
+    if diags is None and sink.errors:
+        raise ValueError(sink.errors[0].message)
+    return root

@@ -18,10 +18,10 @@ from claragen.transpiler.context import CompileOptions, PassContext
 from claragen.transpiler.diagnostics import (
     Diagnostics,
     SourceFiles,
-    Span,
 )
 from claragen.transpiler.ir import Component, Config, Lit
 from claragen.transpiler.jsonparse import JObject, JScalar, JString, parse_json
+from claragen.transpiler.limits import check_depth, file_label, read_config_text
 from claragen.transpiler.passes.apply_search import apply_search, default_values
 from claragen.transpiler.passes.check_components import check_components
 from claragen.transpiler.passes.dialect import detect_dialect
@@ -95,13 +95,16 @@ class Compilation:
             self.mmar_root = parent.parent if parent.name == "config" else parent
 
     def read(self, path: Path) -> Any:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.diags.error("E100", Span(str(path), 0, 0), f"cannot read: {exc}")
+        """A config's JSON nodes, read within the bounds of `limits`; raise on errors."""
+        label = file_label(path)
+        text = read_config_text(path, self.diags, self.options.max_config_bytes)
+        if text is None:
             self.diags.raise_if_errors()
-        self.sources.add(str(path), text)
-        return parse_json(text, str(path), self.diags)
+        assert text is not None
+        self.sources.add(label, text)
+        if not check_depth(text, label, self.diags):
+            self.diags.raise_if_errors()
+        return parse_json(text, label, self.diags)
 
     def context(self, path: Path) -> PassContext:
         ctx = PassContext(
@@ -141,13 +144,13 @@ class Compilation:
                 "use --dialect 3, 4.0 or 4.1",
             )
             self.diags.raise_if_errors()
-        config = build_config(root, str(path), dialect, self.diags, kind)
+        config = build_config(root, file_label(path), dialect, self.diags, kind)
         if config is None or any(d.code < "E200" for d in self.diags.errors):
             # the config's shape is wrong (E1xx): what the passes would say follows from
             # it; errors in values wait for the passes, which report them all at once
             self.diags.raise_if_errors()
         assert config is not None
-        config.file = self.options.source_name or path.name
+        config.file = self.options.source_name or file_label(path.name)
         ctx.space = read_space(config, self.diags)
         return config, ctx
 
