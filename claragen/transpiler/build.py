@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from claragen.transpiler.diagnostics import Diagnostics, did_you_mean
 from claragen.transpiler.dialects import get_dialect
 from claragen.transpiler.ir import (
@@ -126,15 +128,20 @@ class Builder:
                         "E104", val.span, "'args' must be an object of init arguments"
                     )
                     continue
-                for k, v in val.pairs:
+                for k, v in _last_of_each(val.pairs):
                     if not is_name(k.value):
+                        folded = unicodedata.normalize("NFKC", k.value)
                         self.diags.error(
                             "E104",
                             k.span,
                             f"the arg name {k.value!r} is not a Python identifier "
                             f"({locator})",
-                            "an arg names a parameter of the class: letters, digits "
-                            "and '_'",
+                            (
+                                f"Python reads it as {folded!r}; write that"
+                                if folded != k.value and is_name(folded)
+                                else "an arg names a parameter of the class: letters, "
+                                "digits and '_'"
+                            ),
                         )
                         continue
                     args.append((k.value, self.value(v, f"{locator}.args.{k.value}")))
@@ -264,6 +271,13 @@ class Builder:
             else:
                 config.extras[key] = self.value(val, key)
         return config
+
+
+def _last_of_each(pairs: tuple) -> list:
+    """An object's pairs with each key once, its last value (as Python's json reads it;
+    jsonparse warns of the duplicate)."""
+    last = {k.value: i for i, (k, _) in enumerate(pairs)}
+    return [pair for i, pair in enumerate(pairs) if last[pair[0].value] == i]
 
 
 def build_config(

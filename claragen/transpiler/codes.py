@@ -67,6 +67,7 @@ CODES: dict[str, Code] = {
         Code("E504", "search-arg", "'search' or 'apply' names an arg the class does not take"),
         Code("E505", "duplicate-alias", "an alias is defined twice"),
         Code("E506", "undefined-alias", "'apply' names an alias no search item defines"),
+        Code("E507", "search-too-large", "a grid of more jobs than claragen makes (10,000)"),
         # lowering to a target
         Code("E600", "cannot-lower", "the target cannot lower a component or an arg"),
         Code("E601", "missing-engine", "no trainer, evaluator or model to build the script from"),
@@ -80,6 +81,7 @@ CODES: dict[str, Code] = {
         Code("W104", "not-lowered", "a setting the script does not honour yet"),
         Code("W105", "value-type", "a value whose type cannot fit the argument"),
         Code("W106", "legacy-name", "a Clara 3.x class name in a 4.x config is ported"),
+        Code("W108", "duplicate-key", "a key given twice in one object: the last one is used"),
         Code("W107", "inert-search", "a searched arg changes nothing in the scripts"),
     )
 }  # fmt: skip

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import keyword
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +28,14 @@ from claragen.transpiler.diagnostics import Span
 
 
 def is_name(text: str) -> bool:
-    """A Python identifier that is not a keyword: what may become a name in the script."""
-    return text.isidentifier() and not keyword.iskeyword(text)
+    """A Python identifier that is not a keyword, spelled as Python reads it: what may
+    become a name in the script. Python folds identifiers to NFKC ('\ufb01le' is 'file'),
+    so a name that folds to another spelling is none (two args could become one)."""
+    return (
+        text.isidentifier()
+        and not keyword.iskeyword(text)
+        and unicodedata.normalize("NFKC", text) == text
+    )
 
 
 def member(locator: str, key: str) -> str:

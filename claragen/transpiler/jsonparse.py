@@ -142,6 +142,17 @@ class _Build(Transformer):
 
     @v_args(meta=True)
     def object(self, meta, children) -> JObject:
+        seen: set[str] = set()
+        for key, _ in children:
+            if key.value in seen:
+                self.diags.warning(
+                    "W108",
+                    key.span,
+                    f"the key {key.value!r} is given twice in this object; the last "
+                    "one is used, as Clara's JSON reader did",
+                    "remove the one you do not mean",
+                )
+            seen.add(key.value)
         return JObject(self._span(meta.line, meta.column), tuple(children))
 
     def pair(self, children) -> tuple[JString, JNode]:

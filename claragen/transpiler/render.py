@@ -4,14 +4,14 @@ Templates mark segments (`#<segment N>`: N blank lines before the next one; `#<l
 the next segment is formatted statement by statement, one per line). Each segment is
 formatted by black once and cached, so the scripts of one search, which share everything
 but their values, pay for black once. The first segment, the module docstring, is plain
-text built black-stable (`docstring_line`). The first script of each structure is checked
-whole: it must parse, and black must leave it unchanged (so a second pass would too). A failure is a claragen
-bug, raised as `InternalError` with the text.
+text built black-stable (`docstring_line`). Every script must compile (`compile()`,
+which also refuses what `ast.parse` lets through: a repeated keyword); the first script of
+each structure is checked whole by black, which must leave it unchanged (so a second pass
+would too). A failure is a claragen bug, raised as `InternalError` with the text.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from functools import cache
 
@@ -88,16 +88,15 @@ class Renderer:
             if i + 2 < len(pieces):
                 kind, gap = pieces[i + 1], int(pieces[i + 2])
         text = "".join(out)
+        try:  # every file; compile(), not ast.parse: it also refuses a repeated keyword
+            compile(text, what, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            raise _internal(what, f"is not valid Python: {exc}", text) from exc
         key = tuple(structure)
         if key not in self.verified:
-            try:
-                ast.parse(text)
-            except SyntaxError as exc:
-                raise _internal(what, f"is not valid Python: {exc}", text) from exc
             # black leaves it unchanged, so a second black pass would too
             if black.format_str(text, mode=BLACK_MODE) != text:
                 raise _internal(what, "differs from black on the whole file", text)
-
             self.verified.add(key)
         return text
 
