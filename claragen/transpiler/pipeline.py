@@ -26,7 +26,7 @@ from claragen.transpiler.passes.apply_search import apply_search, default_values
 from claragen.transpiler.passes.check_components import check_components
 from claragen.transpiler.passes.dialect import detect_dialect
 from claragen.transpiler.passes.disabled import prune_disabled
-from claragen.transpiler.passes.expand_jobs import Job, expand_jobs
+from claragen.transpiler.passes.expand_jobs import Job, JobSpecError, expand_jobs
 from claragen.transpiler.passes.import_byoc import import_byoc
 from claragen.transpiler.passes.lower_dialect import lower_dialect
 from claragen.transpiler.passes.migrate import migrate_monai
@@ -279,7 +279,15 @@ class Compilation:
     def jobs(self, config: Config, ctx: PassContext) -> list[Job]:
         defaults = default_values(config, ctx.space)
         opts = self.options
-        return expand_jobs(ctx.space, defaults, opts.jobs, opts.float_steps, opts.seed)
+        try:
+            return expand_jobs(
+                ctx.space, defaults, opts.jobs, opts.float_steps, opts.seed
+            )
+        except JobSpecError as exc:  # a grid too large to expand
+            span = next((p.span for p in ctx.space.params if p.span), config.span)
+            self.diags.error("E507", span, str(exc))
+            self.diags.raise_if_errors()
+            raise
 
 
 def compile_to_dir(comp: Compilation, out_dir: Path) -> dict[str, Any]:

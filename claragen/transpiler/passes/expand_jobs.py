@@ -23,7 +23,10 @@ from typing import Any
 
 from claragen.transpiler.space import SearchParam, SearchSpace
 
-_RANDOM = re.compile(r"^random:(\d+)$")
+_RANDOM = re.compile(r"^random:(\d{1,12})$")
+# The most jobs one compile or search makes: the grid is counted before it is expanded, so
+# that a search of 10^12 combinations is refused at once, with its size.
+MAX_JOBS = 10_000
 
 
 class JobSpecError(ValueError):
@@ -57,8 +60,10 @@ def parse_jobs(spec: str) -> tuple[str, int]:
     if spec in ("default", "grid"):
         return spec, 1
     match = _RANDOM.match(spec)
-    if match and int(match.group(1)) >= 1:
+    if match and 1 <= int(match.group(1)) <= MAX_JOBS:
         return "random", int(match.group(1))
+    if match:
+        raise JobSpecError(f"--jobs {spec!r}: N is at most {MAX_JOBS:,}")
     raise JobSpecError(f"--jobs {spec!r}: use default, grid or random:N (N >= 1)")
 
 
@@ -75,6 +80,12 @@ def expand_jobs(
     if mode == "default" or not space:
         return [Job(job_id(0), dict(defaults))]
     if mode == "grid":
+        size = grid_size(space, float_steps)
+        if size > MAX_JOBS:
+            raise JobSpecError(
+                f"the grid has {size:,} jobs, more than {MAX_JOBS:,}: search fewer "
+                "values, lower --float-steps, or draw some with --jobs random:N"
+            )
         axes = [
             list(p.choices) if p.type == "enum" else float_points(p, float_steps)
             for p in space.params
