@@ -7,13 +7,16 @@ The engine thread owns the controller, the handlers and the journal; worker thre
 run jobs. Every step is journalled before it is acted on (journal.py), so `--resume`
 replays the journal through a fresh controller (same seed, same calls, same
 recommendations), keeps every job that ended and runs the others again.
+
+One process at a time runs a search (a lock in its run folder), and the engine writes
+nothing of the run folder through a link (rundir.py). However a search ends (finished,
+stopped, Ctrl-C, an error), its MLflow parent run is ended with it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import threading
 import time
@@ -34,8 +37,16 @@ from claragen.runtime.context import (
 )
 from claragen.runtime.executor import JobResult, JobSpec, LocalExecutor
 from claragen.runtime.handlers import fire, log
-from claragen.runtime.journal import Journal, JournalState
+from claragen.runtime.journal import Journal, JournalError, JournalState
 from claragen.runtime.live import Display, JobRow, leaderboard
+from claragen.runtime.rundir import (
+    RunLock,
+    SearchError,
+    check_run_dir,
+    fresh_folder,
+    remove,
+    write_file,
+)
 from claragen.runtime.workers import Worker
 from claragen.transpiler.passes.expand_jobs import Job
 from claragen.transpiler.pipeline import Compilation
@@ -43,9 +54,9 @@ from claragen.transpiler.render import Renderer
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
-
-class SearchError(Exception):
-    """A search that cannot start or resume (the message says why and what to do)."""
+# How a search ended -> the status of its MLflow parent run.
+MLFLOW_STATUS = {"finished": "FINISHED", "stopped": "FINISHED", "interrupted": "KILLED"}
+__all__ = ["Search", "SearchError", "SearchOptions", "check_run_id"]
 
 
 def check_run_id(run_id: str) -> str:
@@ -91,6 +102,7 @@ class Search:
     def __post_init__(self) -> None:
         self.run_dir = self.options.output / check_run_id(self.options.run_id)
         self.journal = Journal(self.run_dir / "journal.jsonl")
+        self.run_lock = RunLock(self.run_dir / ".lock")
         if self.executor is None:
             self.executor = LocalExecutor()
         self.jobs: list[EngineJob] = []
@@ -114,10 +126,10 @@ class Search:
         script = self.compilation.compile_job(
             self.config, self.base, folder, Job(ej.job, ej.rec.values), self.renderer
         )
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "train.py").write_text(script, encoding="utf-8")
+        fresh_folder(folder)
+        write_file(folder / "train.py", script)
         values = json.dumps(ej.rec.values, indent=2, sort_keys=True)
-        (folder / "values.json").write_text(values + "\n", encoding="utf-8")
+        write_file(folder / "values.json", values + "\n")
         return folder / "train.py"
 
     # -- recommendations ------------------------------------------------------------
@@ -155,8 +167,14 @@ class Search:
 
     # -- start / resume ---------------------------------------------------------------
 
+    def lock(self) -> None:
+        """Make the run folder (or check the one there) and take its lock: a second
+        process on the same run ends with who holds it."""
+        check_run_dir(self.run_dir)
+        self.run_lock.acquire(self.options.run_id)
+
     def open(self) -> JournalState:
-        exists = self.journal.path.exists()
+        exists = self.journal.path.exists() or self.journal.path.is_symlink()
         if self.options.resume and not exists:
             raise SearchError(f"--resume: {self.run_dir} holds no search to resume")
         if not self.options.resume and exists:
@@ -164,8 +182,7 @@ class Search:
                 f"{self.run_dir} holds a search already; add --resume to continue it, "
                 "or give another --run-id"
             )
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        state = JournalState.of(self.journal.read())
+        state = JournalState.of(self.journal.repair())
         if state.header is None:
             self.journal.write("search", run_id=self.options.run_id, **self.header)
         if not state.done:
@@ -197,10 +214,8 @@ class Search:
         for job, start in state.started.items():
             worker = int(start["worker"])
             self.rounds[worker] = max(self.rounds.get(worker, 0), int(start["round"]))
-            if (
-                job not in state.ended
-            ):  # a run cut short: its folder goes, the job reruns
-                shutil.rmtree(self.run_dir / start["name"], ignore_errors=True)
+            if job not in state.ended:  # cut short: its folder goes, the job reruns
+                remove(self.run_dir / start["name"])  # a checked W1_2_J3
         for handler in self.handlers:
             restore = getattr(handler, "restore", None)
             for ej in self.finished():
@@ -251,7 +266,6 @@ class Search:
         self.rounds[worker.index] = round_
         name = f"W{worker.index}_{round_}_{ej.job}"
         folder = self.run_dir / name
-        shutil.rmtree(folder, ignore_errors=True)
         ej.row = JobRow(ej.job, name, str(worker), "running")
         ej.row.started = time.monotonic()
         script = self.compile_job(ej, folder)
@@ -316,19 +330,40 @@ class Search:
         """Kill the running jobs (they count as not run) and journal the interruption."""
         self.executor.abort()
         wait(list(running))
-        self.journal.write("interrupted")
+        try:
+            self.journal.write("interrupted")
+        except JournalError:  # the error that stopped the search says more
+            pass
 
     def started_count(self) -> int:
         return sum(1 for ej in self.jobs if ej.row.status != "queued")
 
     def run(self, display: Display) -> str:
-        """Run the search to its end; the status: finished, stopped or interrupted."""
-        self.prepare()
-        state = self.open()
-        self.track_open(state)
-        if state.done:
-            display.note(f"{self.run_dir}: the search had finished; nothing to run")
-            return "finished"
+        """Run the search to its end; the status: finished, stopped or interrupted. The
+        run folder is locked while it runs; its MLflow parent run ends however it ends
+        (FINISHED, KILLED on Ctrl-C or SIGTERM, FAILED on an error)."""
+        status = "failed"
+        try:
+            self.lock()
+            self.prepare()
+            state = self.open()
+            self.track_open(state)
+            if state.done:
+                display.note(f"{self.run_dir}: the search had finished; nothing to run")
+                status = "finished"
+            else:
+                status = self.search(display)
+            return status
+        except KeyboardInterrupt:  # before the loop's own handling of it
+            status = "interrupted"
+            raise
+        finally:
+            self.finish_tracking(status)
+            self.run_lock.release()
+
+    def search(self, display: Display) -> str:
+        """The loop, with Ctrl-C and SIGTERM turned into a clean stop; whatever ends it
+        early stops the running jobs first (they count as not run)."""
         running: dict[Future, tuple[EngineJob, Worker]] = {}
         status = "finished"
         # Ctrl-C and SIGTERM set a flag that the loop reads at least once a second: an
@@ -351,7 +386,7 @@ class Search:
             display.note(
                 f"interrupted: resume with --resume --run-id {self.options.run_id}"
             )
-        except SearchError:  # the controller failed: the running jobs count as not run
+        except BaseException:  # the controller, a write, a compile: the error says
             self.stop_running(running)
             raise
         finally:
@@ -365,11 +400,19 @@ class Search:
                 display.note(f"stopped: {self.ctx.stop_reason}")
             self.journal.write("done", status=status)
         fire(self.handlers, "shutdown", self.ctx)
-        if self.tracker is not None:
-            best = self.best()
-            self.tracker.finish("KILLED" if status == "interrupted" else "FINISHED",
-                                None if best is None else best.result.score)  # type: ignore[union-attr]  # fmt: skip
         return status
+
+    def finish_tracking(self, status: str) -> None:
+        """End the MLflow parent run; an MLflow error is logged, not raised (it would
+        hide the error that ended the search)."""
+        if self.tracker is None:
+            return
+        best = self.best()
+        try:
+            self.tracker.finish(MLFLOW_STATUS.get(status, "FAILED"),
+                                None if best is None else best.result.score)  # type: ignore[union-attr]  # fmt: skip
+        except Exception as exc:
+            log.error("MLflow: the run of the search was not ended: %r", exc)
 
     def loop(
         self,

@@ -78,7 +78,12 @@ class LocalExecutor:
         env["PYTHONUNBUFFERED"] = "1"
         start = time.monotonic()
         log_path = spec.folder / "log.txt"
-        with open(log_path, "w", encoding="utf-8") as log:
+        try:  # in the job's new folder; never through a link
+            log = open(log_path, "w", encoding="utf-8", opener=_no_follow)
+        except OSError as exc:
+            reason = f"cannot write {log_path}: {exc.strerror or exc}"
+            return JobResult("failed", None, reason, time.monotonic() - start)
+        with log:
             proc = subprocess.Popen(
                 self.command(spec),
                 cwd=self.cwd,
@@ -131,6 +136,10 @@ class LocalExecutor:
         except ProcessLookupError:
             pass
         proc.wait()
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW, 0o644)
 
 
 def _die_with_parent_by(sig: int):

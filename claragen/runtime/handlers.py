@@ -101,6 +101,8 @@ class MMARHandler(Handler):
         ranked = sorted(self.scores, key=lambda f: -self.scores[f])
         for folder in ranked[self.keep :]:
             models = folder / "models"
+            if models.is_symlink():  # not the job's own: nothing of it is deleted
+                continue
             for ckpt in sorted(models.glob("*.pt")) + sorted(models.glob("*.ts")):
                 ckpt.unlink()
             cache = models / "cache"

@@ -2,7 +2,8 @@
 
 It reads only the run's journal: the leaderboard (jobs by score, failed ones with their
 reason), the score of each job in the order the jobs ended, and the score against each
-searched value (plots by matplotlib, inlined as SVG).
+searched value (plots by matplotlib, inlined as SVG). A journal that is not a claragen
+journal, or a page that cannot be written (or is a link), is a one-line ValueError.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import html
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from claragen.runtime.journal import Journal, JournalState
+from claragen.runtime.rundir import SearchError
 
 
 def _svg(fig: Any) -> str:
@@ -72,7 +75,10 @@ def plots(rows: list[dict[str, Any]], values: dict[str, dict]) -> list[tuple[str
 
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
     journal = Journal(run_dir / "journal.jsonl")
-    records = journal.read()
+    try:
+        records = journal.read()
+    except SearchError as exc:
+        raise ValueError(str(exc)) from None
     if not records:
         raise ValueError(f"{run_dir} holds no search journal (journal.jsonl)")
     state = JournalState.of(records)
@@ -115,5 +121,13 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
         lines += [f"<h2>{esc(title)}</h2>", svg]
     lines.append("</body></html>")
     out = out or run_dir / "report.html"
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        with open(out, "w", encoding="utf-8", opener=_no_follow) as f:
+            f.write("\n".join(lines) + "\n")
+    except OSError as exc:
+        raise ValueError(f"cannot write {out}: {exc.strerror or exc}") from None
     return out
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW, 0o644)
