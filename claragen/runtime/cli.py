@@ -24,7 +24,7 @@ from claragen.runtime.automl_conf import AutomlConfError, read_automl_conf
 from claragen.runtime.controllers import BUILTIN, Controller
 from claragen.runtime.engine import Search, SearchError, SearchOptions
 from claragen.runtime.executor import LocalExecutor
-from claragen.runtime.handlers import HANDLER_DEFAULTS
+from claragen.runtime.handlers import HANDLER_DEFAULTS, log
 from claragen.runtime.live import Display
 from claragen.runtime.workers import WorkerSpecError, parse_workers
 from claragen.transpiler.diagnostics import CompileError, format_all
@@ -147,6 +147,16 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         workers = parse_workers(args.workers or clara.get("workers") or "1", gpus)
     except WorkerSpecError as exc:
         raise UsageError(str(exc)) from None
+    if args.max_jobs is not None and len(workers) > args.max_jobs:
+        log.info("%d workers for at most %d jobs (--max-jobs): %d of them are used",
+                 len(workers), args.max_jobs, args.max_jobs)  # fmt: skip
+        workers = workers[: args.max_jobs]
+    try:
+        job_args = tuple(shlex.split(args.job_args))
+    except ValueError as exc:
+        raise UsageError(
+            f"--job-args {args.job_args!r}: {exc}; quote as in a shell"
+        ) from None
     controller = build_controller(args, conf, len(workers), search_path)
     handlers = [
         conf_mod.build(spec, conf_mod.HANDLERS, search_path) for spec in conf.handlers
@@ -165,7 +175,7 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         workers=workers,
         max_jobs=args.max_jobs,
         resume=args.resume,
-        job_args=tuple(shlex.split(args.job_args)),
+        job_args=job_args,
         job_timeout=args.job_timeout,
     )
     header = {"config": str(comp.config_path), "automl_conf": conf.source,
@@ -173,15 +183,19 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
               "workers": [str(w) for w in workers], "executor": args.executor}  # fmt: skip
     search = Search(comp, controller, handlers, options, header=header,
                     executor=executor)  # fmt: skip
-    search.run_dir.mkdir(parents=True, exist_ok=True)
+    if not args.tracking and args.tracking_uri:
+        raise UsageError("--no-tracking and --tracking-uri: give one of them")
+    search.lock()  # before MLflow opens the run folder's store
     if not args.tracking:
-        if args.tracking_uri:
-            raise UsageError("--no-tracking and --tracking-uri: give one of them")
         return search
-    from claragen.runtime.tracking import MLflowTracker, local_uri
+    try:
+        from claragen.runtime.tracking import MLflowTracker, local_uri
 
-    uri = args.tracking_uri or local_uri(search.run_dir)
-    search.tracker = MLflowTracker(uri, search.run_dir, search.journal)
+        uri = args.tracking_uri or local_uri(search.run_dir)
+        search.tracker = MLflowTracker(uri, search.run_dir, search.journal)
+    except BaseException:
+        search.run_lock.release()
+        raise
     return search
 
 
@@ -203,6 +217,12 @@ def build_controller(
     return conf_mod.build(conf.controller, BUILTIN, search_path, **ours)
 
 
+def error(console: Console, message: str) -> None:
+    """`error: message`, as it is: no rich markup in it is read (paths, `claragen[ray]`)."""
+    console.print(f"error: {message}", style="red", highlight=False, markup=False,
+                  soft_wrap=True)  # fmt: skip
+
+
 def run_automl(args: AutomlArgs) -> int:
     """The search; 0 when it ran and a job scored (others may have failed), 1 on bad
     input or when every job failed, 130 when interrupted."""
@@ -212,14 +232,14 @@ def run_automl(args: AutomlArgs) -> int:
     try:
         search = make_search(args, console)
     except (AutomlConfError, SearchError, UsageError) as exc:
-        console.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
+        error(console, str(exc))
         return 1
     try:
         status = search.run(
             Display(f"claragen automl {search.options.run_id}", console)
         )
     except (AutomlConfError, SearchError) as exc:
-        console.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
+        error(console, str(exc))
         return 1
     except CompileError as exc:
         print(format_all(exc.diagnostics, search.compilation.sources), file=sys.stderr)
@@ -230,12 +250,12 @@ def run_automl(args: AutomlArgs) -> int:
     best = search.best()
     if best is not None:
         console.print(f"best: {best.row.name} score {best.result.score:.4f} "  # type: ignore[union-attr]
-                      f"({search.run_dir / best.row.name})", highlight=False)  # fmt: skip
-    console.print(f"journal: {search.journal.path}", highlight=False)
+                      f"({search.run_dir / best.row.name})", highlight=False,
+                      markup=False)  # fmt: skip
+    console.print(f"journal: {search.journal.path}", highlight=False, markup=False)
     if status == "interrupted":
         return 130
     if search.finished() and best is None:
-        console.print("error: every job failed; see their reasons above and their log.txt",
-                      style="red", highlight=False)  # fmt: skip
+        error(console, "every job failed; see their reasons above and their log.txt")
         return 1
     return 0

@@ -1,7 +1,8 @@
 """Seeing a search: a live table while it runs, a leaderboard at the end (rich).
 
 On a terminal the table redraws in place; elsewhere (CI, `make demo`, a log file) each
-job's start and end is one line.
+job's start and end is one line. Everything shown is shown as it is: job names, reasons,
+values and titles come from configs and scripts, and no rich markup in them is read.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 
 @dataclass
@@ -57,19 +59,14 @@ class Display:
             self.live = None
 
     def table(self) -> Table:
-        table = Table(title=self.title)
+        table = Table(title=Text(self.title))
         for column in ("job", "worker", "status", "score", "elapsed"):
             table.add_column(column, justify="right" if column == "score" else "left")
         for row in self.rows.values():
             if row.status == "queued":
                 continue
-            table.add_row(
-                row.name or row.job,
-                row.worker,
-                row.status,
-                _score(row.score),
-                row.elapsed_text(),
-            )
+            table.add_row(*map(Text, (row.name or row.job, row.worker, row.status,
+                                      _score(row.score), row.elapsed_text())))  # fmt: skip
         return table
 
     def update(self, row: JobRow) -> None:
@@ -77,20 +74,18 @@ class Display:
         if self.live is not None:
             self.live.update(self.table())
         elif row.status == "running":
-            self.console.print(f"start {row.name} on {row.worker}", highlight=False)
+            self.note(f"start {row.name} on {row.worker}")
         elif row.status in ("ok", "failed"):
             what = _score(row.score) if row.status == "ok" else f"FAILED: {row.reason}"
-            self.console.print(
-                f"end   {row.name}: {what} ({row.elapsed_text()})", highlight=False
-            )
+            self.note(f"end   {row.name}: {what} ({row.elapsed_text()})")
 
     def note(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(text, highlight=False, markup=False)
 
 
 def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str) -> Table:
     """Jobs by score, best first; failed jobs last with their reason."""
-    table = Table(title=title)
+    table = Table(title=Text(title))
     for column in ("rank", "job", "score", "status", "values"):
         table.add_column(column)
     ok = sorted((r for r in rows if r.score is not None), key=lambda r: -r.score)  # type: ignore[operator]
@@ -100,11 +95,7 @@ def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str) -> Tabl
             f"{k.rsplit(':', 1)[-1]}={v}" for k, v in values.get(row.job, {}).items()
         )
         status = row.status if row.status == "ok" else f"failed: {row.reason[:60]}"
-        table.add_row(
-            str(i) if row.score is not None else "-",
-            row.name or row.job,
-            _score(row.score),
-            status,
-            shown,
-        )
+        table.add_row(*map(Text, (str(i) if row.score is not None else "-",
+                                  row.name or row.job, _score(row.score), status,
+                                  shown)))  # fmt: skip
     return table
