@@ -1,0 +1,455 @@
+"""A search's run folder and journal against an attacker and a bad day (issue 15): records
+checked before use, torn tails cut off, full disks and short writes, one process per run,
+the MLflow parent run ended on every path, bounded workers, links not written through,
+rich markup printed as it is.
+
+The searches here are real (`claragen automl`, in this process, compiling the example's
+jobs) but their jobs are not run: a fake executor scores each at once.
+"""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from claragen.runtime import cli
+from claragen.runtime.controllers import GridController
+from claragen.runtime.executor import JobResult
+from claragen.runtime.journal import Journal, JournalError
+from claragen.runtime.live import Display, JobRow, leaderboard
+from claragen.runtime.workers import WorkerSpecError, parse_workers
+from tests.conftest import REPO
+from tests.runtime.test_automl import make_mmar, mlflow_runs
+
+
+class FakeExecutor:
+    """Each job scores 0.5 at once; with `interrupt`, the first job sends this process
+    SIGINT (a Ctrl-C) and waits to be aborted."""
+
+    interrupt = False
+    reason = ""
+
+    def __init__(self, *_, **__) -> None:
+        self.aborted = threading.Event()
+
+    def execute(self, spec):
+        if FakeExecutor.interrupt:
+            os.kill(os.getpid(), signal.SIGINT)
+            self.aborted.wait(30)
+            return JobResult("aborted", None, "stopped by the user")
+        if FakeExecutor.reason:
+            reason = f"{FakeExecutor.reason}: {' '.join(spec.args)}"
+            return JobResult("failed", None, reason, 0.01)
+        return JobResult("ok", 0.5, "", 0.01)
+
+    def abort(self) -> None:
+        self.aborted.set()
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def fake(monkeypatch):
+    monkeypatch.setattr(cli, "LocalExecutor", FakeExecutor)
+    monkeypatch.setattr(FakeExecutor, "interrupt", False)
+    monkeypatch.setattr(FakeExecutor, "reason", "")
+    monkeypatch.setenv("COLUMNS", "1000")  # rich: no wrapped lines to match
+
+
+@pytest.fixture
+def mmar(tmp_path):
+    return make_mmar(tmp_path)
+
+
+def automl(mmar: Path, run_id: str = "r", *, workers: str = "2", max_jobs=None,
+           resume=False, tracking=False, job_args="", controller="grid") -> int:  # fmt: skip
+    """`claragen automl -m MMAR --run-id RUN_ID ...` in this process; its exit code."""
+    args = cli.AutomlArgs(
+        config=None, mmar=mmar, env=None, automl_conf=None, run_id=run_id,
+        workers=workers, controller=controller, max_jobs=max_jobs, seed=0,
+        tracking_uri=None, resume=resume, sets=(), job_args=job_args, job_timeout=None,
+        output=None, float_steps=1, target="auto", pythonpath=(), tracking=tracking,
+    )  # fmt: skip
+    return cli.run_automl(args)
+
+
+def events(run_dir: Path) -> list[dict]:
+    text = (run_dir / "journal.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def kinds(run_dir: Path, kind: str) -> list[str]:
+    return [e.get("job", "") for e in events(run_dir) if e["event"] == kind]
+
+
+def journal_of(path: Path, *lines: str) -> Journal:
+    header = '{"event": "search", "run_id": "r"}'
+    path.write_text("".join(line + "\n" for line in (header, *lines)))
+    return Journal(path)
+
+
+# -- 1 records are checked before use -----------------------------------------------------
+
+REC = '{"event": "recommend", "job": "J1", "rec_id": 1, "values": {}}'
+
+
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ('{"event": "start", "job": "J1", "name": "../../x", "worker": 1, "round": 1}',
+         "start 'name' must be a job folder"),
+        ('{"event": "start", "job": "J1", "name": "W1_1_J1\\n", "worker": 1, "round": 1}',
+         "start 'name' must be a job folder"),
+        ('{"event": "start", "job": "J1", "name": "W1_1_J1", "worker": "1", "round": 1}',
+         "start 'worker' must be a whole number"),
+        ('{"event": "end", "job": "J1", "name": "W1_1_J1"}', "without 'status'"),
+        ('{"event": "end", "job": "J1", "name": "W1_1_J1", "status": "ok", "score": "1"}',
+         "end 'score' must be a number or null"),
+        ('{"event": "tracked", "job": "J1", "mlflow_run": "x\' or \'1"}',
+         "must be an MLflow run id"),
+        ('{"event": "recommend", "job": "J01", "rec_id": 2, "values": {}}',
+         "must be a job id"),
+        ('{"event": "recommend", "job": "J3", "rec_id": 2, "values": {}}',
+         "out of order"),
+        ('{"event": "rm -rf"}', "unknown event 'rm -rf'"),
+        ('["event", "start"]', "not a JSON object"),
+        ('{"event": "search", "run_id": "again"}', "the first record must be"),
+    ],
+)  # fmt: skip
+def test_a_journal_record_is_checked_before_it_is_used(tmp_path, line, problem):
+    journal = journal_of(tmp_path / "journal.jsonl", REC, line, '{"event": "done"}')
+    with pytest.raises(JournalError, match=problem) as info:
+        journal.read()
+    assert str(info.value).startswith(f"{journal.path}:3: ")
+
+
+def test_a_journal_naming_a_folder_outside_the_run_is_refused(mmar, capsys):
+    victim = mmar / "victim"  # automl/r/../../victim
+    victim.mkdir()
+    (victim / "precious.txt").write_text("x")
+    run_dir = mmar / "automl" / "r"
+    run_dir.mkdir(parents=True)
+    journal_of(run_dir / "journal.jsonl", REC,
+               '{"event": "start", "job": "J1", "name": "../../victim", "worker": 1, '
+               '"round": 1}')  # fmt: skip
+    assert automl(mmar, resume=True) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"error: {run_dir / 'journal.jsonl'}:3: start 'name' must be a job folder"
+        in out
+    )
+    assert "another --run-id" in out and "Traceback" not in out
+    assert (victim / "precious.txt").read_text() == "x"
+
+
+# -- 2 torn tails and garbage ---------------------------------------------------------------
+
+
+def test_a_torn_tail_is_cut_off_before_the_resume_appends(mmar, caplog):
+    assert automl(mmar, max_jobs=1) == 0  # J1 ran, J2 did not
+    run_dir = mmar / "automl" / "r"
+    path = run_dir / "journal.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    assert json.loads(lines[-1])["event"] == "done"
+    torn = '{"event": "start", "job": "J2", "na'  # killed mid-write
+    path.write_text("".join(lines[:-1]) + torn)
+    caplog.set_level("WARNING", "claragen.automl")
+    assert automl(mmar, resume=True) == 0
+    assert f"{len(torn)} bytes after the last complete record dropped" in caplog.text
+    assert kinds(run_dir, "end") == ["J1", "J2"]  # every line parses; J1 not rerun
+    assert kinds(run_dir, "done") == [""]
+
+
+def test_a_torn_tail_is_left_out_on_read_and_cut_on_repair(tmp_path):
+    journal = journal_of(tmp_path / "journal.jsonl", REC)
+    whole = journal.path.read_bytes()
+    for tail in (b'{"event": "done"}', b"\x00\xff garbage\n", b"not json\n\n{"):
+        journal.path.write_bytes(whole + tail)
+        assert [r["event"] for r in journal.read()] == ["search", "recommend"]
+        assert journal.path.read_bytes() == whole + tail  # read changes nothing
+        journal.repair()
+        assert journal.path.read_bytes() == whole
+
+
+def test_garbage_in_the_middle_of_the_journal_is_an_error(mmar, capsys):
+    assert automl(mmar, max_jobs=1) == 0
+    path = mmar / "automl" / "r" / "journal.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:2]) + "{garbage\n" + "".join(lines[2:-1]))
+    assert automl(mmar, resume=True) == 1
+    out = capsys.readouterr().out
+    assert f"error: {path}:3: not a JSON record, and records follow it (line 4)" in out
+    assert "Traceback" not in out
+
+
+# -- 3 checked writes -----------------------------------------------------------------------
+
+
+def fail_writes(monkeypatch, name: str, after: int = 0, partial: int = 0) -> None:
+    """os.write raises ENOSPC on a file called `name` once `after` writes to it went
+    through (having written `partial` bytes of the failing one first)."""
+    real, seen = os.write, []
+
+    def write(fd, data):
+        try:
+            path = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            path = ""
+        if path.endswith("/" + name):
+            seen.append(path)
+            if len(seen) > after:
+                if partial:
+                    real(fd, bytes(data[:partial]))
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+
+
+def test_the_journal_continues_short_writes_and_undoes_a_failed_one(
+    tmp_path, monkeypatch
+):
+    journal = Journal(tmp_path / "journal.jsonl")
+    real = os.write
+    with monkeypatch.context() as m:
+        m.setattr(os, "write", lambda fd, data: real(fd, bytes(data[:1])))
+        journal.write("search", run_id="r")
+        journal.write("recommend", job="J1", rec_id=1, values={"a": [1, 2]})
+    assert [r["job"] for r in journal.read()[1:]] == ["J1"]
+    before = journal.path.read_bytes()
+    with monkeypatch.context() as m:
+        fail_writes(m, "journal.jsonl", partial=5)
+        with pytest.raises(JournalError) as info:
+            journal.write("done")
+    assert str(info.value) == (
+        f"cannot write the journal {journal.path}: No space left on device; "
+        "free space, then --resume"
+    )
+    assert journal.path.read_bytes() == before  # no torn record left behind
+
+
+@pytest.mark.parametrize(
+    "name, after, message",
+    [
+        ("journal.jsonl", 0, "cannot write the journal {run}/journal.jsonl"),
+        ("journal.jsonl", 3, "cannot write the journal {run}/journal.jsonl"),
+        ("train.py", 0, "cannot write {run}/W1_1_J1/train.py"),
+        ("values.json", 1, "cannot write {run}/W2_1_J2/values.json"),
+    ],
+)
+def test_a_full_disk_ends_the_search_with_one_line_and_it_resumes(
+    mmar, monkeypatch, capsys, name, after, message
+):
+    run_dir = mmar / "automl" / "r"
+    with monkeypatch.context() as m:
+        fail_writes(m, name, after)
+        assert automl(mmar) == 1
+    out = capsys.readouterr().out
+    expected = message.format(run=run_dir) + ": No space left on device; free space, "
+    assert f"error: {expected}then --resume" in out and "Traceback" not in out
+    assert automl(mmar, resume=True) == 0  # space freed
+    assert sorted(kinds(run_dir, "end")) == ["J1", "J2"]
+
+
+def test_every_write_of_a_search_survives_short_writes(mmar, monkeypatch):
+    real = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real(fd, bytes(data[:7])))
+    assert automl(mmar) == 0
+    run_dir = mmar / "automl" / "r"
+    assert kinds(run_dir, "end") == ["J1", "J2"]
+    compile((run_dir / "W1_1_J1" / "train.py").read_text(), "train.py", "exec")
+    assert json.loads((run_dir / "W2_1_J2" / "values.json").read_text())
+
+
+# -- 4 one process per run ------------------------------------------------------------------
+
+HOLD = """
+import sys
+from pathlib import Path
+from claragen.runtime.rundir import RunLock
+RunLock(Path(sys.argv[1])).acquire("r")
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_run_locked_by_another_process_is_refused(mmar, capsys):
+    run_dir = mmar / "automl" / "r"
+    run_dir.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir / ".lock")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              cwd=REPO)  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        refusal = (f"error: the search r is running in another process (pid "
+                   f"{holder.pid}); wait for it or stop it")  # fmt: skip
+        assert automl(mmar) == 1  # a fresh start, in this process
+        assert refusal in capsys.readouterr().out
+        second = subprocess.run(
+            [sys.executable, "-m", "claragen", "automl", "-m", str(mmar), "--run-id",
+             "r", "--resume", "--no-tracking", "--float-steps", "1"],
+            capture_output=True, text=True, timeout=120, cwd=REPO,
+        )  # fmt: skip
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert refusal in second.stdout and "Traceback" not in second.stderr
+        assert not (run_dir / "journal.jsonl").exists()  # nothing ran
+    finally:
+        holder.kill()  # SIGKILL: the kernel drops its lock
+        holder.wait()
+    assert automl(mmar) == 0
+    assert kinds(run_dir, "end") == ["J1", "J2"]
+
+
+# -- 5 the MLflow parent run ends on every path ---------------------------------------------
+
+
+class Broken(GridController):
+    def refine_recommendation(self, outcome, ctx):
+        raise ValueError("no more ideas")
+
+
+@pytest.mark.parametrize(
+    "how, code, status",
+    [("finished", 0, "FINISHED"), ("controller", 1, "FAILED"),
+     ("ctrl-c", 130, "KILLED"), ("disk full", 1, "FAILED")],
+)  # fmt: skip
+def test_the_mlflow_parent_run_ends_however_the_search_ends(
+    mmar, monkeypatch, how, code, status
+):
+    if how == "controller":
+        monkeypatch.setitem(cli.BUILTIN, "grid", Broken)
+    if how == "ctrl-c":
+        monkeypatch.setattr(FakeExecutor, "interrupt", True)
+    with monkeypatch.context() as m:
+        if how == "disk full":
+            fail_writes(m, "train.py")
+        assert automl(mmar, workers="1", tracking=True) == code
+    run_dir = mmar / "automl" / "r"
+    _, parents, _ = mlflow_runs(f"sqlite:///{run_dir / 'mlflow.db'}")
+    assert [p.info.status for p in parents] == [status]
+
+
+# -- 6 bounded workers ----------------------------------------------------------------------
+
+
+def test_a_huge_worker_count_is_a_usage_error(mmar, capsys):
+    assert automl(mmar, workers="9" * 5000) == 1
+    out = capsys.readouterr().out
+    assert "error: --workers '999999" in out and "at most 1024 workers" in out
+    assert len(out) < 300 and "Traceback" not in out
+    with pytest.raises(WorkerSpecError, match="GPU 11111111... does not exist"):
+        parse_workers("0:" + "1" * 5000, 2)
+    with pytest.raises(WorkerSpecError, match="at most 1024 workers"):
+        parse_workers("0:" * 1025 + "0", 1)
+    assert len(parse_workers("1024", 0)) == 1024
+
+
+def test_workers_beyond_max_jobs_are_not_used(mmar, caplog):
+    caplog.set_level("INFO", "claragen.automl")
+    assert automl(mmar, workers="1000", max_jobs=2, controller="tpe") == 0
+    assert (
+        "1000 workers for at most 2 jobs (--max-jobs): 2 of them are used"
+        in caplog.text
+    )
+    run_dir = mmar / "automl" / "r"
+    assert events(run_dir)[0]["workers"] == ["W1 (CPU)", "W2 (CPU)"]
+    assert len(kinds(run_dir, "recommend")) <= 4  # two at first, one per score
+    assert kinds(run_dir, "start") == ["J1", "J2"]
+
+
+# -- 7 links in the run folder --------------------------------------------------------------
+
+
+def tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*")
+            if p.is_file()}  # fmt: skip
+
+
+def test_a_link_for_a_job_folder_is_replaced_not_written_through(mmar, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    run_dir = mmar / "automl" / "r"
+    run_dir.mkdir(parents=True)
+    (run_dir / "W1_1_J1").symlink_to(outside)
+    assert automl(mmar) == 0
+    assert tree(outside) == {"keep.txt": "mine"}
+    assert not (run_dir / "W1_1_J1").is_symlink()
+    assert (run_dir / "W1_1_J1" / "train.py").is_file()
+
+
+def test_a_link_for_a_cut_short_job_on_resume_is_removed_not_followed(mmar, tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "models").mkdir(parents=True)
+    (outside / "models" / "model.pt").write_text("weights")
+    run_dir = mmar / "automl" / "r"
+    run_dir.mkdir(parents=True)
+    journal_of(run_dir / "journal.jsonl", REC,
+               '{"event": "start", "job": "J1", "name": "W1_1_J1", "worker": 1, '
+               '"round": 1}')  # fmt: skip
+    (run_dir / "W1_1_J1").symlink_to(outside)
+    assert automl(mmar, resume=True) == 0
+    assert tree(outside) == {"models/model.pt": "weights"}
+    cut_short = run_dir / "W1_1_J1"  # its folder goes: the link, not what it points to
+    assert not cut_short.is_symlink() and not cut_short.exists()
+    assert sorted(kinds(run_dir, "end")) == ["J1", "J2"]
+
+
+@pytest.mark.parametrize("name", ["journal.jsonl", ".lock", "mlflow.db", "."])
+def test_a_link_for_a_file_of_the_run_is_refused(mmar, tmp_path, capsys, name):
+    target = tmp_path / "outside.txt"
+    target.write_text("mine")
+    run_dir = mmar / "automl" / "r"
+    if name == ".":
+        run_dir.parent.mkdir(parents=True)
+        run_dir.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+        link = run_dir
+    else:
+        run_dir.mkdir(parents=True)
+        link = run_dir / name
+        link.symlink_to(target)
+    assert automl(mmar, tracking=True) == 1
+    out = capsys.readouterr().out
+    assert f"error: {link} is a symbolic link" in out and "Traceback" not in out
+    assert target.read_text() == "mine" and not (tmp_path / "elsewhere").exists()
+
+
+# -- 8 rich markup in user text -------------------------------------------------------------
+
+
+def test_rich_markup_in_paths_and_job_args_is_printed_as_it_is(tmp_path, capsys):
+    mmar = make_mmar(tmp_path / "a[bold]b")
+    FakeExecutor.reason = "exit 2: unrecognized arguments"
+    assert automl(mmar, job_args="--epochs 1 [/x]") == 1  # every job failed
+    out = capsys.readouterr().out
+    assert "FAILED: exit 2: unrecognized arguments: --epochs 1 [/x]" in out
+    assert "failed: exit 2: unrecognized arguments: --epochs 1 [/x]" in out
+    assert f"journal: {mmar / 'automl' / 'r' / 'journal.jsonl'}" in out
+    assert automl(mmar, job_args="--x '[/x]") == 1  # a quote not closed
+    out = capsys.readouterr().out
+    assert 'error: --job-args "--x \'[/x]": No closing quotation' in out
+
+
+def test_the_live_table_the_leaderboard_and_errors_show_markup_as_it_is():
+    console = Console(record=True, width=300)
+    display = Display("claragen automl [bold]r[/x]", console)
+    rows = [JobRow("J1", "W1_1_J1[/x]", "W1 [red]", "ok", 0.5, elapsed=1.0),
+            JobRow("J2", "W1_2_J2", "W1", "failed", reason="[/bold] no [link=x]")]  # fmt: skip
+    for row in rows:
+        display.update(row)
+    console.print(display.table())
+    console.print(leaderboard(rows, {"J1": {":a": "[/v]"}}, "leaderboard of [/r]"))
+    cli.error(console, "pip install 'claragen[ray]' at /m[/x]")
+    text = console.export_text()
+    for shown in ("claragen automl [bold]r[/x]", "W1_1_J1[/x]", "W1 [red]",
+                  "[/bold] no [link=x]", "a=[/v]", "leaderboard of [/r]",
+                  "error: pip install 'claragen[ray]' at /m[/x]"):  # fmt: skip
+        assert shown in text
