@@ -14,7 +14,8 @@ import typer
 from claragen import __version__
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.diagnostics import CompileError, format_all
-from claragen.transpiler.limits import parse_size
+from claragen.transpiler.limits import file_label, parse_size
+from claragen.transpiler.output import OutputError
 from claragen.transpiler.passes.expand_jobs import JobSpecError, parse_jobs
 from claragen.transpiler.pipeline import (
     TARGETS,
@@ -220,8 +221,8 @@ def report(comp: Compilation, fn):
     except InternalError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    except OSError as exc:
-        typer.echo(f"error: {exc}", err=True)
+    except (OSError, OutputError) as exc:
+        typer.echo(f"error: {file_label(str(exc))}", err=True)
         raise typer.Exit(1) from None
     if comp.diags.warnings:
         typer.echo(format_all(comp.diags.warnings, comp.sources), err=True)

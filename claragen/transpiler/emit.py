@@ -82,7 +82,20 @@ class Imports:
         ]
 
 
-STDLIB = frozenset({"argparse", "json", "logging", "math", "os", "sys", "time"})
+STDLIB = frozenset(
+    {
+        "argparse",
+        "json",
+        "logging",
+        "math",
+        "os",
+        "shlex",
+        "signal",
+        "sys",
+        "tempfile",
+        "time",
+    }
+)
 
 
 @dataclass

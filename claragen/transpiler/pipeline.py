@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from claragen import __version__
+from claragen.transpiler import output
 from claragen.transpiler.build import build_config
 from claragen.transpiler.context import CompileOptions, PassContext
 from claragen.transpiler.diagnostics import (
@@ -293,16 +294,13 @@ class Compilation:
 def compile_to_dir(comp: Compilation, out_dir: Path) -> dict[str, Any]:
     """Compile every job of the config(s) into `out_dir`; return the manifest.
 
-    Nothing is written unless every job compiles.
+    Nothing is written unless every job compiles; an earlier output in `out_dir` is
+    replaced whole, and nothing is written through a link (`output`).
     """
     files, manifest = compile_files(comp, out_dir)
-    for name, text in files.items():
-        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
-        (out_dir / name).write_text(text, encoding="utf-8")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "manifest.json", "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
-        f.write("\n")
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    output.prepare(out_dir)
+    output.write_files(out_dir, {**files, output.MANIFEST: text})
     return manifest
 
 
