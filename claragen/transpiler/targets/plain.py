@@ -849,7 +849,9 @@ class PlainLowering:
                     f"--{name.lower().replace('_', '-')}",
                     option_dest(name),
                     name,
-                    f"{name} (default: {default}, relative to the MMAR root)",
+                    # argparse %-formats help: a % in a path is written %%
+                    f"{name} (default: {str(default).replace('%', '%%')}, "
+                    "relative to the MMAR root)",
                     is_path=True,
                 )
             )
