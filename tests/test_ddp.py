@@ -179,9 +179,12 @@ def test_two_ranks_train_like_one_process_and_only_rank_0_writes(
 
     # Rank 0 logs and writes; rank 1 neither logs nor writes anything of the run.
     writes = {r: json.loads((probe / f"rank{r}.json").read_text()) for r in (0, 1)}
+    # (each file is written to NAME.tmp, then renamed: see the script's save_checkpoint)
     saved = [Path(p).name for p in writes[0]["torch.save"]]
-    assert "model_final.pt" in saved and "model.pt" in saved  # final, best key metric
-    assert writes[0]["SummaryWriter"] and str(ddp / "result.json") in writes[0]["open"]
+    assert "model_final.pt.tmp" in saved and "model.pt.tmp" in saved  # final, best
+    assert "resume.pt.tmp" in saved
+    assert writes[0]["SummaryWriter"]
+    assert str(ddp / "result.json.tmp") in writes[0]["open"]
     assert "Epoch 2/2" in logs[0] and "val_mean_dice" in logs[0]
     assert writes[1]["torch.save"] == writes[1]["SummaryWriter"] == []
     assert not [p for p in writes[1]["open"] if str(ddp) in p], writes[1]["open"]

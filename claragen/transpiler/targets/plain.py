@@ -50,6 +50,7 @@ from claragen.transpiler.passes.variables import PATH_VARIABLES
 from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.handlers import HandlerContext, LoopPlan, lower_handler
 from claragen.transpiler.targets.metrics import METRICS
+from claragen.transpiler.targets.stopping import with_stop_imports
 
 # Variable names of the objects built from section keys. Others: "<prefix>_<key>".
 NAMES: dict[tuple[str, str], str] = {
@@ -911,7 +912,7 @@ class PlainLowering:
             self.imports.add_module("sys")
         if script.ddp is not None:
             self.imports.add_name("torch.nn.parallel", "DistributedDataParallel")
-        script.imports = self.imports.lines()
+        script.imports = with_stop_imports(self.imports.lines(), resume=True)
         script.byoc_imports = self.imports.byoc_lines()
         script.docstring = self.docstring(values)
         return script

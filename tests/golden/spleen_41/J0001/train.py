@@ -22,6 +22,9 @@ import argparse
 import json
 import logging
 import os
+import shlex
+import signal
+import sys
 import time
 
 import monai
@@ -142,6 +145,11 @@ def parse_args(argv=None):
         default=None,
         help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on from resume.pt in --mmar-ckpt-dir, where an interrupted run stopped",
+    )
     args = parser.parse_args(argv)
     # Relative default paths are relative to the MMAR root, as in Clara.
     if args.data_root is None:
@@ -173,13 +181,50 @@ def metric_value(metric):
     return float(value)
 
 
+def replace_atomically(tmp, path):
+    """Flush `tmp` to disk, then rename it onto `path`: a reader of `path`, or a run killed
+    while writing, finds the old file or the new one, never half of one."""
+    with open(tmp, "r+b") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_result(path, result):
+    """result.json, written atomically (see replace_atomically)."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=2)
+    replace_atomically(path + ".tmp", path)
+
+
+class StopOnSignal:
+    """SIGTERM or Ctrl-C (SIGINT) only sets `signum`: the training loop reads it after
+    each iteration and stops there, saves its checkpoints, writes result.json and exits
+    with 128 + signum (143 for SIGTERM, 130 for Ctrl-C). A second signal ends the script
+    at once; the files it writes atomically stay whole."""
+
+    def __init__(self):
+        self.signum = None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self.handle)
+
+    def handle(self, signum, frame):
+        self.signum = signum
+        for other in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(other, signal.SIG_DFL)  # the next one ends the script
+
+    def requested(self):
+        return self.signum is not None
+
+
 def save_checkpoint(path, objects):
-    """Save each object's state_dict() (or the object itself) under its name."""
+    """Save each object's state_dict() (or the object itself) under its name, atomically:
+    a run killed while saving keeps the checkpoint it had."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     state = {
         k: v.state_dict() if hasattr(v, "state_dict") else v for k, v in objects.items()
     }
-    torch.save(state, path)
+    torch.save(state, path + ".tmp")
+    replace_atomically(path + ".tmp", path)
 
 
 def validate(model, loader, inferer, postprocessing, metrics, device, amp):
@@ -386,7 +431,42 @@ def main(argv=None):
     history, iteration_losses = [], []
     best_value, best_epoch = None, None
     global_step = 0
-    for epoch in range(1, args.epochs + 1):
+
+    # resume.pt: all that the loop needs to go on where a stopped run left off (--resume),
+    # saved after each epoch. The config's CheckpointSavers keep what the config asks for;
+    # none holds the scaler, the best value or the history. The random augmentations
+    # after a resume are not those the stopped run would have drawn.
+    resume_path = os.path.join(args.mmar_ckpt_dir, "resume.pt")
+    resume_objects = {
+        "model": model,
+        "optimizer": optimizer,
+        "lr_scheduler": lr_scheduler,
+        "scaler": scaler,
+    }
+    start_epoch = 1
+    if args.resume and os.path.isfile(resume_path):
+        resume = torch.load(resume_path, map_location=device)
+        for name, obj in resume_objects.items():
+            obj.load_state_dict(resume[name])
+        start_epoch = resume["epoch"] + 1
+        best_value, best_epoch = resume["best_value"], resume["best_epoch"]
+        history, iteration_losses = resume["history"], resume["iteration_losses"]
+        global_step = resume["global_step"]
+        start_time -= resume["wall_time_s"]
+        log.info(
+            f"Resuming from {resume_path}: {resume['epoch']} of {args.epochs} epochs done"
+        )
+    elif args.resume:
+        log.info(f"No {resume_path} to resume from: training from the start")
+
+    # SIGTERM or Ctrl-C: stop after the current iteration (see StopOnSignal).
+    stop = StopOnSignal()
+    interrupted = False
+    for epoch in range(start_epoch, args.epochs + 1):
+        # (a signal while the last epoch validated or saved)
+        interrupted = stop.requested()
+        if interrupted:
+            break
         model.train()
         epoch_loss, steps = 0.0, 0
         for batch in train_loader:
@@ -419,6 +499,11 @@ def main(argv=None):
                 train_metrics["train_acc"](
                     *monai.handlers.from_engine(["pred", "label"])(items)
                 )
+            interrupted = stop.requested()
+            if interrupted:
+                break
+        if interrupted:
+            break  # an unfinished epoch: not recorded, --resume trains it again
         record = {"epoch": epoch, "loss": epoch_loss / max(steps, 1)}
         record.update({label: metric_value(m) for label, m in train_metrics.items()})
 
@@ -465,6 +550,21 @@ def main(argv=None):
                 os.path.join(args.mmar_ckpt_dir, "model.pt"),
                 {"model": model, "train_conf": TRAIN_CONF},
             )
+
+        # resume.pt (see above), after this epoch's other checkpoints.
+        save_checkpoint(
+            resume_path,
+            {
+                **resume_objects,
+                "epoch": epoch,
+                "best_value": best_value,
+                "best_epoch": best_epoch,
+                "history": history,
+                "iteration_losses": iteration_losses,
+                "global_step": global_step,
+                "wall_time_s": time.time() - start_time,
+            },
+        )
         log.info(
             f"Epoch {epoch}/{args.epochs}: "
             + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch")
@@ -473,7 +573,7 @@ def main(argv=None):
             if name != "epoch":
                 writer.add_scalar(name, value, epoch)
 
-    # config_train.json:169 train.handlers[2] CheckpointSaver (final)
+    # config_train.json:169 train.handlers[2] CheckpointSaver (final), also when interrupted
     save_checkpoint(
         os.path.join(args.mmar_ckpt_dir, "model_final.pt"),
         {
@@ -492,11 +592,18 @@ def main(argv=None):
         "values": [r.get(KEY_METRIC) for r in history],
         "epochs": history,
         "iteration_losses": iteration_losses,
+        "interrupted": interrupted,
         "wall_time_s": time.time() - start_time,
     }
-    with open(os.path.join(args.mmar_ckpt_dir, "result.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    write_result(os.path.join(args.mmar_ckpt_dir, "result.json"), result)
     log.info(f"{KEY_METRIC}: best {best_value} at epoch {best_epoch}")
+    if interrupted:
+        again = sys.argv if args.resume else [*sys.argv, "--resume"]
+        log.warning(
+            f"Interrupted by {signal.Signals(stop.signum).name} after {len(history)} of "
+            f"{args.epochs} epochs. Go on with: python {shlex.join(again)}"
+        )
+        sys.exit(128 + stop.signum)
     return result
 
 
