@@ -48,6 +48,7 @@ from claragen.transpiler.targets.plain import (
     PlainLowering,
     comment,
 )
+from claragen.transpiler.targets.stopping import saves_final, with_stop_imports
 
 ENGINE_KEYS = ("trainer", "evaluator")
 METRIC_KEYS = frozenset({"key_metric", "additional_metrics"})
@@ -83,6 +84,7 @@ class EnginesScript:
     metrics_dir: str = "args.mmar_eval_output_path"
     engines: bool = True
     load_after: int = 0  # blocks before the weights are loaded (validate.py)
+    saves_final: bool = False  # train.py: a CheckpointSaver saves the final model
 
 
 class EnginesMixin:
@@ -275,6 +277,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
             seed=self.seed(),
             backend_flags=self.backend_flags(),
             evaluator="evaluator" if evaluator else None,
+            saves_final=saves_final(self.handlers(trainer.arg("train_handlers"))),
         )
         self.add_path_options(script, always=("MMAR_CKPT_DIR",))
         if self.val_interval is not None and not is_literal(self.val_interval):
@@ -304,6 +307,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
         self.imports.add_name("ignite.engine", "Events")
         self.imports.add_name("monai.handlers", "from_engine")
         self.finish_imports(script)
+        script.imports = with_stop_imports(script.imports, resume=False)
         script.docstring = self.engines_docstring(values, "train")
         return script
 

@@ -22,6 +22,8 @@ import argparse
 import json
 import logging
 import os
+import signal
+import sys
 import time
 
 import monai
@@ -167,6 +169,41 @@ def select_device(name):
             else "cpu"
         )
     return torch.device(name)
+
+
+def replace_atomically(tmp, path):
+    """Flush `tmp` to disk, then rename it onto `path`: a reader of `path`, or a run killed
+    while writing, finds the old file or the new one, never half of one."""
+    with open(tmp, "r+b") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_result(path, result):
+    """result.json, written atomically (see replace_atomically)."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=2)
+    replace_atomically(path + ".tmp", path)
+
+
+class StopOnSignal:
+    """SIGTERM or Ctrl-C (SIGINT) only sets `signum`: the training loop reads it after
+    each iteration and stops there, saves its checkpoints, writes result.json and exits
+    with 128 + signum (143 for SIGTERM, 130 for Ctrl-C). A second signal ends the script
+    at once; the files it writes atomically stay whole."""
+
+    def __init__(self):
+        self.signum = None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self.handle)
+
+    def handle(self, signum, frame):
+        self.signum = signum
+        for other in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(other, signal.SIG_DFL)  # the next one ends the script
+
+    def requested(self):
+        return self.signum is not None
 
 
 def main(argv=None):
@@ -459,7 +496,21 @@ def main(argv=None):
                     record[name] = float(value)
         history.append(record)
 
+    # SIGTERM or Ctrl-C: the trainer stops after the current iteration (see StopOnSignal).
+    # ignite then fires COMPLETED: a CheckpointSaver with save_final still saves. This
+    # target has no --resume: going on would need the engines' own state (ignite's epoch
+    # and iteration, each CheckpointSaver's record of its best checkpoint) saved with the
+    # model; the plain target (--target plain) resumes.
+    stop = StopOnSignal()
+
+    @trainer.on(Events.ITERATION_COMPLETED)
+    def stop_on_signal(engine):
+        if stop.requested():
+            engine.terminate()
+
     trainer.run()
+    # (a signal while the last epoch validated or saved leaves all epochs done)
+    interrupted = stop.requested() and len(history) < args.epochs
 
     scored = [r for r in history if KEY_METRIC in r]
     best = max(scored, key=lambda r: r[KEY_METRIC], default=None)
@@ -470,13 +521,19 @@ def main(argv=None):
         "values": [r.get(KEY_METRIC) for r in history],
         "epochs": history,
         "iteration_losses": iteration_losses,
+        "interrupted": interrupted,
         "wall_time_s": time.time() - start_time,
     }
-    with open(os.path.join(args.mmar_ckpt_dir, "result.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    write_result(os.path.join(args.mmar_ckpt_dir, "result.json"), result)
     log.info(
         f"{KEY_METRIC}: best {result['best_value']} at epoch {result['best_epoch']}"
     )
+    if interrupted:
+        log.warning(
+            f"Interrupted by {signal.Signals(stop.signum).name} after {len(history)} of "
+            f"{args.epochs} epochs (compile with --target plain to resume a run)"
+        )
+        sys.exit(128 + stop.signum)
     return result
 
 
