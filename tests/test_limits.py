@@ -10,12 +10,8 @@ import sys
 import time
 
 import pytest
-from typer.testing import CliRunner
 
-from claragen.transpiler.cli import app
 from tests.conftest import ENV, minimal, write
-
-runner = CliRunner()
 
 
 def check(*args, timeout: float = 60):
