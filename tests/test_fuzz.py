@@ -1,20 +1,28 @@
-"""Fuzzing: mutated real configs never crash claragen, hang it, or make it write outside -o.
+"""Fuzzing: mutated real configs never crash claragen, hang it, run a payload, or make it
+write outside -o.
 
 Hypothesis mutates seed configs (the examples and a few corpus configs of each dialect):
 it deletes, swaps and retypes values, renames keys, injects quotes, braces, newlines, `#`,
-`@`, `\"\"\"` and `__import__` into strings and keys, and truncates the text. For each input
-`claragen compile` must either write scripts that `ast.parse` accepts (exit 0) or report
-diagnostics (exit 1): never a traceback, never an internal error (exit 2), never more than
-TIME_LIMIT seconds, never a file outside the output folder.
+`@`, `\"\"\"`, `__import__`, scope and attribute-chain escapes, bidi and line separators,
+rich markup and %-formatting into strings and keys, and truncates the text. Beyond what
+mutating a parsed document makes, it writes deep nesting, huge and infinite numbers and
+duplicate keys into the text, names the file oddly (not UTF-8, markup, quotes), plants
+links in -o, and puts payloads into environment.json and `--set` values.
+
+The oracle is what a user runs. `claragen compile` must either write scripts that
+`compile()` accepts and whose `python <script> --help` runs in a scratch folder (exit 0),
+or report diagnostics (exit 1): never a traceback, never an internal error (exit 2), never
+more than TIME_LIMIT seconds, never a file outside the output folder (nor a write through a
+planted link), never the payload's marker file.
 
 `make test` runs 500 inputs; `make fuzz` runs 10,000 (CLARAGEN_FUZZ_EXAMPLES).
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import os
+import re
 import signal
 import tempfile
 from pathlib import Path
@@ -27,6 +35,7 @@ from typer.testing import CliRunner
 
 from claragen.transpiler.cli import app
 from tests.conftest import CORPUS, ENV, EXAMPLE
+from tests.helprunner import HelpRunner
 
 EXAMPLES = int(os.environ.get("CLARAGEN_FUZZ_EXAMPLES", "500"))
 TIME_LIMIT = 20  # seconds per input; a compile takes well under one
@@ -46,6 +55,9 @@ NASTY = [
     "'''", "\\", "__import__('os').system('touch PWNED')", "lambda x: x", "lambda",
     "{learning_rate}", "{nope}", "#(", ")", "\u2028", "\x00", "ref", "disabled", "😀",
     "@disabled", "a#b", "#__import__", "$", "%", ".", "..", "../..", "/",
+    "\u202e", "\u2066", "\u2029", "\ufb01le", "[/x]", "[bold]", "%(x)d", "%s",
+    "#[0 for eval in ()] or eval('1')", "#torch.os.system('touch PWNED')",
+    "lambda x: x.gi_frame", "#monai.bundle.ConfigParser({})", "subprocess.Popen",
 ]  # fmt: skip
 SCALARS = st.one_of(
     st.none(),
@@ -133,9 +145,53 @@ def mutated(draw) -> tuple[str, str]:
                 doc, at, draw(st.sampled_from([[here], {"name": here}, {"args": here}]))
             )
     text = json.dumps(doc, indent=2, ensure_ascii=draw(st.booleans()))
+    for _ in range(
+        draw(st.integers(0, 2))
+    ):  # what mutating a parsed document never makes
+        text = draw(text_edit(text))
     if draw(st.integers(0, 9)) == 0:  # now and then, a torn file
         text = text[: draw(st.integers(0, len(text)))]
     return name, text
+
+
+@st.composite
+def text_edit(draw, text: str) -> str:
+    """Deep nesting, a huge or infinite number, a key given twice: at a random place of
+    the text (where it may or may not be valid JSON)."""
+    cut = draw(st.integers(0, len(text)))
+    kind = draw(st.sampled_from(["deep", "number", "duplicate"]))
+    if kind == "deep":
+        depth = draw(st.sampled_from([50, 101, 300, 5000]))
+        bit = "[" * depth + "1" + "]" * depth
+    elif kind == "number":
+        bit = draw(
+            st.sampled_from(["9" * 5000, "1e999", "-" + "1" * 150, "0." + "1" * 300])
+        )
+    else:
+        keys = [m.start() for m in re.finditer(r'"[A-Za-z_]+": ', text)]
+        if not keys:
+            return text
+        start = draw(st.sampled_from(keys))
+        end = text.find(",\n", start)
+        if end < 0:
+            return text
+        return text[:start] + text[start:end] + ",\n" + text[start:]
+    return text[:cut] + bit + text[cut:]
+
+
+# The config's file name: most often the usual one, now and then one that is not UTF-8,
+# holds markup or %-formatting, or spaces and quotes.
+FILE_NAMES = st.sampled_from(
+    ["config_train.json"] * 6
+    + [os.fsdecode(b"config_\xff.json"), "config [bold]x[/].json", "c%s%(x)d.json",
+       "con fig'\"$(x).json", "config_\u202e.json"]
+)  # fmt: skip
+# Links planted in -o before the compile: none, or links to a file and a folder outside.
+LINKS = st.sampled_from(
+    [(), ("manifest.json",), ("J0001",), ("manifest.json", "J0001")]
+)
+# Payloads in environment.json and --set values.
+ENV_PAYLOADS = st.sampled_from([None, *NASTY])
 
 
 class Hang(Exception):
@@ -146,15 +202,51 @@ def _alarm(signum, frame):
     raise Hang(f"no answer within {TIME_LIMIT} s")
 
 
-def compile_once(text: str, args: list[str]) -> None:
+HELP: HelpRunner | None = None  # one warm worker for every input
+
+
+def help_runner() -> HelpRunner:
+    global HELP
+    if HELP is None:
+        HELP = HelpRunner(timeout=TIME_LIMIT)
+    return HELP
+
+
+def snapshot(root: Path, out: Path) -> dict[Path, bytes | None]:
+    """Every path outside -o, with a file's bytes (so that a write through a link shows)."""
+    return {
+        p: (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+        for p in root.rglob("*")
+        if not p.is_relative_to(out)
+    }
+
+
+def compile_once(
+    text: str,
+    args: list[str],
+    file_name: str = "config_train.json",
+    links: tuple[str, ...] = (),
+    env_payload: str | None = None,
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        config = root / "mmar" / "config" / "config_train.json"
+        config = root / "mmar" / "config" / file_name
         config.parent.mkdir(parents=True)
         config.write_text(text, encoding="utf-8")
-        (config.parent / "environment.json").write_text(json.dumps(ENV))
-        before = {p for p in root.rglob("*")}
+        env = dict(ENV)
+        if env_payload is not None:
+            env["DATA_ROOT"] = env_payload
+            args = [*args, "--set", f"learning_rate={env_payload}"]
+        (config.parent / "environment.json").write_text(json.dumps(env))
         out = root / "out"
+        if links:
+            (root / "outside").mkdir()
+            (root / "outside" / "victim").write_text("keep")
+            out.mkdir()
+            for link in links:
+                target = "victim" if link == "manifest.json" else ""
+                (out / link).symlink_to(root / "outside" / target)
+        before = snapshot(root, out)
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(TIME_LIMIT)
         cwd = os.getcwd()
@@ -171,17 +263,27 @@ def compile_once(text: str, args: list[str]) -> None:
             result.exception, SystemExit
         ):
             raise result.exception  # a traceback: claragen crashed on this input
-        assert result.exit_code in (0, 1), result.output  # 2: an internal error
+        # 2: an internal error, or an option typer refused (a --set with no '=')
+        assert (
+            result.exit_code in (0, 1) or "Invalid value" in result.output
+        ), result.output
         if result.exit_code == 1:
-            assert "error[E" in result.output, result.output
-            assert not out.exists()
-        else:
+            assert (
+                "error[E" in result.output or "error: -o" in result.output
+            ), result.output
+        elif result.exit_code == 0:
+            scratch = root / "scratch"
+            scratch.mkdir()
             for script in out.rglob("*.py"):
-                ast.parse(script.read_text(encoding="utf-8"))
+                compile(script.read_text(encoding="utf-8"), str(script), "exec")
+                code, output = help_runner().help(script, scratch)
+                assert code == 0 and "usage:" in output, f"{script} --help: {output}"
             for bundle in out.rglob("*.json"):
                 json.loads(bundle.read_text(encoding="utf-8"))
-        outside = {p for p in root.rglob("*") if not p.is_relative_to(out)} - before
-        assert outside == set(), f"written outside -o: {outside}"
+        assert not list(root.rglob("PWNED")), "a payload ran"
+        after = snapshot(root, out)
+        after.pop(root / "scratch", None)
+        assert after == before, f"written outside -o: {set(after) ^ set(before)}"
 
 
 @pytest.mark.skipif(not SEEDS, reason="no seed configs")
@@ -192,7 +294,15 @@ def compile_once(text: str, args: list[str]) -> None:
     derandomize=EXAMPLES <= 500,  # make test: the same inputs on every run
     database=None,
 )
-@given(mutated(), st.sampled_from([[], ["--jobs", "random:2"], ["--target", "bundle"]]))
-def test_mutated_configs_compile_or_get_diagnostics(seed_and_text, args):
+@given(
+    mutated(),
+    st.sampled_from([[], ["--jobs", "random:2"], ["--target", "bundle"]]),
+    FILE_NAMES,
+    LINKS,
+    ENV_PAYLOADS,
+)
+def test_mutated_configs_compile_or_get_diagnostics(
+    seed_and_text, args, file_name, links, env_payload
+):
     _, text = seed_and_text
-    compile_once(text, args)
+    compile_once(text, args, file_name, links, env_payload)
