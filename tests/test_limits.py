@@ -135,3 +135,23 @@ def test_a_set_value_nested_deeply_is_text(tmp_path):
     config = write(tmp_path, "c.json", json.dumps(minimal()))
     code, output = check(config, "--set", "learning_rate=" + "[" * 100_000)
     assert "Traceback" not in output
+
+
+def test_a_search_of_a_grid_too_large_is_refused(tmp_path):
+    cfg = minimal()
+    cfg["search"] = [
+        {"type": "float", "args": ["learning_rate"], "targets": [1e-4, 1e-3]},
+        *[{"type": "enum", "args": [f"tag{i}"], "targets": [[v] for v in range(10)]}
+          for i in range(12)],
+    ]  # fmt: skip
+    write(tmp_path, "mmar/config/config_train.json", json.dumps(cfg))
+    write(tmp_path, "mmar/config/environment.json", json.dumps(ENV))
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "claragen", "automl", "-m", str(tmp_path / "mmar"),
+         "--run-id", "r", "--controller", "grid", "--no-tracking"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "the grid has 3,000,000,000,000 jobs" in output
+    assert "Traceback" not in output and time.monotonic() - start < 60

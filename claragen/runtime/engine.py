@@ -48,7 +48,7 @@ from claragen.runtime.rundir import (
     write_file,
 )
 from claragen.runtime.workers import Worker
-from claragen.transpiler.passes.expand_jobs import Job
+from claragen.transpiler.passes.expand_jobs import Job, JobSpecError
 from claragen.transpiler.pipeline import Compilation
 from claragen.transpiler.render import Renderer
 
@@ -318,6 +318,11 @@ class Search:
         search with where it raised; the journal keeps what ran, for --resume."""
         try:
             return getattr(self.controller, method)(*args)
+        except JobSpecError as exc:  # a grid too large to expand: the space, not a bug
+            raise SearchError(
+                f"{exc} ({type(self.controller).__name__}); or cap it with --max-jobs "
+                "and --controller random or tpe"
+            ) from exc
         except Exception as exc:
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             raise SearchError(
