@@ -34,7 +34,8 @@ def script(tmp_path_factory):
 
 
 def train(script, data, ckpt, *extra, fault=None):
-    """Run train.py on the CPU; with `fault` (the probe's environment), under the probe."""
+    """Run train.py on the CPU; with `fault` (the probe's environment), under the probe,
+    in a process group of its own."""
     probe = [str(PROBE)] if fault else []
     cmd = [
         sys.executable, *probe, str(script), "--device", "cpu",
@@ -43,7 +44,8 @@ def train(script, data, ckpt, *extra, fault=None):
         "--roi-size", "16", "16", "16", *extra,
     ]  # fmt: skip
     env = {**os.environ, **(fault or {})}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env,
+                          start_new_session=bool(fault))  # fmt: skip
 
 
 def epochs_of(result):
@@ -84,11 +86,11 @@ def test_sigterm_stops_after_the_iteration_and_resume_finishes_the_run(
     import torch
 
     ckpt = tmp_path / "models"
-    # SIGTERM in the first iteration of epoch 2
-    proc = train(script, data, ckpt, "--epochs", "3", fault={"PROBE_SIGTERM_STEP": "3"})
+    # SIGTERM to the script and its DataLoader workers, in the first iteration of epoch 2
+    proc = train(script, data, ckpt, "--epochs", "2", fault={"PROBE_SIGTERM_STEP": "3"})
     assert proc.returncode == 128 + 15, proc.stderr[-3000:]
-    assert "Interrupted by SIGTERM after 1 of 3 epochs" in proc.stderr
-    assert "--epochs 3 --resume" in proc.stderr  # the command to go on with
+    assert "Interrupted by SIGTERM after 1 of 2 epochs" in proc.stderr
+    assert "--epochs 2 --resume" in proc.stderr  # the command to go on with
     result = json.loads((ckpt / "result.json").read_text())
     assert result["interrupted"] is True and epochs_of(result) == [1]
     assert len(result["iteration_losses"]) == 3  # it finished the iteration it was in
@@ -96,17 +98,17 @@ def test_sigterm_stops_after_the_iteration_and_resume_finishes_the_run(
     assert {"model", "optimizer", "lr_scheduler"} <= set(final)
     assert torch.load(ckpt / "resume.pt")["epoch"] == 1
 
-    proc = train(script, data, ckpt, "--epochs", "3", "--resume")
+    proc = train(script, data, ckpt, "--epochs", "2", "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((ckpt / "result.json").read_text())
-    assert epochs_of(result) == [1, 2, 3] and result["interrupted"] is False
+    assert epochs_of(result) == [1, 2] and result["interrupted"] is False
     # epoch 2, cut short, is trained again from resume.pt: its one iteration is gone
-    assert len(result["iteration_losses"]) == 3 * 2
+    assert len(result["iteration_losses"]) == 2 * 2
 
     # A finished run has nothing left: it ends at once, with the same result.
-    proc = train(script, data, ckpt, "--epochs", "3", "--resume")
+    proc = train(script, data, ckpt, "--epochs", "2", "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "3 of 3 epochs done" in proc.stderr and "iteration" not in proc.stderr
+    assert "2 of 2 epochs done" in proc.stderr and "iteration" not in proc.stderr
     again = json.loads((ckpt / "result.json").read_text())
     assert {**again, "wall_time_s": 0} == {**result, "wall_time_s": 0}
 

@@ -9,7 +9,9 @@ model.pt (if there is one) to model.pt.before.
 
     PROBE_SIGTERM_STEP=N python probe.py train.py [options]
 
-The process sends itself SIGTERM in its N-th backward pass.
+In its N-th backward pass, a child of the process sends SIGTERM to its process group
+(the script and its DataLoader workers), as torchrun, Slurm or systemd stop a job. (The
+workers take a SIGTERM from the script itself for a shutdown request and exit quietly.)
 """
 
 import io
@@ -56,7 +58,11 @@ def signalling_backward(self, *args, **kwargs):
         return real_backward(self, *args, **kwargs)
     steps += 1
     if steps == SIGTERM_STEP:
-        os.kill(os.getpid(), signal.SIGTERM)
+        sender = os.fork()
+        if sender == 0:
+            os.killpg(0, signal.SIGTERM)
+            os._exit(0)
+        os.waitpid(sender, 0)
     inside = True
     try:
         return real_backward(self, *args, **kwargs)

@@ -6,8 +6,8 @@ script must save model_final.pt itself when interrupted.
 the stopping code needs join its standard-library block, in isort's order:
 
     with_stop_imports(["import json", "import os", "", "import torch"], resume=True)
-    -> ["import json", "import os", "import shlex", "import signal", "import sys", "",
-        "import torch"]
+    -> ["import functools", "import json", "import os", "import shlex", "import signal",
+        "import sys", "", "import torch"]
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from claragen.transpiler.ir import Component, Lit
 
 
 def with_stop_imports(lines: list[str], resume: bool) -> list[str]:
-    """`lines` (standard library, a blank line, third party) with `signal` and `sys` (for
-    sys.exit) imported, and `shlex` where the script tells how to --resume."""
-    modules = ("signal", "sys") + (("shlex",) if resume else ())
+    """`lines` (standard library, a blank line, third party) with `functools`, `signal`
+    and `sys` (sys.exit) imported, and `shlex` where the script says how to --resume."""
+    modules = ("functools", "signal", "sys") + (("shlex",) if resume else ())
     split = lines.index("") if "" in lines else len(lines)
     stdlib = set(lines[:split]) | {f"import {m}" for m in modules}
     return sorted(stdlib, key=_isort_key) + lines[split:]

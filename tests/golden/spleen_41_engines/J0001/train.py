@@ -19,6 +19,7 @@ result.json (the key metric per epoch, its best value) into --mmar-ckpt-dir.
 """
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -204,6 +205,17 @@ class StopOnSignal:
 
     def requested(self):
         return self.signum is not None
+
+
+def quiet_worker(init_fn, worker_id):
+    """A DataLoader worker's init (with the loader's own, `init_fn`, after it): the worker
+    ignores SIGTERM and Ctrl-C, which the training loop handles. Sent to a whole process
+    group (torchrun, Slurm, systemd do), they would end the workers mid-epoch; the loop
+    stops them itself once it has stopped."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if init_fn is not None:
+        init_fn(worker_id)
 
 
 def main(argv=None):
@@ -502,6 +514,8 @@ def main(argv=None):
     # and iteration, each CheckpointSaver's record of its best checkpoint) saved with the
     # model; the plain target (--target plain) resumes.
     stop = StopOnSignal()
+    for loader in (trainer.data_loader, evaluator.data_loader):
+        loader.worker_init_fn = functools.partial(quiet_worker, loader.worker_init_fn)
 
     @trainer.on(Events.ITERATION_COMPLETED)
     def stop_on_signal(engine):

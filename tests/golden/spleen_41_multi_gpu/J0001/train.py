@@ -25,6 +25,7 @@ best value and epoch, per-epoch values, wall time) into --mmar-ckpt-dir.
 """
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -222,6 +223,17 @@ class StopOnSignal:
 
     def requested(self):
         return self.signum is not None
+
+
+def quiet_worker(init_fn, worker_id):
+    """A DataLoader worker's init (with the loader's own, `init_fn`, after it): the worker
+    ignores SIGTERM and Ctrl-C, which the training loop handles. Sent to a whole process
+    group (torchrun, Slurm, systemd do), they would end the workers mid-epoch; the loop
+    stops them itself once it has stopped."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if init_fn is not None:
+        init_fn(worker_id)
 
 
 def save_checkpoint(path, objects):
@@ -526,6 +538,8 @@ def main(argv=None):
     # passes SIGTERM on to each rank (and kills it 30 s later); the ranks stop at the same
     # iteration, the first after any of them was signalled.
     stop = StopOnSignal()
+    for loader in (train_loader, val_loader):
+        loader.worker_init_fn = functools.partial(quiet_worker, loader.worker_init_fn)
     interrupted = False
     for epoch in range(start_epoch, args.epochs + 1):
         # (a signal while the last epoch validated or saved)
