@@ -278,3 +278,23 @@ def test_a_3x_config_holds_text_as_text(tmp_path, monkeypatch, helper):
         compile(script.read_text(), str(script), "exec")
         assert helper.help(script, tmp_path)[0] == 0
         assert not list(tmp_path.rglob(MARK))
+
+
+def test_a_file_name_that_rewrites_text_is_shown_escaped(tmp_path, helper):
+    """Bidi controls and line separators in a config's name reach the docstring, the
+    comments and the diagnostics as escapes."""
+    name = "config_\u202etxt.\u2028x.json"
+    cfg = json.dumps(minimal()).replace(
+        '"batch_size": 1', '"batch_size": 1, "batch_size": 1'
+    )
+    config = write(tmp_path, "mmar/config/" + name, cfg)
+    (config.parent / "environment.json").write_text(json.dumps(ENV))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["compile", str(config), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "config_\\u202etxt.\\u2028x.json" in result.output  # the W108 warning's file
+    assert "\u202e" not in result.output and "\u2028" not in result.output
+    source = (out / "J0001" / "train.py").read_text(encoding="utf-8")
+    assert "\u202e" not in source and "\u2028" not in source
+    assert "config_\\u202etxt" in source
+    assert helper.help(out / "J0001" / "train.py", tmp_path)[0] == 0

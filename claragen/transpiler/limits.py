@@ -42,12 +42,13 @@ def parse_size(text: str) -> int:
 
 def file_label(path: Path | str) -> str:
     """A file name as diagnostics and generated comments show it: bytes that are not
-    UTF-8 (a name Python decoded with surrogates) as escapes, so that printing it or
-    writing it into a script cannot fail."""
-    return (
-        os.fsdecode(path)
-        .encode("utf-8", "surrogateescape")
-        .decode("utf-8", "backslashreplace")
+    UTF-8 (a name Python decoded with surrogates), line breaks, bidi controls and other
+    unprintable characters as escapes, so that printing it or writing it into a script
+    cannot fail, nor make a terminal or an editor show other text."""
+    raw = os.fsdecode(path).encode("utf-8", "surrogateescape")
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+        for c in raw.decode("utf-8", "backslashreplace")
     )
 
 

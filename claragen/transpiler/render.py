@@ -102,6 +102,9 @@ class Renderer:
 
 
 def docstring_line(text: str) -> str:
-    """A line that can sit in a generated docstring: no escape, no closing quotes, no
-    trailing blanks (what black would strip)."""
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').rstrip()
+    """A line that can sit in a generated docstring: no escape of its own, no closing
+    quotes, no trailing blanks (what black would strip), and no line break, bidi control
+    or other unprintable character in the source (written as an escape, which the
+    docstring's value reads back)."""
+    text = comment_text(text.replace("\\", "\\\\"))
+    return text.replace('"""', '\\"\\"\\"').rstrip()
