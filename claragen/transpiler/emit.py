@@ -85,6 +85,7 @@ class Imports:
 STDLIB = frozenset(
     {
         "argparse",
+        "functools",
         "json",
         "logging",
         "math",
@@ -92,7 +93,6 @@ STDLIB = frozenset(
         "shlex",
         "signal",
         "sys",
-        "tempfile",
         "time",
     }
 )

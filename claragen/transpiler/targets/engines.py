@@ -48,7 +48,7 @@ from claragen.transpiler.targets.plain import (
     PlainLowering,
     comment,
 )
-from claragen.transpiler.targets.stopping import saves_final, with_stop_imports
+from claragen.transpiler.targets.stopping import saves_final
 
 ENGINE_KEYS = ("trainer", "evaluator")
 METRIC_KEYS = frozenset({"key_metric", "additional_metrics"})
@@ -306,8 +306,9 @@ class EnginesLowering(EnginesMixin, PlainLowering):
         script.search_constants = self.search_constants()
         self.imports.add_name("ignite.engine", "Events")
         self.imports.add_name("monai.handlers", "from_engine")
+        for module in ("functools", "signal", "sys"):  # a stop on SIGTERM or Ctrl-C
+            self.imports.add_module(module)
         self.finish_imports(script)
-        script.imports = with_stop_imports(script.imports, resume=False)
         script.docstring = self.engines_docstring(values, "train")
         return script
 

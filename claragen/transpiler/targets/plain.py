@@ -50,7 +50,6 @@ from claragen.transpiler.passes.variables import PATH_VARIABLES
 from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.handlers import HandlerContext, LoopPlan, lower_handler
 from claragen.transpiler.targets.metrics import METRICS
-from claragen.transpiler.targets.stopping import with_stop_imports
 
 # Variable names of the objects built from section keys. Others: "<prefix>_<key>".
 NAMES: dict[tuple[str, str], str] = {
@@ -912,7 +911,9 @@ class PlainLowering:
             self.imports.add_module("sys")
         if script.ddp is not None:
             self.imports.add_name("torch.nn.parallel", "DistributedDataParallel")
-        script.imports = with_stop_imports(self.imports.lines(), resume=True)
+        for module in ("functools", "shlex", "signal", "sys"):  # stop and --resume
+            self.imports.add_module(module)
+        script.imports = self.imports.lines()
         script.byoc_imports = self.imports.byoc_lines()
         script.docstring = self.docstring(values)
         return script
