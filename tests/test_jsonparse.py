@@ -56,3 +56,14 @@ def test_missing_comma_and_missing_brace():
 def test_python_literals_and_quotes_are_named():
     assert errors('{"a": True}')[0][3] == "did you mean 'true'?"
     assert errors("{'a': 1}")[0][2] == "invalid JSON: strings must use double quotes"
+
+
+def test_a_broken_unicode_escape_is_a_syntax_error():
+    """Found by make fuzz: '\\u' without four hex digits crashed the string decoder."""
+    for text in ('{"a": "\\u12"}', '{"a": "\\u[[1]]dc00"}', '{"a": "\\uZZZZ"}'):
+        diags = Diagnostics()
+        assert parse_json(text, "c.json", diags) is None
+        assert [d.code for d in diags.errors] == ["E101"]
+    assert (
+        parse_json('{"a": "\\u00e9\\ud800"}', "c.json").get("a").value == "\xe9\ud800"
+    )

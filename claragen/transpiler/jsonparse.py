@@ -38,7 +38,7 @@ object: "{" [pair ("," pair)*] "}"
 array: "[" [value ("," value)*] "]"
 pair: STRING ":" value
 
-STRING: /"(?:[^"\\\x00-\x1f]|\\["\\\/bfnrtu])*"/
+STRING: /"(?:[^"\\\x00-\x1f]|\\["\\\/bfnrt]|\\u[0-9a-fA-F]{4})*"/
 NUMBER: /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/
 %import common.WS
 %ignore WS
