@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from claragen.transpiler.cli import app
-from tests.conftest import ENV, EXAMPLE, minimal, write
+from tests.conftest import ENV, EXAMPLE, copy_example, minimal, write
 from tests.helprunner import HelpRunner
 
 runner = CliRunner()
@@ -298,3 +298,21 @@ def test_a_file_name_that_rewrites_text_is_shown_escaped(tmp_path, helper):
     assert "\u202e" not in source and "\u2028" not in source
     assert "config_\\u202etxt" in source
     assert helper.help(out / "J0001" / "train.py", tmp_path)[0] == 0
+
+
+def test_a_metric_transform_that_is_data_is_refused(tmp_path):
+    """Found by make fuzz: `"output_transform": true` became `True(items)`, a script that
+    compiled (with a SyntaxWarning) and could never run."""
+    mmar = copy_example(tmp_path)
+    path = mmar / "config" / "config_train.json"
+    cfg = json.loads(path.read_text())
+    cfg["validate"]["key_metric"]["args"]["output_transform"] = True
+    path.write_text(json.dumps(cfg, indent=2))
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["compile", "-m", str(mmar), "-o", str(out), "--target", "plain"]
+    )
+    assert result.exit_code == 1, result.output
+    assert (
+        "error[E602]: MeanDice's output_transform must be a callable" in result.output
+    )

@@ -13,6 +13,7 @@ would too). A failure is a claragen bug, raised as `InternalError` with the text
 from __future__ import annotations
 
 import re
+import warnings
 from functools import cache
 
 import black
@@ -88,8 +89,11 @@ class Renderer:
             if i + 2 < len(pieces):
                 kind, gap = pieces[i + 1], int(pieces[i + 2])
         text = "".join(out)
-        try:  # every file; compile(), not ast.parse: it also refuses a repeated keyword
-            compile(text, what, "exec", dont_inherit=True)
+        try:  # every file; compile(), not ast.parse: it also refuses a repeated keyword,
+            # and its SyntaxWarnings are errors: `True(items)` compiles, and never runs
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", SyntaxWarning)
+                compile(text, what, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             raise _internal(what, f"is not valid Python: {exc}", text) from exc
         key = tuple(structure)

@@ -527,6 +527,15 @@ class PlainLowering:
         if transform is None:
             self.imports.add_name("monai.handlers", "from_engine")
             inputs = 'from_engine(["pred", "label"])(items)'
+        elif isinstance(transform, Lit | ListV | DictV):  # data: nothing to call
+            self.diags.error(
+                "E602",
+                transform.span,
+                f"{comp.class_name}'s output_transform must be a callable: a lambda or "
+                f"a '#' expression, not {to_python(transform)!r} ({comp.locator})",
+                "e.g. \"#monai.handlers.from_engine(['pred', 'label'])\"",
+            )
+            inputs = "()"
         else:
             call = ast.Call(self.emitter.node(transform), [ast.Name("items")], [])
             inputs = ast.unparse(call)
