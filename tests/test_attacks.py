@@ -316,3 +316,22 @@ def test_a_metric_transform_that_is_data_is_refused(tmp_path):
     assert (
         "error[E602]: MeanDice's output_transform must be a callable" in result.output
     )
+
+
+def test_a_metric_transform_that_is_a_list_is_refused(tmp_path):
+    """Found by make fuzz: a list of lambdas there crashed the diagnostic itself."""
+    mmar = copy_example(tmp_path)
+    path = mmar / "config" / "config_train.json"
+    cfg = json.loads(path.read_text())
+    cfg["validate"]["key_metric"]["args"]["output_transform"] = ["lambda x: x", 1]
+    path.write_text(json.dumps(cfg, indent=2))
+    result = runner.invoke(
+        app,
+        ["compile", "-m", str(mmar), "-o", str(tmp_path / "o"), "--target", "plain"],
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert (
+        result.exit_code == 1
+        and "callable" in result.output
+        and "a list" in result.output
+    )

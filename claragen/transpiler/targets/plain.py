@@ -532,7 +532,7 @@ class PlainLowering:
                 "E602",
                 transform.span,
                 f"{comp.class_name}'s output_transform must be a callable: a lambda or "
-                f"a '#' expression, not {to_python(transform)!r} ({comp.locator})",
+                f"a '#' expression, not {_data_text(transform)} ({comp.locator})",
                 "e.g. \"#monai.handlers.from_engine(['pred', 'label'])\"",
             )
             inputs = "()"
@@ -1027,6 +1027,13 @@ class PlainLowering:
 def _disabled(value: Value) -> bool:
     flag = value.get("disabled") if isinstance(value, DictV) else None
     return isinstance(flag, Lit) and flag.value is True
+
+
+def _data_text(value: Value) -> str:
+    """How a diagnostic names a value that is data: `True`, `'x'`, a list, an object."""
+    if isinstance(value, Lit):
+        return repr(value.value)
+    return "a list" if isinstance(value, ListV) else "an object"
 
 
 def lower_plain(
