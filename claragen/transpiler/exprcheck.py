@@ -23,10 +23,10 @@ private (`_x`, `__x__`) nor reach a frame, code object or globals (`gi_frame`, `
 from __future__ import annotations
 
 import ast
-import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+
+from claragen.transpiler import symbols
 
 # The modules an expression may name; `np` is numpy (`import numpy as np`).
 MODULES = {"monai": "monai", "torch": "torch", "numpy": "numpy", "np": "numpy",
@@ -97,13 +97,7 @@ class Problem:
 def public_api() -> frozenset[str]:
     """Every dotted name an expression may reach: the component table's classes and
     PUBLIC_API."""
-    table = json.loads(
-        resources.files("claragen.transpiler")
-        .joinpath("data/components.json")
-        .read_text(encoding="utf-8")
-    )["components"]
-    classes = {f"{entry['module']}.{name}" for name, entry in table.items()}
-    return frozenset(classes) | PUBLIC_API
+    return symbols.qualified_names() | PUBLIC_API
 
 
 def check_expression(tree: ast.Expression) -> list[Problem]:

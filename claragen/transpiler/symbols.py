@@ -50,6 +50,12 @@ def component_names() -> list[str]:
     return list(_table()["components"])
 
 
+@cache
+def qualified_names() -> frozenset[str]:
+    """Every class of the table by its full name: "monai.transforms.LoadImaged"."""
+    return frozenset(f"{e['module']}.{n}" for n, e in _table()["components"].items())
+
+
 def lookup(name: str) -> Symbol | None:
     entry = _table()["components"].get(name)
     if entry is None:
