@@ -23,6 +23,7 @@ from typing import Any
 
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import Span
+from claragen.transpiler.dialects.legacy import make, value
 from claragen.transpiler.ir import (
     Component,
     Config,
@@ -46,8 +47,6 @@ def _lit(comp: Component, name: str, default: Any = None) -> Any:
 
 def _make(name: str, like: Component, args: dict[str, Any], note: str,
           ctx: PassContext, **attrs: Any) -> Component:  # fmt: skip
-    from claragen.transpiler.dialects.clara3 import make
-
     return make(name, like.locator, like.span, args, ctx, note=note, **attrs)
 
 
@@ -76,8 +75,6 @@ def _split(
 
 def _renamed(comp: Component, renames: dict[str, str], args: tuple[str, ...],
              ctx: PassContext) -> Component:  # fmt: skip
-    from claragen.transpiler.dialects.clara3 import value
-
     for arg in args:
         field = _lit(comp, arg)
         if isinstance(field, str) and field in renames:
@@ -102,8 +99,6 @@ def _writer(comp: Component, renames: dict[str, str], ctx: PassContext) -> Compo
 
 
 def _model(loader: Component | None, span: Span, ctx: PassContext) -> Slot:
-    from claragen.transpiler.dialects.clara3 import value
-
     if loader is not None and loader.name == "FrozenGraphModelLoader":
         entry = {"ts_path": "{MMAR_TORCHSCRIPT}"}
         note = "a TensorFlow frozen graph -> the TorchScript model of the PyTorch port"
@@ -165,8 +160,6 @@ def validation_sections(config: Config, ctx: PassContext) -> Config:
     slots["model"] = _model(
         loader if isinstance(loader, Component) else None, span, ctx
     )
-    from claragen.transpiler.dialects.clara3 import make, value
-
     list_key: Any = (
         "{DATA_LIST_KEY}" if "DATA_LIST_KEY" in config.globals else "validation"
     )

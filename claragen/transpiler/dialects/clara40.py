@@ -1,4 +1,6 @@
-"""Clara 4.0: implicit wiring (SPEC 4.2) lowered to 4.1's explicit references.
+"""Clara 4.0: implicit wiring (SPEC 4.2, wiring.py) lowered to 4.1's explicit references,
+and what its early-access configs kept of 3.x (Clara class names, aux ops, handlers
+MONAI removed).
 
 "trainer": {"name": "SupervisedTrainer", "args": {"max_epochs": "{epochs}"}}
 -> args + train_data_loader="@dataloader", network="@model", ... (WIRING)
@@ -10,253 +12,25 @@
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 from typing import Any
 
 from claragen.transpiler.context import PassContext
+from claragen.transpiler.dialects.aux_ops import port_aux_ops
 from claragen.transpiler.dialects.base import Dialect
-from claragen.transpiler.ir import (
-    Component,
-    Config,
-    DictV,
-    Expr,
-    ListV,
-    Lit,
-    Ref,
-    Slot,
-    Value,
-    Var,
-    map_components,
+from claragen.transpiler.dialects.legacy import Porting, value
+from claragen.transpiler.dialects.ports import port_component
+from claragen.transpiler.dialects.wiring import (
+    decollated_transforms,
+    split_metrics,
+    wire,
 )
-from claragen.transpiler.values import parse_code
-
-# (section, key) -> the args 4.0 left implicit: arg -> the slot it names ("@x"), or a
-# variable ("{x}"), or code ("#..."). `*` is any section. DOC-41-UPG, SPEC 4.3.
-WIRING: dict[tuple[str, str], dict[str, str]] = {
-    ("train", "optimizer"): {"params": "#@model.parameters()"},
-    ("train", "lr_scheduler"): {"optimizer": "@optimizer"},
-    ("*", "dataset"): {"transform": "@pre_transforms"},
-    ("*", "dataloader"): {"dataset": "@dataset"},
-    ("train", "trainer"): {
-        "max_epochs": "{epochs}",
-        "train_data_loader": "@dataloader",
-        "network": "@model",
-        "loss_function": "@loss",
-        "optimizer": "@optimizer",
-        "inferer": "@inferer",
-        "postprocessing": "@post_transforms",
-        "key_train_metric": "@key_metric",
-        "additional_metrics": "@additional_metrics",
-        "train_handlers": "@handlers",
-        "amp": "{amp}",
-        "iteration_update": "@iteration",  # DeepGrow's click interaction
-    },
-    ("validate", "evaluator"): {
-        "val_data_loader": "@dataloader",
-        "network": "@model",
-        "inferer": "@inferer",
-        "postprocessing": "@post_transforms",
-        "key_val_metric": "@key_metric",
-        "additional_metrics": "@additional_metrics",
-        "val_handlers": "@handlers",
-        "amp": "{amp}",
-        "iteration_update": "@iteration",
-    },
-}
-# Handler class -> the args 4.0 filled in from the sections.
-HANDLER_WIRING: dict[str, dict[str, str]] = {
-    "LrScheduleHandler": {"lr_scheduler": "@lr_scheduler"},
-    "ValidationHandler": {"validator": "@evaluator"},
-}
-# Args that were a list of section names and are a dict of objects since 4.1.
-NAME_LISTS = {"CheckpointSaver": "save_dict", "CheckpointLoader": "load_dict"}
-CONF_NAME = "train_conf"  # the section-name list entry meaning the whole config (@conf)
-
-
-# Objects a section shares with the other one (validate's evaluator uses train's model);
-# anything else an engine takes must be its own section's (train has no post_transforms of
-# validate's).
-SHARED = frozenset({"model", "optimizer", "lr_scheduler", "evaluator", "conf"})
-
-
-def _exists(config: Config, section: str, target: str) -> bool:
-    """Whether implicit wiring would find `target` for `section`."""
-    if target == "conf":
-        return True
-    own = config.sections.get(section, {})
-    slots = [own] + (list(config.sections.values()) if target in SHARED else [])
-    return any(target in s and s[target] != [] for s in slots)
-
-
-def _wired(
-    text: str, span, config: Config, section: str, ctx: PassContext
-) -> Value | None:
-    if text.startswith("@"):
-        return Ref(span, text[1:]) if _exists(config, section, text[1:]) else None
-    if text.startswith("{"):
-        name = text.strip("{}")
-        return Var(span, name) if name in config.globals else None
-    return parse_code(text[1:], span, "expr", ctx.diags, offset=1)
-
-
-def _add_args(
-    comp: Component,
-    wiring: dict[str, str],
-    config: Config,
-    section: str,
-    ctx: PassContext,
-) -> Component:
-    """The wired args first (`DataLoader(dataset=..., batch_size=2)`), then the config's."""
-    added: list[tuple[str, Value]] = []
-    for arg, text in wiring.items():
-        if comp.arg(arg) is None:
-            value = _wired(text, comp.span, config, section, ctx)
-            if value is not None:
-                added.append((arg, value))
-    return dataclasses.replace(comp, args=tuple(added) + comp.args)
-
-
-def split_metrics(config: Config, ctx: PassContext) -> Config:
-    """`metrics` with `is_key_metric` -> `key_metric` + `additional_metrics` (4.1)."""
-    sections = {}
-    for section, slots in config.sections.items():
-        new: dict[str, Slot] = {}
-        for key, slot in slots.items():
-            if key != "metrics" or not isinstance(slot, list):
-                new[key] = slot
-                continue
-            keyed = [c for c in slot if _is_key(c)]
-            key_metric = keyed[0] if keyed else (slot[0] if slot else None)
-            if key_metric is not None:
-                new["key_metric"] = _without_attr(key_metric, "is_key_metric")
-            new["additional_metrics"] = [
-                _without_attr(c, "is_key_metric") for c in slot if c is not key_metric
-            ]
-        sections[section] = new
-    return dataclasses.replace(config, sections=sections)
-
-
-def _is_key(comp: Component) -> bool:
-    flag = comp.attr("is_key_metric") or comp.arg("is_key_metric")
-    return isinstance(flag, Lit) and flag.value is True
-
-
-def _without_attr(comp: Component, name: str) -> Component:
-    return dataclasses.replace(
-        comp, attrs=tuple((k, v) for k, v in comp.attrs if k != name)
-    ).with_arg(name, None)
-
-
-def wire(config: Config, ctx: PassContext) -> Config:
-    """Add the references 4.0 left implicit (WIRING, HANDLER_WIRING, NAME_LISTS)."""
-    sections = {}
-    for section, slots in config.sections.items():
-        new: dict[str, Slot] = {}
-        for key, slot in slots.items():
-            wiring = WIRING.get((section, key)) or WIRING.get(("*", key))
-            if isinstance(slot, Component) and wiring:
-                slot = _add_args(slot, wiring, config, section, ctx)
-            elif isinstance(slot, list) and key == "handlers":
-                slot = [_wire_handler(h, config, section, ctx) for h in slot]
-            elif (
-                isinstance(slot, list) and wiring
-            ):  # alternatives: optimizer, loss lists
-                slot = [_add_args(c, wiring, config, section, ctx) for c in slot]
-
-            new[key] = slot
-        sections[section] = new
-    return dataclasses.replace(config, sections=sections)
-
-
-def _wire_handler(
-    comp: Component, config: Config, section: str, ctx: PassContext
-) -> Component:
-    comp = _add_args(
-        comp, HANDLER_WIRING.get(comp.class_name, {}), config, section, ctx
-    )
-    arg = NAME_LISTS.get(comp.class_name)
-    names = comp.arg(arg) if arg else None
-    if (
-        comp.class_name == "CheckpointLoader"
-        and names is None
-        and _exists(config, section, "model")
-    ):  # 4.0 loaded the model when load_dict was not given
-        model = DictV(comp.span, (("model", Ref(comp.span, "model")),))
-        return comp.with_arg("load_dict", model)
-    if isinstance(names, ListV) and all(isinstance(n, Lit) for n in names.items):
-        targets = [(str(n.value), n.span) for n in names.items]  # type: ignore[union-attr]
-        items = tuple(
-            (name, Ref(span, "conf" if name == CONF_NAME else name))
-            for name, span in targets
-            if name == CONF_NAME or _exists(config, section, name)
-        )
-        comp = comp.with_arg(arg, DictV(names.span, items))  # type: ignore[arg-type]
-    return comp
-
-
-def _pair_keys(expr: Expr) -> list[str] | None:
-    """`lambda x: (x['pred'], x['label'])` -> ['pred', 'label']; `lambda x: x['loss']` ->
-    ['loss']; anything else -> None."""
-    lam = expr.tree.body
-    if not isinstance(lam, ast.Lambda) or len(lam.args.args) != 1:
-        return None
-    param = lam.args.args[0].arg
-    parts = lam.body.elts if isinstance(lam.body, ast.Tuple) else [lam.body]
-    keys = []
-    for part in parts:
-        if not (
-            isinstance(part, ast.Subscript)
-            and isinstance(part.value, ast.Name)
-            and part.value.id == param
-            and isinstance(part.slice, ast.Constant)
-            and isinstance(part.slice.value, str)
-        ):
-            return None
-        keys.append(part.slice.value)
-    return keys
-
-
-def decollated_transforms(config: Config, ctx: PassContext) -> Config:
-    """4.0 lambdas read batch dicts; 4.1 engines pass lists of decollated items."""
-
-    def fix(comp: Component) -> Component:
-        # output_transform reads the engine's output (one value: the first item's);
-        # batch_transform the batch (MetricsSaver: the items' meta dicts, one per item)
-        for arg, first in (("output_transform", True), ("batch_transform", False)):
-            transform = comp.arg(arg)
-            if not isinstance(transform, Expr) or transform.kind != "lambda":
-                continue
-            keys = _pair_keys(transform)
-            if keys is None:
-                continue
-            extra = ", first=True" if len(keys) == 1 and first else ""
-            code = f"monai.handlers.from_engine({keys!r}{extra})"
-            new = parse_code(code, transform.span, "expr", ctx.diags, offset=0)
-            note = f"migrated: {arg} {transform.source!r} -> {code} (decollated data)"
-            comp = dataclasses.replace(
-                comp.with_arg(arg, new), notes=comp.notes + (note,)
-            )
-        return comp
-
-    sections = {}
-    for section, slots in config.sections.items():
-        sections[section] = {
-            key: (
-                [fix(c) for c in slot]
-                if isinstance(slot, list)
-                else fix(slot) if isinstance(slot, Component) else slot
-            )
-            for key, slot in slots.items()
-        }
-    return dataclasses.replace(config, sections=sections)
+from claragen.transpiler.ir import Component, Config, map_components
 
 
 def port_clara_names(config: Config, ctx: PassContext) -> Config:
     """The 4.0 early-access configs still name Clara's own classes (`Dice`, `Focal`,
     `NovoGrad`, `ReducePoly`; INDEX.tsv notes): port them as 3.x ones."""
-    from claragen.transpiler.dialects.clara3 import Porting, port_component
-
     p = Porting(config, ctx)
 
     def port(comp: Component) -> Component:
@@ -280,8 +54,6 @@ CLARA_NAMES = frozenset({"Dice", "Focal", "NovoGrad", "ReducePoly", "DecayOnStep
 
 def port_aux_ops_40(config: Config, ctx: PassContext) -> Config:
     """Half-ported 4.0 early-access configs keep 3.x aux_ops (INDEX.tsv notes)."""
-    from claragen.transpiler.dialects.clara3 import port_aux_ops
-
     return port_aux_ops(config, ctx)
 
 
@@ -307,8 +79,6 @@ HANDLER_TO_TRANSFORM: dict[str, tuple[str, dict[str, str], dict[str, Any], tuple
 def handlers_to_post_transforms(config: Config, ctx: PassContext) -> Config:
     """4.0's SegmentationSaver / TransformInverter handlers -> SaveImaged / Invertd, at the
     end of the section's post_transforms (SPEC 10: the handlers were removed)."""
-    from claragen.transpiler.dialects.clara3 import value
-
     sections = {}
     for name, slots in config.sections.items():
         handlers = slots.get("handlers")

@@ -1,0 +1,137 @@
+"""What the 3.x ports share: the `Port` record, what a conversion may read of the rest of
+the config (`Porting`), and the few helpers every conversion uses.
+
+A port never edits a component in place: `set_arg`, `add_note` and `make` return new IR, and
+every value a port adds is read as a 4.1 string would be (`@ref`, `{VAR}`, `#expr`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from claragen.transpiler.context import PassContext
+from claragen.transpiler.diagnostics import Span
+from claragen.transpiler.ir import (
+    Component,
+    Config,
+    DictV,
+    ListV,
+    Lit,
+    Value,
+    is_literal,
+    to_python,
+)
+from claragen.transpiler.values import parse_value_string
+
+# Args renamed wherever the target takes the new name (SPEC 8, "common renames").
+COMMON_RENAMES = {
+    "fields": "keys",
+    "field": "keys",
+    "probability": "prob",
+    "label_field": "label_key",
+    "image_field": "image_key",
+}
+# 3.x output names -> the MONAI engines' keys.
+KEY_NAMES = {"model": "pred"}
+
+Convert = Callable[[Component, "Porting"], Component]
+
+
+@dataclass(frozen=True)
+class Port:
+    """How one 3.x component becomes a MONAI (or torch) one."""
+
+    target: str
+    renames: dict[str, str] = field(default_factory=dict)
+    add: dict[str, Any] = field(default_factory=dict)  # when the config does not say
+    drop: tuple[str, ...] = ()  # args with no equivalent (each leaves a note)
+    convert: Convert | None = None
+    note: str | None = None  # an approximation, said in the generated code
+
+
+@dataclass
+class Porting:
+    """What a conversion may need of the rest of the config."""
+
+    config: Config
+    ctx: PassContext
+
+    def model_arg(self, name: str, default: Any = None) -> Any:
+        model = self.config.sections.get("train", {}).get("model")
+        if isinstance(model, Component):
+            value = model.arg(name)
+            if value is not None and is_literal(value):
+                return to_python(value)
+        return default
+
+    @property
+    def classes(self) -> int:
+        """The network's output classes (`num_classes`, `out_channels` once ported)."""
+        n = self.model_arg("num_classes", self.model_arg("out_channels", 2))
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            return n
+        model = self.config.sections.get("train", {}).get("model")
+        span = model.span if isinstance(model, Component) else self.config.span
+        self.ctx.diags.error(
+            "E602",
+            span,
+            f"the network's num_classes must be a positive integer, not {n!r}",
+            "the post-transforms and metrics of 3.x configs are made from it",
+        )
+        return 2
+
+    @property
+    def activation(self) -> str:
+        return str(self.model_arg("final_activation", "softmax"))
+
+
+def value(data: Any, span: Span, ctx: PassContext) -> Value:
+    """Python data -> IR values; strings read as 4.1 strings (`@ref`, `{VAR}`, `#expr`)."""
+    if isinstance(data, dict):
+        return DictV(span, tuple((k, value(v, span, ctx)) for k, v in data.items()))
+    if isinstance(data, list | tuple):
+        return ListV(span, tuple(value(v, span, ctx) for v in data))
+    if isinstance(data, str):
+        return parse_value_string(data, span, True, ctx.diags)
+    return Lit(span, data)
+
+
+def literal(comp: Component, name: str, default: Any = None) -> Any:
+    v = comp.arg(name)
+    return to_python(v) if v is not None and is_literal(v) else default
+
+
+def set_arg(comp: Component, name: str, data: Any, p: Porting) -> Component:
+    return comp.with_arg(name, value(data, comp.arg_span(name), p.ctx))
+
+
+def add_note(comp: Component, text: str) -> Component:
+    return dataclasses.replace(comp, notes=comp.notes + (text,))
+
+
+def listify(text: Any) -> Any:
+    """3.x "1,2,2,4" -> [1, 2, 2, 4]."""
+    if isinstance(text, str) and all(p.strip().isdecimal() for p in text.split(",")):
+        return [int(p) for p in text.split(",")]
+    return text
+
+
+def engine_keys(data: Any) -> Any:
+    if isinstance(data, list):
+        return [engine_keys(k) if isinstance(k, str) else k for k in data]
+    return KEY_NAMES.get(data, data) if isinstance(data, str) else data
+
+
+def make(name: str, locator: str, span: Span, args: dict[str, Any], ctx: PassContext,
+         note: str | None = None, **attrs: Any) -> Component:  # fmt: skip
+    comp = Component(
+        span=span,
+        locator=locator,
+        name=name,
+        args=tuple((k, value(v, span, ctx)) for k, v in args.items()),
+        attrs=tuple((k, value(v, span, ctx)) for k, v in attrs.items()),
+    )
+    return add_note(comp, note) if note else comp
