@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from claragen.transpiler.cli import app
 from claragen.transpiler.targets.bundle import Translator
 from claragen.transpiler.targets.engines import EnginesScript
-from claragen.transpiler.targets.plain import Block
+from claragen.transpiler.targets.plain_script import Block
 from tests.conftest import ENV, minimal, write
 
 

@@ -42,12 +42,8 @@ from claragen.transpiler.ir import (
 )
 from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.evaluate import SECTION, EvalLowering
-from claragen.transpiler.targets.plain import (
-    Block,
-    Option,
-    PlainLowering,
-    comment,
-)
+from claragen.transpiler.targets.plain import PlainLowering
+from claragen.transpiler.targets.plain_script import Block, Option, comment
 from claragen.transpiler.targets.stopping import saves_final
 
 ENGINE_KEYS = ("trainer", "evaluator")

@@ -22,14 +22,8 @@ from claragen.transpiler.dialects import get_dialect
 from claragen.transpiler.ir import Component, Config, DictV, ListV, Lit, Ref, Value
 from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.handlers import HandlerContext, LoopPlan, lower_handler
-from claragen.transpiler.targets.plain import (
-    EVALUATOR_ARGS,
-    Block,
-    Option,
-    PlainLowering,
-    Section,
-    comment,
-)
+from claragen.transpiler.targets.plain import EVALUATOR_ARGS, PlainLowering
+from claragen.transpiler.targets.plain_script import Block, Option, Section, comment
 
 SECTION = "validate"
 MODEL_KEY = "model"

@@ -1,0 +1,387 @@
+"""The plain target's runtime options and the script's head: what a run can choose on
+the command line (the MMAR's paths, the exposed sizes, --epochs, --device), the module
+constants that hold their defaults, the searched values, the seed and backend flags,
+the imports and the docstring.
+
+    "spatial_size": [96, 96, 96] of RandCropByPosNegLabeld -> --crop-size, CROP_SIZE
+    "DATA_ROOT": "data" in environment.json                -> --data-root, DATA_ROOT
+    train.trainer {"max_epochs": 2}                         -> --epochs, EPOCHS = 2
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from claragen import __version__
+from claragen.transpiler import symbols
+from claragen.transpiler.context import PassContext
+from claragen.transpiler.diagnostics import Diagnostics, Span
+from claragen.transpiler.dialects import get_dialect
+from claragen.transpiler.emit import Emitter, Imports, literal_node, option_dest
+from claragen.transpiler.ir import (
+    Component,
+    Config,
+    DictV,
+    Expr,
+    ListV,
+    Lit,
+    RuntimeVar,
+    SearchValue,
+    Value,
+    is_literal,
+    map_components,
+    to_python,
+    walk,
+)
+from claragen.transpiler.passes.variables import PATH_VARIABLES
+from claragen.transpiler.render import docstring_line
+from claragen.transpiler.targets.plain_script import Distributed, Option, PlainScript
+
+CROP_ARGS = ("spatial_size", "roi_size")  # of random crop transforms -> --crop-size
+ROI_INFERERS = frozenset(
+    {"SlidingWindowInferer", "SliceInferer"}
+)  # roi_size -> --roi-size
+# Transforms that bring every image to one size (DeepGrow's crop and resize) -> --image-size
+SIZING_TRANSFORMS = frozenset({"SpatialCropForegroundd", "Resized"})
+DEFAULT_CKPT_DIR = "models"
+
+
+class OptionsLowering:
+    """Runtime options and the script's head; a mixin of PlainLowering, whose state it
+    reads."""
+
+    LOWERS_MULTI_GPU: bool
+    config: Config
+    ctx: PassContext
+    diags: Diagnostics
+    imports: Imports
+    emitter: Emitter
+    script_dir: str
+    job: str
+    ddp: Distributed | None
+    sizes: dict[str, Any]
+    multi_gpu_span: Callable[[], Span]
+
+    # -- runtime options -----------------------------------------------------------------
+
+    def expose_sizes(self) -> None:
+        """Crop and sliding-window sizes become --crop-size / --roi-size (small-CPU runs)."""
+        found: dict[str, Any] = {}
+
+        def expose(comp: Component) -> Component:
+            name = comp.class_name
+            if name.startswith("Rand") and "Crop" in name:
+                keys, option = CROP_ARGS, "CROP_SIZE"
+            elif name in ROI_INFERERS:
+                keys, option = ("roi_size",), "ROI_SIZE"
+            elif name in SIZING_TRANSFORMS:
+                keys, option = ("spatial_size",), "IMAGE_SIZE"
+            else:
+                return comp
+            for key in keys:
+                value = comp.arg(key)
+                if isinstance(value, ListV) and is_literal(value):
+                    size = to_python(value)
+                    if all(
+                        isinstance(v, int) and not isinstance(v, bool) for v in size
+                    ):
+                        found.setdefault(option, size)
+                        if found[option] == size:
+                            comp = comp.with_arg(
+                                key, RuntimeVar(value.span, option, size)
+                            )
+            return comp
+
+        self.config = map_components(self.config, expose)
+        self.sizes = found
+        self.bind_devices()
+
+    def bind_devices(self) -> None:
+        """A transform's `"device": "cuda"` is the script's device (the CPU without a GPU)."""
+
+        def bind(comp: Component) -> Component:
+            value = comp.arg("device")
+            if isinstance(value, Lit) and str(value.value).startswith("cuda"):
+                tree = ast.Expression(body=ast.Name("device", ast.Load()))
+                comp = comp.with_arg("device", Expr(value.span, "device", tree))
+                comp = dataclasses.replace(
+                    comp,
+                    notes=comp.notes + ('"device": "cuda" -> the script\'s device',),
+                )
+            return comp
+
+        self.config = map_components(self.config, bind)
+
+    def device_default(self, trainer: Component) -> str:
+        device = trainer.arg("device")
+        if isinstance(device, Lit) and isinstance(device.value, str):
+            return device.value
+        return "cuda"
+
+    def device_help(self, trainer: Component) -> str:
+        device = self.device_default(trainer)
+        if device.startswith("cuda"):
+            return f"cuda or cpu (default: {device} when there is a GPU, else cpu)"
+        return f"cuda or cpu (default: {device})"
+
+    # -- the run's settings: seed and backend flags --------------------------------------
+
+    def seed(self) -> str | None:
+        det = self.config.extras.get("determinism")
+        if det is None:
+            return None
+        seed = det.get("random_seed") if hasattr(det, "get") else None
+        if isinstance(seed, Lit) and isinstance(seed.value, int):
+            return repr(seed.value)
+        self.diags.error("E602", det.span, "determinism needs an integer 'random_seed'")
+        return None
+
+    def backend_flags(self) -> list[str]:
+        flags = []
+        variables = self.config.variables
+        if "cudnn_benchmark" in variables:
+            flags.append(
+                f"torch.backends.cudnn.benchmark = {bool(variables['cudnn_benchmark'])!r}"
+            )
+        if "tf32" in variables:
+            tf32 = bool(variables["tf32"])
+            flags.append(f"torch.backends.cuda.matmul.allow_tf32 = {tf32!r}")
+            flags.append(f"torch.backends.cudnn.allow_tf32 = {tf32!r}")
+        if variables.get("multi_gpu") is True and not self.LOWERS_MULTI_GPU:
+            self.diags.warning(
+                "W104",
+                self.multi_gpu_span(),
+                "multi_gpu is lowered by the plain target only; "
+                "this script runs on one device",
+                "compile with --target plain to train on several GPUs with torchrun",
+            )
+        return flags
+
+    # -- finishing: imports, constants and options ---------------------------------------
+
+    def add_path_options(self, script: Any, always: tuple[str, ...]) -> None:
+        """MMAR_ROOT, the path variables the script uses (and `always`), and the exposed
+        sizes: constants with their command-line options."""
+        values = [
+            v for _, _, c in self.config.components() for _, v in c.args + c.attrs
+        ]
+        for slots in self.config.sections.values():  # plain values of a section, e.g.
+            for slot in slots.values():  # the enabled entry of a validation model list
+                if isinstance(slot, Component | list):
+                    continue
+                items = slot.items if isinstance(slot, ListV) else (slot,)
+                values += [v for v in items if not _disabled(v)]
+        used = {
+            node.name: node.default
+            for value in values
+            for node in walk(value)
+            if isinstance(node, RuntimeVar)
+        }
+        constants: list[tuple[str, str, str]] = []
+        options: list[Option] = []
+        variables = self.config.variables
+        mmar = os.path.relpath(
+            self.ctx.mmar_root.resolve(), os.path.abspath(self.script_dir)
+        )
+        root_code = f"os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), {mmar!r}))"
+        constants.append(
+            ("MMAR_ROOT", root_code, "the MMAR this script was compiled from")
+        )
+        options.append(
+            Option(
+                "--mmar-root",
+                "mmar_root",
+                "MMAR_ROOT",
+                "MMAR root; relative default paths are resolved against it",
+            )
+        )
+        path_names = [
+            n for n in PATH_VARIABLES if n != "MMAR_ROOT" and (n in used or n in always)
+        ]
+        for name in path_names:
+            default = used.get(name, variables.get(name, DEFAULT_CKPT_DIR))
+            source = (
+                "environment.json"
+                if self.ctx.env.get(name) is not None
+                else self.config.file
+            )
+            constants.append((name, repr(default), source))
+            options.append(
+                Option(
+                    f"--{name.lower().replace('_', '-')}",
+                    option_dest(name),
+                    name,
+                    # argparse %-formats help: a % in a path is written %%
+                    f"{name} (default: {str(default).replace('%', '%%')}, "
+                    "relative to the MMAR root)",
+                    is_path=True,
+                )
+            )
+        for name, size in sorted(self.sizes.items()):
+            what = {
+                "CROP_SIZE": "random crop size",
+                "ROI_SIZE": "sliding-window ROI size",
+                "IMAGE_SIZE": "size the transforms crop and resize each image to",
+            }[name]
+            constants.append((name, repr(tuple(size)), f"the config's {what}"))
+            options.append(
+                Option(
+                    f"--{name.lower().replace('_', '-')}",
+                    option_dest(name),
+                    name,
+                    f"{what} (default: %(default)s)",
+                    type="int",
+                    nargs=len(size),
+                )
+            )
+        script.constants = constants
+        script.options = options
+
+    def finish(self, script: PlainScript, values: dict[str, Any]) -> PlainScript:
+        self.add_path_options(script, always=("MMAR_CKPT_DIR",))
+        constants, options = script.constants, script.options
+        if script.val is not None:
+            interval = script.plan.val_interval or 1
+            constants.append(("VAL_INTERVAL", repr(interval),
+                              f"{script.plan.val_comment} ValidationHandler interval"))  # fmt: skip
+            options.append(
+                Option("--val-interval", "val_interval", "VAL_INTERVAL",
+                       "validate every N epochs (default: %(default)s)", type="int")  # fmt: skip
+            )
+        epochs = self.trainer_epochs()
+
+        constants.append(("EPOCHS", epochs[0], epochs[1]))
+        options.append(
+            Option(
+                "--epochs",
+                "epochs",
+                "EPOCHS",
+                "epochs to train (default: %(default)s)",
+                type="int",
+            )
+        )
+        script.search_constants = self.search_constants()
+        script.train_conf = self.train_conf()
+        for module in ("argparse", "json", "logging", "os", "time", "torch"):
+            self.imports.add_module(module)
+        self.imports.add_name("monai.data", "decollate_batch")
+        if script.seed is not None:
+            self.imports.add_name("monai.utils", "set_determinism")
+        if any(log.tensorboard_dir for log in script.plan.logs.values()):
+            self.imports.add_name("torch.utils.tensorboard", "SummaryWriter")
+        if self.imports.byoc:
+            self.imports.add_module("sys")
+        if script.ddp is not None:
+            self.imports.add_name("torch.nn.parallel", "DistributedDataParallel")
+        for module in ("functools", "shlex", "signal", "sys"):  # stop and --resume
+            self.imports.add_module(module)
+        script.imports = self.imports.lines()
+        script.byoc_imports = self.imports.byoc_lines()
+        script.docstring = self.docstring(values)
+        return script
+
+    def train_conf(self) -> str:
+        """TRAIN_CONF: the config's first-level values (what `@conf` names)."""
+        values = {k: v.value for k, v in self.config.globals.items()}
+        return ast.unparse(literal_node(values))
+
+    def search_constants(
+        self, extra: tuple[Component, ...] = ()
+    ) -> list[tuple[str, str, str]]:
+        """`CHANNELS = [16, 32]  # train.model:channels (net, enum)`, in search-space order;
+        `extra`: components from elsewhere (validate.py's network comes from train)."""
+        found: dict[str, SearchValue] = {}
+        comps = [c for _, _, c in self.config.components()] + list(extra)
+        for comp in comps:
+            for _, value in comp.args + comp.attrs:
+                for node in walk(value):
+                    if isinstance(node, SearchValue):
+                        found.setdefault(node.const, node)
+        order = {
+            arg.const: (i, j)
+            for i, p in enumerate(self.ctx.space.params)
+            for j, arg in enumerate(p.args)
+        }
+        out = []
+        params = {p.id: p for p in self.ctx.space.params}
+        for const, node in sorted(
+            found.items(), key=lambda kv: order.get(kv[0], (0, 0))
+        ):
+            param = params.get(node.param)
+            kind = (
+                f" ({param.domain}, {param.type})" if param else " (the train search)"
+            )
+            if not is_literal(node.value):
+                self.ctx.diags.error(
+                    "E207",
+                    node.value.span,
+                    f"the searched value of {node.param} is computed; it becomes the "
+                    f"module-level constant {const}, which must be a literal",
+                    "write the value itself (a number, a string, a list)",
+                )
+                continue
+            out.append((const, self.emitter.value(node.value), f"{node.param}{kind}"))
+        return out
+
+    def trainer_epochs(self) -> tuple[str, str]:
+        trainer = self.config.sections["train"]["trainer"]
+        assert isinstance(trainer, Component)
+        value = trainer.arg("max_epochs")
+        if (
+            isinstance(value, Lit)
+            and isinstance(value.value, int)
+            and not isinstance(value.value, bool)
+        ):
+            return (
+                repr(value.value),
+                f"{self.config.file}:{value.span.line} train.trainer max_epochs",
+            )
+        self.diags.error(
+            "E602",
+            (value or trainer).span,
+            "train.trainer needs an integer 'max_epochs'",
+        )
+        return "1", ""
+
+    def docstring(self, values: dict[str, Any]) -> str:
+        lines = [
+            f"Train job {self.job} of {self.config.file}, compiled by claragen {__version__}.",
+            "",
+            f"Dialect: {get_dialect(self.config.dialect).title}. "
+            "Target: plain PyTorch + MONAI "
+            f"(MONAI {symbols.versions().get('monai', '?')}).",
+        ]
+        if values:
+            lines += ["", "Search values of this job (parameter id = value):"]
+            lines += [f"    {k} = {json.dumps(v)}" for k, v in values.items()]
+        lines += [
+            "",
+            "Run:",
+            "    python train.py [--epochs N] [--device cpu|cuda] [--data-root DIR] ...",
+            "    python train.py --help",
+        ]
+        if self.ddp is not None:
+            lines += [
+                "",
+                "multi_gpu: on N GPUs of this machine, one process each (DDP):",
+                "    torchrun --nproc_per_node=N train.py [options as above]",
+                "Each process trains on its share of the data; the gradients are averaged,",
+                "the loss and the metrics are those of all processes. Only rank 0 logs and",
+                "writes files. Without torchrun it trains on one device.",
+            ]
+        lines += [
+            "",
+            "It writes its checkpoints, TensorBoard logs and result.json (the key metric, its",
+            "best value and epoch, per-epoch values, wall time) into --mmar-ckpt-dir.",
+        ]
+        return "\n".join(docstring_line(line) for line in lines)
+
+
+def _disabled(value: Value) -> bool:
+    flag = value.get("disabled") if isinstance(value, DictV) else None
+    return isinstance(flag, Lit) and flag.value is True

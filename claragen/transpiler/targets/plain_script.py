@@ -1,0 +1,129 @@
+"""The render model of the plain target: what its templates lay out (`PlainScript` for
+train.py; `Block`, `Section` and `Option` also serve validate.py and the engines target),
+and the names the script gives the objects it builds. Nothing is decided here: the
+lowering modules fill these.
+
+    train.model           -> Block(["config_train.json:12 train.model"], "model", "UNet(...)")
+    validate.key_metric   -> Metric(..., var="val_key_metric", label="val_mean_dice", ...)
+    --epochs              -> Option("--epochs", "epochs", "EPOCHS", "epochs to train ...")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from claragen.transpiler.ir import Config
+from claragen.transpiler.targets.handlers import LoopPlan
+
+# Variable names of the objects built from section keys. Others: "<prefix>_<key>".
+NAMES: dict[tuple[str, str], str] = {
+    ("train", "pre_transforms"): "train_transforms",
+    ("train", "dataset"): "train_dataset",
+    ("train", "dataloader"): "train_loader",
+    ("train", "model"): "model",
+    ("train", "loss"): "loss_function",
+    ("train", "optimizer"): "optimizer",
+    ("train", "lr_scheduler"): "lr_scheduler",
+    ("train", "inferer"): "train_inferer",
+    ("train", "post_transforms"): "train_post_transforms",
+    ("validate", "pre_transforms"): "val_transforms",
+    ("validate", "dataset"): "val_dataset",
+    ("validate", "dataloader"): "val_loader",
+    ("validate", "inferer"): "val_inferer",
+    ("validate", "post_transforms"): "val_post_transforms",
+}
+SECTION_PREFIX = {"train": "train", "validate": "val"}
+
+
+@dataclass
+class Block:
+    """One built object: `target = code`, under its config comment."""
+
+    comments: list[str]
+    target: str
+    code: str
+
+
+@dataclass
+class Metric:
+    comments: list[str]
+    var: str
+    label: str
+    code: str
+    inputs: str  # expression applied to the decollated, post-processed items
+
+
+@dataclass
+class Option:
+    """A command-line option of the generated script."""
+
+    flag: str
+    dest: str
+    const: str  # the module constant holding the default
+    help: str
+    type: str = "str"
+    nargs: int | None = None
+    is_path: bool = False
+
+    @property
+    def metavar(self) -> tuple[str, ...] | None:
+        return ("X", "Y", "Z")[: self.nargs] if self.nargs and self.nargs <= 3 else None
+
+
+@dataclass
+class Section:
+    """What the loop needs of one section."""
+
+    loader: str
+    inferer: str
+    post: str | None
+    metrics: list[Metric]
+    key_label: str | None
+    amp: str
+    comment: str
+    labels: bool = True  # whether batches carry labels (inference has none)
+
+
+@dataclass
+class Distributed:
+    """multi_gpu: what the script does under torchrun (DDP)."""
+
+    comment: str  # where the config says multi_gpu
+    train_sampler: bool = False  # the train loader's DistributedSampler needs set_epoch
+
+
+@dataclass
+class PlainScript:
+    """The render model of `train.py`."""
+
+    docstring: str
+    source_name: str
+    imports: list[str]
+    byoc_imports: list[str]
+    constants: list[tuple[str, str, str]]  # name, code, comment
+    search_constants: list[tuple[str, str, str]]  # the job's searched values
+    train_conf: str
+    options: list[Option]
+    device_default: str
+    device_help: str
+    seed: str | None
+    backend_flags: list[str]
+    blocks: list[Block]
+    model: str
+    loss: str
+    optimizer: str
+    train: Section
+    val: Section | None
+    plan: LoopPlan
+    ckpt_dir: str
+    key_label: str
+    key_section: str
+    trainer_comment: str
+    notes: list[str] = field(default_factory=list)
+    ddp: Distributed | None = None
+
+
+def comment(
+    config: Config, span_line: int, locator: str, notes: tuple[str, ...] = ()
+) -> list[str]:
+    return [f"{config.file}:{span_line} {locator}"] + list(notes)
