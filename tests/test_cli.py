@@ -98,20 +98,17 @@ def test_legacy_component_without_equivalent_names_the_byoc_way_out(tmp_path):
         "train": {
             "pre_transforms": [
                 {"name": "LoadNifti", "args": {"fields": "image"}},
-                {"name": "ConvertToChannelsLast", "args": {"fields": "image"}},
+                {"name": "BoundaryDiceLoss", "args": {"fields": "image"}},
             ],
             "image_pipeline": {"name": "SegmentationImagePipeline", "args": {}},
         },
     }
     out, path = bad(tmp_path, cfg)
     assert (
-        f"{path}:12:17: error[E403]: the Clara 3.x component 'ConvertToChannelsLast' has no MONAI "
-        "equivalent (MONAI is channel-first; train.pre_transforms[1])" in out
+        f"{path}:12:17: error[E403]: the Clara 3.x component 'BoundaryDiceLoss' has no MONAI "
+        "equivalent (no MONAI loss; train.pre_transforms[1])" in out
     )
-    assert (
-        'help: write one and give it as "path": "my_module.ConvertToChannelsLast"'
-        in out
-    )
+    assert 'help: write one and give it as "path": "my_module.BoundaryDiceLoss"' in out
     assert (
         f"{path}:18:23: error[E405]: SegmentationImagePipeline needs a 'data_list_file_path'"
         in out

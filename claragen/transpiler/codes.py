@@ -36,6 +36,7 @@ CODES: dict[str, Code] = {
         Code("E108", "too-deep", "arrays and objects nest deeper than claragen reads"),
         Code("E109", "bad-number", "a number too long to be a config value, or infinite"),
         Code("E110", "not-a-file", "a config path is no regular file (a FIFO, a device)"),
+        Code("E111", "older-era", "a Clara 2.x / TLT-era config, which claragen does not read"),
         # values
         Code("E200", "unknown-variable", "a '{NAME}' names no variable"),
         Code("E201", "unbalanced-brace", "a string has a '{' or '}' that opens or closes nothing"),
@@ -83,6 +84,7 @@ CODES: dict[str, Code] = {
         Code("W106", "legacy-name", "a Clara 3.x class name in a 4.x config is ported"),
         Code("W108", "duplicate-key", "a key given twice in one object: the last one is used"),
         Code("W107", "inert-search", "a searched arg changes nothing in the scripts"),
+        Code("W109", "chosen-default", "an arg a legacy config left out, with no documented Clara default, is given NVIDIA's choice"),
     )
 }  # fmt: skip
 

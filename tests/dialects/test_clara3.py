@@ -47,7 +47,9 @@ def test_network_loss_optimizer_and_lr_policy(tmp_path):
     }  # fmt: skip
     assert any("pretrain_weight_name" in n for n in train["model"].notes)
     assert (train["loss"].class_name, args(train["loss"])) == (
-        "DiceLoss", {"to_onehot_y": True, "include_background": True, "softmax": True},
+        "DiceLoss",
+        {"to_onehot_y": True, "include_background": True, "softmax": True,
+         "smooth_nr": 0.0},  # Clara's top_smooth: no numerator smoothing
     )  # fmt: skip
     assert "lr" in dict(train["optimizer"].args)  # 3.x fed {learning_rate} implicitly
     assert train["lr_scheduler"].class_name == "StepLR"
@@ -75,11 +77,9 @@ def test_pipeline_becomes_dataset_and_loader_and_engines_are_made(tmp_path):
 
 def test_no_equivalent_is_an_error_with_the_byoc_way_out(tmp_path):
     cfg = json.loads(SPLEEN_3X.read_text())
-    cfg["validate"]["pre_transforms"].append(
-        {"name": "CopyProperties", "args": {"fields": ["model"]}}
-    )
+    cfg["train"]["loss"] = {"name": "BoundaryDiceLoss"}
     (error,) = errors_of(tmp_path, cfg)
-    assert "the Clara 3.x component 'CopyProperties' has no MONAI equivalent" in error
+    assert "the Clara 3.x component 'BoundaryDiceLoss' has no MONAI equivalent" in error
 
 
 def _spleen():

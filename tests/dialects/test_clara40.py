@@ -116,3 +116,41 @@ def test_an_interaction_loop_is_wired_and_runs_on_the_engines(tmp_path):
     assert "from monai.apps.deepgrow.interaction import Interaction" in script
     assert "iteration_update=train_iteration" in script
     assert "train_iteration = Interaction(transforms=[], max_interactions=2" in script
+
+
+def test_lambdas_that_import_monai_read_the_module_the_script_imports(tmp_path):
+    """NVIDIA's 4.0 MMARs wrote `__import__('monai')` in output_transform lambdas."""
+    from claragen.transpiler.pipeline import compile_to_dir
+    from tests.conftest import compilation
+
+    cfg = config_40()
+    text = "lambda x: __import__('monai').handlers.from_engine(['pred', 'label'])(x)"
+    cfg["train"]["metrics"][0]["args"]["output_transform"] = text
+    cfg["train"]["metrics"][1]["args"] = {
+        "output_transform": "lambda x: (__import__('torch').stack(x['pred']), x['label'])"
+    }
+    comp = compilation(tmp_path, cfg, target="engines")
+    compile_to_dir(comp, tmp_path / "out")
+    script = (tmp_path / "out" / "J0001" / "train.py").read_text()
+    assert "__import__" not in script
+    assert "monai.handlers.from_engine(['pred', 'label'])(x)" in script.replace(
+        '"', "'"
+    )
+    assert "torch.stack(x['pred'])" in script.replace('"', "'")
+
+
+def test_any_other_import_in_a_lambda_stays_refused(tmp_path):
+    from tests.conftest import errors_of
+
+    for module in ("os", "monai.utils", "subprocess"):
+        cfg = config_40()
+        cfg["train"]["metrics"][0]["args"][
+            "output_transform"
+        ] = f"lambda x: __import__({module!r})"
+        (error,) = errors_of(tmp_path, cfg)
+        assert "__import__" in error, error
+    cfg = config_40()
+    cfg["train"]["metrics"][0]["args"][
+        "output_transform"
+    ] = "lambda x: __import__('monai', fromlist=['x'])"
+    assert errors_of(tmp_path, cfg)

@@ -7,6 +7,7 @@ the `Porting`, and returns the new component; an approximation leaves a note.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from claragen.transpiler.dialects.legacy import (
     Convert,
@@ -17,7 +18,7 @@ from claragen.transpiler.dialects.legacy import (
     literal,
     set_arg,
 )
-from claragen.transpiler.ir import Component, Lit
+from claragen.transpiler.ir import Component, ListV, Lit
 
 
 def scale_by_resolution(comp: Component, p: Porting) -> Component:
@@ -32,6 +33,7 @@ def pos_neg_crop(comp: Component, p: Porting) -> Component:
     image = image[0] if isinstance(image, list) else image
     label = literal(comp, "label_key", "label")
     comp = set_arg(comp, "keys", [image, label], p)
+    comp = set_arg(comp, "label_key", label, p)
     comp = set_arg(comp, "image_key", image, p)
     if comp.arg("image_threshold") is None:
         comp = set_arg(comp, "image_threshold", 0, p)
@@ -90,17 +92,15 @@ def seg_resnet(comp: Component, p: Porting) -> Component:
 
 
 def dice_loss(comp: Component, p: Porting) -> Component:
+    """skip_background / is_onehot_targets are the negations of MONAI's args; Clara's
+    network applied final_activation, MONAI's loss does (SPEC 8)."""
     onehot = literal(comp, "is_onehot_targets", False)
     skip = literal(comp, "skip_background", False)
-    smooth = literal(comp, "smooth")
-    for name in ("is_onehot_targets", "skip_background", "smooth"):
+    for name in ("is_onehot_targets", "skip_background"):
         comp = comp.with_arg(name, None)
     comp = set_arg(comp, "to_onehot_y", not onehot, p)
     comp = set_arg(comp, "include_background", not skip, p)
-    comp = set_arg(comp, "sigmoid" if p.activation == "sigmoid" else "softmax", True, p)
-    if smooth is not None:
-        comp = set_arg(set_arg(comp, "smooth_nr", smooth, p), "smooth_dr", smooth, p)
-    return comp
+    return set_arg(comp, "sigmoid" if p.activation == "sigmoid" else "softmax", True, p)
 
 
 def focal_loss(comp: Component, p: Porting) -> Component:
@@ -111,24 +111,17 @@ def focal_loss(comp: Component, p: Porting) -> Component:
 
 
 def average_dice(comp: Component, p: Porting) -> Component:
-    field = literal(comp, "keys", "model")
-    pred = engine_keys(field)
+    """ComputeAverageDice{name, field, label_field, remove_bg=True} -> MeanDice reading
+    those keys, logged by name."""
+    pred = engine_keys(literal(comp, "keys", "model"))
     label = literal(comp, "label_key", "label")
-    name = literal(comp, "name")
-    key = literal(comp, "is_key_metric", False)
-    for arg in ("keys", "label_key", "name", "is_key_metric"):
-        comp = comp.with_arg(arg, None)
+    remove_bg = literal(comp, "remove_bg", True)
+    comp = _metric_attrs(comp.with_arg("remove_bg", None))
     comp = set_arg(
         comp, "output_transform", f"#monai.handlers.from_engine({[pred, label]!r})", p
     )
-    attrs = dict(comp.attrs)
-    if name is not None:
-        attrs["log_label"] = Lit(comp.span, name)
-    if key:
-        attrs["is_key_metric"] = Lit(comp.span, True)
-    comp = dataclasses.replace(comp, attrs=tuple(attrs.items()))
     if comp.arg("include_background") is None:
-        comp = set_arg(comp, "include_background", False, p)
+        comp = set_arg(comp, "include_background", not remove_bg, p)
     return comp
 
 
@@ -153,3 +146,155 @@ def epochs_bound(name: str) -> Convert:
 
     convert.__name__ = f"{name}_from_epochs"
     return convert
+
+
+def load_image(comp: Component, p: Porting) -> Component:
+    """LoadNifti's `as_closest_canonical` is an arg of MONAI's NibabelReader, which
+    LoadImaged passes its extra args to."""
+    if comp.arg("as_closest_canonical") is not None and comp.arg("reader") is None:
+        comp = set_arg(comp, "reader", "NibabelReader", p)
+    return comp
+
+
+def gaussian_noise(comp: Component, p: Porting) -> Component:
+    """AddGaussianNoise takes the noise's variance (default 0.1); RandGaussianNoised its std."""
+    given = comp.arg("variance")
+    variance = literal(comp, "variance", 0.1)
+    comp = comp.with_arg("variance", None)
+    if given is not None and not isinstance(variance, int | float):
+        return add_note(
+            comp.with_arg("std", given),
+            "approximation: the config's variance is not a number here; given as std",
+        )
+    std = round(float(variance) ** 0.5, 6)
+    comp = set_arg(comp, "std", std, p)
+    return add_note(comp, f"Clara's variance {variance} -> std {std}")
+
+
+def random_rotate_2d(comp: Component, p: Porting) -> Component:
+    """RandomRotate2D{angle (degrees), is_random} -> RandRotated(range_x, radians), or a
+    fixed Rotated when is_random is false."""
+    angle = literal(comp, "angle")
+    fixed = literal(comp, "is_random", True) is False
+    comp = comp.with_arg("angle", None).with_arg("is_random", None)
+    radians = None
+    if isinstance(angle, int | float) and not isinstance(angle, bool):
+        radians = round(math.radians(angle), 6)
+    elif angle is not None:
+        comp = add_note(comp, "approximation: the config's angle is not a number here")
+    if fixed:
+        comp = dataclasses.replace(comp, name="Rotated").with_arg("prob", None)
+        return set_arg(comp, "angle", radians if radians is not None else 0.0, p)
+    if radians is not None:
+        comp = set_arg(comp, "range_x", radians, p)
+    return comp
+
+
+BRATS = {
+    "TC": "TC",
+    "WT": "WT",
+    "WC": "WT",
+    "ET": "ET",
+}  # MONAI's channel order: TC, WT, ET
+
+
+def brats_classes(comp: Component, p: Porting) -> Component:
+    """class_names TC, WC/WT, ET in that order is what MONAI's transform makes."""
+    names, span = literal(comp, "class_names"), comp.arg_span("class_names")
+    comp = comp.with_arg("class_names", None)
+    if names is None:
+        return comp
+    wanted = (
+        [BRATS.get(str(n).upper()) for n in names] if isinstance(names, list) else []
+    )
+    if wanted != ["TC", "WT", "ET"]:
+        p.ctx.diags.error(
+            "E403",
+            span,
+            f"ConvertToMultiChannelBasedOnBratsClasses with class_names {names!r}: MONAI's "
+            f"ConvertToMultiChannelBasedOnBratsClassesd makes the channels TC, WT, ET in "
+            f"that order, and nothing else ({comp.locator})",
+            'leave class_names out (or write ["TC", "WT", "ET"]), or give your own class '
+            'as "path": "my_module.MyBratsClasses" (BYOC)',
+        )
+    return comp
+
+
+def restore_original_shape(comp: Component, p: Porting) -> Component:
+    """RestoreOriginalShape{field, is_label, src_field} -> Invertd of the pre-transforms."""
+    field = literal(comp, "keys", "model")
+    source = literal(comp, "src_field", "image")
+    label = literal(comp, "is_label", False)
+    for name in ("keys", "src_field", "is_label"):
+        comp = comp.with_arg(name, None)
+    comp = set_arg(comp, "keys", engine_keys(field), p)
+    comp = set_arg(comp, "transform", "@pre_transforms", p)
+    comp = set_arg(comp, "orig_keys", source, p)
+    return set_arg(comp, "nearest_interp", bool(label), p)
+
+
+def process_multiclass_preds(comp: Component, p: Porting) -> list[Component]:
+    """ProcessMulticlassPreds{field} -> Activationsd(softmax) + AsDiscreted(argmax)."""
+    keys = engine_keys(literal(comp, "keys", "model"))
+    activation = dataclasses.replace(comp, name="Activationsd", args=())
+    activation = set_arg(activation, "keys", keys, p)
+    activation = set_arg(activation, "softmax", True, p)
+    discrete = dataclasses.replace(comp, name="AsDiscreted", args=(), notes=())
+    discrete = set_arg(discrete, "keys", keys, p)
+    return [activation, set_arg(discrete, "argmax", True, p)]
+
+
+def roc_auc(comp: Component, p: Porting) -> Component:
+    """ComputeAUC{name, field, label_field} -> ROCAUC reading those keys, logged by name."""
+    pred = engine_keys(literal(comp, "keys", "model"))
+    label = literal(comp, "label_key", "label")
+    comp = _metric_attrs(comp)
+    return set_arg(
+        comp, "output_transform", f"#monai.handlers.from_engine({[pred, label]!r})", p
+    )
+
+
+def _metric_attrs(comp: Component) -> Component:
+    """A 3.x metric's `name` and `is_key_metric` args are the 4.0 component attributes."""
+    name = literal(comp, "name")
+    key = literal(comp, "is_key_metric", False)
+    for arg in ("keys", "label_key", "name", "is_key_metric"):
+        comp = comp.with_arg(arg, None)
+    attrs = dict(comp.attrs)
+    if name is not None:
+        attrs["log_label"] = Lit(comp.span, name)
+    if key:
+        attrs["is_key_metric"] = Lit(comp.span, True)
+    return dataclasses.replace(comp, attrs=tuple(attrs.items()))
+
+
+def tf_optimizer(comp: Component, p: Porting) -> Component:
+    """TensorFlow's beta1/beta2 -> torch's betas; the lr from {learning_rate}."""
+    beta1, beta2 = comp.arg("beta1"), comp.arg("beta2")
+    if beta1 is not None or beta2 is not None:
+        defaults = (0.95, 0.98) if comp.name == "Novograd" else (0.9, 0.999)
+        items = tuple(
+            v if v is not None else Lit(comp.span, d)
+            for v, d in zip((beta1, beta2), defaults, strict=True)
+        )
+        comp = comp.with_arg("beta1", None).with_arg("beta2", None)
+        comp = comp.with_arg("betas", ListV(comp.span, items))
+    return with_learning_rate(comp, p)
+
+
+def class_weights(comp: Component, p: Porting) -> Component:
+    """WeightedMulticlassClassificationLoss{class_weights} -> CrossEntropyLoss(weight)."""
+    weights = literal(comp, "class_weights")
+    comp = comp.with_arg("class_weights", None)
+    if isinstance(weights, list) and all(isinstance(w, int | float) for w in weights):
+        comp = set_arg(
+            comp, "weight", f"#torch.tensor({[float(w) for w in weights]!r})", p
+        )
+    return comp
+
+
+def save_nifti(comp: Component, p: Porting) -> Component:
+    """SaveAsNifti's `compressed` (default true) is SaveImaged's .nii.gz or .nii."""
+    compressed = literal(comp, "compressed", True)
+    comp = keys_to_engine_names(comp.with_arg("compressed", None), p)
+    return set_arg(comp, "output_ext", ".nii.gz" if compressed else ".nii", p)

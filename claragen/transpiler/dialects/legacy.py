@@ -37,19 +37,30 @@ COMMON_RENAMES = {
 # 3.x output names -> the MONAI engines' keys.
 KEY_NAMES = {"model": "pred"}
 
-Convert = Callable[[Component, "Porting"], Component]
+# A conversion returns the ported component, or the transforms that replace it.
+Convert = Callable[[Component, "Porting"], "Component | list[Component]"]
 
 
 @dataclass(frozen=True)
 class Port:
-    """How one 3.x component becomes a MONAI (or torch) one."""
+    """How one 3.x component becomes a MONAI (or torch) one, and what Clara documents of it
+    (CLARA_COMPONENTS.md): the args it requires and the others it takes. Every arg Clara
+    takes has a fate: renamed, consumed by `convert`, or dropped with a note."""
 
     target: str
     renames: dict[str, str] = field(default_factory=dict)
-    add: dict[str, Any] = field(default_factory=dict)  # when the config does not say
+    add: dict[str, Any] = field(default_factory=dict)  # Clara's default, when not given
+    # no documented Clara default: the value NVIDIA's 4.x ports took, which W109 names
+    choose: dict[str, Any] = field(default_factory=dict)
     drop: tuple[str, ...] = ()  # args with no equivalent (each leaves a note)
     convert: Convert | None = None
     note: str | None = None  # an approximation, said in the generated code
+    requires: tuple[str, ...] = ()  # the args Clara required
+    takes: tuple[str, ...] = ()  # the other args Clara documents (or its configs show)
+
+    @property
+    def clara_args(self) -> tuple[str, ...]:
+        return self.requires + self.takes
 
 
 @dataclass

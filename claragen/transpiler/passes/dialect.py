@@ -81,3 +81,40 @@ def detect_dialect(root: JNode) -> str:
     if counts["tf"] > counts["monai"]:
         return "3"
     return "4.0"
+
+
+# Class names of the Clara 2.x / Transfer Learning Toolkit (TLT) era, before Clara 3.x
+# renamed them -> the 3.x successor that Clara 3.1's mapping of old to new names gives
+# (D31-TLT), or None where that page does not say.
+OLDER_ERA: dict[str, str | None] = {
+    "LoadNifty": "LoadNifti",
+    "TransformVolumeCropROIFastPosNegRatio": "FastPosNegRatioCropROI",
+    "CropSubVolumeBatchPosNegRatio": "CropByPosNegRatio",
+    "VolumeTo4DArray": "ConvertToChannelsFirst",
+    "ImagePipeline": None,
+    "ImagePipelineWithCache": None,
+    "MetricAverage": None,
+    "MetricAverageFromArray": None,
+    "MetricAverageFromArrayDice": None,
+    "ReduceLRPoly": None,
+}
+
+
+def older_era_names(root: JNode) -> list[JString]:
+    """The component names of `root` that only Clara 2.x / TLT configs use."""
+    found: list[JString] = []
+
+    def scan(node: JNode) -> None:
+        if isinstance(node, JObject):
+            for key, value in node.pairs:
+                if key.value == "name" and isinstance(value, JString):
+                    if value.value.split("#", 1)[0] in OLDER_ERA:
+                        found.append(value)
+                else:
+                    scan(value)
+        elif isinstance(node, JArray):
+            for item in node.items:
+                scan(item)
+
+    scan(root)
+    return found
