@@ -86,8 +86,64 @@ class HandlerContext:
     ckpt_dir: str  # expression of the default checkpoint folder
 
 
-def _lit(value: Value | None, default: object) -> object:
-    return value.value if isinstance(value, Lit) else default
+def _arg(comp: Component, name: str, hc: HandlerContext, default: object) -> object:
+    """A handler arg's literal value; an expression the plain loop cannot take is said
+    (W104), never silently replaced by the default."""
+    value = comp.arg(name)
+    if value is None:
+        return default
+    if isinstance(value, Lit):
+        return value.value
+    hc.diags.warning(
+        "W104",
+        value.span,
+        f"the plain target takes {comp.class_name}'s {name!r} as a literal; the config "
+        f"computes it, so the script uses the default {default!r} ({comp.locator})",
+        f"write {name!r} as a number or boolean, or compile with --target engines, "
+        "which builds the handler as the config says",
+    )
+    return default
+
+
+# CheckpointSaver / StatsHandler args the plain loop does not honour: arg -> (the value
+# that changes nothing, what the plain loop does instead). Any other value is a W104.
+NOT_HONOURED = {
+    "n_saved": (None, "it keeps every interval checkpoint"),
+    "key_metric_n_saved": (1, "it keeps the one best checkpoint"),
+    "file_prefix": ("", "its files have no prefix"),
+    "key_metric_name": (None, "the best checkpoint follows the key metric"),
+    "key_metric_save_state": (False, "it saves no metric state"),
+    "epoch_level": (True, "save_interval counts epochs"),
+}
+
+
+def _every_iteration(comp: Component, hc: HandlerContext) -> None:
+    """`iteration_log: N` logs every N iterations in MONAI; the plain loop logs each."""
+    value = comp.arg("iteration_log")
+    n = value.value if isinstance(value, Lit) else None
+    if isinstance(n, int) and not isinstance(n, bool) and n > 1:
+        hc.diags.warning(
+            "W104",
+            value.span,
+            f"the plain target logs every iteration, not every {n} as "
+            f"{comp.class_name}'s iteration_log={n} asks ({comp.locator})",
+            "compile with --target engines for MONAI's handler, or edit the loop",
+        )
+
+
+def _not_honoured(comp: Component, hc: HandlerContext) -> None:
+    for name, (neutral, instead) in NOT_HONOURED.items():
+        value = comp.arg(name)
+        if value is None or (isinstance(value, Lit) and value.value == neutral):
+            continue
+        shown = repr(value.value) if isinstance(value, Lit) else "an expression"
+        hc.diags.warning(
+            "W104",
+            value.span,
+            f"the plain target does not honour {comp.class_name}'s {name}={shown}: "
+            f"{instead} ({comp.locator})",
+            "compile with --target engines for MONAI's handler, or edit the loop",
+        )
 
 
 def _is_silent(transform: Value | None) -> bool:
@@ -134,8 +190,8 @@ def lower_lr_schedule(comp: Component, hc: HandlerContext) -> None:
         return
     hc.plan.lr_scheduler = hc.emitter.value(scheduler)
     hc.plan.lr_step = f"{hc.plan.lr_scheduler}.step()"
-    hc.plan.lr_epoch_level = bool(_lit(comp.arg("epoch_level"), True))
-    hc.plan.print_lr = bool(_lit(comp.arg("print_lr"), True))
+    hc.plan.lr_epoch_level = bool(_arg(comp, "epoch_level", hc, True))
+    hc.plan.print_lr = bool(_arg(comp, "print_lr", hc, True))
     hc.plan.lr_comment = hc.comment
 
 
@@ -150,14 +206,14 @@ def lower_validation(comp: Component, hc: HandlerContext) -> None:
             "E402", comp.span, "ValidationHandler needs 'validator': \"@evaluator\""
         )
         return
-    if not _lit(comp.arg("epoch_level"), True):
+    if not _arg(comp, "epoch_level", hc, True):
         hc.diags.error(
             "E600",
             comp.arg_span("epoch_level"),
             "the plain target validates at epoch level only",
             'set "epoch_level": true',
         )
-    interval = _lit(comp.arg("interval"), 1)
+    interval = _arg(comp, "interval", hc, 1)
     if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
         hc.diags.error(
             "E602",
@@ -167,7 +223,7 @@ def lower_validation(comp: Component, hc: HandlerContext) -> None:
         interval = 1
     hc.plan.validator = validator
     hc.plan.val_interval = interval
-    hc.plan.val_at_start = bool(_lit(comp.arg("exec_at_start"), False))
+    hc.plan.val_at_start = bool(_arg(comp, "exec_at_start", hc, False))
     hc.plan.val_comment = hc.comment
 
 
@@ -192,6 +248,7 @@ SAVER_ARGS = {
 def lower_checkpoint_saver(comp: Component, hc: HandlerContext) -> None:
     if not _check_args(comp, SAVER_ARGS, hc):
         return
+    _not_honoured(comp, hc)
     objects = _state_objects(comp.arg("save_dict"), hc, comp)
     if objects is None:
         return
@@ -201,14 +258,14 @@ def lower_checkpoint_saver(comp: Component, hc: HandlerContext) -> None:
         save_dir=hc.emitter.value(save_dir) if save_dir is not None else hc.ckpt_dir,
         objects=objects,
     )
-    if _lit(comp.arg("save_final"), False):
-        saver.final = str(_lit(comp.arg("final_filename"), None) or "model_final.pt")
-    interval = _lit(comp.arg("save_interval"), 0)
+    if _arg(comp, "save_final", hc, False):
+        saver.final = str(_arg(comp, "final_filename", hc, None) or "model_final.pt")
+    interval = _arg(comp, "save_interval", hc, 0)
     if isinstance(interval, int) and interval > 0:
         saver.interval = interval
-    if _lit(comp.arg("save_key_metric"), False):
+    if _arg(comp, "save_key_metric", hc, False):
         saver.key_metric = str(
-            _lit(comp.arg("key_metric_filename"), None) or "model.pt"
+            _arg(comp, "key_metric_filename", hc, None) or "model.pt"
         )
     hc.plan.savers[hc.section].append(saver)
 
@@ -224,7 +281,7 @@ def lower_checkpoint_loader(comp: Component, hc: HandlerContext) -> None:
         if path is None:
             hc.diags.error("E402", comp.span, "CheckpointLoader needs 'load_path'")
         return
-    strict = bool(_lit(comp.arg("strict"), True))
+    strict = bool(_arg(comp, "strict", hc, True))
     hc.plan.loaders.append(Loader(hc.comment, hc.emitter.value(path), objects, strict))
 
 
@@ -239,13 +296,14 @@ def lower_stats(comp: Component, hc: HandlerContext) -> None:
 
     if not _check_args(comp, known, hc):
         return
+    _every_iteration(comp, hc)
     log = hc.plan.logs[hc.section]
-    silent = _is_silent(comp.arg("output_transform")) or not _lit(
-        comp.arg("iteration_log"), True
+    silent = _is_silent(comp.arg("output_transform")) or not _arg(
+        comp, "iteration_log", hc, True
     )
     if not silent and hc.section == "train":
-        log.iteration_tag = str(_lit(comp.arg("tag_name"), "Loss"))
-    log.epoch = bool(_lit(comp.arg("epoch_log"), True))
+        log.iteration_tag = str(_arg(comp, "tag_name", hc, "Loss"))
+    log.epoch = bool(_arg(comp, "epoch_log", hc, True))
     log.comments.append(hc.comment)
 
 
@@ -253,17 +311,18 @@ def lower_tensorboard(comp: Component, hc: HandlerContext) -> None:
     known = {"output_transform", "tag_name", "log_dir", "iteration_log", "epoch_log"}
     if not _check_args(comp, known, hc):
         return
+    _every_iteration(comp, hc)
     log = hc.plan.logs[hc.section]
     log_dir = comp.arg("log_dir")
     log.tensorboard_dir = (
         hc.emitter.value(log_dir) if log_dir is not None else hc.ckpt_dir
     )
-    silent = _is_silent(comp.arg("output_transform")) or not _lit(
-        comp.arg("iteration_log"), True
+    silent = _is_silent(comp.arg("output_transform")) or not _arg(
+        comp, "iteration_log", hc, True
     )
     if not silent and hc.section == "train":
-        log.tensorboard_tag = str(_lit(comp.arg("tag_name"), "Loss"))
-    log.tensorboard_epoch = bool(_lit(comp.arg("epoch_log"), True))
+        log.tensorboard_tag = str(_arg(comp, "tag_name", hc, "Loss"))
+    log.tensorboard_epoch = bool(_arg(comp, "epoch_log", hc, True))
     log.comments.append(hc.comment)
 
 

@@ -42,6 +42,8 @@ from claragen.transpiler.passes.variables import PATH_VARIABLES
 from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.plain_script import Distributed, Option, PlainScript
 
+PLAIN_DATA = (str, int, float, bool, list, dict, type(None))
+
 CROP_ARGS = ("spatial_size", "roi_size")  # of random crop transforms -> --crop-size
 ROI_INFERERS = frozenset(
     {"SlidingWindowInferer", "SliceInferer"}
@@ -286,8 +288,11 @@ class OptionsLowering:
         return script
 
     def train_conf(self) -> str:
-        """TRAIN_CONF: the config's first-level values (what `@conf` names)."""
-        values = {k: v.value for k, v in self.config.globals.items()}
+        """TRAIN_CONF: the config's first-level values (what `@conf` names), as this job
+        trains with them: `--set` and the job's search values applied."""
+        resolved = self.config.variables
+        values = {k: resolved.get(k, v.value) for k, v in self.config.globals.items()}
+        values = {k: v for k, v in values.items() if isinstance(v, PLAIN_DATA)}
         return ast.unparse(literal_node(values))
 
     def search_constants(

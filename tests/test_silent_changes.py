@@ -1,0 +1,74 @@
+"""No silent changes (issue 16, rule 7): what the generated code does differently from
+the config is honoured or said, found reading generated code as a MONAI expert would."""
+
+import json
+
+from claragen.transpiler.pipeline import Compilation, CompileOptions, compile_to_dir
+from tests.conftest import copy_example
+
+
+def _compile(tmp_path, edit=None, sets=(), target="plain"):
+    mmar = copy_example(tmp_path)
+    path = mmar / "config" / "config_train.json"
+    cfg = json.loads(path.read_text())
+    if edit:
+        edit(cfg)
+    path.write_text(json.dumps(cfg, indent=2))
+    options = CompileOptions(set_values=tuple(sets), target=target)
+    comp = Compilation(path, options, env_path=mmar / "config" / "environment.json")
+    compile_to_dir(comp, tmp_path / "out")
+    script = (tmp_path / "out" / "J0001" / "train.py").read_text()
+    return script, [d for d in comp.diags.warnings if d.code == "W104"]
+
+
+def _train_conf(script: str) -> dict:
+    namespace: dict = {"__name__": "x", "__file__": "/nonexistent/train.py"}
+    exec(compile(script, "train.py", "exec"), namespace)
+    return namespace["TRAIN_CONF"]
+
+
+def test_the_saved_train_conf_holds_the_values_set_on_the_command_line(tmp_path):
+    script, _ = _compile(tmp_path, sets=(("learning_rate", "0.5"), ("epochs", "7")))
+    conf = _train_conf(script)
+    assert conf["learning_rate"] == 0.5 and conf["epochs"] == 7
+
+
+def test_checkpoint_saver_args_the_plain_loop_ignores_are_said(tmp_path):
+    def edit(cfg):
+        saver = cfg["train"]["handlers"][2]["args"]
+        saver.update(n_saved=3, file_prefix="net", epoch_level=False)
+        cfg["validate"]["handlers"][2]["args"].update(
+            key_metric_n_saved=2, key_metric_name="val_acc", key_metric_save_state=True
+        )
+
+    _, warnings = _compile(tmp_path, edit)
+    said = " ".join(w.message for w in warnings)
+    for arg in ("n_saved=3", "file_prefix='net'", "epoch_level=False",
+                "key_metric_n_saved=2", "key_metric_name='val_acc'",
+                "key_metric_save_state=True"):  # fmt: skip
+        assert f"CheckpointSaver's {arg}" in said, arg
+
+
+def test_default_valued_saver_args_say_nothing(tmp_path):
+    def edit(cfg):
+        cfg["train"]["handlers"][2]["args"].update(n_saved=None, epoch_level=True)
+
+    _, warnings = _compile(tmp_path, edit)
+    assert not warnings
+
+
+def test_stats_every_n_iterations_is_said(tmp_path):
+    def edit(cfg):
+        cfg["train"]["handlers"][3]["args"]["iteration_log"] = 10
+
+    _, warnings = _compile(tmp_path, edit)
+    assert any("not every 10" in w.message for w in warnings)
+
+
+def test_a_computed_handler_arg_is_said_not_replaced_silently(tmp_path):
+    def edit(cfg):
+        cfg["train"]["handlers"][2]["args"]["save_interval"] = "#max(2, 5)"
+
+    script, warnings = _compile(tmp_path, edit)
+    (warning,) = warnings
+    assert "'save_interval'" in warning.message and "default 0" in warning.message
