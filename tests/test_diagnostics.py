@@ -174,14 +174,14 @@ CORPUS_DEFECTS = {
     "config_fed_client_w_SVT@fe48246.json": [("E101", 32, 9)],
     # "apply {"probability": "myProb"} on RandGaussianNoise whose arg is prob"
     "PyTorch-Early-Access__NoteBooks__AutoML__config__trn_autoML_TransformProb@"
-    "f38ab4f.json": [("W106", 26, 15), ("E504", 124, 34)],
+    "f38ab4f.json": [("W106", 26, 15), ("W110", 57, 17), ("E504", 124, 34)],
     # "mixed: 4.0 layout but still TF names Focal/NovoGrad/aux_ops DiceMaskedOutput"
     "PyTorch-Early-Access__NoteBooks__AutoML__config__trn_autoML_Loss_Optimizer@"
     "f38ab4f.json": [("W106", 37, 17), ("W106", 52, 15), ("W101", 57, 7),
-                     ("W106", 66, 15)],
+                     ("W106", 66, 15), ("W110", 97, 17)],
     # "4.0 layout; lr_scheduler ReducePoly (Clara medl class)"
     "PyTorch-Early-Access__NoteBooks__AutoML__config__trn_autoML_LR_LP@f38ab4f.json": [
-        ("W106", 21, 15), ("W101", 32, 7), ("W106", 41, 15)],
+        ("W106", 21, 15), ("W101", 32, 7), ("W106", 41, 15), ("W110", 80, 17)],
 }  # fmt: skip
 
 

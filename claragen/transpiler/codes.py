@@ -84,6 +84,7 @@ CODES: dict[str, Code] = {
         Code("W106", "legacy-name", "a Clara 3.x class name in a 4.x config is ported"),
         Code("W108", "duplicate-key", "a key given twice in one object: the last one is used"),
         Code("W107", "inert-search", "a searched arg changes nothing in the scripts"),
+        Code("W110", "transform-order", "a spatial transform runs before the channel is made first"),
         Code("W109", "chosen-default", "an arg a legacy config left out, with no documented Clara default, is given NVIDIA's choice"),
     )
 }  # fmt: skip

@@ -36,6 +36,7 @@ from claragen.transpiler.passes.import_byoc import import_byoc
 from claragen.transpiler.passes.lower_dialect import lower_dialect
 from claragen.transpiler.passes.migrate import migrate_monai
 from claragen.transpiler.passes.references import inline_refs, resolve_refs
+from claragen.transpiler.passes.transform_order import check_transform_order
 from claragen.transpiler.passes.variables import resolve_variables
 from claragen.transpiler.render import Renderer
 from claragen.transpiler.space import read_space
@@ -57,6 +58,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("disabled", prune_disabled),
     ("references", resolve_refs),
     ("migrate", migrate_monai),
+    ("transform_order", check_transform_order),  # after migrate: AddChanneld's new name
     ("check_components", check_components),
     ("import_byoc", import_byoc),  # only with --import-byoc: it runs the user's code
 )
