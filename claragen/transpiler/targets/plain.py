@@ -104,7 +104,7 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
         self.ddp: Distributed | None = None
         if self.LOWERS_MULTI_GPU and config.variables.get("multi_gpu") is True:
             line = self.multi_gpu_span().line
-            self.ddp = Distributed(f"{config.file}:{line} multi_gpu")
+            self.ddp = Distributed(f"line {line} multi_gpu")
 
     def multi_gpu_span(self) -> Span:
         flag = self.config.globals.get("multi_gpu")  # else: given by --set
@@ -212,7 +212,7 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
             return Block(head, target, code)
         if not isinstance(slot, Component):
             return Block(
-                [f"{self.config.file} {section}.{key}"],
+                [f"{section}.{key}"],
                 target,
                 self.emitter.value(slot),
             )

@@ -344,7 +344,7 @@ class OptionsLowering:
         ):
             return (
                 repr(value.value),
-                f"{self.config.file}:{value.span.line} train.trainer max_epochs",
+                f"line {value.span.line} train.trainer max_epochs",
             )
         self.diags.error(
             "E602",

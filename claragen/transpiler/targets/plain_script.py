@@ -126,4 +126,5 @@ class PlainScript:
 def comment(
     config: Config, span_line: int, locator: str, notes: tuple[str, ...] = ()
 ) -> list[str]:
-    return [f"{config.file}:{span_line} {locator}"] + list(notes)
+    """`# line 57 train.model`: the docstring names the config file once."""
+    return [f"line {span_line} {locator}"] + list(notes)

@@ -67,8 +67,8 @@ DATASET_JSON = "config/dataset_0.json"  # environment.json
 MMAR_CKPT_DIR = "models"  # environment.json
 CROP_SIZE = (96, 96, 96)  # the config's random crop size
 ROI_SIZE = (160, 160, 160)  # the config's sliding-window ROI size
-VAL_INTERVAL = 1  # config_train.json:165 train.handlers[1] ValidationHandler interval
-EPOCHS = 1260  # config_train.json:220 train.trainer max_epochs
+VAL_INTERVAL = 1  # line 165 train.handlers[1] ValidationHandler interval
+EPOCHS = 1260  # line 220 train.trainer max_epochs
 DEVICE = "cuda"  # the trainer's device; the CPU when there is no GPU
 SEED = 0  # config_train.json determinism.random_seed
 KEY_METRIC = "val_mean_dice"  # validate key metric: the score of this job
@@ -242,7 +242,7 @@ def save_checkpoint(path, objects):
 def validate(model, loader, inferer, postprocessing, metrics, device, amp):
     """Run the evaluator once; return {metric label: value}.
 
-    config_train.json:307 validate.evaluator
+    line 307 validate.evaluator
     """
     model.eval()
     with torch.no_grad():
@@ -268,20 +268,20 @@ def main(argv=None):
     torch.backends.cudnn.benchmark = False
     start_time = time.time()
 
-    # config_train.json:72 train.pre_transforms
+    # line 72 train.pre_transforms
     train_transforms = Compose(
         [
-            # config_train.json:72 train.pre_transforms[0]
+            # line 72 train.pre_transforms[0]
             LoadImaged(keys=["image", "label"]),
-            # config_train.json:76 train.pre_transforms[1]
+            # line 76 train.pre_transforms[1]
             EnsureChannelFirstd(keys=["image", "label"]),
-            # config_train.json:80 train.pre_transforms[2]
+            # line 80 train.pre_transforms[2]
             ScaleIntensityRanged(
                 keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
             ),
-            # config_train.json:99 train.pre_transforms[3]
+            # line 99 train.pre_transforms[3]
             CropForegroundd(keys=["image", "label"], source_key="image"),
-            # config_train.json:103 train.pre_transforms[4]
+            # line 103 train.pre_transforms[4]
             RandCropByPosNegLabeld(
                 keys=["image", "label"],
                 label_key="label",
@@ -292,16 +292,16 @@ def main(argv=None):
                 image_key="image",
                 image_threshold=0,
             ),
-            # config_train.json:116 train.pre_transforms[5]
+            # line 116 train.pre_transforms[5]
             RandShiftIntensityd(keys="image", offsets=0.1, prob=MY_PROB),
-            # config_train.json:128 train.pre_transforms[6]
+            # line 128 train.pre_transforms[6]
             RandGaussianNoised(keys="image", prob=MY_PROB),
-            # config_train.json:133 train.pre_transforms[7]
+            # line 133 train.pre_transforms[7]
             ToTensord(keys=["image", "label"]),
         ]
     )
 
-    # config_train.json:138 train.dataset
+    # line 138 train.dataset
     train_dataset = CacheDataset(
         data=load_decathlon_datalist(
             args.dataset_json,
@@ -315,35 +315,35 @@ def main(argv=None):
         num_workers=2,
     )
 
-    # config_train.json:150 train.dataloader
+    # line 150 train.dataloader
     train_loader = DataLoader(
         dataset=train_dataset, batch_size=2, shuffle=True, num_workers=2
     )
 
-    # config_train.json:236 validate.pre_transforms
+    # line 236 validate.pre_transforms
     val_transforms = Compose(
         [
-            # config_train.json:236 validate.pre_transforms[0]
+            # line 236 validate.pre_transforms[0]
             # ref 'LoadImaged': same as train.pre_transforms[0] (line 72)
             LoadImaged(keys=["image", "label"]),
-            # config_train.json:237 validate.pre_transforms[1]
+            # line 237 validate.pre_transforms[1]
             # ref 'EnsureChannelFirstd': same as train.pre_transforms[1] (line 76)
             EnsureChannelFirstd(keys=["image", "label"]),
-            # config_train.json:238 validate.pre_transforms[2]
+            # line 238 validate.pre_transforms[2]
             # ref 'ScaleIntensityRanged': same as train.pre_transforms[2] (line 80)
             ScaleIntensityRanged(
                 keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
             ),
-            # config_train.json:239 validate.pre_transforms[3]
+            # line 239 validate.pre_transforms[3]
             # ref 'CropForegroundd': same as train.pre_transforms[3] (line 99)
             CropForegroundd(keys=["image", "label"], source_key="image"),
-            # config_train.json:240 validate.pre_transforms[4]
+            # line 240 validate.pre_transforms[4]
             # ref 'ToTensord': same as train.pre_transforms[7] (line 133)
             ToTensord(keys=["image", "label"]),
         ]
     )
 
-    # config_train.json:242 validate.dataset
+    # line 242 validate.dataset
     val_dataset = CacheDataset(
         data=load_decathlon_datalist(
             args.dataset_json,
@@ -357,12 +357,12 @@ def main(argv=None):
         num_workers=2,
     )
 
-    # config_train.json:254 validate.dataloader
+    # line 254 validate.dataloader
     val_loader = DataLoader(
         dataset=val_dataset, batch_size=1, shuffle=False, num_workers=2
     )
 
-    # config_train.json:45 train.model
+    # line 45 train.model
     # migrated: dimensions -> spatial_dims
     model = UNet(
         spatial_dims=3,
@@ -374,42 +374,42 @@ def main(argv=None):
         norm="batch",
     ).to(device)
 
-    # config_train.json:31 train.loss[1]
+    # line 31 train.loss[1]
     loss_function = FocalLoss(to_onehot_y=True)
 
-    # config_train.json:37 train.optimizer
+    # line 37 train.optimizer
     optimizer = torch.optim.Adam(params=model.parameters(), lr=LEARNING_RATE)
 
-    # config_train.json:41 train.lr_scheduler
+    # line 41 train.lr_scheduler
     lr_scheduler = torch.optim.lr_scheduler.StepLR(
         optimizer=optimizer, step_size=5000, gamma=0.1
     )
 
-    # config_train.json:159 train.inferer
+    # line 159 train.inferer
     train_inferer = SimpleInferer()
 
-    # config_train.json:263 validate.inferer
+    # line 263 validate.inferer
     val_inferer = SlidingWindowInferer(
         roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
     )
 
-    # config_train.json:203 train.post_transforms
+    # line 203 train.post_transforms
     train_post_transforms = Compose(
         [
-            # config_train.json:203 train.post_transforms[0]
+            # line 203 train.post_transforms[0]
             Activationsd(keys="pred", softmax=True),
-            # config_train.json:207 train.post_transforms[1]
+            # line 207 train.post_transforms[1]
             AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
         ]
     )
 
-    # config_train.json:289 validate.post_transforms
+    # line 289 validate.post_transforms
     val_post_transforms = Compose(
         [
-            # config_train.json:289 validate.post_transforms[0]
+            # line 289 validate.post_transforms[0]
             # ref 'Activationsd': same as train.post_transforms[0] (line 203)
             Activationsd(keys="pred", softmax=True),
-            # config_train.json:290 validate.post_transforms[1]
+            # line 290 validate.post_transforms[1]
             # ref 'AsDiscreted': same as train.post_transforms[1] (line 207)
             AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
         ]
@@ -417,25 +417,25 @@ def main(argv=None):
 
     # Metrics of the trainer and the evaluator, by log label.
     train_metrics = {
-        # config_train.json:212 train.key_metric
+        # line 212 train.key_metric
         # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
         "train_acc": ConfusionMatrixMetric(metric_name="accuracy"),
     }
     val_metrics = {
-        # config_train.json:292 validate.key_metric
+        # line 292 validate.key_metric
         "val_mean_dice": DiceMetric(reduction="mean", include_background=False),
-        # config_train.json:301 validate.additional_metrics[0]
+        # line 301 validate.additional_metrics[0]
         # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
         "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
     }
 
-    # config_train.json:184 train.handlers[3]
-    # config_train.json:192 train.handlers[4]
-    # config_train.json:268 validate.handlers[0]
-    # config_train.json:273 validate.handlers[1]
+    # line 184 train.handlers[3]
+    # line 192 train.handlers[4]
+    # line 268 validate.handlers[0]
+    # line 273 validate.handlers[1]
     writer = SummaryWriter(log_dir=args.mmar_ckpt_dir)
 
-    # config_train.json:217 train.trainer: the training loop.
+    # line 217 train.trainer: the training loop.
     # Automatic mixed precision ("amp") runs on CUDA only.
     train_amp = device.type == "cuda"
     val_amp = device.type == "cuda"
@@ -521,11 +521,11 @@ def main(argv=None):
         record = {"epoch": epoch, "loss": epoch_loss / max(steps, 1)}
         record.update({label: metric_value(m) for label, m in train_metrics.items()})
 
-        # config_train.json:161 train.handlers[0] LrScheduleHandler
+        # line 161 train.handlers[0] LrScheduleHandler
         lr_scheduler.step()
         log.info(f"Current learning rate: {lr_scheduler.get_last_lr()[0]}")
 
-        # config_train.json:165 train.handlers[1] ValidationHandler
+        # line 165 train.handlers[1] ValidationHandler
         if epoch % args.val_interval == 0:
             record.update(
                 validate(
@@ -546,7 +546,7 @@ def main(argv=None):
         if improved:
             best_value, best_epoch = record[KEY_METRIC], epoch
 
-        # config_train.json:169 train.handlers[2] CheckpointSaver
+        # line 169 train.handlers[2] CheckpointSaver
         if epoch % 400 == 0:
             save_checkpoint(
                 os.path.join(args.mmar_ckpt_dir, f"model_epoch={epoch}.pt"),
@@ -558,7 +558,7 @@ def main(argv=None):
                 },
             )
 
-        # config_train.json:278 validate.handlers[2] CheckpointSaver
+        # line 278 validate.handlers[2] CheckpointSaver
         if improved:
             save_checkpoint(
                 os.path.join(args.mmar_ckpt_dir, "model.pt"),
@@ -587,7 +587,7 @@ def main(argv=None):
             if name != "epoch":
                 writer.add_scalar(name, value, epoch)
 
-    # config_train.json:169 train.handlers[2] CheckpointSaver (final), also when interrupted
+    # line 169 train.handlers[2] CheckpointSaver (final), also when interrupted
     save_checkpoint(
         os.path.join(args.mmar_ckpt_dir, "model_final.pt"),
         {

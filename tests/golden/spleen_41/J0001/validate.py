@@ -125,7 +125,7 @@ def metric_value(metric):
 def validate(model, loader, inferer, postprocessing, metrics, device, amp):
     """Run the evaluator once; return {metric label: value}.
 
-    config_validation.json:125 validate.evaluator
+    line 125 validate.evaluator
     """
     model.eval()
     with torch.no_grad():
@@ -148,25 +148,25 @@ def main(argv=None):
     device = select_device(args.device)
     start_time = time.time()
 
-    # config_validation.json:13 validate.pre_transforms
+    # line 13 validate.pre_transforms
     val_transforms = Compose(
         [
-            # config_validation.json:13 validate.pre_transforms[0]
+            # line 13 validate.pre_transforms[0]
             # migrated: image_only=False, since the config reads *_meta_dict
             LoadImaged(keys=["image", "label"], image_only=False),
-            # config_validation.json:17 validate.pre_transforms[1]
+            # line 17 validate.pre_transforms[1]
             EnsureChannelFirstd(keys=["image", "label"]),
-            # config_validation.json:21 validate.pre_transforms[2]
+            # line 21 validate.pre_transforms[2]
             ScaleIntensityRanged(
                 keys="image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True
             ),
-            # config_validation.json:32 validate.pre_transforms[3]
+            # line 32 validate.pre_transforms[3]
             # migrated: ToTensord -> EnsureTyped (Invertd runs this list backwards)
             EnsureTyped(keys=["image", "label"]),
         ]
     )
 
-    # config_validation.json:37 validate.dataset
+    # line 37 validate.dataset
     val_dataset = Dataset(
         data=load_decathlon_datalist(
             args.dataset_json,
@@ -177,20 +177,20 @@ def main(argv=None):
         transform=val_transforms,
     )
 
-    # config_validation.json:44 validate.dataloader
+    # line 44 validate.dataloader
     val_loader = DataLoader(dataset=val_dataset, batch_size=1, shuffle=False)
 
-    # config_validation.json:48 validate.inferer
+    # line 48 validate.inferer
     val_inferer = SlidingWindowInferer(
         roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
     )
 
-    # config_validation.json:79 validate.post_transforms
+    # line 79 validate.post_transforms
     val_post_transforms = Compose(
         [
-            # config_validation.json:79 validate.post_transforms[0]
+            # line 79 validate.post_transforms[0]
             Activationsd(keys="pred", softmax=True),
-            # config_validation.json:83 validate.post_transforms[1]
+            # line 83 validate.post_transforms[1]
             # "device": "cuda" -> the script's device
             Invertd(
                 keys=["pred"],
@@ -201,13 +201,13 @@ def main(argv=None):
                 to_tensor=True,
                 device=device,
             ),
-            # config_validation.json:95 validate.post_transforms[2]
+            # line 95 validate.post_transforms[2]
             # migrated: n_classes dropped (to_onehot already gives the class count)
             AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
         ]
     )
 
-    # config_validation.json:10 validate.model
+    # line 10 validate.model
     # the network of the train config (line 45)
     model = UNet(
         spatial_dims=3,
@@ -221,19 +221,19 @@ def main(argv=None):
 
     # Metrics of the evaluator, by log label.
     val_metrics = {
-        # config_validation.json:110 validate.key_metric
+        # line 110 validate.key_metric
         "val_mean_dice": DiceMetric(reduction="mean", include_background=True),
-        # config_validation.json:119 validate.additional_metrics[0]
+        # line 119 validate.additional_metrics[0]
         # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
         "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
     }
 
-    # config_validation.json:53 validate.handlers[0] CheckpointLoader
+    # line 53 validate.handlers[0] CheckpointLoader
     checkpoint = torch.load(args.mmar_ckpt, map_location=device)
     for name, obj in {"model": model}.items():
         obj.load_state_dict(checkpoint.get(name, checkpoint), strict=True)
 
-    # config_validation.json:125 validate.evaluator: one pass over the data.
+    # line 125 validate.evaluator: one pass over the data.
     # Automatic mixed precision ("amp") runs on CUDA only.
     val_amp = device.type == "cuda"
     metrics = validate(

@@ -128,25 +128,25 @@ def main(argv=None):
     device = select_device(args.device)
     start_time = time.time()
 
-    # config_validation.json:13 validate.pre_transforms
+    # line 13 validate.pre_transforms
     val_transforms = Compose(
         [
-            # config_validation.json:13 validate.pre_transforms[0]
+            # line 13 validate.pre_transforms[0]
             # migrated: image_only=False, since the config reads *_meta_dict
             LoadImaged(keys=["image", "label"], image_only=False),
-            # config_validation.json:17 validate.pre_transforms[1]
+            # line 17 validate.pre_transforms[1]
             EnsureChannelFirstd(keys=["image", "label"]),
-            # config_validation.json:21 validate.pre_transforms[2]
+            # line 21 validate.pre_transforms[2]
             ScaleIntensityRanged(
                 keys="image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True
             ),
-            # config_validation.json:32 validate.pre_transforms[3]
+            # line 32 validate.pre_transforms[3]
             # migrated: ToTensord -> EnsureTyped (Invertd runs this list backwards)
             EnsureTyped(keys=["image", "label"]),
         ]
     )
 
-    # config_validation.json:37 validate.dataset
+    # line 37 validate.dataset
     val_dataset = Dataset(
         data=load_decathlon_datalist(
             args.dataset_json,
@@ -157,10 +157,10 @@ def main(argv=None):
         transform=val_transforms,
     )
 
-    # config_validation.json:44 validate.dataloader
+    # line 44 validate.dataloader
     val_loader = DataLoader(dataset=val_dataset, batch_size=1, shuffle=False)
 
-    # config_validation.json:10 validate.model
+    # line 10 validate.model
     # the network of the train config (line 45)
     model = UNet(
         spatial_dims=3,
@@ -172,17 +172,17 @@ def main(argv=None):
         norm="batch",
     ).to(device)
 
-    # config_validation.json:48 validate.inferer
+    # line 48 validate.inferer
     val_inferer = SlidingWindowInferer(
         roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
     )
 
-    # config_validation.json:79 validate.post_transforms
+    # line 79 validate.post_transforms
     val_post_transforms = Compose(
         [
-            # config_validation.json:79 validate.post_transforms[0]
+            # line 79 validate.post_transforms[0]
             Activationsd(keys="pred", softmax=True),
-            # config_validation.json:83 validate.post_transforms[1]
+            # line 83 validate.post_transforms[1]
             # "device": "cuda" -> the script's device
             Invertd(
                 keys=["pred"],
@@ -193,13 +193,13 @@ def main(argv=None):
                 to_tensor=True,
                 device=device,
             ),
-            # config_validation.json:95 validate.post_transforms[2]
+            # line 95 validate.post_transforms[2]
             # migrated: n_classes dropped (to_onehot already gives the class count)
             AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
         ]
     )
 
-    # config_validation.json:119 validate.additional_metrics
+    # line 119 validate.additional_metrics
     # metrics by log label
     val_additional_metrics = {
         "val_acc": Accuracy(
@@ -207,7 +207,7 @@ def main(argv=None):
         )
     }
 
-    # config_validation.json:110 validate.key_metric
+    # line 110 validate.key_metric
     # metrics by log label
     val_key_metric = {
         "val_mean_dice": MeanDice(
@@ -216,13 +216,13 @@ def main(argv=None):
         )
     }
 
-    # config_validation.json:53 validate.handlers
+    # line 53 validate.handlers
     val_handlers = [
-        # config_validation.json:53 validate.handlers[0]
+        # line 53 validate.handlers[0]
         CheckpointLoader(load_path=args.mmar_ckpt, load_dict={"model": model}),
-        # config_validation.json:61 validate.handlers[1]
+        # line 61 validate.handlers[1]
         StatsHandler(output_transform=lambda x: None),
-        # config_validation.json:66 validate.handlers[2]
+        # line 66 validate.handlers[2]
         MetricsSaver(
             save_dir=args.mmar_eval_output_path,
             metrics=["val_mean_dice", "val_acc"],
@@ -233,7 +233,7 @@ def main(argv=None):
         ),
     ]
 
-    # config_validation.json:125 validate.evaluator
+    # line 125 validate.evaluator
     # "device": "cuda" -> the script's device
     evaluator = SupervisedEvaluator(
         device=device,
