@@ -85,6 +85,8 @@ def test_validation_script_loads_the_trained_checkpoint(tmp_path, data):
 def test_engines_target_trains_and_validates_like_the_plain_loop(tmp_path, data):
     """The engines script (MONAI's SupervisedTrainer) of the example trains, saves, scores
     the same as the plain loop, and its validate.py reads the checkpoint."""
+    import torch
+
     scores = {}
     for target in ("plain", "engines"):
         out = compile_example(tmp_path / target, target=target)
@@ -95,6 +97,12 @@ def test_engines_target_trains_and_validates_like_the_plain_loop(tmp_path, data)
         assert result["key_metric"] == "val_mean_dice" and result["best_epoch"] == 1
         scores[target] = result["best_value"]
         assert (ckpt / "model_final.pt").is_file()
+        # one checkpoint format for every target (README "The generated script")
+        best = torch.load(ckpt / "model.pt", map_location="cpu", weights_only=True)
+        assert set(best) == {"model", "train_conf"}, (target, set(best))
+        assert best["train_conf"]["learning_rate"] == 2e-4
+        final = torch.load(ckpt / "model_final.pt", weights_only=True)
+        assert set(final) == {"model", "optimizer", "lr_scheduler", "train_conf"}
     assert abs(scores["plain"] - scores["engines"]) < 1e-5, scores
 
     out = tmp_path / "engines" / "out"

@@ -239,7 +239,7 @@ class Compilation:
     ) -> dict[str, str]:
         """One job as a MONAI bundle: configs/train.json and configs/metadata.json."""
         config, ctx = self.job_passes(config, base, job)
-        script = lower_engines(config, ctx, ".", job.id, job.values)
+        script = lower_engines(config, ctx, ".", job.id, job.values, bundle=True)
         self.diags.raise_if_errors()
         assert script is not None
         self.targets[f"{job.id}/configs/train.json"] = "bundle"

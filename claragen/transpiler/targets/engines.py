@@ -74,6 +74,7 @@ class EnginesScript:
     search_constants: list[tuple[str, str, str]] = field(default_factory=list)
     options: list[Option] = field(default_factory=list)
     train_conf: str = "{}"
+    conf_holder: bool = False  # a CheckpointSaver saves TRAIN_CONF (class TrainConf)
     trainer: str = "trainer"
     evaluator: str | None = None
     loaders: list[tuple[str, str]] = field(default_factory=list)  # comment, path
@@ -87,6 +88,8 @@ class EnginesMixin:
     """What the train and the validation lowering of this target share."""
 
     LOWERS_MULTI_GPU = False  # MONAI's engines would need ignite's idist: not lowered
+    conf_holder = False  # set when a CheckpointSaver saves TRAIN_CONF
+    bundle = False  # the bundle target: TRAIN_CONF is left out of checkpoints
 
     config: Config
 
@@ -109,19 +112,19 @@ class EnginesMixin:
     def bind_handlers(self, comp: Component) -> Component:
         save = comp.arg("save_dict")
         if comp.class_name == "CheckpointSaver" and isinstance(save, DictV):
-            kept = tuple(
-                (k, v)
+            conf = "" if self.bundle else "TrainConf()"
+            items = tuple(
+                (
+                    (k, _code(conf) if conf else None)
+                    if isinstance(v, Ref) and v.name == "conf"
+                    else (k, v)
+                )
                 for k, v in save.items
-                if not (isinstance(v, Ref) and v.name == "conf")
             )
-            if kept != save.items:
+            if items != save.items:  # ignite saves objects by their state_dict
+                self.conf_holder = not self.bundle
+                kept = tuple((k, v) for k, v in items if v is not None)
                 comp = comp.with_arg("save_dict", dataclasses.replace(save, items=kept))
-                comp = dataclasses.replace(
-                    comp,
-                    notes=comp.notes
-                    + ("'train_conf' (@conf) left out: ignite saves objects with a "
-                       "state_dict only",),
-                )  # fmt: skip
         if comp.class_name == "CheckpointSaver":
             comp = self.clara_file_names(comp)
         if comp.class_name == "ValidationHandler" and comp.arg("interval") is not None:
@@ -299,6 +302,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
                    "epochs to train (default: %(default)s)", type="int")  # fmt: skip
         )
         script.train_conf = self.train_conf()
+        script.conf_holder = self.conf_holder
         script.search_constants = self.search_constants()
         self.imports.add_name("ignite.engine", "Events")
         self.imports.add_name("monai.handlers", "from_engine")
@@ -400,9 +404,16 @@ class EnginesEvalLowering(EnginesMixin, EvalLowering):
 
 
 def lower_engines(
-    config: Config, ctx: PassContext, script_dir: str, job: str, values: dict[str, Any]
+    config: Config,
+    ctx: PassContext,
+    script_dir: str,
+    job: str,
+    values: dict[str, Any],
+    bundle: bool = False,
 ) -> EnginesScript | None:
-    return EnginesLowering(config, ctx, script_dir, job).lower_engines(values)
+    lowering = EnginesLowering(config, ctx, script_dir, job)
+    lowering.bundle = bundle  # a bundle's JSON has no TrainConf class to save
+    return lowering.lower_engines(values)
 
 
 def lower_engines_evaluation(config: Config, ctx: PassContext, script_dir: str, job: str,

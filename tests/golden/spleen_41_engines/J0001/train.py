@@ -95,6 +95,18 @@ TRAIN_CONF = {
 }
 
 
+class TrainConf:
+    """TRAIN_CONF as ignite's Checkpoint saves an object: by its state_dict, so that
+    every checkpoint holds {"model": ..., "train_conf": ...} as the plain target's do.
+    """
+
+    def state_dict(self):
+        return dict(TRAIN_CONF)
+
+    def load_state_dict(self, state):
+        TRAIN_CONF.update(state)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -399,11 +411,10 @@ def main(argv=None):
             log_dir=args.mmar_ckpt_dir, output_transform=lambda x: None
         ),
         # line 278 validate.handlers[2]
-        # 'train_conf' (@conf) left out: ignite saves objects with a state_dict only
         # key_metric_filename='model.pt': Clara's checkpoint names
         CheckpointSaver(
             save_dir=args.mmar_ckpt_dir,
-            save_dict={"model": model},
+            save_dict={"model": model, "train_conf": TrainConf()},
             save_key_metric=True,
             key_metric_filename="model.pt",
         ),
@@ -441,7 +452,6 @@ def main(argv=None):
             validator=evaluator, interval=args.val_interval, epoch_level=True
         ),
         # line 169 train.handlers[2]
-        # 'train_conf' (@conf) left out: ignite saves objects with a state_dict only
         # final_filename='model_final.pt': Clara's checkpoint names
         CheckpointSaver(
             save_dir=args.mmar_ckpt_dir,
@@ -449,6 +459,7 @@ def main(argv=None):
                 "model": model,
                 "optimizer": optimizer,
                 "lr_scheduler": lr_scheduler,
+                "train_conf": TrainConf(),
             },
             save_final=True,
             save_interval=400,
