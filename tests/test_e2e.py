@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +81,17 @@ def test_validation_script_loads_the_trained_checkpoint(tmp_path, data):
     metrics = json.loads((evaluation / "metrics.json").read_text())
     assert set(metrics) == {"val_mean_dice", "val_acc"}
     assert all(0.0 <= v <= 1.0 for v in metrics.values())
+    # the config's MetricsSaver, as MONAI's handler writes it (the engines test: the same)
+    assert REPORTS <= {p.name for p in evaluation.iterdir()}
+    rows = (evaluation / "val_mean_dice_raw.csv").read_text().splitlines()
+    cases = json.loads((data / "dataset.json").read_text())["validation"]
+    assert len(rows) == 1 + len(cases)  # a header, then one row per case
+    assert all(Path(c["image"]).name in "".join(rows) for c in cases)
+    summary = (evaluation / "val_mean_dice_summary.csv").read_text()
+    assert "mean" in summary and "90percentile" in summary
+
+
+REPORTS = {"metrics.csv", "val_mean_dice_raw.csv", "val_mean_dice_summary.csv"}
 
 
 def test_engines_target_trains_and_validates_like_the_plain_loop(tmp_path, data):
@@ -119,6 +131,7 @@ def test_engines_target_trains_and_validates_like_the_plain_loop(tmp_path, data)
     metrics = json.loads((evaluation / "metrics.json").read_text())
     assert set(metrics) == {"val_mean_dice", "val_acc"}
     assert abs(metrics["val_mean_dice"] - scores["engines"]) < 0.05
+    assert REPORTS <= {p.name for p in evaluation.iterdir()}
 
 
 def test_bundle_target_runs_with_monai_bundle_run_and_scores_like_the_plain_loop(

@@ -72,3 +72,37 @@ def test_a_computed_handler_arg_is_said_not_replaced_silently(tmp_path):
     script, warnings = _compile(tmp_path, edit)
     (warning,) = warnings
     assert "'save_interval'" in warning.message and "default 0" in warning.message
+
+
+def test_a_metrics_saver_of_the_train_config_writes_its_reports(tmp_path):
+    """The plain train.py honours a MetricsSaver among the validate handlers: after each
+    validation, MONAI's write_metrics_reports writes what the handler would."""
+    import subprocess
+    import sys
+
+    from tests.conftest import synthetic_data
+
+    def edit(cfg):
+        cfg["validate"]["handlers"].append({"name": "MetricsSaver", "args": {
+            "save_dir": "{MMAR_CKPT_DIR}/eval", "metrics": "*",
+            "metric_details": ["val_mean_dice"], "summary_ops": ["mean", "max"]}})  # fmt: skip
+
+    script, warnings = _compile(tmp_path, edit)
+    assert "save_metrics_report(" in script and not warnings
+    data = synthetic_data(tmp_path / "data", 2, 1, (48, 48, 40))
+    ckpt = tmp_path / "models"
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "out" / "J0001" / "train.py"), "--epochs", "1",
+         "--device", "cpu", "--data-root", str(data), "--dataset-json",
+         str(data / "dataset.json"), "--mmar-ckpt-dir", str(ckpt), "--crop-size", "32",
+         "32", "32", "--roi-size", "32", "32", "32"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    written = {p.name for p in (ckpt / "eval").iterdir()}
+    assert {
+        "metrics.csv",
+        "val_mean_dice_raw.csv",
+        "val_mean_dice_summary.csv",
+    } <= written
+    assert "max" in (ckpt / "eval" / "val_mean_dice_summary.csv").read_text()

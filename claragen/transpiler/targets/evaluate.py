@@ -189,6 +189,8 @@ class EvalLowering(PlainLowering):
         for module in ("argparse", "json", "logging", "os", "time", "torch"):
             self.imports.add_module(module)
         self.imports.add_name("monai.data", "decollate_batch")
+        if script.plan.report:  # MetricsSaver
+            self.imports.add_name("monai.handlers.utils", "write_metrics_reports")
         if self.imports.byoc:
             self.imports.add_module("sys")
         script.imports = self.imports.lines()

@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 
 from claragen.transpiler.diagnostics import Diagnostics
 from claragen.transpiler.emit import Emitter
-from claragen.transpiler.ir import Component, DictV, Expr, Lit, Ref, Value
+from claragen.transpiler.ir import (
+    Component,
+    DictV,
+    Expr,
+    Lit,
+    Ref,
+    Value,
+    is_literal,
+    to_python,
+)
 
 
 @dataclass
@@ -29,6 +38,22 @@ class Saver:
     final: str | None = None  # file name
     interval: int = 0  # epochs
     key_metric: str | None = None  # file name of the best-key-metric checkpoint
+
+
+@dataclass
+class Report:
+    """A MetricsSaver: the metrics, each case's values and their summaries, written after
+    each validation by MONAI's own `write_metrics_reports`, as the handler writes them.
+    """
+
+    comment: str
+    note: str | None
+    save_dir: str  # expression
+    metrics: list[str] | None  # the labels to write; None: every one ("*")
+    details: list[str]  # the labels whose per-case values are written ("*": every one)
+    summary_ops: str  # source of a list, or None
+    delimiter: str
+    output_type: str
 
 
 @dataclass
@@ -69,6 +94,7 @@ class LoopPlan:
     )
     loaders: list[Loader] = field(default_factory=list)
     metrics_dir: str | None = None  # MetricsSaver: where metrics.json goes
+    report: Report | None = None  # MetricsSaver: its CSV reports
     smartcache: str | None = None  # a SmartCacheDataset to start, update and shut down
     smartcache_comment: str | None = None
     logs: dict[str, SectionLog] = field(
@@ -92,8 +118,8 @@ def _arg(comp: Component, name: str, hc: HandlerContext, default: object) -> obj
     value = comp.arg(name)
     if value is None:
         return default
-    if isinstance(value, Lit):
-        return value.value
+    if is_literal(value):
+        return to_python(value)
     hc.diags.warning(
         "W104",
         value.span,
@@ -340,13 +366,34 @@ def lower_smartcache(comp: Component, hc: HandlerContext) -> None:
 
 
 def lower_metrics_saver(comp: Component, hc: HandlerContext) -> None:
-    """MetricsSaver -> metrics.json in its save_dir (the per-image details are not kept)."""
+    """MetricsSaver -> metrics.json in its save_dir, and MONAI's CSV reports: each metric,
+    each case's values (`metric_details`, by the image's file name) and their summaries.
+    """
     known = {"save_dir", "metrics", "metric_details", "batch_transform", "summary_ops",
              "save_rank", "delimiter", "output_type"}  # fmt: skip
     if not _check_args(comp, known, hc):
         return
     save_dir = comp.arg("save_dir")
     hc.plan.metrics_dir = hc.emitter.value(save_dir) if save_dir is not None else None
+    names = {}
+    for arg, default in (("metrics", "*"), ("metric_details", None)):
+        value = _arg(comp, arg, hc, default)
+        names[arg] = [value] if isinstance(value, str) else value
+    ops = _arg(comp, "summary_ops", hc, None)
+    hc.plan.report = Report(
+        comment=hc.comment,
+        note=(
+            "its batch_transform: the loop takes each image's file name"
+            if comp.arg("batch_transform") is not None
+            else None
+        ),
+        save_dir=hc.plan.metrics_dir or hc.ckpt_dir,
+        metrics=None if names["metrics"] in (None, ["*"]) else list(names["metrics"]),
+        details=list(names["metric_details"] or []),
+        summary_ops=repr(ops),
+        delimiter=str(_arg(comp, "delimiter", hc, ",")),
+        output_type=str(_arg(comp, "output_type", hc, "csv")),
+    )
 
 
 HANDLERS: dict[str, Callable[[Component, HandlerContext], None]] = {

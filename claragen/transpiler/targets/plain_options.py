@@ -272,6 +272,8 @@ class OptionsLowering:
         for module in ("argparse", "json", "logging", "os", "time", "torch"):
             self.imports.add_module(module)
         self.imports.add_name("monai.data", "decollate_batch")
+        if script.plan.report:  # MetricsSaver
+            self.imports.add_name("monai.handlers.utils", "write_metrics_reports")
         if script.seed is not None:
             self.imports.add_name("monai.utils", "set_determinism")
         if any(log.tensorboard_dir for log in script.plan.logs.values()):

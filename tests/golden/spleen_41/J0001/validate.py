@@ -18,6 +18,7 @@ import time
 import monai
 import torch
 from monai.data import DataLoader, Dataset, decollate_batch, load_decathlon_datalist
+from monai.handlers.utils import write_metrics_reports
 from monai.inferers import SlidingWindowInferer
 from monai.metrics import ConfusionMatrixMetric, DiceMetric
 from monai.networks.nets import UNet
@@ -122,8 +123,14 @@ def metric_value(metric):
     return float(value)
 
 
-def validate(model, loader, inferer, postprocessing, metrics, device, amp):
+# line 66 validate.handlers[2] MetricsSaver: the metrics whose per-case values it writes
+# (its batch_transform: the loop takes each image's file name)
+REPORT_DETAILS = ["val_mean_dice"]
+
+
+def validate(model, loader, inferer, postprocessing, metrics, device, amp, report=None):
     """Run the evaluator once; return {metric label: value}.
+    `report` (MetricsSaver) gets each case's image file name and metric values.
 
     line 125 validate.evaluator
     """
@@ -139,7 +146,31 @@ def validate(model, loader, inferer, postprocessing, metrics, device, amp):
                 *monai.handlers.from_engine(["pred", "label"])(items)
             )
             metrics["val_acc"](*monai.handlers.from_engine(["pred", "label"])(items))
+            if report is not None:
+                report["images"] += [
+                    str(f) for f in batch["image"].meta["filename_or_obj"]
+                ]
+    if report is not None:  # each case's values, before metric_value resets the metrics
+        report["details"] = {
+            label: metric.get_buffer()
+            for label, metric in metrics.items()
+            if label in REPORT_DETAILS or "*" in REPORT_DETAILS
+        }
     return {label: metric_value(metric) for label, metric in metrics.items()}
+
+
+def save_metrics_report(save_dir, metrics, report):
+    """The metrics, each case's values and their summaries, written as MONAI's
+    MetricsSaver writes them (line 66 validate.handlers[2])."""
+    write_metrics_reports(
+        save_dir=save_dir,
+        images=report["images"] or None,
+        metrics={k: v for k, v in metrics.items() if k in ["val_mean_dice", "val_acc"]},
+        metric_details=report["details"],
+        summary_ops="*",
+        deli=",",
+        output_type="csv",
+    )
 
 
 def main(argv=None):
@@ -236,6 +267,7 @@ def main(argv=None):
     # line 125 validate.evaluator: one pass over the data.
     # Automatic mixed precision ("amp") runs on CUDA only.
     val_amp = device.type == "cuda"
+    report = {"images": []}
     metrics = validate(
         model,
         val_loader,
@@ -244,7 +276,9 @@ def main(argv=None):
         val_metrics,
         device,
         val_amp,
+        report,
     )
+    save_metrics_report(args.mmar_eval_output_path, metrics, report)
     os.makedirs(args.mmar_eval_output_path, exist_ok=True)
     with open(os.path.join(args.mmar_eval_output_path, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
