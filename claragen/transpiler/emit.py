@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -82,20 +83,7 @@ class Imports:
         ]
 
 
-STDLIB = frozenset(
-    {
-        "argparse",
-        "functools",
-        "json",
-        "logging",
-        "math",
-        "os",
-        "shlex",
-        "signal",
-        "sys",
-        "time",
-    }
-)
+STDLIB = frozenset(sys.stdlib_module_names)  # what isort and ruff sort first
 
 
 @dataclass

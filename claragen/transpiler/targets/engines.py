@@ -306,7 +306,13 @@ class EnginesLowering(EnginesMixin, PlainLowering):
         script.search_constants = self.search_constants()
         self.imports.add_name("ignite.engine", "Events")
         self.imports.add_name("monai.handlers", "from_engine")
-        for module in ("functools", "signal", "sys"):  # a stop on SIGTERM or Ctrl-C
+        for module in (
+            "atexit",
+            "functools",
+            "multiprocessing",
+            "signal",
+            "sys",
+        ):  # stop
             self.imports.add_module(module)
         self.finish_imports(script)
         script.docstring = self.engines_docstring(values, "train")

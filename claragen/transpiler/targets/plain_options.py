@@ -282,7 +282,14 @@ class OptionsLowering:
             self.imports.add_module("sys")
         if script.ddp is not None:
             self.imports.add_name("torch.nn.parallel", "DistributedDataParallel")
-        for module in ("functools", "shlex", "signal", "sys"):  # stop and --resume
+        for module in (
+            "atexit",
+            "functools",
+            "multiprocessing",
+            "shlex",
+            "signal",
+            "sys",
+        ):
             self.imports.add_module(module)
         script.imports = self.imports.lines()
         script.byoc_imports = self.imports.byoc_lines()

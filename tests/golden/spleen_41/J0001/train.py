@@ -19,9 +19,11 @@ best value and epoch, per-epoch values, wall time) into --mmar-ckpt-dir.
 """
 
 import argparse
+import atexit
 import functools
 import json
 import logging
+import multiprocessing
 import os
 import shlex
 import signal
@@ -226,6 +228,16 @@ def quiet_worker(init_fn, worker_id):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if init_fn is not None:
         init_fn(worker_id)
+
+
+def end_workers():
+    """At exit, end the DataLoader workers still running. They ignore SIGTERM, with which
+    Python's multiprocessing ends them; after an error in the loop no loader has shut them
+    down, and the exit would wait for them forever."""
+    if hasattr(signal, "SIGCHLD"):  # not the loader's "worker killed" error
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for child in multiprocessing.active_children():
+        child.kill()
 
 
 def save_checkpoint(path, objects):
@@ -475,6 +487,8 @@ def main(argv=None):
     stop = StopOnSignal()
     for loader in (train_loader, val_loader):
         loader.worker_init_fn = functools.partial(quiet_worker, loader.worker_init_fn)
+    # registered after multiprocessing's own exit function (torch's), so it runs before it
+    atexit.register(end_workers)
     interrupted = False
     for epoch in range(start_epoch, args.epochs + 1):
         # (a signal while the last epoch validated or saved)
