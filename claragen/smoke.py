@@ -30,6 +30,7 @@ from claragen.transpiler.ir import (
     ListV,
     Lit,
     SearchValue,
+    is_literal,
     to_python,
 )
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
@@ -105,6 +106,27 @@ def spatial_dims(model: Component | None) -> int:
     return 3
 
 
+def voxel_size(config: Config, dims: int) -> list[float]:
+    """The spacing the config's first Spacingd resamples to (1 mm when it has none): the
+    volumes have it already, so that the crops after it fit in them."""
+    for section in ("train", "validate"):
+        pre = config.sections.get(section, {}).get("pre_transforms")
+        for comp in pre if isinstance(pre, list) else []:
+            pixdim = comp.arg("pixdim") if comp.class_name == "Spacingd" else None
+            while isinstance(pixdim, SearchValue):
+                pixdim = pixdim.value
+            data = (
+                to_python(pixdim) if pixdim is not None and is_literal(pixdim) else None
+            )
+            if isinstance(data, int | float) and not isinstance(data, bool):
+                data = [data] * dims
+            if isinstance(data, list) and all(
+                isinstance(v, int | float) and v > 0 for v in data[:dims]
+            ):
+                return [float(v) for v in data[:dims]] + [1.0] * (3 - dims)
+    return [1.0, 1.0, 1.0]
+
+
 def make_data(folder: Path, config: Config, train_model: Component | None) -> None:
     """Volumes and a datalist that fit the compiled config."""
     import nibabel as nib
@@ -118,6 +140,7 @@ def make_data(folder: Path, config: Config, train_model: Component | None) -> No
             channels - 2, 1
         )  # DeepGrow: the transform adds 2 guidance channels
     shape = SHAPE[: spatial_dims(train_model)]
+    affine = np.diag([*voxel_size(config, len(shape)), 1.0])
     column = (...,) + (None,) * len(shape)  # broadcasts a per-axis vector over the grid
     batch = int(_slot_arg(config, "train", "dataloader", "batch_size", 1) or 1)
     rng = np.random.default_rng(0)
@@ -136,11 +159,11 @@ def make_data(folder: Path, config: Config, train_model: Component | None) -> No
             image = np.stack([image] * channels, axis=-1)
         name = f"case_{i:03d}.nii.gz"
         nib.save(
-            nib.Nifti1Image(image.astype(np.float32), np.eye(4)),
+            nib.Nifti1Image(image.astype(np.float32), affine),
             folder / "images" / name,
         )
         nib.save(
-            nib.Nifti1Image(organ.astype(np.uint8), np.eye(4)), folder / "labels" / name
+            nib.Nifti1Image(organ.astype(np.uint8), affine), folder / "labels" / name
         )
         entries.append({"image": f"images/{name}", "label": f"labels/{name}"})
     datalist = {key: entries[:-1] for key in _list_keys(config)}
@@ -156,18 +179,20 @@ def _window(script: str, option: str) -> list[str]:
     return [option, *[str(WINDOW)] * int(found.group(1))] if found else []
 
 
-ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception)\b.*:")
+ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception)(:|$)")
 WRAPPERS = ("RuntimeError: applying transform", "RuntimeError: Caught")
 
 
 def _last_line(text: str) -> str:
-    """The error that names the cause: the last one that is not a wrapper of another
+    """The error that names the cause: the first one that is not a wrapper of another
     (MONAI's "applying transform ...", a DataLoader worker's "Caught ...")."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     errors = [
         ln for ln in lines if ERROR_LINE.match(ln) and not ln.startswith(WRAPPERS)
     ]
-    chosen = errors[-1] if errors else (lines[-1] if lines else "(no output)")
+    # the first: Python prints a chain of exceptions root cause first, and a thread's
+    # traceback (ThreadDataLoader) before the main thread's error that follows from it
+    chosen = errors[0] if errors else (lines[-1] if lines else "(no output)")
     return chosen[:300]
 
 

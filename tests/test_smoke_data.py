@@ -1,0 +1,42 @@
+"""The smoke run's synthetic data fits the config's own pipeline, and its failure names the
+first real exception (claragen/smoke.py)."""
+
+from claragen.smoke import _last_line, voxel_size
+from tests.conftest import minimal, run_passes
+
+THREAD_THEN_MAIN = """\
+Exception in thread Thread-1 (_run):
+Traceback (most recent call last):
+  File "monai/transforms/utils.py", line 617, in correct_crop_centers
+ValueError: The size of the proposed random crop ROI is larger than the image size
+Traceback (most recent call last):
+  File "train.py", line 500, in main
+TypeError: the data to aggregate must be PyTorch Tensor
+"""
+CHAINED = """\
+Traceback (most recent call last):
+KeyError: 'label'
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+RuntimeError: applying transform <monai.transforms.Spacingd object>
+"""
+
+
+def test_the_first_real_exception_is_reported():
+    assert _last_line(THREAD_THEN_MAIN).startswith(
+        "ValueError: The size of the proposed"
+    )
+    assert _last_line(CHAINED) == "KeyError: 'label'"
+
+
+def test_the_volumes_have_the_spacing_the_config_resamples_to(tmp_path):
+    cfg = minimal()
+    cfg["train"]["pre_transforms"].insert(
+        1, {"name": "Spacingd", "args": {"keys": ["image"], "pixdim": [1.5, 1.5, 2.0]}}
+    )
+    config = run_passes(tmp_path, cfg)
+    assert voxel_size(config, 3) == [1.5, 1.5, 2.0]
+    assert voxel_size(config, 2) == [1.5, 1.5, 1.0]
+    assert voxel_size(run_passes(tmp_path / "b", minimal()), 3) == [1.0, 1.0, 1.0]
