@@ -282,7 +282,7 @@ def volume(tmp_path_factory):
 SMOKED = [
     (n, e)
     for n, e in CASES
-    if role(n) in ("transforms", "post_transforms", "networks", "losses")
+    if role(n) in ("transforms", "post_transforms", "networks", "losses", "handlers")
 ]
 
 
@@ -316,6 +316,17 @@ def test_the_ported_component_runs(compiled, volume, name, every):
         with torch.no_grad():
             y = model(torch.rand(size))
         assert y.shape[1] == 2
+    elif kind == "handlers":  # a metric: the plain loop's monai.metrics class
+        (metric,) = _built(out, "val_metrics").values()
+        label = (torch.rand(2, 1, 8, 8, 8) > 0.5).float()
+        onehot = torch.cat([1 - label, label], dim=1)
+        if type(metric).__name__ == "ROCAUCMetric":
+            metric(torch.rand(4, 2), torch.tensor([[1, 0], [0, 1], [1, 0], [0, 1]]))
+        else:
+            metric(onehot, onehot)
+        value = metric.aggregate()
+        value = value[0] if isinstance(value, list | tuple) else value
+        assert 0.0 <= float(value) <= 1.0
     else:
         loss = _built(out, "loss_function")
         if (
