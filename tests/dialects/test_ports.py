@@ -53,11 +53,13 @@ SAMPLES = {
     "rate": 0.5, "roi_size": V3, "is_2d": False, "remove_bg": True, "logit_thresh": 0.5,
     "is_one_hot_targets": False, "report_path": "report", "do_summary": True,
     "do_print": True, "is_key_metric": True, "auc_average": "macro", "class_index": 1,
-    "include_list": [1],
+    "include_list": [1], "label_names": ["background", "organ"],
+    "channel_names": ["background", "organ"],
 }  # fmt: skip
 # Components that run on the network's output ("model" -> "pred"), not on loaded images.
 ON_PREDICTIONS = {"ArgmaxAcrossChannels", "ThresholdValues", "KeepLargestCC",
-                  "RestoreOriginalShape", "ProcessMulticlassPreds", "SaveAsNifti"}  # fmt: skip
+                  "RestoreOriginalShape", "ProcessMulticlassPreds", "SaveAsNifti",
+                  "SplitBasedOnLabel", "SplitAcrossChannels"}  # fmt: skip
 FIELDS_OF = {"ConvertToMultiChannelBasedOnBratsClasses": "label"}
 SLOTS = {
     "networks": ("train", "model"), "losses": ("train", "loss"),
@@ -302,6 +304,8 @@ def test_the_ported_component_runs(compiled, volume, name, every):
         if name in ("RestoreOriginalShape", "SaveAsNifti"):
             pytest.skip("runs on a prediction of the validation loop (make corpus)")
         pred = torch.rand(2, 40, 40, 40)
+        if name == "SplitBasedOnLabel":  # it splits a label map (after the argmax)
+            pred = torch.randint(0, 2, (1, 40, 40, 40)).float()
         result = _built(out, "val_post_transforms")({"pred": pred, "label": pred[:1]})
         assert result["pred"].shape[-3:] == (40, 40, 40)
     elif kind == "networks":

@@ -23,6 +23,7 @@ from typing import Any
 
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import Span
+from claragen.transpiler.dialects.conversions import split_channels
 from claragen.transpiler.dialects.legacy import make, value
 from claragen.transpiler.ir import (
     Component,
@@ -48,29 +49,6 @@ def _lit(comp: Component, name: str, default: Any = None) -> Any:
 def _make(name: str, like: Component, args: dict[str, Any], note: str,
           ctx: PassContext, **attrs: Any) -> Component:  # fmt: skip
     return make(name, like.locator, like.span, args, ctx, note=note, **attrs)
-
-
-def _split(
-    comp: Component, ctx: PassContext, renames: dict[str, str]
-) -> list[Component]:
-    """SplitBasedOnLabel{field, label_names} -> one-hot, then one key per class."""
-    field = str(_lit(comp, "field", _lit(comp, "fields", "model")))
-    key = KEY_NAMES.get(field, field)
-    names = _lit(comp, "label_names", _lit(comp, "channel_names", [])) or []
-    names = [str(n) for n in names] if isinstance(names, list) else [str(names)]
-    postfixes = []
-    for name in names:
-        postfix = name[len(key) + 1 :] if name.startswith(f"{key}_") else name
-        postfixes.append(postfix)
-        renames[name] = f"{key}_{postfix}"
-    note = f"Clara 3.x {comp.name} -> one-hot + SplitDimd (one key per class)"
-    out = []
-    if comp.name == "SplitBasedOnLabel":
-        out.append(_make("AsDiscreted", comp, {"keys": key, "to_onehot": len(names)},
-                         note, ctx))  # fmt: skip
-    out.append(_make("SplitDimd", comp, {"keys": key, "output_postfixes": postfixes,
-                                         "keepdim": True}, note, ctx))  # fmt: skip
-    return out
 
 
 def _renamed(comp: Component, renames: dict[str, str], args: tuple[str, ...],
@@ -128,12 +106,12 @@ def validation_sections(config: Config, ctx: PassContext) -> Config:
     for key in ("pre_transforms", "label_transforms"):
         for comp in slots.pop(key, None) or []:
             if comp.name in SPLITTERS:
-                label_splits += _split(comp, ctx, renames)
+                label_splits += split_channels(comp, ctx, renames)
             else:
                 pre.append(comp)
     for comp in slots.pop("post_transforms", None) or []:
         if comp.name in SPLITTERS:
-            post += _split(comp, ctx, renames)
+            post += split_channels(comp, ctx, renames)
         elif comp.name in DROPPED:
             ctx.diags.warning("W101", comp.name_span or comp.span,
                               f"{comp.name} is not needed ({DROPPED[comp.name]}); left out")  # fmt: skip

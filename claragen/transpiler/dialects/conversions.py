@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from claragen.transpiler.context import PassContext
 from claragen.transpiler.dialects.legacy import (
+    KEY_NAMES,
     Convert,
     Porting,
     add_note,
     engine_keys,
     listify,
     literal,
+    make,
     set_arg,
 )
 from claragen.transpiler.ir import Component, ListV, Lit
@@ -298,3 +301,38 @@ def save_nifti(comp: Component, p: Porting) -> Component:
     compressed = literal(comp, "compressed", True)
     comp = keys_to_engine_names(comp.with_arg("compressed", None), p)
     return set_arg(comp, "output_ext", ".nii.gz" if compressed else ".nii", p)
+
+
+def split_channels(
+    comp: Component, ctx: PassContext, renames: dict[str, str] | None = None
+) -> list[Component]:
+    """SplitBasedOnLabel{field, label_names} -> one-hot, then one key per class;
+    SplitAcrossChannels{field, channel_names} -> one key per channel. `renames` gets each
+    class name -> its key (`pred_tc`), for the metrics that read them."""
+    clara = comp.origin or comp.name
+    field = str(
+        literal(comp, "field", literal(comp, "fields", literal(comp, "keys", "model")))
+    )
+    key = KEY_NAMES.get(field, field)
+    names = literal(comp, "label_names", literal(comp, "channel_names", [])) or []
+    names = [str(n) for n in names] if isinstance(names, list) else [str(names)]
+    postfixes = []
+    for name in names:
+        postfix = name[len(key) + 1 :] if name.startswith(f"{key}_") else name
+        postfixes.append(postfix)
+        if renames is not None:
+            renames[name] = f"{key}_{postfix}"
+    note = f"Clara 3.x {clara} -> one-hot + SplitDimd (one key per class)"
+    out = []
+    if clara == "SplitBasedOnLabel":
+        out.append(make("AsDiscreted", comp.locator, comp.span,
+                        {"keys": key, "to_onehot": len(names)}, ctx, note=note))  # fmt: skip
+    args = {"keys": key, "output_postfixes": postfixes, "keepdim": True}
+    if not postfixes:  # channel_names left out: MONAI numbers the keys (pred_0, ...)
+        del args["output_postfixes"]
+    out.append(make("SplitDimd", comp.locator, comp.span, args, ctx, note=note))
+    return out
+
+
+def split(comp: Component, p: Porting) -> list[Component]:
+    return split_channels(comp, p.ctx)

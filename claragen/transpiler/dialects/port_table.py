@@ -158,6 +158,10 @@ COMPONENTS: dict[str, Port] = {
                                  requires=("field",), takes=("is_label", "src_field")),
     "ProcessMulticlassPreds": Port("AsDiscreted", convert=c.process_multiclass_preds,
                                    requires=("field",)),
+    "SplitBasedOnLabel": Port("SplitDimd", convert=c.split,
+                              requires=("field", "label_names")),
+    "SplitAcrossChannels": Port("SplitDimd", convert=c.split, requires=("field",),
+                                takes=("channel_names",)),
     # networks
     "SegAhnet": Port("AHNet", {"num_classes": "out_channels", "n_spatial_dim": "spatial_dims"},
                      add={"spatial_dims": 2, "in_channels": 1, "pretrained": False},
@@ -253,8 +257,6 @@ NO_EQUIVALENT = {
     "ComputeAccuracy": "an aux_op of the TensorFlow graph",
     "ComputeBinaryPreds": "an aux_op of the TensorFlow graph",
     "ComputeMulticlassAverage": "no MONAI metric averages multiclass classification so",
-    "SplitBasedOnLabel": "split the prediction with AsDiscreted + SplitDimd by hand",
-    "SplitAcrossChannels": "split the prediction with SplitDimd by hand",
     "BoundaryDiceLoss": "no MONAI loss",
     "Alexnet": "MONAI has no AlexNet",
     "ReduceOnPlateau": "torch's ReduceLROnPlateau steps on a validation metric, which "
