@@ -1,13 +1,11 @@
-"""Clara 4.0: implicit wiring (SPEC 4.2, wiring.py) lowered to 4.1's explicit references,
-and what its early-access configs kept of 3.x (Clara class names, aux ops, handlers
-MONAI removed).
+"""Clara 4.0: the wiring 4.0 left implicit made explicit, as 4.1 writes it (wiring.py),
+and what its early-access configs kept of 3.x:
 
-"trainer": {"name": "SupervisedTrainer", "args": {"max_epochs": "{epochs}"}}
--> args + train_data_loader="@dataloader", network="@model", ... (WIRING)
-"save_dict": ["model", "train_conf"] -> {"model": "@model", "train_conf": "@conf"}
-"metrics": [{..., "is_key_metric": true}, {...}] -> key_metric + additional_metrics
-"output_transform": "lambda x: (x['pred'], x['label'])"
--> "#monai.handlers.from_engine(['pred', 'label'])"   (outputs are decollated since 4.1)
+    {"name": "Dice"}                       -> DiceLoss, ported as 3.x (W106 says so)
+    "handlers": [{"name": "SegmentationSaver", ...}]
+                                           -> "post_transforms": [..., SaveImaged(...)]
+    "aux_ops": [{"name": "DiceMaskedOutput"}]
+                                           -> the metrics it fed (aux_ops.py)
 """
 
 from __future__ import annotations
