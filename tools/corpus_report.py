@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -149,6 +150,46 @@ def check(corpus: Path, row: dict, rows: list[dict], run_smoke: bool) -> Row:
     return out
 
 
+# What each failure comes from, by its diagnostic or error (first match); a failure that
+# matches none is listed as "not yet explained".
+CAUSES = (
+    (r"error\[E101\]", "config defect: not valid JSON (a typo in the original)"),
+    (r"error\[E200\]", "config defect: it reads a variable that it defines nowhere"),
+    (r"error\[E504\]", "config defect: 'apply' names an arg that the class does not take"),
+    (r"error\[E401\].*'a_offset'",
+     "config defect: an arg of NVIDIA's BYOC example subclass given to the built-in class"),
+    (r"error\[E601\]", "not a config to train or validate: no components (an empty file, "
+     "or a BYOT MMAR whose own code trains)"),
+    (r"error\[E403\]", "E403: no MONAI equivalent, named by the diagnostic"),
+    (r"torchvision", "this machine: torchvision is not installed (the network needs it)"),
+    (r"loading state_dict", "MMAR defect: its validation config's network is not the one "
+     "its training config trains (the checkpoint does not load in Clara either)"),
+    (r"error\[E603\]", "the MMAR folder of the corpus lacks the training config whose "
+     "network the validation config reads"),
+)  # fmt: skip
+
+
+def causes(rows: list[Row]) -> list[str]:
+    """A table of the failures by cause."""
+    found: dict[str, list[str]] = {}
+    for r in rows:
+        if r.compiled and r.smoked is not False:
+            continue
+        cause = next(
+            (why for pattern, why in CAUSES if re.search(pattern, r.note)),
+            "not yet explained",
+        )
+        found.setdefault(cause, []).append(r.file)
+    lines = ["## Failures by cause", "", "| cause | configs |", "|---|---|"]
+    for cause, files in sorted(
+        found.items(), key=lambda kv: (kv[0] == "not yet explained", kv[0])
+    ):
+        lines.append(
+            f"| {cause} | {len(files)}: {', '.join(f'`{f}`' for f in files)} |"
+        )
+    return lines + [""]
+
+
 def report(rows: list[Row], smoked: bool) -> str:
     n = len(rows)
     compiled = sum(r.compiled for r in rows)
@@ -178,6 +219,9 @@ def report(rows: list[Row], smoked: bool) -> str:
         "class of its role (`claragen smoke --stand-ins`, see claragen/stand_ins.py) and the",
         "row names each one. Such a run proves everything else of the compiled config runs;",
         "the user's own code is not in it.",
+        "",
+        *causes(rows),
+        "## Every config",
         "",
         "| file | dialect | kind | compile | smoke | first diagnostic / result |",
         "|---|---|---|---|---|---|",

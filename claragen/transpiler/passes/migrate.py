@@ -49,6 +49,19 @@ CLASS_RENAMES: dict[
     ),
 }
 
+# MONAI classes removed with no successor of the same arguments: name -> (its successor,
+# what changed). Not guessed: an E403 names them.
+REMOVED: dict[str, tuple[str, str]] = {
+    "SmartCachePatchWSIDataset": (
+        "monai.data.PatchWSIDataset in a SmartCacheDataset",
+        "patches are located by patch_level/center instead of region_size/grid_shape",
+    ),
+    "MaskedInferenceWSIDataset": (
+        "monai.data.MaskedPatchWSIDataset",
+        "it samples patches of a mask level instead of reading the mask files",
+    ),
+}
+
 Rule = Callable[[Component], Component]
 
 # Clara custom modules that MONAI took in: BYOC module -> the MONAI module now.
@@ -256,6 +269,18 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
         if comp.path is not None:
             comp = path_to_name(comp)
         if comp.path is not None or comp.name is None:
+            return comp
+        if comp.name in REMOVED:
+            successor, why = REMOVED[comp.name]
+            ctx.diags.error(
+                "E403",
+                comp.name_span or comp.span,
+                f"{comp.name} was MONAI 0.5-0.8's (monai.apps.pathology), removed in "
+                f"MONAI 1.0; its successor, {successor}, takes other arguments ({why}), "
+                f"so it is not ported ({comp.locator})",
+                'port it by hand, or give your MMAR\'s class as "path": '
+                '"my_module.Class" (BYOC)',
+            )
             return comp
         if comp.name in CLASS_RENAMES:
             new_name, extra, renames = CLASS_RENAMES[comp.name]
