@@ -108,3 +108,28 @@ def test_a_pipeline_without_a_datalist_is_an_error(tmp_path):
     del cfg["train"]["image_pipeline"]["args"]["data_list_file_path"]
     errors = errors_of(tmp_path, cfg)
     assert any("needs a 'data_list_file_path'" in e for e in errors), errors
+
+
+def test_every_image_pipeline_arg_has_a_fate(tmp_path):
+    """Clara's documented defaults where the config says nothing (output_batch_size 10,
+    num_workers 4), a note for each arg MONAI needs not, an error with a did-you-mean for an
+    arg Clara does not document."""
+    cfg = _spleen()
+    pipe = cfg["train"]["image_pipeline"]["args"]
+    for name in ("output_batch_size", "num_workers"):
+        pipe.pop(name, None)
+    pipe["prefetch_size"] = 8
+    out, ctx = lowered(tmp_path, cfg)
+    assert not ctx.diags.errors
+    loader = out.sections["train"]["dataloader"]
+    dataset = out.sections["train"]["dataset"]
+    assert args(loader)["num_workers"] == 4
+    batched = pipe.get("batched_by_transforms", False)
+    assert args(loader)["batch_size"] == (1 if batched else 10)
+    assert any("'prefetch_size' left out" in n for n in dataset.notes)
+    assert any("'output_batch_size' not given: Clara's default, 10" in n
+               for n in dataset.notes)  # fmt: skip
+
+    pipe["prefech_size"] = pipe.pop("prefetch_size")
+    (error,) = errors_of(tmp_path / "typo", cfg)
+    assert "takes no argument 'prefech_size'" in error

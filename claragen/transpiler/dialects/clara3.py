@@ -24,7 +24,7 @@ from claragen.transpiler.diagnostics import did_you_mean
 from claragen.transpiler.dialects.aux_ops import port_aux_ops
 from claragen.transpiler.dialects.base import Dialect
 from claragen.transpiler.dialects.clara3_validation import validation_sections
-from claragen.transpiler.dialects.legacy import Porting, literal, make, value
+from claragen.transpiler.dialects.legacy import Porting, given, literal, make, value
 from claragen.transpiler.dialects.ports import (
     NO_EQUIVALENT,
     port_component,
@@ -56,6 +56,29 @@ PIPELINES = {
     "SegmentationKerasImagePipelineWithCache": "CacheDataset",
 }
 PIPELINE_ATTRS = ("data_list_file_path", "data_file_base_dir", "data_list_key")
+PIPELINE_USED = (*PIPELINE_ATTRS, "output_batch_size", "batched_by_transforms",
+                 "num_workers", "num_cache_objects", "replace_percent", "shuffle")  # fmt: skip
+# The other image_pipeline args Clara documents (D31-DATA, D31-SC): why MONAI needs none.
+PIPELINE_LEFT_OUT = {
+    "output_crop_size": "the transforms crop",
+    "output_data_format": "MONAI is channel-first",
+    "output_data_dims": "the transforms and the network set the dimensions",
+    "output_image_channels": "the network's in_channels says it",
+    "output_label_channels": "the loss and metrics say it",
+    "output_image_dtype": "MONAI keeps float32 tensors",
+    "output_label_format": "the label transforms make the label",
+    "prefetch_size": "the DataLoader prefetches",
+    "repeat": "the loop runs its epochs",
+    "duplicate_count": "no MONAI loader duplicates items",
+    "multiprocessing": "the DataLoader's workers are processes",
+    "extra_inputs": "every key of the datalist reaches the transforms",
+    "batch_transforms": "list_data_collate flattens crop samples",
+    "items_per_category": "no class-balanced sampler is ported",
+    "category_weights": "no class-balanced sampler is ported",
+}
+# Clara's documented defaults (ClassificationImagePipeline, D31-DATA; the segmentation
+# pipelines take the same).
+PIPELINE_DEFAULTS = {"output_batch_size": 10, "num_workers": 4}
 
 
 def port_pipeline(section: str, pipe: Component, ctx: PassContext) -> dict[str, Slot]:
@@ -80,34 +103,64 @@ def port_pipeline(section: str, pipe: Component, ctx: PassContext) -> dict[str, 
             f"{pipe.name} needs a 'data_list_file_path' ({pipe.locator})",
             'add "data_list_file_path": "{DATASET_JSON}"',
         )
+    notes = _pipeline_notes(pipe, ctx)
+    workers = given(pipe, "num_workers", PIPELINE_DEFAULTS["num_workers"])
     dataset_args: dict[str, Any] = {}
     target = PIPELINES[pipe.name]
     if target == "CacheDataset":
-        dataset_args = {"cache_num": literal(pipe, "num_cache_objects", 2**31 - 1),
-                        "cache_rate": 1.0, "num_workers": literal(pipe, "num_workers", 0)}  # fmt: skip
+        dataset_args = {"cache_num": given(pipe, "num_cache_objects", 2**31 - 1),
+                        "cache_rate": 1.0, "num_workers": workers}  # fmt: skip
         if literal(pipe, "replace_percent", 0):  # a cache that replaces items (SPEC 8)
             target = "SmartCacheDataset"
             dataset_args = {"cache_num": dataset_args["cache_num"],
-                            "replace_rate": literal(pipe, "replace_percent"),
-                            "num_init_workers": dataset_args["num_workers"],
-                            "num_replace_workers": dataset_args["num_workers"]}  # fmt: skip
+                            "replace_rate": given(pipe, "replace_percent", 0),
+                            "num_init_workers": workers,
+                            "num_replace_workers": workers}  # fmt: skip
     dataset = dataclasses.replace(
         make(target, pipe.locator, pipe.span, dataset_args, ctx,
              note=f"Clara 3.x {pipe.name} -> {target} + DataLoader"),
         attrs=tuple(attrs.items()),
     )  # fmt: skip
+    dataset = dataclasses.replace(dataset, notes=dataset.notes + tuple(notes))
     batched = literal(pipe, "batched_by_transforms", False)
-    batch_size = 1 if batched else literal(pipe, "output_batch_size", 1)
+    batch_size = (
+        1
+        if batched
+        else given(pipe, "output_batch_size", PIPELINE_DEFAULTS["output_batch_size"])
+    )
     loader = make(
         "DataLoader",
         f"{pipe.locator} (its loader)",
         pipe.span,
-        {"batch_size": batch_size, "shuffle": section == "train",
-         "num_workers": literal(pipe, "num_workers", 0)},
+        {"batch_size": batch_size,
+         "shuffle": given(pipe, "shuffle", True) if section == "train" else False,
+         "num_workers": workers},
         ctx,
         note="batched_by_transforms: the crop transform makes the batch" if batched else None,
     )  # fmt: skip
     return {"dataset": dataset, "dataloader": loader}
+
+
+def _pipeline_notes(pipe: Component, ctx: PassContext) -> list[str]:
+    """What became of each image_pipeline arg the port does not use; an arg Clara does not
+    document is an error with a did-you-mean."""
+    notes = []
+    for name, _ in pipe.args:
+        if name in PIPELINE_USED:
+            continue
+        if name in PIPELINE_LEFT_OUT:
+            notes.append(f"3.x arg {name!r} left out: {PIPELINE_LEFT_OUT[name]}")
+            continue
+        ctx.diags.error(
+            "E401",
+            pipe.arg_span(name),
+            f"{pipe.name} takes no argument {name!r} ({pipe.locator})",
+            did_you_mean(name, (*PIPELINE_USED, *PIPELINE_LEFT_OUT)),
+        )
+    for name, default in PIPELINE_DEFAULTS.items():
+        if pipe.arg(name) is None:
+            notes.append(f"3.x arg {name!r} not given: Clara's default, {default}")
+    return notes
 
 
 LR_HANDLER_ITERATION_LEVEL = {"StepLR"}  # DecayOnStep counted iterations

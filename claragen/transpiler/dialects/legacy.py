@@ -18,9 +18,15 @@ from claragen.transpiler.ir import (
     Component,
     Config,
     DictV,
+    Expr,
     ListV,
     Lit,
+    Ref,
+    RuntimeVar,
+    SearchValue,
+    Template,
     Value,
+    Var,
     is_literal,
     to_python,
 )
@@ -34,6 +40,18 @@ COMMON_RENAMES = {
     "label_field": "label_key",
     "image_field": "image_key",
 }
+IR_VALUES = (
+    Lit,
+    ListV,
+    DictV,
+    Var,
+    Template,
+    RuntimeVar,
+    Ref,
+    Expr,
+    SearchValue,
+    Component,
+)
 # 3.x output names -> the MONAI engines' keys.
 KEY_NAMES = {"model": "pred"}
 
@@ -100,7 +118,10 @@ class Porting:
 
 
 def value(data: Any, span: Span, ctx: PassContext) -> Value:
-    """Python data -> IR values; strings read as 4.1 strings (`@ref`, `{VAR}`, `#expr`)."""
+    """Python data -> IR values; strings read as 4.1 strings (`@ref`, `{VAR}`, `#expr`); an
+    IR value (a config's searched arg, say) stays as it is."""
+    if isinstance(data, IR_VALUES):
+        return data
     if isinstance(data, dict):
         return DictV(span, tuple((k, value(v, span, ctx)) for k, v in data.items()))
     if isinstance(data, list | tuple):
@@ -113,6 +134,12 @@ def value(data: Any, span: Span, ctx: PassContext) -> Value:
 def literal(comp: Component, name: str, default: Any = None) -> Any:
     v = comp.arg(name)
     return to_python(v) if v is not None and is_literal(v) else default
+
+
+def given(comp: Component, name: str, default: Any) -> Any:
+    """The arg as the config gives it (searched or a variable too), else `default`."""
+    v = comp.arg(name)
+    return default if v is None else (to_python(v) if is_literal(v) else v)
 
 
 def set_arg(comp: Component, name: str, data: Any, p: Porting) -> Component:
