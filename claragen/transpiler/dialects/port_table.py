@@ -28,6 +28,21 @@ TF_ONLY = {
     "do_summary": "every metric is logged to TensorBoard",
     "do_print": "every metric is logged",
 }
+# Why an arg of several ports has no MONAI counterpart (the note the code shows).
+DROP_REASONS = {
+    "final_activation": "the loss and post-transforms apply it",
+    "pretrain_weight_name": "TensorFlow weights, not PyTorch's",
+    "pretrain_weight_url": "nothing is downloaded",
+    "plane": "AHNet takes no anisotropic axis",
+    "reg_weight": "it is the optimizer's weight_decay",
+    "weight_decay": "it is the optimizer's weight_decay",
+    "nf_enc": "UNet takes channels and strides",
+    "nf_dec": "UNet takes channels and strides",
+    "batches_to_gen_at_once": "a TensorFlow prefetch",
+    "use_locking": "a TensorFlow graph option",
+    "name": "a TensorFlow op name",
+    "interrupt": "a debugging pause of Clara's",
+}
 POS_NEG = ("label_field", "pos", "neg", "batch_size")
 SAVE_NIFTI = (
     "use_identity",

@@ -29,6 +29,7 @@ from claragen.transpiler.dialects.legacy import (
 )
 from claragen.transpiler.dialects.port_table import (
     COMPONENTS,
+    DROP_REASONS,
     DROPPED,
     NO_EQUIVALENT,
     TF_ONLY,
@@ -89,7 +90,7 @@ def _renamed(
     for name in (*TF_ONLY, *port.drop):
         if name in port.renames or comp.arg(name) is None:
             continue
-        why = TF_ONLY.get(name, "it has no MONAI equivalent")
+        why = TF_ONLY.get(name) or DROP_REASONS.get(name, "it has no MONAI equivalent")
         text = to_python(comp.arg(name)) if name in TF_ONLY else None
         shown = f" ({text!r})" if isinstance(text, str | int | float) else ""
         comp = add_note(
