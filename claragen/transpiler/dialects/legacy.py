@@ -18,15 +18,9 @@ from claragen.transpiler.ir import (
     Component,
     Config,
     DictV,
-    Expr,
     ListV,
     Lit,
-    Ref,
-    RuntimeVar,
-    SearchValue,
-    Template,
     Value,
-    Var,
     is_literal,
     to_python,
 )
@@ -40,18 +34,6 @@ COMMON_RENAMES = {
     "label_field": "label_key",
     "image_field": "image_key",
 }
-IR_VALUES = (
-    Lit,
-    ListV,
-    DictV,
-    Var,
-    Template,
-    RuntimeVar,
-    Ref,
-    Expr,
-    SearchValue,
-    Component,
-)
 # 3.x output names -> the MONAI engines' keys.
 KEY_NAMES = {"model": "pred"}
 
@@ -120,7 +102,7 @@ class Porting:
 def value(data: Any, span: Span, ctx: PassContext) -> Value:
     """Python data -> IR values; strings read as 4.1 strings (`@ref`, `{VAR}`, `#expr`); an
     IR value (a config's searched arg, say) stays as it is."""
-    if isinstance(data, IR_VALUES):
+    if isinstance(data, Value):  # the IR's union of value classes
         return data
     if isinstance(data, dict):
         return DictV(span, tuple((k, value(v, span, ctx)) for k, v in data.items()))

@@ -65,11 +65,11 @@ def port_component(comp: Component, p: Porting) -> Component | list[Component]:
     for name, default in port.add.items():
         if comp.arg(name) is None:
             comp = set_arg(comp, name, default, p)
+    clara_names = {a: b for b, a in {**COMMON_RENAMES, **port.renames}.items()}
     for name, default in port.choose.items():
         if comp.arg(name) is None:
             comp = set_arg(comp, name, default, p)
-            given = {a: b for b, a in {**COMMON_RENAMES, **port.renames}.items()}
-            clara = given.get(name, name)
+            clara = clara_names.get(name, name)
             p.ctx.diags.warning(
                 "W109",
                 comp.name_span or comp.span,

@@ -112,19 +112,17 @@ class EnginesMixin:
     def bind_handlers(self, comp: Component) -> Component:
         save = comp.arg("save_dict")
         if comp.class_name == "CheckpointSaver" and isinstance(save, DictV):
-            conf = "" if self.bundle else "TrainConf()"
-            items = tuple(
-                (
-                    (k, _code(conf) if conf else None)
-                    if isinstance(v, Ref) and v.name == "conf"
-                    else (k, v)
-                )
-                for k, v in save.items
-            )
-            if items != save.items:  # ignite saves objects by their state_dict
+            conf = [isinstance(v, Ref) and v.name == "conf" for _, v in save.items]
+            if any(conf):  # ignite saves objects by their state_dict: TrainConf
                 self.conf_holder = not self.bundle
-                kept = tuple((k, v) for k, v in items if v is not None)
-                comp = comp.with_arg("save_dict", dataclasses.replace(save, items=kept))
+                items = tuple(
+                    (k, _code("TrainConf()") if is_conf else v)
+                    for (k, v), is_conf in zip(save.items, conf, strict=True)
+                    if not (is_conf and self.bundle)
+                )
+                comp = comp.with_arg(
+                    "save_dict", dataclasses.replace(save, items=items)
+                )
         if comp.class_name == "CheckpointSaver":
             comp = self.clara_file_names(comp)
         if comp.class_name == "ValidationHandler" and comp.arg("interval") is not None:
