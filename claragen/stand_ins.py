@@ -8,6 +8,7 @@ simplest thing its role allows, and says so in its result:
 
     train.loss            -> a Dice loss on the prediction's channels
     train.model           -> one convolution, in_channels -> out_channels
+    a *Load* transform    -> reads the keys it names with LoadImaged (a BYOC loader)
     *.pre_transforms[i]   -> passes the data through
     *.handlers[i]         -> attaches nothing
     *.dataset             -> monai.data.Dataset
@@ -30,6 +31,7 @@ import torch
 
 from monai.data import Dataset
 from monai.losses import DiceLoss
+from monai.transforms import LoadImaged
 '''
 
 ROLES = {
@@ -41,6 +43,15 @@ class {name}:  # stand-in transform: passes the data through
 
     def __call__(self, data, *args, **kwargs):
         return data
+""",
+    "loader": """
+
+class {name}:  # stand-in loader: reads the keys it names with LoadImaged
+    def __init__(self, *args, keys=None, fields=None, field=None, **kwargs):
+        self.load = LoadImaged(keys=keys or fields or field)
+
+    def __call__(self, data, *args, **kwargs):
+        return self.load(data)
 """,
     "loss": """
 
@@ -94,11 +105,12 @@ class {name}:  # stand-in: takes anything, returns its first input
 }
 
 
-def role_of(locator: str) -> str:
-    """The role of a component from where it sits: `validate.handlers[2]` -> handler."""
+def role_of(locator: str, name: str = "") -> str:
+    """The role of a component from where it sits (`validate.handlers[2]` -> handler)
+    and, for a transform, from its class name (`MyNumpyLoader` -> loader)."""
     last = re.sub(r"\[\d+\]", "", locator).split(".args.")[0].split(".")[-1]
     if "transforms" in locator and last != "handlers":
-        return "transform"
+        return "loader" if "load" in name.lower() else "transform"
     if last == "handlers":
         return "handler"
     if last == "loss":
@@ -127,7 +139,7 @@ def write_stand_ins(configs: list[Config], mmar_root: Path, folder: Path) -> lis
         for c in config.every_component():
             if c.path and "." in c.path and missing(c.path, mmar_root):
                 module, _, name = c.path.rpartition(".")
-                wanted.setdefault(module, {}).setdefault(name, role_of(c.locator))
+                wanted.setdefault(module, {}).setdefault(name, role_of(c.locator, name))
     for module, classes in wanted.items():
         parts = module.split(".")
         target = folder.joinpath(*parts[:-1], f"{parts[-1]}.py")

@@ -164,6 +164,9 @@ CAUSES = (
     (r"torchvision", "this machine: torchvision is not installed (the network needs it)"),
     (r"loading state_dict", "MMAR defect: its validation config's network is not the one "
      "its training config trains (the checkpoint does not load in Clara either)"),
+    (r"Sequence must have length 2, got 3", "MMAR mismatch: a BraTS validation config "
+     "(3 output channels, split tc/wt/et) beside training configs that train 2; the "
+     "TorchScript model it reads is not in the corpus (with theirs it fails in Clara too)"),
     (r"error\[E603\]", "the MMAR folder of the corpus lacks the training config whose "
      "network the validation config reads"),
 )  # fmt: skip
