@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+# One torch thread in every script a test runs (and in this process): two jobs or ranks,
+# or the three targets of a differential test, run side by side, and two threads each on
+# two cores thrash (a corpus differential test took 2.5 times as long).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from claragen.transpiler.context import CompileOptions, PassContext
 from claragen.transpiler.diagnostics import CompileError, Diagnostics
