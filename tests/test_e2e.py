@@ -103,11 +103,23 @@ def test_engines_target_trains_and_validates_like_the_plain_loop(tmp_path, data)
     for target in ("plain", "engines"):
         out = compile_example(tmp_path / target, target=target)
         ckpt = tmp_path / target / "models"
+        ckpt.mkdir(parents=True)
+        (ckpt / "progress.jsonl").write_text('{"epoch": 7}\n')  # an earlier run's
         proc = run_script(out / "J0001" / "train.py", data, ckpt, "--epochs", "1")
         assert proc.returncode == 0, proc.stderr[-3000:]
         result = json.loads((ckpt / "result.json").read_text())
         assert result["key_metric"] == "val_mean_dice" and result["best_epoch"] == 1
         scores[target] = result["best_value"]
+        # progress.jsonl: this run's epochs only, each with its metrics, lr and times
+        (line,) = (ckpt / "progress.jsonl").read_text().splitlines()
+        progress = json.loads(line)
+        assert set(progress) == {"epoch", "time", "epoch_s", "lr", "metrics"}, progress
+        assert progress["epoch"] == 1 and progress["lr"] == 2e-4
+        assert 0 < progress["epoch_s"] <= result["wall_time_s"]
+        assert progress["metrics"] == {
+            k: v for k, v in result["epochs"][0].items() if k != "epoch"
+        }
+        assert progress["metrics"]["val_mean_dice"] == result["best_value"]
         assert (ckpt / "model_final.pt").is_file()
         # one checkpoint format for every target (README "The generated script")
         best = torch.load(ckpt / "model.pt", map_location="cpu", weights_only=True)

@@ -199,6 +199,22 @@ def write_result(path, result):
     replace_atomically(path + ".tmp", path)
 
 
+def append_progress(path, epoch, epoch_s, lr, metrics):
+    """One line of progress.jsonl per finished epoch, flushed at once, for whoever follows
+    the run while it trains (`claragen automl` reads it to track and prune its jobs): the
+    epoch, the wall time, the epoch's seconds (validation and checkpoints included), the
+    learning rate and every metric. A fresh run starts the file again; --resume goes on
+    with it."""
+    record = {
+        "epoch": epoch,
+        "time": time.time(),
+        "epoch_s": round(epoch_s, 3),
+        "lr": lr,
+    }
+    with open(path, "a") as f:
+        f.write(json.dumps({**record, "metrics": metrics}) + "\n")
+
+
 class StopOnSignal:
     """SIGTERM or Ctrl-C (SIGINT) only sets `signum`: the training loop reads it after
     each iteration and stops there, saves its checkpoints, writes result.json and exits
@@ -482,6 +498,10 @@ def main(argv=None):
         )
     elif args.resume:
         log.info(f"No {resume_path} to resume from: training from the start")
+    # progress.jsonl: a line per epoch (see append_progress); a fresh run starts it again.
+    progress_path = os.path.join(args.mmar_ckpt_dir, "progress.jsonl")
+    if start_epoch == 1 and os.path.exists(progress_path):
+        os.remove(progress_path)
 
     # SIGTERM or Ctrl-C: stop after the current iteration (see StopOnSignal).
     stop = StopOnSignal()
@@ -495,6 +515,7 @@ def main(argv=None):
         interrupted = stop.requested()
         if interrupted:
             break
+        epoch_start = time.time()
         model.train()
         epoch_loss, steps = 0.0, 0
         for batch in train_loader:
@@ -592,6 +613,14 @@ def main(argv=None):
                 "global_step": global_step,
                 "wall_time_s": time.time() - start_time,
             },
+        )
+        # progress.jsonl, after resume.pt: an epoch it lists is one --resume does not redo.
+        append_progress(
+            progress_path,
+            epoch,
+            time.time() - epoch_start,
+            optimizer.param_groups[0]["lr"],
+            {k: v for k, v in record.items() if k != "epoch"},
         )
         log.info(
             f"Epoch {epoch}/{args.epochs}: "

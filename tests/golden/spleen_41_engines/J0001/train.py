@@ -201,6 +201,22 @@ def write_result(path, result):
     replace_atomically(path + ".tmp", path)
 
 
+def append_progress(path, epoch, epoch_s, lr, metrics):
+    """One line of progress.jsonl per finished epoch, flushed at once, for whoever follows
+    the run while it trains (`claragen automl` reads it to track and prune its jobs): the
+    epoch, the wall time, the epoch's seconds (validation and checkpoints included), the
+    learning rate and every metric. A fresh run starts the file again; --resume goes on
+    with it."""
+    record = {
+        "epoch": epoch,
+        "time": time.time(),
+        "epoch_s": round(epoch_s, 3),
+        "lr": lr,
+    }
+    with open(path, "a") as f:
+        f.write(json.dumps({**record, "metrics": metrics}) + "\n")
+
+
 class StopOnSignal:
     """SIGTERM or Ctrl-C (SIGINT) only sets `signum`: the training loop reads it after
     each iteration and stops there, saves its checkpoints, writes result.json and exits
@@ -515,6 +531,16 @@ def main(argv=None):
         losses.append(float(from_engine(["loss"], first=True)(engine.state.output)))
         iteration_losses.append(losses[-1])
 
+    # progress.jsonl: a line per epoch (see append_progress); each run starts it again.
+    progress_path = os.path.join(args.mmar_ckpt_dir, "progress.jsonl")
+    if os.path.exists(progress_path):
+        os.remove(progress_path)
+    epoch_start = [time.time()]
+
+    @trainer.on(Events.EPOCH_STARTED)
+    def start_epoch(engine):
+        epoch_start[0] = time.time()
+
     @trainer.on(Events.EPOCH_COMPLETED)
     def record_epoch(engine):
         record = {
@@ -530,6 +556,11 @@ def main(argv=None):
                 if isinstance(value, (int, float)):
                     record[name] = float(value)
         history.append(record)
+        lr = engine.optimizer.param_groups[0]["lr"]
+        metrics = {k: v for k, v in record.items() if k != "epoch"}
+        append_progress(
+            progress_path, record["epoch"], time.time() - epoch_start[0], lr, metrics
+        )
 
     # SIGTERM or Ctrl-C: the trainer stops after the current iteration (see StopOnSignal).
     # ignite then fires COMPLETED: a CheckpointSaver with save_final still saves. This
