@@ -10,7 +10,6 @@ loss of each iteration.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,19 +49,12 @@ class Run:
 
     def __init__(self, cmd: list[str], result: Path, log: Path) -> None:
         self.result, self.log = result, log
-        # one thread each: three runs of two threads on two cores thrash
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        # (one torch thread each: tests/conftest.py sets OMP_NUM_THREADS for every test)
         with open(log, "w") as out:
-            self.proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, env=env
-            )
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
 
     def wait(self) -> dict:
-        try:
-            code = self.proc.wait(timeout=900)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
+        code = self.proc.wait(timeout=900)  # wait_all kills what is left on a failure
         assert code == 0, self.log.read_text()[-3000:]
         result = json.loads(self.result.read_text())
         if "iteration_losses" in result:  # a script's result.json
