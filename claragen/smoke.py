@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from claragen.script_errors import cause
 from claragen.stand_ins import write_stand_ins
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.diagnostics import CompileError, format_all
@@ -179,23 +180,6 @@ def _window(script: str, option: str) -> list[str]:
     return [option, *[str(WINDOW)] * int(found.group(1))] if found else []
 
 
-ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception)(:|$)")
-WRAPPERS = ("RuntimeError: applying transform", "RuntimeError: Caught")
-
-
-def _last_line(text: str) -> str:
-    """The error that names the cause: the first one that is not a wrapper of another
-    (MONAI's "applying transform ...", a DataLoader worker's "Caught ...")."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    errors = [
-        ln for ln in lines if ERROR_LINE.match(ln) and not ln.startswith(WRAPPERS)
-    ]
-    # the first: Python prints a chain of exceptions root cause first, and a thread's
-    # traceback (ThreadDataLoader) before the main thread's error that follows from it
-    chosen = errors[0] if errors else (lines[-1] if lines else "(no output)")
-    return chosen[:300]
-
-
 def smoke(config: Path, env: Path | None = None, sets: tuple = (),
           workdir: Path | None = None, validation: Path | None = None,
           target: str = "auto", stand_ins: bool = False) -> SmokeResult:  # fmt: skip
@@ -293,7 +277,7 @@ def _run(cmd: list[str], stage: str, run_env: dict[str, str]) -> SmokeResult | N
     except subprocess.TimeoutExpired:
         return SmokeResult(False, stage, f"no result in {TIMEOUT_S} s")
     if proc.returncode != 0:
-        return SmokeResult(False, stage, _last_line(proc.stderr))
+        return SmokeResult(False, stage, cause(proc.stderr))
     return None
 
 

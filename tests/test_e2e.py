@@ -113,8 +113,10 @@ def test_engines_target_trains_and_validates_like_the_plain_loop(tmp_path, data)
         # progress.jsonl: this run's epochs only, each with its metrics, lr and times
         (line,) = (ckpt / "progress.jsonl").read_text().splitlines()
         progress = json.loads(line)
-        assert set(progress) == {"epoch", "time", "epoch_s", "lr", "metrics"}, progress
-        assert progress["epoch"] == 1 and progress["lr"] == 2e-4
+        assert set(progress) == {"epoch", "epochs", "time", "epoch_s", "lr",
+                                 "key_metric", "metrics"}, progress  # fmt: skip
+        assert progress["epoch"] == progress["epochs"] == 1 and progress["lr"] == 2e-4
+        assert progress["key_metric"] == "val_mean_dice"
         assert 0 < progress["epoch_s"] <= result["wall_time_s"]
         assert progress["metrics"] == {
             k: v for k, v in result["epochs"][0].items() if k != "epoch"

@@ -1,7 +1,8 @@
 """The smoke run's synthetic data fits the config's own pipeline, and its failure names the
-first real exception (claragen/smoke.py)."""
+first real exception (claragen/script_errors.py)."""
 
-from claragen.smoke import _last_line, voxel_size
+from claragen.script_errors import cause as _last_line
+from claragen.smoke import voxel_size
 from tests.conftest import minimal, run_passes
 
 THREAD_THEN_MAIN = """\
@@ -29,6 +30,8 @@ def test_the_first_real_exception_is_reported():
         "ValueError: The size of the proposed"
     )
     assert _last_line(CHAINED) == "KeyError: 'label'"
+    # a progress bar redrawn with carriage returns, then no error line: its last state
+    assert _last_line("Loading: 10%\rLoading: 100%\n") == "Loading: 100%"
 
 
 def test_the_volumes_have_the_spacing_the_config_resamples_to(tmp_path):

@@ -10,6 +10,7 @@ training config's variables, as in `claragen compile`.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shlex
 import sys
@@ -61,6 +62,7 @@ class AutomlArgs:
     executor: str = "local"
     ray_address: str | None = None
     tracking: bool = True
+    pruner: str = "none"
 
 
 def cuda_devices() -> int:
@@ -177,26 +179,47 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         resume=args.resume,
         job_args=job_args,
         job_timeout=args.job_timeout,
+        pruner=check_pruner(args.pruner),
     )
     header = {"config": str(comp.config_path), "automl_conf": conf.source,
               "controller": type(controller).__name__, "seed": args.seed,
-              "workers": [str(w) for w in workers], "executor": args.executor}  # fmt: skip
+              "workers": [str(w) for w in workers], "executor": args.executor,
+              "pruner": args.pruner}  # fmt: skip
     search = Search(comp, controller, handlers, options, header=header,
                     executor=executor)  # fmt: skip
     if not args.tracking and args.tracking_uri:
         raise UsageError("--no-tracking and --tracking-uri: give one of them")
+    uri = None
+    if args.tracking:
+        from claragen.runtime.tracking import TrackingError, check_server
+
+        uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+        try:
+            check_server(
+                uri
+            )  # an unreachable server: an error before anything is written
+        except TrackingError as exc:
+            raise UsageError(str(exc)) from None
     search.lock()  # before MLflow opens the run folder's store
     if not args.tracking:
         return search
     try:
         from claragen.runtime.tracking import MLflowTracker, local_uri
 
-        uri = args.tracking_uri or local_uri(search.run_dir)
+        uri = uri or local_uri(search.run_dir)
         search.tracker = MLflowTracker(uri, search.run_dir, search.journal)
     except BaseException:
         search.run_lock.release()
         raise
     return search
+
+
+def check_pruner(name: str) -> str:
+    from claragen.runtime.study import PRUNERS
+
+    if name not in PRUNERS:
+        raise UsageError(f"--pruner {name!r}: use one of {', '.join(PRUNERS)}")
+    return name
 
 
 def build_controller(
@@ -227,7 +250,10 @@ def run_automl(args: AutomlArgs) -> int:
     """The search; 0 when it ran and a job scored (others may have failed), 1 on bad
     input or when every job failed, 130 when interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # MLflow's own console lines (run links, "Creating initial MLflow database tables")
+    # stay out of the live display
+    for name in ("alembic", "mlflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     console = Console()
     try:
         search = make_search(args, console)

@@ -29,7 +29,8 @@ class ContextKey:
     SEARCH_VALUES = "_searchValues"  # {"<param id>": value}: an enum's choice, a float
     JOB_ID = "_jobId"  # "J3"
     JOB_DIR = "_jobDir"  # Path of the job's folder
-    JOB_STATUS = "_jobStatus"  # "ok" | "failed"
+    JOB_STATUS = "_jobStatus"  # "ok" | "pruned" | "failed"
+    JOB_ELAPSED = "_jobElapsed"  # the job's seconds, once it ended
     JOB_REASON = "_jobReason"  # why it failed ("" when it did not)
     JOB_RESULT = "_jobResult"  # the job's result.json, or None
     RUN_DIR = "_runDir"  # Path of automl/<run_id>
@@ -125,6 +126,7 @@ class Outcome:
     recommendation: Recommendation | None = None
     job_name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    status: str = ""  # "ok" | "pruned" (score: the best it reached) | "failed"
 
 
 def concrete_search_value(values: dict[str, Any]) -> dict[str, list[Any]]:

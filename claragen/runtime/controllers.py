@@ -97,8 +97,10 @@ class RandomController(ListController):
 
 class TPEController(Controller):
     """Optuna's TPE sampler (ask/tell): one recommendation per free worker, then one more
-    after every score, until `max_rounds` recommendations. Enum parameters are searched as
-    the index of their choice; failed jobs are told as failed trials."""
+        after every score, until `max_rounds` recommendations. Enum parameters are searched as
+        the index of their choice; failed jobs are told as failed trials, pruned ones as pruned.
+    This study is the sampler's own, in memory (a resumed search replays it); the study on
+    disk (study.py) records every job of every controller."""
 
     def __init__(
         self,
@@ -150,7 +152,9 @@ class TPEController(Controller):
     ) -> list[Recommendation]:
         trial = self.trials.pop(outcome.recommendation_id, None)
         if trial is not None:
-            if outcome.score is None:
+            if outcome.status == "pruned":
+                self.study.tell(trial, state=self.optuna.trial.TrialState.PRUNED)
+            elif outcome.score is None:
                 self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
             else:
                 self.study.tell(trial, outcome.score)

@@ -39,6 +39,7 @@ from claragen.runtime.executor import JobResult, JobSpec, LocalExecutor
 from claragen.runtime.handlers import fire, log
 from claragen.runtime.journal import Journal, JournalError, JournalState
 from claragen.runtime.live import Display, JobRow, leaderboard
+from claragen.runtime.monitor import Monitor
 from claragen.runtime.rundir import (
     RunLock,
     SearchError,
@@ -59,6 +60,17 @@ MLFLOW_STATUS = {"finished": "FINISHED", "stopped": "FINISHED", "interrupted": "
 __all__ = ["Search", "SearchError", "SearchOptions", "check_run_id"]
 
 
+def epochs_of(job_args: tuple[str, ...]) -> int | None:
+    """The epoch count `--epochs N` in a job's arguments gives its script, if it does."""
+    for i, arg in enumerate(job_args):
+        value = arg.split("=", 1)[1] if arg.startswith("--epochs=") else None
+        if arg == "--epochs" and i + 1 < len(job_args):
+            value = job_args[i + 1]
+        if value is not None and value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
 def check_run_id(run_id: str) -> str:
     if not RUN_ID.match(run_id) or ".." in run_id:
         raise SearchError(
@@ -76,6 +88,7 @@ class SearchOptions:
     resume: bool = False
     job_args: tuple[str, ...] = ()
     job_timeout: float | None = None
+    pruner: str = "none"  # none | median | asha | hyperband (study.py)
 
 
 @dataclass
@@ -110,6 +123,8 @@ class Search:
         self.ended = 0
         self.interrupted = False  # Ctrl-C or SIGTERM seen
         self.ctx = Context()
+        self.study: Any = None  # SearchStudy, made by prepare()
+        self.monitor = Monitor(self.executor)
 
     # -- compile ------------------------------------------------------------------
 
@@ -121,6 +136,14 @@ class Search:
         self.ctx.set_prop(ContextKey.SEARCH_SPACE, self.space)
         self.ctx.set_prop(ContextKey.RUN_DIR, self.run_dir)
         self.ctx.set_prop(ContextKey.RUN_ID, self.options.run_id)
+        from claragen.runtime.study import SearchStudy  # imports optuna
+
+        self.study = SearchStudy(
+            self.run_dir / "optuna.log", self.options.run_id, self.space.params,
+            self.header.get("controller", type(self.controller).__name__),
+            self.options.pruner, epochs_of(self.options.job_args),
+        )  # fmt: skip
+        self.monitor = Monitor(self.executor, self.study, self.tracker)
 
     def compile_job(self, ej: EngineJob, folder: Path) -> Path:
         script = self.compilation.compile_job(
@@ -162,8 +185,11 @@ class Search:
             self.ctx.set_prop(ContextKey.RECOMMENDATIONS, recs)
             fire(self.handlers, "recommendations_available", self.ctx)
 
-    def outcome(self, ej: EngineJob, score: float | None) -> Outcome:
-        return Outcome(ej.rec.rec_id, score, ej.rec, ej.row.name)
+    def outcome(self, ej: EngineJob, score: float | None, status: str) -> Outcome:
+        if status == "pruned":  # a controller that knows no pruning sees a failure
+            return Outcome(ej.rec.rec_id, None, ej.rec, ej.row.name,
+                           {"pruned_score": score}, status)  # fmt: skip
+        return Outcome(ej.rec.rec_id, score, ej.rec, ej.row.name, status=status)
 
     # -- start / resume ---------------------------------------------------------------
 
@@ -206,7 +232,7 @@ class Search:
             self.accept(
                 self.ask(
                     "refine_recommendation",
-                    self.outcome(ej, end.get("score")),
+                    self.outcome(ej, end.get("score"), end["status"]),
                     self.ctx,
                 ),
                 state.recommended,
@@ -216,6 +242,8 @@ class Search:
             self.rounds[worker] = max(self.rounds.get(worker, 0), int(start["round"]))
             if job not in state.ended:  # cut short: its folder goes, the job reruns
                 remove(self.run_dir / start["name"])  # a checked W1_2_J3
+        for ej in self.finished():  # ended, but a crash came before its trial ended
+            self.study.end(ej.job, ej.result.status, ej.result.score)  # type: ignore[union-attr]
         for handler in self.handlers:
             restore = getattr(handler, "restore", None)
             for ej in self.finished():
@@ -273,11 +301,19 @@ class Search:
             "start", job=ej.job, name=name, worker=worker.index, round=round_
         )
         self.job_context(ej)
+        self.study.start(ej.job, name, ej.rec.values)
+        if self.tracker is not None:
+            try:
+                self.tracker.start_job(self.ctx)
+            except Exception as exc:  # the job runs; its end makes its run
+                log.error("MLflow: %s's run not started: %r", name, exc)
         fire(self.handlers, "start_job", self.ctx)
         display.update(ej.row)
-        return JobSpec(ej.job, name, folder, script, worker, self.options.job_args,
-                       self.options.job_timeout, self.mmar_root(),
-                       self.processes(ej, worker))  # fmt: skip
+        ej.spec = JobSpec(ej.job, name, folder, script, worker, self.options.job_args,
+                          self.options.job_timeout, self.mmar_root(),
+                          self.processes(ej, worker))  # fmt: skip
+        self.monitor.started(ej.job, ej.spec)
+        return ej.spec
 
     def mmar_root(self) -> Path | None:
         root = self.compilation.mmar_root
@@ -291,14 +327,19 @@ class Search:
         return 1
 
     def end(self, ej: EngineJob, result: JobResult, display: Display) -> None:
+        pruned = self.monitor.ended(ej.job, ej.row)
+        if pruned is not None and result.status == "pruned":
+            result.reason = pruned
         ej.result = result
         ej.row.status, ej.row.score = result.status, result.score
         ej.row.elapsed, ej.row.reason = result.elapsed, result.reason
         self.journal.write("end", job=ej.job, name=ej.row.name, status=result.status,
                            score=result.score, reason=result.reason,
                            elapsed=round(result.elapsed, 3), worker_label=ej.row.worker)  # fmt: skip
+        self.study.end(ej.job, result.status, result.score)
         display.update(ej.row)
         self.job_context(ej)
+        self.ctx.set_prop(ContextKey.JOB_ELAPSED, result.elapsed)
         fire(self.handlers, "end_job", self.ctx)
         if self.tracker is not None:
             try:
@@ -309,7 +350,9 @@ class Search:
         if self.ended % len(self.options.workers) == 0:
             fire(self.handlers, "round_ended", self.ctx)
         recs = self.ask(
-            "refine_recommendation", self.outcome(ej, result.score), self.ctx
+            "refine_recommendation",
+            self.outcome(ej, result.score, result.status),
+            self.ctx,
         )
         self.accept(recs, [])
 
@@ -388,9 +431,8 @@ class Search:
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: kill the jobs, keep the journal
             status = "interrupted"
             self.stop_running(running)
-            display.note(
-                f"interrupted: resume with --resume --run-id {self.options.run_id}"
-            )
+            display.interrupted()
+            display.note(f"interrupted: resume with {self.resume_hint()}")
         except BaseException:  # the controller, a write, a compile: the error says
             self.stop_running(running)
             raise
@@ -447,15 +489,25 @@ class Search:
                 self.end(ej, future.result(), display)
                 free.append(worker)
                 free.sort(key=lambda w: w.index)
+            for ej, _ in running.values():
+                epoch = ej.row.epoch
+                self.monitor.poll(ej.job, ej.row)
+                if ej.row.epoch != epoch:
+                    display.progress(ej.row)
             if display.live is not None:
                 display.live.update(display.table())
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.interrupted = True
 
+    def resume_hint(self) -> str:
+        return f"claragen automl --resume --run-id {self.options.run_id} -o {self.options.output}"
+
     def best(self) -> EngineJob | None:
         scored = [
-            ej for ej in self.finished() if ej.result and ej.result.score is not None
+            ej
+            for ej in self.finished()
+            if ej.result and ej.result.status == "ok" and ej.result.score is not None
         ]
         return max(scored, key=lambda ej: ej.result.score) if scored else None  # type: ignore[union-attr]
 

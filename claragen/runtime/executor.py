@@ -3,8 +3,10 @@
     python W1_2_J3/train.py --mmar-ckpt-dir W1_2_J3/models [job args]
         CUDA_VISIBLE_DEVICES=<the worker's GPUs>, output -> W1_2_J3/log.txt
 
-A job fails, with the reason recorded, when the script exits non-zero (the last line of
-its log says why), runs past the timeout, writes no result.json, or scores NaN.
+A job fails, with the reason recorded, when the script exits non-zero (its error, from its
+log), runs past the timeout, writes no result.json, or scores NaN. A job the pruner stops
+(`stop`) gets SIGTERM: the script stops after its current iteration, saves, writes its
+result.json and exits 143; it ends as `pruned`, with the best score it reached.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from claragen.runtime.workers import Worker
+from claragen.script_errors import cause
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class JobSpec:
 
 @dataclass
 class JobResult:
-    status: str  # "ok" | "failed"
+    status: str  # "ok" | "failed" | "pruned" | "aborted"
     score: float | None
     reason: str = ""
     elapsed: float = 0.0
@@ -56,6 +59,7 @@ class LocalExecutor:
         self.python = python
         self.cwd = cwd  # None: the folder `claragen automl` runs in
         self._running: dict[str, subprocess.Popen] = {}
+        self._stopped: dict[str, str] = {}  # job -> why it was stopped (pruned)
         self._lock = threading.Lock()
         self.aborted = False
 
@@ -99,7 +103,7 @@ class LocalExecutor:
             with self._lock:
                 self._running[spec.job] = proc
             try:
-                code = proc.wait(timeout=spec.timeout)
+                code = self._wait(proc, spec, start)
             except subprocess.TimeoutExpired:
                 self._kill(proc)
                 elapsed = time.monotonic() - start
@@ -109,14 +113,50 @@ class LocalExecutor:
             finally:
                 with self._lock:
                     self._running.pop(spec.job, None)
+                    stopped = self._stopped.pop(spec.job, None)
         elapsed = time.monotonic() - start
         if self.aborted:
             return JobResult("aborted", None, "stopped by the user", elapsed)
+        result_path = spec.folder / "models" / "result.json"
+        if stopped is not None:
+            result = read_result(result_path, elapsed)
+            if code != 0 or (result.result or {}).get("interrupted"):
+                return JobResult(
+                    "pruned", result.score, stopped, elapsed, result.result
+                )
+            return result  # it had ended its last epoch when the signal came
         if code != 0:
             return JobResult(
-                "failed", None, f"exit {code}: {last_line(log_path)}", elapsed
+                "failed", None, f"exit {code}: {error_of(log_path)}", elapsed
             )
-        return read_result(spec.folder / "models" / "result.json", elapsed)
+        return read_result(result_path, elapsed)
+
+    def _wait(self, proc: subprocess.Popen, spec: JobSpec, start: float) -> int:
+        """proc's exit code; a stop file in the job's folder (a Ray node's way to
+        `stop`) sends it SIGTERM; past spec.timeout: TimeoutExpired."""
+        signalled = False
+        while True:
+            try:
+                return proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                if spec.timeout is not None and time.monotonic() - start > spec.timeout:
+                    raise
+            reason = None if signalled else _read_stop_file(spec.folder / STOP_FILE)
+            if reason is not None:
+                signalled = True
+                with self._lock:
+                    self._stopped.setdefault(spec.job, reason or "stopped")
+                _terminate(proc)
+
+    def stop(self, spec: JobSpec, reason: str) -> None:
+        """Stop one running job early (the pruner): SIGTERM to its script (or to
+        torchrun, which passes it on to its ranks)."""
+        with self._lock:
+            proc = self._running.get(spec.job)
+            if proc is None:
+                return
+            self._stopped.setdefault(spec.job, reason)
+        _terminate(proc)
 
     def close(self) -> None:
         pass
@@ -136,6 +176,32 @@ class LocalExecutor:
         except ProcessLookupError:
             pass
         proc.wait()
+
+
+STOP_FILE = (
+    ".claragen-stop"  # written into a job's folder: stop it (see RayExecutor.stop)
+)
+
+
+def _read_stop_file(path: Path) -> str | None:
+    """The reason in a stop file (None: there is none); never through a link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 300).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    try:
+        proc.send_signal(signal.SIGTERM)
+    except ProcessLookupError:
+        pass
 
 
 def _no_follow(path: str, flags: int) -> int:
@@ -171,11 +237,9 @@ def read_result(path: Path, elapsed: float) -> JobResult:
     return JobResult("ok", float(score), "", elapsed, result)
 
 
-def last_line(log: Path) -> str:
-    """The error a crashed script ended with: the last non-blank line of its log."""
+def error_of(log: Path) -> str:
+    """The error a crashed script ended with (see script_errors.cause)."""
     try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        return cause(log.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return "no log"
-    lines = [line.strip() for line in lines if line.strip()]
-    return lines[-1][:300] if lines else "no output"

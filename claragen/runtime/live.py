@@ -7,6 +7,7 @@ values and titles come from configs and scripts, and no rich markup in them is r
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -26,13 +27,31 @@ class JobRow:
     started: float | None = None
     elapsed: float | None = None
     reason: str = ""
+    epoch: str = ""  # "3/20": the last epoch its progress.jsonl lists
+    metric: float | None = None  # its key metric's latest value
+    eta: float | None = None  # seconds left, from its mean epoch time
 
     def elapsed_text(self) -> str:
         if self.elapsed is not None:
-            return f"{self.elapsed:.1f} s"
+            return _duration(self.elapsed)
         if self.started is not None:
-            return f"{time.monotonic() - self.started:.0f} s"
+            return _duration(time.monotonic() - self.started)
         return ""
+
+    def eta_text(self) -> str:
+        if self.status != "running" or self.eta is None:
+            return ""
+        return _duration(self.eta)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def _score(score: float | None) -> str:
@@ -60,13 +79,16 @@ class Display:
 
     def table(self) -> Table:
         table = Table(title=Text(self.title))
-        for column in ("job", "worker", "status", "score", "elapsed"):
-            table.add_column(column, justify="right" if column == "score" else "left")
+        for column in ("job", "worker", "status", "epoch", "metric", "score",
+                       "elapsed", "ETA"):  # fmt: skip
+            right = column in ("epoch", "metric", "score", "elapsed", "ETA")
+            table.add_column(column, justify="right" if right else "left")
         for row in self.rows.values():
             if row.status == "queued":
                 continue
             table.add_row(*map(Text, (row.name or row.job, row.worker, row.status,
-                                      _score(row.score), row.elapsed_text())))  # fmt: skip
+                                      row.epoch, _score(row.metric), _score(row.score),
+                                      row.elapsed_text(), row.eta_text())))  # fmt: skip
         return table
 
     def update(self, row: JobRow) -> None:
@@ -75,27 +97,85 @@ class Display:
             self.live.update(self.table())
         elif row.status == "running":
             self.note(f"start {row.name} on {row.worker}")
-        elif row.status in ("ok", "failed"):
-            what = _score(row.score) if row.status == "ok" else f"FAILED: {row.reason}"
+        elif row.status in ("ok", "failed", "pruned"):
+            what = {"ok": _score(row.score), "failed": f"FAILED: {row.reason}",
+                    "pruned": f"pruned {row.reason}"}[row.status]  # fmt: skip
             self.note(f"end   {row.name}: {what} ({row.elapsed_text()})")
+
+    def progress(self, row: JobRow) -> None:
+        """A running job's new epoch: the table redraws; elsewhere, a line."""
+        self.rows[row.job] = row
+        if self.live is not None:
+            self.live.update(self.table())
+        else:
+            metric = "" if row.metric is None else f": {row.metric:.4f}"
+            eta = f", ETA {row.eta_text()}" if row.eta_text() else ""
+            self.note(f"      {row.name} epoch {row.epoch}{metric}{eta}")
+
+    def interrupted(self) -> None:
+        """After Ctrl-C: no job is left shown as running."""
+        for row in self.rows.values():
+            if row.status == "running":
+                row.status, row.eta = "interrupted", None
+                if row.started is not None:
+                    row.elapsed = time.monotonic() - row.started
 
     def note(self, text: str) -> None:
         self.console.print(text, highlight=False, markup=False)
 
 
+def clip(text: str, width: int = 80) -> str:
+    """`text` cut at a word boundary to at most `width` characters, with "..." when cut."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 3].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return (cut or text[: width - 3]) + "..."
+
+
+def shown_values(values: dict) -> str:
+    """`channels=[16, 32, 64, 128, 256], lr=0.0003, loss=dice`: each value as the config
+    writes it (an enum choice of one arg is that arg's value), a string without quotes."""
+    parts = []
+    for key, value in values.items():
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        text = value if isinstance(value, str) else json.dumps(value)
+        parts.append(f"{key.rsplit(':', 1)[-1]}={text}")
+    return ", ".join(parts)
+
+
 def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str) -> Table:
-    """Jobs by score, best first; failed jobs last with their reason."""
+    """Jobs by score, best first; then pruned jobs (by the score they reached), then
+    failed ones with their reason. Jobs of equal score are said to tie."""
     table = Table(title=Text(title))
-    for column in ("rank", "job", "score", "status", "values"):
-        table.add_column(column)
-    ok = sorted((r for r in rows if r.score is not None), key=lambda r: -r.score)  # type: ignore[operator]
-    failed = [r for r in rows if r.score is None and r.status == "failed"]
-    for i, row in enumerate(ok + failed, start=1):
-        shown = ", ".join(
-            f"{k.rsplit(':', 1)[-1]}={v}" for k, v in values.get(row.job, {}).items()
+    for column in ("rank", "job", "score", "status", "elapsed", "values"):
+        table.add_column(
+            column, justify="right" if column in ("score", "elapsed") else "left"
         )
-        status = row.status if row.status == "ok" else f"failed: {row.reason[:60]}"
-        table.add_row(*map(Text, (str(i) if row.score is not None else "-",
-                                  row.name or row.job, _score(row.score), status,
-                                  shown)))  # fmt: skip
+    by_score = lambda r: -r.score  # noqa: E731
+    ok = sorted(
+        (r for r in rows if r.status == "ok" and r.score is not None), key=by_score
+    )
+    pruned = sorted((r for r in rows if r.status == "pruned"),
+                    key=lambda r: -(r.score if r.score is not None else -1e300))  # fmt: skip
+    failed = [r for r in rows if r.status == "failed"]
+    counts: dict[float, int] = {}
+    for row in ok:
+        counts[round(row.score, 4)] = counts.get(round(row.score, 4), 0) + 1  # type: ignore[arg-type]
+    rank = 0
+    for row in ok + pruned + failed:
+        if row in ok:
+            rank += 1
+            tie = counts[round(row.score, 4)] > 1  # type: ignore[arg-type]
+            status = "ok (tie)" if tie else "ok"
+            shown_rank = str(rank)
+        else:
+            sep = " " if row.status == "pruned" else ": "
+            status = (
+                f"{row.status}{sep}{clip(row.reason)}" if row.reason else row.status
+            )
+            shown_rank = "-"
+        table.add_row(*map(Text, (shown_rank, row.name or row.job, _score(row.score),
+                                  status, row.elapsed_text(),
+                                  shown_values(values.get(row.job, {})))))  # fmt: skip
     return table

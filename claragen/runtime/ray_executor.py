@@ -135,6 +135,15 @@ class RayExecutor:
             return JobResult("aborted", None, "stopped by the user", result.elapsed)
         return result
 
+    def stop(self, spec: JobSpec, reason: str) -> None:
+        """Stop one running job early (the pruner): a stop file in its folder, which the
+        node's LocalExecutor turns into SIGTERM. A job running in a node's scratch folder
+        does not see it, nor does the engine see its progress there to prune it."""
+        from claragen.runtime.executor import STOP_FILE
+        from claragen.runtime.rundir import write_file
+
+        write_file(spec.folder / STOP_FILE, reason + "\n")
+
     def abort(self) -> None:
         """Stop every running job (Ctrl-C): their tasks' processes are killed."""
         self.aborted = True

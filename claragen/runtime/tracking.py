@@ -1,9 +1,13 @@
 """MLflow tracking of a search: one parent run per search, one child run per job.
 
-A child run holds the job's search values as params, its per-epoch key metric as a metric
-series, its score, its status (FINISHED / FAILED) and its script, log and result.json as
-artefacts. Without `--tracking-uri` the store is `mlflow.db` in the run folder (artefacts
+A child run starts when its job starts. It holds the job's search values as params; every
+metric of every epoch, the learning rate and the epoch's seconds, logged while the job runs
+(from its progress.jsonl) at their epoch and wall time; its score and duration; its status
+(FINISHED, KILLED when pruned, FAILED; the tag `claragen.status` says ok / pruned / failed)
+and its script, log, result.json and progress.jsonl as artefacts. Without `--tracking-uri` the store is `mlflow.db` in the run folder (artefacts
 in `mlartifacts/`): zero set-up, `mlflow ui --backend-store-uri sqlite:///.../mlflow.db`.
+`MLFLOW_TRACKING_URI` is honoured when `--tracking-uri` is not given; an http(s) server
+must answer before the search starts.
 
 Exactly once, across crashes: a child run carries the tag `claragen.job`; the journal
 records each one logged, and a resumed search looks a job up by its tag before logging it.
@@ -12,17 +16,23 @@ records each one logged, and a resumed search looks a job up by its tag before l
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 from claragen.runtime.context import Context, ContextKey
 from claragen.runtime.handlers import Handler, log
+from claragen.runtime.progress import Epoch
 
 EXPERIMENT = "claragen-automl"
 JOB_TAG = "claragen.job"
 RUN_TAG = "claragen.run_id"
 _KEY = re.compile(r"[^\w\-. :/]")
+# a job's status -> its child run's (a pruned job was stopped early: KILLED)
+RUN_STATUS = {"ok": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
 
 
 def local_uri(run_dir: Path) -> str:
@@ -36,9 +46,45 @@ def param_key(param_id: str) -> str:
     return key.lstrip(":") or "value"  # ":learning_rate" (a variable) -> learning_rate
 
 
+class TrackingError(Exception):
+    pass
+
+
+def check_server(uri: str | None, timeout: float = 5.0) -> None:
+    """An http(s) tracking URI must answer MLflow's /health within `timeout` seconds:
+    else a TrackingError that says so, before the search writes anything (MLflow itself
+    would retry for minutes, then raise from deep inside a request)."""
+    if uri is None or not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as r:
+            r.read(64)
+    except urllib.error.HTTPError as exc:
+        if exc.code not in (401, 403):  # a server that asks for credentials is there
+            raise TrackingError(
+                f"MLflow at {uri}: /health answered HTTP {exc.code}; is this an MLflow "
+                "server?"
+            ) from None
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "reason", None) or exc
+        raise TrackingError(
+            f"MLflow at {uri} does not answer ({why}); start the server, give another "
+            "--tracking-uri, or leave it out to track in the run folder (mlflow.db)"
+        ) from None
+
+
 class MLflowTracker(Handler):
     def __init__(self, tracking_uri: str, run_dir: Path, journal: Any) -> None:
+        # a server that stops answering mid-search: a few retries, not minutes of them
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
         from mlflow.tracking import MlflowClient  # the runtime's dependency
+
+        # MLflow's console lines (run links, its database set-up) stay out of the display
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
 
         self.uri = tracking_uri
         self.client = MlflowClient(tracking_uri=tracking_uri)
@@ -46,6 +92,8 @@ class MLflowTracker(Handler):
         self.journal = journal
         self.parent: str | None = None
         self.experiment_id: str | None = None
+        self.active: dict[str, str] = {}  # job -> its child run, while it runs
+        self.steps: dict[str, set[int]] = {}  # job -> epochs logged while it ran
 
     def experiment(self) -> str:
         found = self.client.get_experiment_by_name(EXPERIMENT)
@@ -73,59 +121,109 @@ class MLflowTracker(Handler):
         self.parent = parent
         return parent
 
-    def logged(self, job: str) -> str | None:
-        """The child run of `job`, if one was logged before a crash."""
+    def runs_of(self, job: str) -> list[str]:
+        """The child runs of `job` (normally one; none before it started)."""
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.`mlflow.parentRunId` = '{self.parent}' "
             f"and tags.`{JOB_TAG}` = '{job}'",
         )
-        return runs[0].info.run_id if runs else None
+        return [r.info.run_id for r in runs]
 
-    def log_job(self, ctx: Context) -> str:
+    def logged(self, job: str) -> str | None:
+        """The child run of `job`, if one was made before a crash."""
+        runs = self.runs_of(job)
+        return runs[0] if runs else None
+
+    def create(self, ctx: Context, start_ms: int | None = None) -> str:
         assert self.parent is not None and self.experiment_id is not None
-        job = ctx.get_prop(ContextKey.JOB_ID)
-        name = ctx.get_prop(ContextKey.JOB_NAME)
-        folder = Path(ctx.get_prop(ContextKey.JOB_DIR))
-        score = ctx.get_prop(ContextKey.SCORE)
-        result = ctx.get_prop(ContextKey.JOB_RESULT) or {}
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Param
 
+        job = ctx.get_prop(ContextKey.JOB_ID)
         run = self.client.create_run(
             self.experiment_id,
-            run_name=name,
-            tags={"mlflow.parentRunId": self.parent, JOB_TAG: job},
+            run_name=ctx.get_prop(ContextKey.JOB_NAME),
+            start_time=start_ms,
+            tags={"mlflow.parentRunId": self.parent, JOB_TAG: job,
+                  "claragen.status": "running"},  # fmt: skip
         )
-        rid = run.info.run_id
         values = ctx.get_prop(ContextKey.SEARCH_VALUES) or {}
         params = [
             Param(param_key(k), json.dumps(v)[:6000]) for k, v in sorted(values.items())
         ]
-        now = 0
+        self.client.log_batch(run.info.run_id, params=params)
+        return run.info.run_id
+
+    def start_job(self, ctx: Context) -> None:
+        """The job's child run, RUNNING from the job's start. A run left by an attempt
+        that a crash cut short is deleted: the job runs again from its first epoch."""
+        job = ctx.get_prop(ContextKey.JOB_ID)
+        for old in self.runs_of(job):
+            self.client.delete_run(old)
+        self.active[job] = self.create(ctx, int(time.time() * 1000))
+        self.steps[job] = set()
+
+    def log_epochs(self, job: str, epochs: list[Epoch]) -> None:
+        """Epochs of a running job, as its script writes them: every metric, the learning
+        rate and the epoch's seconds, each at its epoch (step) and its wall time."""
+        from mlflow.entities import Metric
+
+        rid = self.active.get(job)
+        if rid is None or not epochs:
+            return
         metrics = []
+        for e in epochs:
+            stamp = int(e.time * 1000)
+            named = {**e.metrics, "epoch_s": e.epoch_s}
+            if e.lr is not None:
+                named["lr"] = e.lr
+            metrics += [
+                Metric(param_key(k), v, stamp, e.epoch) for k, v in named.items()
+            ]
+        self.client.log_batch(rid, metrics=metrics)
+        self.steps.setdefault(job, set()).update(e.epoch for e in epochs)
+
+    def finalize(self, rid: str, ctx: Context) -> None:
+        """The end of a child run: the epochs not logged while it ran (from result.json),
+        the score and duration, status and reason, the script, log and result."""
+        from mlflow.entities import Metric, RunTag
+
+        job = ctx.get_prop(ContextKey.JOB_ID)
+        folder = Path(ctx.get_prop(ContextKey.JOB_DIR))
+        score = ctx.get_prop(ContextKey.SCORE)
+        status = ctx.get_prop(ContextKey.JOB_STATUS) or "failed"
+        result = ctx.get_prop(ContextKey.JOB_RESULT) or {}
         key_metric = param_key(str(result.get("key_metric", "key_metric")))
-        for epoch, value in enumerate(result.get("values") or [], start=1):
-            if isinstance(value, int | float):
-                metrics.append(Metric(key_metric, float(value), now, epoch))
+        if job in self.steps:
+            logged = self.steps[job]
+        else:  # after a crash: what the run holds
+            history = self.client.get_metric_history(rid, key_metric)
+            logged = {m.step for m in history}
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(key_metric, float(value), now, epoch)
+            for epoch, value in enumerate(result.get("values") or [], start=1)
+            if isinstance(value, int | float) and epoch not in logged
+        ]
         if score is not None:
             metrics.append(Metric("score", float(score), now, 0))
-        tags = [
-            RunTag("claragen.status", ctx.get_prop(ContextKey.JOB_STATUS)),
-            RunTag(
-                "claragen.reason", str(ctx.get_prop(ContextKey.JOB_REASON) or "")[:5000]
-            ),
-        ]
-        self.client.log_batch(rid, metrics=metrics, params=params, tags=tags)
-        for artefact in ("train.py", "log.txt", "models/result.json"):
+        elapsed = ctx.get_prop(ContextKey.JOB_ELAPSED)
+        if isinstance(elapsed, int | float):
+            metrics.append(Metric("duration_s", float(elapsed), now, 0))
+        reason = str(ctx.get_prop(ContextKey.JOB_REASON) or "")[:5000]
+        tags = [RunTag("claragen.status", status), RunTag("claragen.reason", reason)]
+        self.client.log_batch(rid, metrics=metrics, tags=tags)
+        for artefact in ("train.py", "log.txt", "models/result.json",
+                         "models/progress.jsonl"):  # fmt: skip
             if (folder / artefact).is_file():
                 self.client.log_artifact(rid, str(folder / artefact))
-        status = "FINISHED" if score is not None else "FAILED"
-        self.client.set_terminated(rid, status=status)
-        return rid
+        self.client.set_terminated(rid, status=RUN_STATUS.get(status, "FAILED"))
 
     def end_job(self, ctx: Context) -> None:
         job = ctx.get_prop(ContextKey.JOB_ID)
-        rid = self.logged(job) or self.log_job(ctx)
+        rid = self.active.pop(job, None) or self.logged(job) or self.create(ctx)
+        self.finalize(rid, ctx)
+        self.steps.pop(job, None)
         self.journal.write("tracked", job=job, mlflow_run=rid)
 
     def finish(self, status: str, best: float | None) -> None:

@@ -433,6 +433,14 @@ def automl_command(
             "--controller", help="grid | random | tpe (default: config_automl's)"
         ),
     ] = None,
+    pruner: Annotated[
+        str,
+        typer.Option(
+            "--pruner",
+            help="none | median | asha | hyperband: stop jobs that fall behind, "
+            "from their per-epoch key metric (Optuna's pruners)",
+        ),
+    ] = "none",
     max_jobs: Annotated[
         int | None, typer.Option("--max-jobs", min=1, help="Run at most N jobs")
     ] = None,
@@ -440,7 +448,9 @@ def automl_command(
     tracking_uri: Annotated[
         str | None,
         typer.Option(
-            "--tracking-uri", help="MLflow server (default: a store in the run folder)"
+            "--tracking-uri",
+            help="MLflow server (default: $MLFLOW_TRACKING_URI, else a store in the "
+            "run folder)",
         ),
     ] = None,
     resume: Annotated[
@@ -501,7 +511,7 @@ def automl_command(
     args = AutomlArgs(config, mmar, env, automl_conf, run_id, workers, controller,
                       max_jobs, seed, tracking_uri, resume, parse_sets(set_), job_args,
                       job_timeout, output, float_steps, target, tuple(pythonpath),
-                      executor, ray_address, tracking)  # fmt: skip
+                      executor, ray_address, tracking, pruner)  # fmt: skip
     code = run_automl(args)
     if code:
         raise typer.Exit(code)

@@ -199,17 +199,19 @@ def write_result(path, result):
     replace_atomically(path + ".tmp", path)
 
 
-def append_progress(path, epoch, epoch_s, lr, metrics):
+def append_progress(path, epoch, epochs, epoch_s, lr, metrics):
     """One line of progress.jsonl per finished epoch, flushed at once, for whoever follows
     the run while it trains (`claragen automl` reads it to track and prune its jobs): the
-    epoch, the wall time, the epoch's seconds (validation and checkpoints included), the
-    learning rate and every metric. A fresh run starts the file again; --resume goes on
-    with it."""
+    epoch of how many, the wall time, the epoch's seconds (validation and checkpoints
+    included), the learning rate, the key metric's name and every metric. A fresh run
+    starts the file again; --resume goes on with it."""
     record = {
         "epoch": epoch,
+        "epochs": epochs,
         "time": time.time(),
         "epoch_s": round(epoch_s, 3),
         "lr": lr,
+        "key_metric": KEY_METRIC,
     }
     with open(path, "a") as f:
         f.write(json.dumps({**record, "metrics": metrics}) + "\n")
@@ -618,6 +620,7 @@ def main(argv=None):
         append_progress(
             progress_path,
             epoch,
+            args.epochs,
             time.time() - epoch_start,
             optimizer.param_groups[0]["lr"],
             {k: v for k, v in record.items() if k != "epoch"},

@@ -1,0 +1,161 @@
+"""The search as an Optuna study on disk: `<run dir>/optuna.log` (JournalFileBackend).
+
+    optuna-dashboard automl/<run id>/optuna.log
+    optuna.load_study(storage=JournalStorage(JournalFileBackend(".../optuna.log")))
+
+One trial per job, whatever the controller (grid, random, TPE or a user's own): the job's
+search values as its params, with the space's distributions (a float's range, an enum's
+choices as the config writes them), its per-epoch key metric as intermediate values, its
+state (RUNNING, COMPLETE, PRUNED, FAIL) and its score as its value. The controller
+recommends; the study records, and feeds the pruner (`--pruner`).
+
+Exactly once, across crashes: a trial carries the user attr `job` (J3), and each step
+looks its job's trial up before it writes. A job cut short by a crash runs again in the
+same trial (its intermediate values are overwritten epoch by epoch); a job the journal
+says ended but whose trial is not finished is finished on resume.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from claragen.transpiler.space import SearchParam
+
+PRUNERS = ("none", "median", "asha", "hyperband")
+STATES = {"ok": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def shown(value: Any) -> Any:
+    """A search value as the config writes it: an enum choice of one arg is that arg's
+    value (`[[16, 32]]` -> `[16, 32]`)."""
+    if isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
+def choice_label(value: Any) -> Any:
+    """An enum choice as an Optuna categorical choice (a plain value, or its JSON)."""
+    value = shown(value)
+    return value if isinstance(value, _PLAIN) else json.dumps(value)
+
+
+def make_pruner(name: str, epochs: int | None = None):
+    """--pruner -> Optuna's pruner (None for `none`); `epochs` is a job's epoch count."""
+    import optuna
+
+    if name == "none":
+        return None
+    if name == "median":  # prune below the median of the ended jobs at the same epoch
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if name == "asha":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=epochs or "auto"
+        )
+    raise ValueError(f"--pruner {name!r}: use one of {', '.join(PRUNERS)}")
+
+
+class SearchStudy:
+    def __init__(self, path: Path, run_id: str, params: tuple[SearchParam, ...],
+                 controller: str, pruner: str = "none",
+                 epochs: int | None = None) -> None:  # fmt: skip
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.optuna = optuna
+        self.path = path
+        self.storage = JournalStorage(JournalFileBackend(str(path)))
+        self.study = optuna.create_study(
+            study_name=run_id, storage=self.storage, direction="maximize",
+            load_if_exists=True, pruner=make_pruner(pruner, epochs) or optuna.pruners.NopPruner(),
+        )  # fmt: skip
+        self.pruner_name = pruner
+        self.params = params
+        self.distributions = {p.id: self.distribution(p) for p in params}
+        attrs = self.study.user_attrs
+        for key, value in (("controller", controller), ("pruner", pruner)):
+            if attrs.get(key) != value:
+                self.study.set_user_attr(key, value)
+        self.trials: dict[str, int] = {}  # job -> trial id
+        for trial in self.study.get_trials(deepcopy=False):
+            job = trial.user_attrs.get("job")
+            if isinstance(job, str):
+                self.trials.setdefault(job, trial._trial_id)
+
+    def distribution(self, p: SearchParam):
+        d = self.optuna.distributions
+        if p.type == "float":
+            return d.FloatDistribution(p.low, p.high)
+        labels = [choice_label(c) for c in p.choices]
+        if len(set(map(json.dumps, labels))) < len(labels):  # two alike once unwrapped
+            labels = [json.dumps(c) for c in p.choices]
+        return d.CategoricalDistribution(labels)
+
+    def params_of(self, values: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for p in self.params:
+            if p.id not in values:
+                continue
+            value = values[p.id]
+            if p.type == "float":
+                out[p.id] = float(value)
+            else:
+                dist = self.distributions[p.id]
+                index = next((i for i, c in enumerate(p.choices) if c == value), None)
+                if index is None:
+                    continue
+                out[p.id] = dist.choices[index]
+        return out
+
+    def state(self, job: str):
+        trial_id = self.trials.get(job)
+        return None if trial_id is None else self.storage.get_trial(trial_id).state
+
+    def start(self, job: str, name: str, values: dict[str, Any]) -> None:
+        """The job's trial, RUNNING: a new one, or its own again when it reruns."""
+        TrialState = self.optuna.trial.TrialState
+        trial_id = self.trials.get(job)
+        if trial_id is not None:
+            if self.storage.get_trial(trial_id).state == TrialState.RUNNING:
+                self.storage.set_trial_user_attr(trial_id, "name", name)
+                return
+            # finished before: not this job's run (a journal replaced by hand)
+        params = self.params_of(values)
+        template = self.optuna.trial.create_trial(
+            state=TrialState.RUNNING,
+            params=params,
+            distributions={k: self.distributions[k] for k in params},
+            user_attrs={"job": job, "name": name},
+        )
+        self.trials[job] = self.storage.create_new_trial(
+            self.study._study_id, template_trial=template
+        )
+
+    def report(self, job: str, step: int, value: float) -> bool:
+        """An epoch's key metric; True when the pruner says to stop the job."""
+        trial_id = self.trials.get(job)
+        if trial_id is None:
+            return False
+        self.storage.set_trial_intermediate_value(trial_id, step, value)
+        if self.pruner_name == "none":
+            return False
+        trial = self.storage.get_trial(trial_id)
+        return bool(self.study.pruner.prune(self.study, trial))
+
+    def end(self, job: str, status: str, score: float | None) -> None:
+        """The job's trial finished as the job ended (once: a finished trial stays)."""
+        TrialState = self.optuna.trial.TrialState
+        trial_id = self.trials.get(job)
+        if trial_id is None or self.storage.get_trial(trial_id).state.is_finished():
+            return
+        state = TrialState[STATES.get(status, "FAIL")]
+        values = [score] if state == TrialState.COMPLETE and score is not None else None
+        if state == TrialState.COMPLETE and values is None:
+            state = TrialState.FAIL
+        self.storage.set_trial_state_values(trial_id, state, values)

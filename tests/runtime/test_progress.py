@@ -1,0 +1,182 @@
+"""Following a job's progress.jsonl (runtime/progress.py), the study on disk that records
+every job (runtime/study.py), and the pruner's verdicts (runtime/monitor.py)."""
+
+import json
+import os
+
+import optuna
+import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from claragen.runtime.live import JobRow, clip, leaderboard, shown_values
+from claragen.runtime.monitor import Monitor
+from claragen.runtime.progress import Follower
+from claragen.runtime.study import SearchStudy, choice_label
+from claragen.transpiler.space import SearchArg, SearchParam
+
+
+def line(epoch: int, value: float | None, epochs: int = 4, epoch_s: float = 2.0) -> str:
+    metrics = {} if value is None else {"val_mean_dice": value}
+    return json.dumps({"epoch": epoch, "epochs": epochs, "time": 1e9 + epoch,
+                       "epoch_s": epoch_s, "lr": 1e-3, "key_metric": "val_mean_dice",
+                       "metrics": {**metrics, "loss": 0.5}}) + "\n"  # fmt: skip
+
+
+def test_only_complete_well_formed_lines_are_read(tmp_path):
+    path = tmp_path / "progress.jsonl"
+    follower = Follower(path)
+    assert follower.poll() == []  # not written yet
+    path.write_text(line(1, 0.1) + line(2, 0.2)[:20])  # the second line half-written
+    assert [e.epoch for e in follower.poll()] == [1]
+    with open(path, "a") as f:
+        f.write(line(2, 0.2)[20:])
+        f.write(
+            '{"epoch": "3"}\n[1, 2]\nnot json\n{"epoch": 0, "time": 1, "epoch_s": 1}\n'
+        )
+        f.write(line(3, float("nan")).replace("NaN", '"x"'))
+    new = follower.poll()
+    assert [e.epoch for e in new] == [2, 3]  # the malformed lines are skipped
+    assert new[1].value is None and new[1].metrics == {"loss": 0.5}
+    assert follower.latest_value() == ("val_mean_dice", 0.2)
+    assert follower.eta() == pytest.approx(1 * 2.0)  # 1 epoch left at 2 s each
+    assert follower.poll() == []
+
+
+def test_a_restarted_file_is_read_again_and_a_resumed_epoch_replaces_the_old(tmp_path):
+    path = tmp_path / "progress.jsonl"
+    path.write_text(line(1, 0.1) + line(2, 0.2))
+    follower = Follower(path)
+    follower.poll()
+    path.write_text(line(1, 0.3))  # a fresh run of the script starts the file again
+    assert [e.value for e in follower.poll()] == [0.3] and follower.restarted
+    assert [e.epoch for e in follower.epochs] == [1]
+    with open(path, "a") as f:
+        f.write(line(2, 0.4) + line(2, 0.5))  # --resume redid epoch 2
+    follower.poll()
+    assert [(e.epoch, e.value) for e in follower.epochs] == [(1, 0.3), (2, 0.5)]
+
+
+def test_a_link_is_not_followed(tmp_path):
+    target = tmp_path / "elsewhere.jsonl"
+    target.write_text(line(1, 0.9))
+    os.symlink(target, tmp_path / "progress.jsonl")
+    assert Follower(tmp_path / "progress.jsonl").poll() == []
+
+
+PARAMS = (
+    SearchParam(":lr", "", "variable", "lr", "float", (SearchArg("lr"),),
+                low=1e-4, high=1e-2),
+    SearchParam("net:channels", "net", "component", "net", "enum",
+                (SearchArg("channels"),), choices=([[8, 16]], [[16, 32]])),
+    SearchParam("loss:x", "loss", "component", "loss", "enum", (SearchArg("x"),),
+                choices=(["dice"], ["ce"])),
+)  # fmt: skip
+
+
+def load(path):
+    return optuna.load_study(
+        study_name="r", storage=JournalStorage(JournalFileBackend(str(path)))
+    )
+
+
+def test_every_job_is_a_trial_once_across_a_resume(tmp_path):
+    path = tmp_path / "optuna.log"
+    study = SearchStudy(path, "r", PARAMS, "GridController")
+    values = {":lr": 1e-3, "net:channels": [[8, 16]], "loss:x": ["ce"]}
+    study.start("J1", "W1_1_J1", values)
+    study.report("J1", 1, 0.2)
+    study.end("J1", "ok", 0.4)
+    study.start("J2", "W1_2_J2", values)
+    study.report("J2", 1, 0.1)  # ... and the search is killed here
+    again = SearchStudy(path, "r", PARAMS, "GridController")
+    again.start("J2", "W1_3_J2", values)  # J2 runs again: in its own trial
+    again.report("J2", 1, 0.3)
+    again.end("J2", "failed", None)
+    again.end("J1", "ok", 0.4)  # the journal's end, seen again: nothing changes
+    trials = load(path).trials
+    assert [t.user_attrs["job"] for t in trials] == ["J1", "J2"]
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert trials[0].value == 0.4 and trials[0].intermediate_values == {1: 0.2}
+    assert trials[1].intermediate_values == {1: 0.3}
+    assert trials[1].user_attrs["name"] == "W1_3_J2"
+    # the values as the config writes them, with the space's distributions
+    assert trials[0].params == {":lr": 1e-3, "net:channels": "[8, 16]", "loss:x": "ce"}
+    assert trials[0].distributions["loss:x"].choices == ("dice", "ce")
+    assert load(path).user_attrs == {"controller": "GridController", "pruner": "none"}
+
+
+def test_choice_labels_are_what_the_config_writes():
+    assert choice_label([[16, 32]]) == "[16, 32]"
+    assert choice_label(["dice"]) == "dice" and choice_label([0.5]) == 0.5
+    assert choice_label([1, 2]) == "[1, 2]"  # an enum of two args: both
+    assert shown_values({"net:channels": [[16, 32]], ":lr": 0.001}) == (
+        "channels=[16, 32], lr=0.001"
+    )
+
+
+class FakeExecutor:
+    def __init__(self):
+        self.stopped = []
+
+    def stop(self, spec, reason):
+        self.stopped.append((spec.name, reason))
+
+
+class Spec:
+    def __init__(self, folder, name):
+        self.folder, self.name = folder, name
+
+
+@pytest.mark.parametrize("pruner", ["median", "asha", "hyperband"])
+def test_a_job_behind_the_others_is_stopped_before_its_last_epoch(tmp_path, pruner):
+    """Three jobs that learn, then one that does not: the pruner stops it, mid-run."""
+    study = SearchStudy(tmp_path / "optuna.log", "r", PARAMS, "tpe", pruner, epochs=4)
+    executor = FakeExecutor()
+    monitor = Monitor(executor, study)
+    values = {":lr": 1e-3}
+    for n, job in enumerate(["J1", "J2", "J3"], start=1):
+        study.start(job, f"W1_{n}_{job}", values)
+        for epoch in range(1, 5):
+            study.report(job, epoch, 0.2 * epoch)
+        study.end(job, "ok", 0.8)
+    folder = tmp_path / "W1_4_J4"
+    (folder / "models").mkdir(parents=True)
+    study.start("J4", "W1_4_J4", values)
+    monitor.started("J4", Spec(folder, "W1_4_J4"))
+    row = JobRow("J4", "W1_4_J4", status="running")
+    for epoch in range(1, 5):
+        with open(folder / "models" / "progress.jsonl", "a") as f:
+            f.write(line(epoch, 0.01))
+        monitor.poll("J4", row)
+        if executor.stopped:
+            break
+    assert executor.stopped, "not pruned"
+    ((name, reason),) = executor.stopped
+    assert name == "W1_4_J4" and epoch < 4 and f"at epoch {epoch} ({pruner})" in reason
+    assert (
+        row.epoch == f"{epoch}/4" and row.metric == 0.01 and row.eta == (4 - epoch) * 2
+    )
+    assert monitor.ended("J4", row) == reason
+    study.end("J4", "pruned", 0.01)
+    assert load(tmp_path / "optuna.log").trials[-1].state == TrialState.PRUNED
+
+
+def test_the_leaderboard_ranks_ok_jobs_then_pruned_then_failed_and_says_ties():
+    rows = [JobRow("J1", "W1_1_J1", status="ok", score=0.5, elapsed=3.0),
+            JobRow("J2", "W2_1_J2", status="pruned", score=0.1,
+                   reason="at epoch 2 (median): val_mean_dice 0.1000"),
+            JobRow("J3", "W1_2_J3", status="failed", reason="ValueError: " + "word " * 40),
+            JobRow("J4", "W2_2_J4", status="ok", score=0.5, elapsed=61.0)]  # fmt: skip
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(leaderboard(rows, {"J1": {"net:channels": [[16, 32]]}}, "lb"))
+    text = console.export_text()
+    lines = [ln for ln in text.splitlines() if "_J" in ln]
+    assert [ln.split("_J")[1][0] for ln in lines] == ["1", "4", "2", "3"]
+    assert [ln.split()[1] for ln in lines] == ["1", "2", "-", "-"]
+    assert "ok (tie)" in lines[0] and "channels=[16, 32]" in lines[0]
+    assert "pruned at epoch 2 (median)" in lines[2] and "1m01s" in lines[1]
+    assert clip("ValueError: " + "word " * 40).endswith("word...")
