@@ -27,6 +27,7 @@ from claragen.runtime.engine import Search, SearchError, SearchOptions
 from claragen.runtime.executor import LocalExecutor
 from claragen.runtime.handlers import HANDLER_DEFAULTS, log
 from claragen.runtime.live import Display
+from claragen.runtime.recorded import OptionsError, record, resumed
 from claragen.runtime.workers import WorkerSpecError, parse_workers
 from claragen.transpiler.diagnostics import CompileError, format_all
 
@@ -41,28 +42,35 @@ class UsageError(Exception):
 
 @dataclass
 class AutomlArgs:
-    config: Path | None
-    mmar: Path | None
-    env: Path | None
-    automl_conf: Path | None
-    run_id: str | None
-    workers: str | None
-    controller: str | None
-    max_jobs: int | None
-    seed: int
-    tracking_uri: str | None
-    resume: bool
-    sets: tuple[tuple[str, str], ...]
-    job_args: str
-    job_timeout: float | None
-    output: Path | None
-    float_steps: int
-    target: str
-    pythonpath: tuple[Path, ...]
+    """`claragen automl`'s options; the defaults are the command line's."""
+
+    config: Path | None = None
+    mmar: Path | None = None
+    env: Path | None = None
+    automl_conf: Path | None = None
+    run_id: str | None = None
+    workers: str | None = None
+    controller: str | None = None
+    max_jobs: int | None = None
+    seed: int = 0
+    tracking_uri: str | None = None
+    resume: bool = False
+    sets: tuple[tuple[str, str], ...] = ()
+    job_args: str = ""
+    job_timeout: float | None = None
+    output: Path | None = None
+    float_steps: int = 3
+    target: str = "auto"
+    pythonpath: tuple[Path, ...] = ()
     executor: str = "local"
     ray_address: str | None = None
     tracking: bool = True
     pruner: str = "none"
+
+
+def defaults_of(args: AutomlArgs) -> AutomlArgs:
+    """The options as `claragen automl` has them when none is given."""
+    return AutomlArgs(run_id=args.run_id, resume=args.resume, output=args.output)
 
 
 def cuda_devices() -> int:
@@ -181,7 +189,8 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         job_timeout=args.job_timeout,
         pruner=check_pruner(args.pruner),
     )
-    header = {"config": str(comp.config_path), "automl_conf": conf.source,
+    header = {"options": record(args),
+              "config": str(comp.config_path), "automl_conf": conf.source,
               "controller": type(controller).__name__, "seed": args.seed,
               "workers": [str(w) for w in workers], "executor": args.executor,
               "pruner": args.pruner}  # fmt: skip
@@ -256,8 +265,9 @@ def run_automl(args: AutomlArgs) -> int:
         logging.getLogger(name).setLevel(logging.WARNING)
     console = Console()
     try:
+        args = resumed(args, defaults_of(args))
         search = make_search(args, console)
-    except (AutomlConfError, SearchError, UsageError) as exc:
+    except (AutomlConfError, SearchError, UsageError, OptionsError) as exc:
         error(console, str(exc))
         return 1
     try:
@@ -277,8 +287,9 @@ def run_automl(args: AutomlArgs) -> int:
     if best is not None:
         console.print(f"best: {best.row.name} score {best.result.score:.4f} "  # type: ignore[union-attr]
                       f"({search.run_dir / best.row.name})", highlight=False,
-                      markup=False)  # fmt: skip
-    console.print(f"journal: {search.journal.path}", highlight=False, markup=False)
+                      markup=False, soft_wrap=True)  # fmt: skip
+    console.print(f"journal: {search.journal.path}", highlight=False, markup=False,
+                  soft_wrap=True)  # fmt: skip
     if status == "interrupted":
         return 130
     if search.finished() and best is None:

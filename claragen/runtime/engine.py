@@ -16,6 +16,7 @@ stopped, Ctrl-C, an error), its MLflow parent run is ended with it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import threading
@@ -311,9 +312,13 @@ class Search:
         display.update(ej.row)
         ej.spec = JobSpec(ej.job, name, folder, script, worker, self.options.job_args,
                           self.options.job_timeout, self.mmar_root(),
-                          self.processes(ej, worker))  # fmt: skip
+                          self.processes(ej, worker), self.threads())  # fmt: skip
         self.monitor.started(ej.job, ej.spec)
         return ej.spec
+
+    def threads(self) -> int:
+        """A CPU job's share of this machine's cores: theirs over the workers'."""
+        return max(1, (os.cpu_count() or 1) // len(self.options.workers))
 
     def mmar_root(self) -> Path | None:
         root = self.compilation.mmar_root

@@ -41,6 +41,9 @@ class JobSpec:
     # > 1: a multi_gpu script on a worker of several GPUs, launched by torchrun with one
     # process per GPU
     processes: int = 1
+    # CPU threads of a CPU job (OMP_NUM_THREADS, unless set): the cores shared by the
+    # workers, so that jobs side by side do not oversubscribe them. None: torch's default
+    threads: int | None = None
 
 
 @dataclass
@@ -80,6 +83,8 @@ class LocalExecutor:
     def execute(self, spec: JobSpec) -> JobResult:
         env = dict(os.environ, CUDA_VISIBLE_DEVICES=spec.worker.cuda_visible_devices)
         env["PYTHONUNBUFFERED"] = "1"
+        if spec.threads is not None and not spec.worker.gpus:
+            env.setdefault("OMP_NUM_THREADS", str(spec.threads))
         start = time.monotonic()
         log_path = spec.folder / "log.txt"
         try:  # in the job's new folder; never through a link

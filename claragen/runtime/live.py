@@ -121,7 +121,7 @@ class Display:
                     row.elapsed = time.monotonic() - row.started
 
     def note(self, text: str) -> None:
-        self.console.print(text, highlight=False, markup=False)
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def clip(text: str, width: int = 80) -> str:
@@ -134,7 +134,8 @@ def clip(text: str, width: int = 80) -> str:
 
 def shown_values(values: dict) -> str:
     """`channels=[16, 32, 64, 128, 256], lr=0.0003, loss=dice`: each value as the config
-    writes it (an enum choice of one arg is that arg's value), a string without quotes."""
+    writes it (an enum choice of one arg is that arg's value), a string without quotes.
+    """
     parts = []
     for key, value in values.items():
         if isinstance(value, list) and len(value) == 1:
@@ -148,10 +149,13 @@ def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str) -> Tabl
     """Jobs by score, best first; then pruned jobs (by the score they reached), then
     failed ones with their reason. Jobs of equal score are said to tie."""
     table = Table(title=Text(title))
-    for column in ("rank", "job", "score", "status", "elapsed", "values"):
+    for column in ("rank", "job", "score", "status", "elapsed"):
         table.add_column(
-            column, justify="right" if column in ("score", "elapsed") else "left"
+            column,
+            justify="right" if column in ("score", "elapsed") else "left",
+            max_width=40 if column == "status" else None,
         )
+    table.add_column("values", overflow="fold", min_width=24)
     by_score = lambda r: -r.score  # noqa: E731
     ok = sorted(
         (r for r in rows if r.status == "ok" and r.score is not None), key=by_score

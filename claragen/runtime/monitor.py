@@ -65,6 +65,8 @@ class Monitor:
             return
         for epoch in new:
             value = epoch.value
+            if w.pruned is not None:  # the trial ends where the pruner stopped it
+                break
             if value is None:
                 continue
             if self.study.report(job, epoch.epoch, value) and w.pruned is None:
@@ -74,7 +76,6 @@ class Monitor:
                         f"at epoch {epoch.epoch} ({self.study.pruner_name}): "
                         f"{epoch.key_metric} {value:.4f}"
                     )
-                    log.info("%s: pruned %s", w.spec.name, w.pruned)
                     self.executor.stop(w.spec, w.pruned)
 
     def ended(self, job: str, row: Any) -> str | None:

@@ -48,13 +48,16 @@ def make_pruner(name: str, epochs: int | None = None):
 
     if name == "none":
         return None
-    if name == "median":  # prune below the median of the ended jobs at the same epoch
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    if name == "asha":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
+    # a job is not judged on its first quarter of epochs (its first epoch, when how many
+    # is not known): early Dice is noise
+    warmup = max(1, (epochs or 0) // 4)
+    if name == "median":  # below the median of the ended jobs at the same epoch
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=warmup)
+    if name == "asha":  # rungs at warmup * 4**k epochs: the best quarter goes on
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=warmup)
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(
-            min_resource=1, max_resource=epochs or "auto"
+            min_resource=warmup, max_resource=epochs or "auto"
         )
     raise ValueError(f"--pruner {name!r}: use one of {', '.join(PRUNERS)}")
 

@@ -81,6 +81,8 @@ class MLflowTracker(Handler):
         # a server that stops answering mid-search: a few retries, not minutes of them
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+        # its run links on stdout: the search's own last line says where its runs are
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         from mlflow.tracking import MlflowClient  # the runtime's dependency
 
         # MLflow's console lines (run links, its database set-up) stay out of the display

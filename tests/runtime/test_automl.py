@@ -3,10 +3,12 @@ each job its generated script run as a subprocess on the CPU."""
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -194,22 +196,113 @@ def mlflow_server(tmp_path):
     server.wait(timeout=30)
 
 
-def test_a_search_tracked_on_a_real_mlflow_server(tmp_path, data, mlflow_server):
+def lr_mmar(tmp_path: Path, rates: list[float]) -> Path:
+    """The example MMAR searching only its learning rate, over `rates`, with DiceLoss."""
     mmar = make_mmar(tmp_path)
-    run(automl_cmd(mmar, data, "--controller", "grid", "--run-id", "srv",
-                   "--tracking-uri", mlflow_server))  # fmt: skip
+    path = mmar / "config" / "config_train.json"
+    config = json.loads(path.read_text())
+    config["search"] = [{"domain": "lr", "type": "enum", "args": ["learning_rate"],
+                         "targets": [[r] for r in rates]},
+                        {"domain": "transform", "type": "enum",  # DiceLoss only
+                         "args": ["mySearchLoss1", "mySearchLoss2"],
+                         "targets": [[False, True]]}]  # fmt: skip
+    path.write_text(json.dumps(config, indent=2))
+    return mmar
+
+
+class LiveSteps(threading.Thread):
+    """Polls MLflow while the search runs: the most epochs a child run held while it was
+    still RUNNING."""
+
+    def __init__(self, uri: str):
+        super().__init__(daemon=True)
+        self.uri, self.most, self.done = uri, 0, threading.Event()
+
+    def run(self):
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.uri)
+        while not self.done.wait(0.5):
+            experiment = client.get_experiment_by_name("claragen-automl")
+            if experiment is None:
+                continue
+            for r in client.search_runs([experiment.experiment_id]):
+                if "mlflow.parentRunId" in r.data.tags and r.info.status == "RUNNING":
+                    steps = client.get_metric_history(r.info.run_id, "val_mean_dice")
+                    if client.get_run(r.info.run_id).info.status == "RUNNING":
+                        self.most = max(self.most, len({m.step for m in steps}))
+
+
+def test_a_job_that_does_not_learn_is_pruned_and_mlflow_sees_every_epoch_live(
+    tmp_path, data, mlflow_server, monkeypatch
+):
+    """Three jobs one after another on a real MLflow server, the median pruner on: two
+    learn (lr 1e-2, 5e-3), then one cannot (lr 0). The pruner stops it before its last epoch;
+    the journal, the study, MLflow and the leaderboard agree; MLflow had each job's
+    epochs while it ran."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    rates = [0.01, 0.005, 0.0]
+    mmar = lr_mmar(tmp_path, rates)
+    epochs = 8
+    cmd = automl_cmd(mmar, data, "--controller", "grid", "--run-id", "srv",
+                     "--workers", "1", "--pruner", "median",
+                     "--tracking-uri", mlflow_server)  # fmt: skip
+    cmd[cmd.index("--job-args") + 1] = cmd[cmd.index("--job-args") + 1].replace(
+        "--epochs 1", f"--epochs {epochs}"
+    )
+    monkeypatch.setenv("COLUMNS", "200")  # the leaderboard's rows on one line each
+    live = LiveSteps(mlflow_server)
+    live.start()
+    try:
+        proc = run(cmd)
+    finally:
+        live.done.set()
+        live.join()
+    assert live.most > 1  # per-epoch metrics while the job still ran
+    run_dir = mmar / "automl" / "srv"
+    ends = {e["job"]: e for e in journal(run_dir) if e["event"] == "end"}
+    assert [ends[j]["status"] for j in ("J1", "J2", "J3")] == ["ok", "ok", "pruned"]
+    pruned_dir = run_dir / ends["J3"]["name"] / "models"
+    seen = (pruned_dir / "progress.jsonl").read_text().splitlines()
+    assert 1 <= len(seen) < epochs  # stopped early, by SIGTERM: it saved and wrote
+    assert json.loads((pruned_dir / "result.json").read_text())["interrupted"] is True
+    # pruned at an epoch; SIGTERM stops it within the next (after its current iteration)
+    at = int(ends["J3"]["reason"].split()[2])
+    assert ends["J3"]["reason"].startswith(f"at epoch {at} (median): val_mean_dice")
+    assert at <= len(seen) <= at + 1
+    # the study on disk
+    study = optuna.load_study(study_name="srv", storage=JournalStorage(
+        JournalFileBackend(str(run_dir / "optuna.log"))))  # fmt: skip
+    states = [t.state.name for t in study.trials]
+    assert states == ["COMPLETE", "COMPLETE", "PRUNED"]
+    assert [len(t.intermediate_values) for t in study.trials] == [epochs, epochs, at]
+    assert study.trials[0].value == ends["J1"]["score"]
+    # MLflow
     client, parents, children = mlflow_runs(mlflow_server)
     assert [p.info.run_name for p in parents] == ["srv"]
-    assert len(children) == 2
-    for child in children:
+    by_job = {c.data.tags["claragen.job"]: c for c in children}
+    assert sorted(by_job) == ["J1", "J2", "J3"]
+    assert by_job["J3"].info.status == "KILLED"
+    assert by_job["J3"].data.tags["claragen.status"] == "pruned"
+    for job, child in by_job.items():
         assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
-        assert json.loads(child.data.params["mySearchLoss1,mySearchLoss2".replace(",", "_")]) in (
-            [True, False], [False, True])  # fmt: skip
-        assert 0 <= child.data.metrics["score"] <= 1
+        lr = json.loads(child.data.params["learning_rate"])
+        assert lr == [rates[int(job[1:]) - 1]]
         series = client.get_metric_history(child.info.run_id, "val_mean_dice")
-        assert [m.step for m in series] == [1]
+        assert [m.step for m in series] == list(range(1, len(series) + 1))
+        assert len(series) == (len(seen) if job == "J3" else epochs)
+        assert len({m.timestamp for m in series}) == len(series)  # each at its own time
+        assert {"lr", "epoch_s", "loss", "duration_s"} <= set(child.data.metrics)
         names = {a.path for a in client.list_artifacts(child.info.run_id)}
-        assert {"train.py", "log.txt", "result.json"} <= names
+        assert {"train.py", "log.txt", "result.json", "progress.jsonl"} <= names
+    # the leaderboard
+    board = proc.stdout[proc.stdout.index("leaderboard of srv") :]
+    assert f"pruned at epoch {at} (median)" in board
+    assert "best: W1_1_J1" in proc.stdout or "best: W1_2_J2" in proc.stdout
+    assert "View run" not in proc.stdout + proc.stderr  # MLflow's links stay out
 
 
 BYOC = '''
@@ -352,7 +445,12 @@ def test_ctrl_c_kills_the_jobs_and_leaves_a_resumable_run(tmp_path, data, execut
     assert not processes_of(run_dir)
     events = [e["event"] for e in journal(run_dir)]
     assert "interrupted" in events and "end" not in events and "done" not in events
-    assert "resume with --resume --run-id c" in output
-    run(cmd + ["--resume"])
+    assert "running" not in output.split("interrupted")[-1]  # no job left "running"
+    # the hint works as printed: the run recorded its options
+    hint = output.split("resume with ", 1)[1].splitlines()[0]
+    assert hint.startswith("claragen automl --resume --run-id c -o ")
+    run([*CLARAGEN, *shlex.split(hint)[1:]])
     ends = [e["job"] for e in journal(run_dir) if e["event"] == "end"]
     assert sorted(ends) == ["J1", "J2"]
+    header = journal(run_dir)[0]
+    assert header["options"]["executor"] == executor

@@ -1,0 +1,124 @@
+"""A search's options, recorded in its journal's first line, so that
+
+    claragen automl --resume --run-id R -o DIR
+
+needs nothing else: every option left out is the recorded one, and an option given that
+differs from the recorded one is an error that names it (a resumed search must be the same
+search, or the journal's replay would not hold).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+# AutomlArgs field -> its command-line option
+OPTIONS = {
+    "config": "CONFIG", "mmar": "-m", "env": "--env", "automl_conf": "--automl-conf",
+    "workers": "--workers", "controller": "--controller", "max_jobs": "--max-jobs",
+    "seed": "--seed", "tracking_uri": "--tracking-uri", "sets": "--set",
+    "job_args": "--job-args", "job_timeout": "--job-timeout",
+    "float_steps": "--float-steps", "target": "--target", "pythonpath": "--pythonpath",
+    "executor": "--executor", "ray_address": "--ray-address",
+    "tracking": "--tracking/--no-tracking", "pruner": "--pruner",
+}  # fmt: skip
+PATHS = ("config", "mmar", "env", "automl_conf")
+# A resume may search further: the journal's jobs replay the same either way.
+FREE = ("max_jobs",)
+
+
+class OptionsError(Exception):
+    pass
+
+
+def record(args: Any) -> dict[str, Any]:
+    """The options of `args` (AutomlArgs) as JSON values; paths made absolute."""
+    out: dict[str, Any] = {}
+    for name in OPTIONS:
+        value = getattr(args, name)
+        if name in PATHS and value is not None:
+            value = str(Path(value).resolve())
+        elif name == "pythonpath":
+            value = [str(Path(p).resolve()) for p in value]
+        elif name == "sets":
+            value = [list(pair) for pair in value]
+        out[name] = value
+    return out
+
+
+def _as_arg(name: str, value: Any) -> Any:
+    if name in PATHS and value is not None:
+        return Path(value)
+    if name == "pythonpath":
+        return tuple(Path(p) for p in value)
+    if name == "sets":
+        return tuple(tuple(pair) for pair in value)
+    return value
+
+
+def merge(args: Any, recorded: dict[str, Any], defaults: Any) -> Any:
+    """`args` with each option left at its default taken from `recorded`; an option
+    given with another value than the recorded one is an OptionsError."""
+    changes = {}
+    conflicts = []
+    given_record = record(args)
+    default_record = record(defaults)
+    for name, flag in OPTIONS.items():
+        if name not in recorded:
+            continue
+        given, was = given_record[name], recorded[name]
+        if name in FREE and given != default_record[name]:
+            continue  # the one option a resume may change
+        if given == default_record[name] or given == was:
+            changes[name] = _as_arg(name, was)
+        else:
+            conflicts.append(
+                f"{flag} {json.dumps(given)}: the run was started with "
+                f"{json.dumps(was)}"
+            )
+    if conflicts:
+        raise OptionsError(
+            "--resume continues the search as it was started; "
+            + "; ".join(conflicts)
+            + ". Leave these options out, or start another --run-id"
+        )
+    known = {f.name for f in fields(args)}
+    return replace(args, **{k: v for k, v in changes.items() if k in known})
+
+
+def run_folder(args: Any) -> Path | None:
+    """Where `--resume` looks for the run: -o, else the MMAR's automl/, else the automl/
+    beside the config's config/ folder."""
+    if args.run_id is None:
+        return None
+    if args.output is not None:
+        output = Path(args.output)
+    elif args.mmar is not None:
+        output = Path(args.mmar) / "automl"
+    elif args.config is not None and Path(args.config).parent.name == "config":
+        output = Path(args.config).parent.parent / "automl"
+    else:
+        output = Path("automl")
+    return output / args.run_id
+
+
+def resumed(args: Any, defaults: Any) -> Any:
+    """--resume: `args` completed from the run's recorded options (as it is when the run
+    has none, or no journal: the search then says what is missing)."""
+    folder = run_folder(args)
+    if not args.resume or folder is None:
+        return args
+    from claragen.runtime.journal import Journal, JournalError
+
+    try:
+        records = Journal(folder / "journal.jsonl").read()
+    except (JournalError, OSError):
+        return args
+    header = records[0] if records and records[0].get("event") == "search" else {}
+    options = header.get("options")
+    if not isinstance(options, dict):
+        return args
+    out = merge(args, options, defaults)
+    return replace(out, output=Path(args.output) if args.output else folder.parent)
