@@ -35,6 +35,35 @@ def test_set_overrides_a_variable(tmp_path):
     assert "EPOCHS = 3  #" in (tmp_path / "out" / "J0001" / "train.py").read_text()
 
 
+def test_set_splits_where_a_key_begins_not_at_every_space(tmp_path):
+    from claragen.transpiler.cli import parse_sets
+
+    assert parse_sets(["INPUT_CHANNELS=[1, 2]", "a=1 b.c=x y", "d="]) == (
+        ("INPUT_CHANNELS", "[1, 2]"), ("a", "1"), ("b.c", "x y"), ("d", "")
+    )  # fmt: skip
+    mmar = copy_example(tmp_path)
+    out = tmp_path / "out"
+    result = run("compile", "-m", mmar, "-o", out, "--set", "epochs=3 amp=false",
+                 "--set", "INPUT_CHANNELS=[1]")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    script = (out / "J0001" / "train.py").read_text()
+    assert "EPOCHS = 3  #" in script and '"amp": False,' in script
+    assert "in_channels=[1]," in script  # a JSON list, as a config holds one
+    result = run("compile", "-m", mmar, "-o", out, "--set", "not a pair")
+    assert result.exit_code == 2 and "is not KEY=VALUE" in result.output
+
+
+def test_set_of_an_unknown_variable_is_an_error_with_a_did_you_mean(tmp_path):
+    mmar = copy_example(tmp_path)
+    result = run("compile", "-m", mmar, "-o", tmp_path / "out", "--set", "epoch=3")
+    assert result.exit_code == 1
+    assert (
+        "error[E208]: --set epoch: the config has no variable 'epoch'" in result.output
+    )
+    assert "did you mean 'epochs'?" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def bad(tmp_path, cfg, env=ENV):
     text = json.dumps(cfg, indent=2) if isinstance(cfg, dict) else cfg
     config = write(tmp_path, "config/config_train.json", text)

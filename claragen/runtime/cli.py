@@ -256,26 +256,31 @@ def error(console: Console, message: str) -> None:
 
 
 def run_automl(args: AutomlArgs) -> int:
-    """The search; 0 when it ran and a job scored (others may have failed), 1 on bad
-    input or when every job failed, 130 when interrupted."""
+    """The search; 0 when it ran and a job scored (others may have failed), 2 on bad
+    options, 1 on bad input or when every job failed, 130 when interrupted. Errors go
+    to stderr."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # MLflow's own console lines (run links, "Creating initial MLflow database tables")
     # stay out of the live display
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
     console = Console()
+    errors = Console(stderr=True)
     try:
         args = resumed(args, defaults_of(args))
         search = make_search(args, console)
-    except (AutomlConfError, SearchError, UsageError, OptionsError) as exc:
-        error(console, str(exc))
+    except (UsageError, OptionsError) as exc:
+        error(errors, str(exc))
+        return 2
+    except (AutomlConfError, SearchError) as exc:
+        error(errors, str(exc))
         return 1
     try:
         status = search.run(
             Display(f"claragen automl {search.options.run_id}", console)
         )
     except (AutomlConfError, SearchError) as exc:
-        error(console, str(exc))
+        error(errors, str(exc))
         return 1
     except CompileError as exc:
         print(format_all(exc.diagnostics, search.compilation.sources), file=sys.stderr)
@@ -293,6 +298,6 @@ def run_automl(args: AutomlArgs) -> int:
     if status == "interrupted":
         return 130
     if search.finished() and best is None:
-        error(console, "every job failed; see their reasons above and their log.txt")
+        error(errors, "every job failed; see their reasons above and their log.txt")
         return 1
     return 0

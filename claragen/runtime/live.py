@@ -153,7 +153,6 @@ def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str) -> Tabl
         table.add_column(
             column,
             justify="right" if column in ("score", "elapsed") else "left",
-            max_width=40 if column == "status" else None,
         )
     table.add_column("values", overflow="fold", min_width=24)
     by_score = lambda r: -r.score  # noqa: E731

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -27,7 +28,7 @@ from claragen.transpiler.render import InternalError
 from claragen.transpiler.reports import collect_scripts, diff_scripts, show_space
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion
     pretty_exceptions_show_locals=False,
     no_args_is_help=True,
     help="Compile NVIDIA Clara Train configs into standalone PyTorch + MONAI scripts.",
@@ -56,16 +57,20 @@ def root(
     """claragen: Clara Train configs in, readable PyTorch out."""
 
 
+SET_KEY = re.compile(r"(?:^|(?<=\s))([A-Za-z_][\w.-]*)=")
+
+
 def parse_sets(values: list[str]) -> tuple[tuple[str, str], ...]:
+    """`--set` words -> (key, value text). One word may hold several pairs, split where a
+    KEY= begins, not at every space: `--set "CHANNELS=[1, 2] amp=true"`."""
     pairs = []
     for item in values:
-        for part in item.split():
-            key, sep, value = part.partition("=")
-            if not sep or not key:
-                raise typer.BadParameter(
-                    f"{part!r} is not KEY=VALUE", param_hint="--set"
-                )
-            pairs.append((key, value))
+        starts = list(SET_KEY.finditer(item))
+        if not starts or item[: starts[0].start()].strip():
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        for found, after in zip(starts, [*starts[1:], None], strict=True):
+            end = after.start() if after else len(item)
+            pairs.append((found.group(1), item[found.end() : end].strip()))
     return tuple(pairs)
 
 
@@ -119,8 +124,12 @@ StepsOpt = Annotated[
     int, typer.Option("--float-steps", min=1, help="Grid points per float")
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of --jobs random:N")]
+# An option of fixed values is a Literal: the command line checks it (a usage error, exit
+# 2) and --help lists its values.
+Target = Literal["plain", "engines", "bundle", "auto"]
+Format = Literal["text", "json"]
 TargetOpt = Annotated[
-    str,
+    Target,
     typer.Option(
         "--target",
         help="plain (an explicit PyTorch loop), engines (MONAI's SupervisedTrainer), "
@@ -277,13 +286,12 @@ def check_command(
     pythonpath: PythonPathOpt = [],  # noqa: B006
     max_config_size: MaxSizeOpt = "4M",
     fmt: Annotated[
-        str, typer.Option("--format", help="text, or json for editors and CI")
+        Format,
+        typer.Option("--format", help="json: for editors and CI"),
     ] = "text",
 ) -> None:
     """Run every pass and the lowering of every job without writing anything, and print
     every error and warning (exit 1 when there is an error)."""
-    if fmt not in ("text", "json"):
-        raise typer.BadParameter(f"{fmt!r}: use text or json", param_hint="--format")
     comp = make_compilation(
         config, env, set_, mmar, dialect, jobs, float_steps, seed, validation, target,
         import_byoc, pythonpath, max_config_size,
@@ -353,8 +361,12 @@ def space_command(
     set_: SetOpt = [],  # noqa: B006
     mmar: MmarOpt = None,
     dialect: DialectOpt = None,
+    fmt: Annotated[
+        Format,
+        typer.Option("--format", help="json: instead of a table"),
+    ] = "text",
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of a table")
+        bool, typer.Option("--json", hidden=True, help="The same as --format json")
     ] = False,
     float_steps: StepsOpt = 3,
 ) -> None:
@@ -362,7 +374,7 @@ def space_command(
     comp = make_compilation(config, env, set_, mmar, dialect)
     config_ir, ctx = report(comp, comp.build)
     report(comp, comp.diags.raise_if_errors)
-    show_space(ctx.space, comp.config_path.name, as_json, float_steps)
+    show_space(ctx.space, comp.config_path.name, as_json or fmt == "json", float_steps)
 
 
 @app.command("diff")
@@ -428,17 +440,18 @@ def automl_command(
         ),
     ] = None,
     controller: Annotated[
-        str | None,
+        Literal["grid", "random", "tpe"] | None,
         typer.Option(
-            "--controller", help="grid | random | tpe (default: config_automl's)"
+            "--controller",
+            help="default: config_automl.json's, else grid",
         ),
     ] = None,
     pruner: Annotated[
-        str,
+        Literal["none", "median", "asha", "hyperband"],
         typer.Option(
             "--pruner",
-            help="none | median | asha | hyperband: stop jobs that fall behind, "
-            "from their per-epoch key metric (Optuna's pruners)",
+            help="Stop jobs that fall behind, from their per-epoch key metric "
+            "(Optuna's MedianPruner, SuccessiveHalvingPruner, HyperbandPruner)",
         ),
     ] = "none",
     max_jobs: Annotated[
@@ -481,7 +494,7 @@ def automl_command(
         ),
     ] = [],  # noqa: B006
     executor: Annotated[
-        str,
+        Literal["local", "ray"],
         typer.Option(
             "--executor",
             help="local: jobs are subprocesses of this machine; ray: Ray tasks",

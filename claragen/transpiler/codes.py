@@ -46,6 +46,7 @@ CODES: dict[str, Code] = {
         Code("E205", "forbidden-attribute", "an expression reaches past the public ML API"),
         Code("E207", "computed-constant", "a value that becomes a module-level constant is computed"),
         Code("E206", "forbidden-construct", "an expression assigns, or holds a '__' string"),
+        Code("E208", "unknown-set", "a --set names no variable of the config"),
         # structure and references
         Code("E300", "unresolved-reference", "an '@name' refers to nothing"),
         Code("E301", "reference-cycle", "objects refer to each other in a cycle"),

@@ -45,6 +45,10 @@ class PassContext:
     # locator -> the search parameters that set its 'disabled'
     disabled_by: dict[str, list[str]] = field(default_factory=dict)
     inert_params: set[str] = field(default_factory=set)  # searched args a port dropped
+    # --set keys are checked against the training config (and the first-level names of
+    # the validation config beside it); a validation config compiled with it is not
+    check_sets: bool = True
+    other_names: frozenset[str] = frozenset()
 
     @property
     def overrides(self) -> dict[str, Lit]:
@@ -62,6 +66,4 @@ def parse_set_value(text: str) -> Any:
         value = json.loads(text)
     except (ValueError, RecursionError):  # not JSON, or nested too deep: the text
         return text
-    return (
-        value if isinstance(value, str | int | float | bool) or value is None else text
-    )
+    return value  # a JSON value, as a config holds one: `[1, 2]`, `{"a": 1}`, `2e-4`

@@ -160,6 +160,10 @@ class Compilation:
         assert config is not None
         config.file = self.options.source_name or file_label(path.name)
         ctx.space = read_space(config, self.diags)
+        if kind == "validation" and self.config_path is not None:
+            ctx.check_sets = False  # the training config's build checks them
+        elif self.validation_path is not None and path != self.validation_path:
+            ctx.other_names = first_level_names(self.validation_path)
         return config, ctx
 
     def check_era(self, root: JNode) -> None:
@@ -400,3 +404,13 @@ def compile_files(
     if comp.validation_path is not None:
         manifest["validation_source"] = comp.validation_path.name
     return files, manifest
+
+
+def first_level_names(path: Path) -> frozenset[str]:
+    """The first-level keys of a JSON config (none when it does not read as one: its own
+    build says why)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return frozenset()
+    return frozenset(data) if isinstance(data, dict) else frozenset()

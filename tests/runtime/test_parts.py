@@ -2,7 +2,6 @@
 controllers, handlers, MLflow keys, the report."""
 
 import json
-import os
 
 import pytest
 
@@ -176,23 +175,46 @@ def test_param_keys_are_valid_mlflow_keys():
 
 
 def test_report_is_one_html_page_with_the_leaderboard_and_plots(tmp_path):
+    """A journal and its study: 3 jobs scored (two tie), one pruned, one failed."""
+    from claragen.runtime.study import SearchStudy
+
+    params = (
+        SearchParam(":lr", "", "variable", "lr", "float", (SearchArg("lr"),), low=0.1, high=0.9),
+        SearchParam("m:n", "m", "component", "net", "enum", (SearchArg("n"),),
+                    choices=([1], [2])),
+    )  # fmt: skip
     journal = Journal(tmp_path / "journal.jsonl")
-    journal.write("search", run_id="r", controller="TPEController", seed=0)
-    for i, (score, lr) in enumerate([(0.4, 0.1), (None, 0.2), (0.6, 0.3)], start=1):
-        journal.write(
-            "recommend", job=f"J{i}", rec_id=i, values={":lr": lr, "m:n": [i]}
-        )
-        status = "ok" if score is not None else "failed"
-        journal.write("end", job=f"J{i}", name=f"W1_{i}_J{i}", status=status, score=score,
-                      reason="" if score else "exit 1: ValueError: boom", elapsed=1.5)  # fmt: skip
+    study = SearchStudy(tmp_path / "optuna.log", "r", params, "TPEController", "median")
+    journal.write("search", run_id="r", controller="TPEController", seed=0,
+                  pruner="median")  # fmt: skip
+    jobs = [(0.4, 0.1, "ok"), (None, 0.2, "failed"), (0.6, 0.3, "ok"), (0.6, 0.5, "ok"),
+            (0.1, 0.7, "pruned")]  # fmt: skip
+    for i, (score, lr, status) in enumerate(jobs, start=1):
+        job, name = f"J{i}", f"W1_{i}_J{i}"
+        values = {":lr": lr, "m:n": [1]}
+        journal.write("recommend", job=job, rec_id=i, values=values)
+        study.start(job, name, values)
+        for epoch in range(1, 3 if status == "pruned" else 5):
+            study.report(job, epoch, (score or 0) * epoch / 4)
+        study.end(job, status, score)
+        reason = {"failed": "exit 1: ValueError: boom",
+                  "pruned": "at epoch 2 (median): val_mean_dice 0.05"}.get(status, "")  # fmt: skip
+        journal.write("end", job=job, name=name, status=status, score=score,
+                      reason=reason, elapsed=1.5)  # fmt: skip
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "log.txt").write_text("x")
     journal.write("done", status="finished")
     page = write_report(tmp_path).read_text()
-    assert page.index("W1_3_J3") < page.index("W1_1_J1") < page.index("W1_2_J2")
+    order = [page.index(f"W1_{i}_J{i}<") for i in (3, 4, 1, 5, 2)]
+    assert order == sorted(order)  # by score; then pruned; then failed
     assert "failed: exit 1: ValueError: boom" in page
-    assert page.count("<svg") == 3  # time order, :lr, m:n
-    assert (
-        "Score against :lr" in page and os.path.getsize(tmp_path / "report.html") > 1000
-    )
+    assert "pruned at epoch 2 (median)" in page
+    assert "2 jobs tie at score 0.6000" in page and "ok (tie)" in page
+    assert "<a href='W1_1_J1/log.txt'>log</a>" in page
+    assert "1 (a single value: not plotted)" in page  # m:n took one value
+    for caption in ("Optimization history, with the best score so far", "Learning curves",
+                    "Parallel coordinates", "Parameter importances", "Score against"):  # fmt: skip
+        assert f"<figcaption>{caption}" in page, caption
 
 
 def _job(tmp_path, body, timeout=None):
@@ -232,3 +254,49 @@ def test_a_job_fails_with_its_reason(tmp_path, body, status, score, reason):
     assert (result.status, result.score) == (status, score)
     assert result.reason.startswith(reason)
     assert (tmp_path / "W1_1_J1" / "log.txt").exists()
+
+
+def test_a_stopped_job_saves_and_ends_as_pruned(tmp_path):
+    """SIGTERM (the pruner's stop): the script writes its result and exits 143."""
+    import threading
+
+    from claragen.runtime.executor import LocalExecutor
+
+    body = (
+        "import signal\n"
+        "def stop(*_):\n"
+        "    json.dump({'best_value': 0.25, 'interrupted': True},\n"
+        "              open(os.path.join(args.mmar_ckpt_dir, 'result.json'), 'w'))\n"
+        "    sys.exit(143)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "open(os.path.join(args.mmar_ckpt_dir, 'up'), 'w').close()\n"
+        "time.sleep(60)\n"
+    )
+    spec = _job(tmp_path, body, timeout=60)
+    executor = LocalExecutor()
+    models = spec.folder / "models"
+
+    def stop_when_up():
+        while not (models / "up").exists():
+            time.sleep(0.05)
+        executor.stop(spec, "at epoch 2 (median): val_mean_dice 0.2500")
+
+    import time
+
+    threading.Thread(target=stop_when_up, daemon=True).start()
+    result = executor.execute(spec)
+    assert (result.status, result.score) == ("pruned", 0.25)
+    assert result.reason.startswith("at epoch 2 (median)")
+
+
+def test_a_failed_jobs_reason_is_its_error_not_its_last_line(tmp_path):
+    from claragen.runtime.executor import LocalExecutor
+
+    body = (
+        "print('Traceback (most recent call last):')\n"
+        "print('ValueError: channels must be 5 long')\n"
+        "sys.stdout.write('cache: 10%\\rcache: 100%\\n')\n"
+        "sys.exit(1)\n"
+    )
+    result = LocalExecutor().execute(_job(tmp_path, body))
+    assert result.reason == "exit 1: ValueError: channels must be 5 long"

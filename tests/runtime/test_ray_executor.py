@@ -67,7 +67,7 @@ def test_archives_round_trip_and_cannot_leave_the_folder(tmp_path):
 @pytest.mark.parametrize(
     "options, message",
     [
-        (["--executor", "slurm"], "--executor 'slurm': use local or ray"),
+        (["--executor", "slurm"], "'slurm' is not one of 'local', 'ray'"),
         (["--ray-address", "auto"], "--ray-address needs --executor ray"),
     ],
 )
@@ -77,4 +77,4 @@ def test_bad_executor_options_are_refused(tmp_path, options, message):
          "--run-id", "x", *options],
         capture_output=True, text=True, cwd=REPO,
     )  # fmt: skip
-    assert proc.returncode == 1 and message in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 2 and message in proc.stderr, proc.stdout + proc.stderr

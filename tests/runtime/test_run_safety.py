@@ -70,15 +70,23 @@ def mmar(tmp_path):
 
 
 def automl(mmar: Path, run_id: str = "r", *, workers: str = "2", max_jobs=None,
-           resume=False, tracking=False, job_args="", controller="grid") -> int:  # fmt: skip
+           resume=False, tracking=False, job_args="", controller="grid",
+           **more) -> int:  # fmt: skip
     """`claragen automl -m MMAR --run-id RUN_ID ...` in this process; its exit code."""
     args = cli.AutomlArgs(
         config=None, mmar=mmar, env=None, automl_conf=None, run_id=run_id,
         workers=workers, controller=controller, max_jobs=max_jobs, seed=0,
         tracking_uri=None, resume=resume, sets=(), job_args=job_args, job_timeout=None,
         output=None, float_steps=1, target="auto", pythonpath=(), tracking=tracking,
+        **more,
     )  # fmt: skip
     return cli.run_automl(args)
+
+
+def output(capsys) -> str:
+    """What the command printed: stdout, then stderr (where its errors go)."""
+    captured = capsys.readouterr()
+    return captured.out + captured.err
 
 
 def events(run_dir: Path) -> list[dict]:
@@ -141,7 +149,7 @@ def test_a_journal_naming_a_folder_outside_the_run_is_refused(mmar, capsys):
                '{"event": "start", "job": "J1", "name": "../../victim", "worker": 1, '
                '"round": 1}')  # fmt: skip
     assert automl(mmar, resume=True) == 1
-    out = capsys.readouterr().out
+    out = output(capsys)
     assert (
         f"error: {run_dir / 'journal.jsonl'}:3: start 'name' must be a job folder"
         in out
@@ -162,7 +170,7 @@ def test_a_torn_tail_is_cut_off_before_the_resume_appends(mmar, caplog):
     torn = '{"event": "start", "job": "J2", "na'  # killed mid-write
     path.write_text("".join(lines[:-1]) + torn)
     caplog.set_level("WARNING", "claragen.automl")
-    assert automl(mmar, resume=True) == 0
+    assert automl(mmar, resume=True, max_jobs=2) == 0  # a resume may search further
     assert f"{len(torn)} bytes after the last complete record dropped" in caplog.text
     assert kinds(run_dir, "end") == ["J1", "J2"]  # every line parses; J1 not rerun
     assert kinds(run_dir, "done") == [""]
@@ -185,7 +193,7 @@ def test_garbage_in_the_middle_of_the_journal_is_an_error(mmar, capsys):
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines[:2]) + "{garbage\n" + "".join(lines[2:-1]))
     assert automl(mmar, resume=True) == 1
-    out = capsys.readouterr().out
+    out = output(capsys)
     assert f"error: {path}:3: not a JSON record, and records follow it (line 4)" in out
     assert "Traceback" not in out
 
@@ -252,7 +260,7 @@ def test_a_full_disk_ends_the_search_with_one_line_and_it_resumes(
     with monkeypatch.context() as m:
         fail_writes(m, name, after)
         assert automl(mmar) == 1
-    out = capsys.readouterr().out
+    out = output(capsys)
     expected = message.format(run=run_dir) + ": No space left on device; free space, "
     assert f"error: {expected}then --resume" in out and "Traceback" not in out
     assert automl(mmar, resume=True) == 0  # space freed
@@ -292,14 +300,14 @@ def test_a_run_locked_by_another_process_is_refused(mmar, capsys):
         refusal = (f"error: the search r is running in another process (pid "
                    f"{holder.pid}); wait for it or stop it")  # fmt: skip
         assert automl(mmar) == 1  # a fresh start, in this process
-        assert refusal in capsys.readouterr().out
+        assert refusal in output(capsys)
         second = subprocess.run(
             [sys.executable, "-m", "claragen", "automl", "-m", str(mmar), "--run-id",
              "r", "--resume", "--no-tracking", "--float-steps", "1"],
             capture_output=True, text=True, timeout=120, cwd=REPO,
         )  # fmt: skip
         assert second.returncode == 1, second.stdout + second.stderr
-        assert refusal in second.stdout and "Traceback" not in second.stderr
+        assert refusal in second.stderr and "Traceback" not in second.stderr
         assert not (run_dir / "journal.jsonl").exists()  # nothing ran
     finally:
         holder.kill()  # SIGKILL: the kernel drops its lock
@@ -341,8 +349,8 @@ def test_the_mlflow_parent_run_ends_however_the_search_ends(
 
 
 def test_a_huge_worker_count_is_a_usage_error(mmar, capsys):
-    assert automl(mmar, workers="9" * 5000) == 1
-    out = capsys.readouterr().out
+    assert automl(mmar, workers="9" * 5000) == 2  # a usage error
+    out = output(capsys)
     assert "error: --workers '999999" in out and "at most 1024 workers" in out
     assert len(out) < 300 and "Traceback" not in out
     with pytest.raises(WorkerSpecError, match="GPU 11111111... does not exist"):
@@ -417,7 +425,7 @@ def test_a_link_for_a_file_of_the_run_is_refused(mmar, tmp_path, capsys, name):
         link = run_dir / name
         link.symlink_to(target)
     assert automl(mmar, tracking=True) == 1
-    out = capsys.readouterr().out
+    out = output(capsys)
     assert f"error: {link} is a symbolic link" in out and "Traceback" not in out
     assert target.read_text() == "mine" and not (tmp_path / "elsewhere").exists()
 
@@ -429,12 +437,12 @@ def test_rich_markup_in_paths_and_job_args_is_printed_as_it_is(tmp_path, capsys)
     mmar = make_mmar(tmp_path / "a[bold]b")
     FakeExecutor.reason = "exit 2: unrecognized arguments"
     assert automl(mmar, job_args="--epochs 1 [/x]") == 1  # every job failed
-    out = capsys.readouterr().out
+    out = output(capsys)
     assert "FAILED: exit 2: unrecognized arguments: --epochs 1 [/x]" in out
     assert "failed: exit 2: unrecognized arguments: --epochs 1 [/x]" in out
     assert f"journal: {mmar / 'automl' / 'r' / 'journal.jsonl'}" in out
-    assert automl(mmar, job_args="--x '[/x]") == 1  # a quote not closed
-    out = capsys.readouterr().out
+    assert automl(mmar, job_args="--x '[/x]") == 2  # a quote not closed
+    out = output(capsys)
     assert 'error: --job-args "--x \'[/x]": No closing quotation' in out
 
 
@@ -453,3 +461,75 @@ def test_the_live_table_the_leaderboard_and_errors_show_markup_as_it_is():
                   "[/bold] no [link=x]", "a=[/v]", "leaderboard of [/r]",
                   "error: pip install 'claragen[ray]' at /m[/x]"):  # fmt: skip
         assert shown in text
+
+
+# -- the command line, as a new user tries it (issue 17, point 8) --------------------------
+
+
+def test_resume_needs_only_the_run_and_a_conflicting_option_is_named(mmar, capsys):
+    assert automl(mmar, workers="1", max_jobs=1, job_args="--epochs 2") == 0
+    output(capsys)
+    run_dir = mmar / "automl" / "r"
+    header = events(run_dir)[0]
+    assert header["options"]["job_args"] == "--epochs 2"
+    assert header["options"]["mmar"] == str(mmar.resolve())
+    path = run_dir / "journal.jsonl"  # as if killed before its end
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))
+    # --resume --run-id r -o DIR: the run's own options, nothing else given
+    args = cli.AutomlArgs(run_id="r", output=mmar / "automl", resume=True, max_jobs=2)
+    assert cli.run_automl(args) == 0
+    assert kinds(run_dir, "end") == ["J1", "J2"]
+    assert {e["name"][:2] for e in events(run_dir) if e["event"] == "start"} == {"W1"}
+    output(capsys)
+    conflict = cli.AutomlArgs(run_id="r", output=mmar / "automl", resume=True,
+                              controller="random", job_args="--epochs 3")  # fmt: skip
+    assert cli.run_automl(conflict) == 2
+    err = capsys.readouterr().err
+    assert '--controller "random": the run was started with "grid"' in err
+    assert '--job-args "--epochs 3": the run was started with "--epochs 2"' in err
+
+
+def test_usage_errors_exit_2_on_stderr():
+    for argv, message in (
+        (
+            ["automl", "--controller", "foo"],
+            "'foo' is not one of 'grid', 'random', 'tpe'",
+        ),
+        (["automl", "--pruner", "x"], "'x' is not one of 'none', 'median'"),
+        (["check", "--format", "yaml"], "'yaml' is not one of 'text', 'json'"),
+        (["space", "--format", "xml"], "'xml' is not one of 'text', 'json'"),
+        (["compile", "--target", "tf"], "'tf' is not one of 'plain', 'engines'"),
+    ):
+        proc = subprocess.run([sys.executable, "-m", "claragen", *argv],
+                              capture_output=True, text=True, cwd=REPO,
+                              env={**os.environ, "COLUMNS": "300"})  # fmt: skip
+        assert proc.returncode == 2, (argv, proc.stdout, proc.stderr)
+        assert message in proc.stderr and not proc.stdout, (argv, proc.stderr)
+
+
+def test_the_help_lists_the_choices_and_offers_completion():
+    from typer.testing import CliRunner
+
+    from claragen.transpiler.cli import app
+
+    runner = CliRunner()
+    text = runner.invoke(app, ["automl", "--help"], env={"COLUMNS": "300"}).output
+    for listed in ("grid|random|tpe", "none|median|asha|hyperband", "local|ray",
+                   "plain|engines|bundle|auto"):  # fmt: skip
+        assert listed in text, listed
+    assert "--install-completion" in runner.invoke(app, ["--help"]).output
+
+
+def test_automl_args_defaults_are_the_command_lines():
+    """`--resume` tells an option given from one left out by its default."""
+    import typer.main
+
+    from claragen.transpiler.cli import app
+
+    command = typer.main.get_command(app).commands["automl"]
+    defaults = cli.AutomlArgs()
+    names = {"set_": "sets", "pythonpath": "pythonpath"}
+    for param in command.params:
+        name = names.get(param.name, param.name)
+        if hasattr(defaults, name) and name not in ("sets", "pythonpath"):
+            assert getattr(defaults, name) == param.default, name

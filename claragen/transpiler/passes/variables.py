@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 from claragen.transpiler.context import PassContext
-from claragen.transpiler.diagnostics import did_you_mean
+from claragen.transpiler.diagnostics import NO_SPAN, did_you_mean
 from claragen.transpiler.ir import (
     Config,
     Lit,
@@ -65,8 +65,10 @@ def variable_table(config: Config, ctx: PassContext) -> dict[str, Lit]:
 
 def resolve_variables(config: Config, ctx: PassContext) -> Config:
     table = variable_table(config, ctx)
+    used: set[str] = set()
 
     def lookup(var: Var) -> Lit | RuntimeVar | None:
+        used.add(var.name)
         if var.name not in table:
             ctx.diags.error(
                 "E200",
@@ -107,7 +109,28 @@ def resolve_variables(config: Config, ctx: PassContext) -> Config:
 
     resolved = map_config(config, substitute)
     resolved.variables = {k: v.value for k, v in table.items()}
+    check_sets(config, ctx, used)
     return resolved
+
+
+def check_sets(config: Config, ctx: PassContext, used: set[str]) -> None:
+    """A `--set` must name a variable: one the config, environment.json or the MMAR's
+    standard environment defines, or one a '{NAME}' uses. Else it would change nothing.
+    """
+    if not ctx.check_sets:
+        return
+    known = {"MMAR_ROOT", *DEFAULT_ENVIRONMENT, *config.globals, *ctx.env, *used,
+             *ctx.other_names}  # fmt: skip
+    for key, _ in ctx.options.set_values:
+        if key not in known:
+            ctx.diags.error(
+                "E208",
+                NO_SPAN,
+                f"--set {key}: the config has no variable {key!r}, so it would change "
+                "nothing",
+                did_you_mean(key, known)
+                or "set a first-level key of the config or of environment.json",
+            )
 
 
 def _format(value: object) -> str:
