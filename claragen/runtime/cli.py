@@ -287,7 +287,7 @@ def run_automl(args: AutomlArgs) -> int:
         return 1
     finally:
         search.executor.close()
-    console.print(search.leaderboard())
+    console.print(search.leaderboard(console.width))
     best = search.best()
     if best is not None:
         console.print(f"best: {best.row.name} score {best.result.score:.4f} "  # type: ignore[union-attr]

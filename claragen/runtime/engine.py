@@ -516,7 +516,7 @@ class Search:
         ]
         return max(scored, key=lambda ej: ej.result.score) if scored else None  # type: ignore[union-attr]
 
-    def leaderboard(self):
+    def leaderboard(self, width: int | None = None):
         values = {ej.job: ej.rec.values for ej in self.jobs}
         rows = [ej.row for ej in self.finished()]
-        return leaderboard(rows, values, f"leaderboard of {self.options.run_id}")
+        return leaderboard(rows, values, f"leaderboard of {self.options.run_id}", width)

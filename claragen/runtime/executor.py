@@ -83,6 +83,9 @@ class LocalExecutor:
     def execute(self, spec: JobSpec) -> JobResult:
         env = dict(os.environ, CUDA_VISIBLE_DEVICES=spec.worker.cuda_visible_devices)
         env["PYTHONUNBUFFERED"] = "1"
+        # no progress bars (MONAI's dataset caching) redrawn with carriage returns into
+        # log.txt: the engine shows each job's progress itself
+        env.setdefault("TQDM_DISABLE", "1")
         if spec.threads is not None and not spec.worker.gpus:
             env.setdefault("OMP_NUM_THREADS", str(spec.threads))
         start = time.monotonic()

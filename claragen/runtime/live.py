@@ -132,7 +132,7 @@ def clip(text: str, width: int = 80) -> str:
     return (cut or text[: width - 3]) + "..."
 
 
-def shown_values(values: dict) -> str:
+def shown_values(values: dict, sep: str = ", ") -> str:
     """`channels=[16, 32, 64, 128, 256], lr=0.0003, loss=dice`: each value as the config
     writes it (an enum choice of one arg is that arg's value), a string without quotes.
     """
@@ -142,19 +142,21 @@ def shown_values(values: dict) -> str:
             value = value[0]
         text = value if isinstance(value, str) else json.dumps(value)
         parts.append(f"{key.rsplit(':', 1)[-1]}={text}")
-    return ", ".join(parts)
+    return sep.join(parts)
 
 
-def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str) -> Table:
+def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str,
+                width: int | None = None) -> Table:  # fmt: skip
     """Jobs by score, best first; then pruned jobs (by the score they reached), then
     failed ones with their reason. Jobs of equal score are said to tie."""
     table = Table(title=Text(title))
-    for column in ("rank", "job", "score", "status", "elapsed"):
-        table.add_column(
-            column,
-            justify="right" if column in ("score", "elapsed") else "left",
-        )
-    table.add_column("values", overflow="fold", min_width=24)
+    for column in ("rank", "job", "score"):
+        table.add_column(column, justify="right" if column == "score" else "left")
+    # on a narrow console the values keep room for `learning_rate=0.0008` on a line
+    narrow = width is not None and width < 140
+    table.add_column("status", max_width=max(14, width // 6) if narrow else None)  # type: ignore[operator]
+    table.add_column("elapsed", justify="right")
+    table.add_column("values", min_width=22 if narrow else None)  # type: ignore[operator]
     by_score = lambda r: -r.score  # noqa: E731
     ok = sorted(
         (r for r in rows if r.status == "ok" and r.score is not None), key=by_score
@@ -180,5 +182,5 @@ def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str) -> Tabl
             shown_rank = "-"
         table.add_row(*map(Text, (shown_rank, row.name or row.job, _score(row.score),
                                   status, row.elapsed_text(),
-                                  shown_values(values.get(row.job, {})))))  # fmt: skip
+                                  shown_values(values.get(row.job, {}), "\n"))))  # fmt: skip
     return table

@@ -3,6 +3,7 @@ node without a shared filesystem) comes back into it; archives stay inside the f
 """
 
 import io
+import os
 import subprocess
 import sys
 import tarfile
@@ -75,6 +76,6 @@ def test_bad_executor_options_are_refused(tmp_path, options, message):
     proc = subprocess.run(
         [sys.executable, "-m", "claragen", "automl", "-m", str(copy_example(tmp_path)),
          "--run-id", "x", *options],
-        capture_output=True, text=True, cwd=REPO,
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, "COLUMNS": "300"},
     )  # fmt: skip
     assert proc.returncode == 2 and message in proc.stderr, proc.stdout + proc.stderr
