@@ -1,12 +1,12 @@
 """What `make demo`'s search must show, checked on its run folder (issue 17):
 
-    the best score at least 0.7 Dice and at least 0.3 above the worst job's,
-    at least one job pruned,
-    optuna.log loads as a study with its trials, values, intermediate values and states,
-    report.html holds the history with the best so far, the learning curves and the
-    parallel coordinates.
+the best score at least 0.7 Dice and at least 0.3 above the worst job's,
+at least one job pruned,
+optuna.log loads as a study with its trials, values, intermediate values and states,
+report.html holds the history with the best so far, the learning curves and the
+parallel coordinates.
 
-    python tools/demo_check.py build/demo/automl/demo
+python tools/demo_check.py build/demo/automl/demo
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def check(run_dir: Path) -> list[str]:
     states = sorted(t.state.name for t in study.trials)
     print(f"optuna.log: {len(study.trials)} trials, {states}")
     if len(study.trials) != len(ends):
-        problems.append(f"the study has {len(study.trials)} trials for {len(ends)} jobs")
+        problems.append(
+            f"the study has {len(study.trials)} trials for {len(ends)} jobs"
+        )
     if not all(t.intermediate_values for t in study.trials):
         problems.append("a trial has no intermediate values")
     if "PRUNED" not in states or "COMPLETE" not in states:
