@@ -80,6 +80,28 @@ def peak_memory(config: Path, out: Path) -> tuple[int, float]:
     return int(jobs), int(kib) / 1024
 
 
+RANDOM_GOAL_S = 5.0  # 1,000 random jobs (issue 17)
+
+
+def scaling() -> list[tuple[str, int, float]]:
+    """(mode, jobs, seconds): random:N for N = 100, 300, 1000, and grids of 16, 256 and
+    576 jobs (--float-steps 1, 4, 6), to see the cost per job stay flat."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (100, 300, 1000):
+            seconds, jobs = compile_once(Path(tmp) / f"r{n}", jobs=f"random:{n}")
+            rows.append(("random", jobs, seconds))
+            print(f"random:{n}: {jobs} jobs in {seconds:6.2f} s "
+                  f"({seconds / jobs * 1000:.1f} ms/job)")  # fmt: skip
+        for steps in (1, 4, 6):
+            seconds, jobs = compile_once(Path(tmp) / f"g{steps}", jobs="grid",
+                                         float_steps=steps)  # fmt: skip
+            rows.append(("grid", jobs, seconds))
+            print(f"grid, --float-steps {steps}: {jobs} jobs in {seconds:6.2f} s "
+                  f"({seconds / jobs * 1000:.1f} ms/job)")  # fmt: skip
+    return rows
+
+
 def main(runs: int = 5, grid_runs: int = 3) -> dict:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -103,7 +125,8 @@ def main(runs: int = 5, grid_runs: int = 3) -> dict:
         f"{'met' if median < GRID_GOAL_S else 'NOT met'})"
     )
     result = {"cold_ms": cold * 1000, "one_ms": statistics.median(single) * 1000,
-              "grid_jobs": jobs, "grid_s": median}  # fmt: skip
+              "grid_jobs": jobs, "grid_s": median,
+              "scaling": scaling()}  # fmt: skip
     corpus = REPO.parent / "shared" / "corpus"
     found = largest_corpus_search(corpus) if corpus.is_dir() else None
     if found is not None:

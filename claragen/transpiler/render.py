@@ -2,8 +2,8 @@
 
 Templates mark segments (`#<segment N>`: N blank lines before the next one; `#<lines N>`:
 the next segment is formatted statement by statement, one per line). Each segment is
-formatted by black once and cached, so the scripts of one search, which share everything
-but their values, pay for black once. The first segment, the module docstring, is plain
+formatted by black once and cached by its shape (its digits masked), so the scripts of
+one search, which share everything but their values, pay for black once. The first segment, the module docstring, is plain
 text built black-stable (`docstring_line`). Every script must compile (`compile()`,
 which also refuses what `ast.parse` lets through: a repeated keyword); the first script of
 each structure is checked whole by black, which must leave it unchanged (so a second pass
@@ -57,15 +57,27 @@ class Renderer:
 
     def __init__(self) -> None:
         self.cache: dict[str, str] = {}
+        self.stable: set[str] = set()  # shapes black leaves as they are
         self.verified: set[tuple[str, ...]] = set()
 
     def black(self, text: str, what: str) -> str:
-        if text not in self.cache:
-            try:
-                self.cache[text] = black.format_str(text, mode=BLACK_MODE)
-            except black.InvalidInput as exc:
-                raise _internal(what, f"is not valid Python: {exc}", text) from exc
-        return self.cache[text]
+        """black's text for `text`. Jobs of one search differ in their numbers: a text of a
+        shape (its digits masked) that black already left unchanged is left unchanged,
+        since black decides on tokens and lengths, never on the values of digits."""
+        if text in self.cache:
+            return self.cache[text]
+        key = shape(text)
+        if key in self.stable:
+            return text
+        try:
+            formatted = black.format_str(text, mode=BLACK_MODE)
+        except black.InvalidInput as exc:
+            raise _internal(what, f"is not valid Python: {exc}", text) from exc
+        if formatted == text:
+            self.stable.add(key)
+        else:
+            self.cache[text] = formatted
+        return formatted
 
     def render(self, template: str, what: str, **model: object) -> str:
         raw = environment().get_template(template).render(**model)
@@ -96,13 +108,21 @@ class Renderer:
                 compile(text, what, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             raise _internal(what, f"is not valid Python: {exc}", text) from exc
-        key = tuple(structure)
+        key = tuple(map(shape, structure))
         if key not in self.verified:
             # black leaves it unchanged, so a second black pass would too
             if black.format_str(text, mode=BLACK_MODE) != text:
                 raise _internal(what, "differs from black on the whole file", text)
             self.verified.add(key)
         return text
+
+
+DIGIT = re.compile(r"[0-9]")
+
+
+def shape(text: str) -> str:
+    """`text` with every digit masked: the scripts of one search share their shapes."""
+    return DIGIT.sub("0", text)
 
 
 def docstring_line(text: str) -> str:
