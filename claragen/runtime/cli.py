@@ -66,6 +66,8 @@ class AutomlArgs:
     ray_address: str | None = None
     tracking: bool = True
     pruner: str = "none"
+    retrain_top: int = 0
+    retrain_args: str = ""
 
 
 def defaults_of(args: AutomlArgs) -> AutomlArgs:
@@ -161,12 +163,7 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         log.info("%d workers for at most %d jobs (--max-jobs): %d of them are used",
                  len(workers), args.max_jobs, args.max_jobs)  # fmt: skip
         workers = workers[: args.max_jobs]
-    try:
-        job_args = tuple(shlex.split(args.job_args))
-    except ValueError as exc:
-        raise UsageError(
-            f"--job-args {args.job_args!r}: {exc}; quote as in a shell"
-        ) from None
+    job_args = split_args("--job-args", args.job_args)
     controller = build_controller(args, conf, len(workers), search_path)
     handlers = [
         conf_mod.build(spec, conf_mod.HANDLERS, search_path) for spec in conf.handlers
@@ -188,6 +185,8 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         job_args=job_args,
         job_timeout=args.job_timeout,
         pruner=check_pruner(args.pruner),
+        retrain_top=args.retrain_top,
+        retrain_args=split_args("--retrain-args", args.retrain_args),
     )
     header = {"options": record(args),
               "config": str(comp.config_path), "automl_conf": conf.source,
@@ -221,6 +220,13 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         search.run_lock.release()
         raise
     return search
+
+
+def split_args(option: str, text: str) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as exc:
+        raise UsageError(f"{option} {text!r}: {exc}; quote as in a shell") from None
 
 
 def check_pruner(name: str) -> str:
@@ -288,6 +294,10 @@ def run_automl(args: AutomlArgs) -> int:
     finally:
         search.executor.close()
     console.print(search.leaderboard(console.width))
+    if search.retrained:
+        from claragen.runtime.retrain import board
+
+        console.print(board(search, search.retrained, console.width))
     best = search.best()
     if best is not None:
         console.print(f"best: {best.row.name} score {best.result.score:.4f} "  # type: ignore[union-attr]

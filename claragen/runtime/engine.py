@@ -90,6 +90,8 @@ class SearchOptions:
     job_args: tuple[str, ...] = ()
     job_timeout: float | None = None
     pruner: str = "none"  # none | median | asha | hyperband (study.py)
+    retrain_top: int = 0  # then run the K best again with retrain_args (retrain.py)
+    retrain_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -125,6 +127,7 @@ class Search:
         self.interrupted = False  # Ctrl-C or SIGTERM seen
         self.ctx = Context()
         self.study: Any = None  # SearchStudy, made by prepare()
+        self.retrained: list[JobRow] = []  # --retrain-top's rows
         self.monitor = Monitor(self.executor)
 
     # -- compile ------------------------------------------------------------------
@@ -402,10 +405,18 @@ class Search:
             state = self.open()
             self.track_open(state)
             if state.done:
-                display.note(f"{self.run_dir}: the search had finished; nothing to run")
+                if not self.options.retrain_top:
+                    display.note(
+                        f"{self.run_dir}: the search had finished; nothing to run"
+                    )
                 status = "finished"
             else:
                 status = self.search(display)
+            if self.options.retrain_top and status in ("finished", "stopped"):
+                from claragen.runtime.retrain import retrain
+
+                self.retrained = retrain(self, display, self.options.retrain_top,
+                                         self.options.retrain_args)  # fmt: skip
             return status
         except KeyboardInterrupt:  # before the loop's own handling of it
             status = "interrupted"

@@ -7,6 +7,8 @@
     {"event": "tracked", "job": "J3", "mlflow_run": "..."}
     {"event": "parent", "mlflow_run": "..."} / {"event": "interrupted"}
     {"event": "stop", "reason": ...} / {"event": "done", "status": ...}
+    {"event": "retrain", "job": "J3", "name": "R1_J3"}     --retrain-top: the best again
+    {"event": "retrained", "job": "J3", "name": "R1_J3", "status": "ok", "score": 0.9, ...}
 
 A line is written before the state it records is acted on, so after a crash (even
 SIGKILL) the journal tells which jobs ended (kept), which started but did not end (run
@@ -38,6 +40,9 @@ from claragen.runtime.rundir import SearchError, cannot_write, write_all
 
 JOB = re.compile(r"J[1-9][0-9]{0,8}")  # "J3"
 NAME = re.compile(r"W[0-9]{1,9}_[0-9]{1,9}_J[0-9]{1,9}")  # a job folder: "W1_2_J3"
+RETRAIN = re.compile(
+    r"R[1-9][0-9]{0,8}_J[1-9][0-9]{0,8}"
+)  # a retrain's folder: "R1_J3"
 MLFLOW_RUN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # it goes into MLflow search filters
 
 
@@ -59,6 +64,10 @@ _STR_OR_NONE = (lambda v: v is None or isinstance(v, str), "a string or null")
 _JOB = (lambda v: isinstance(v, str) and JOB.fullmatch(v), "a job id such as J3")
 _NAME = (lambda v: isinstance(v, str) and NAME.fullmatch(v), "a job folder W1_2_J3")
 _RUN = (lambda v: isinstance(v, str) and MLFLOW_RUN.fullmatch(v), "an MLflow run id")
+_RNAME = (
+    lambda v: isinstance(v, str) and RETRAIN.fullmatch(v),
+    "a retrain folder R1_J3",
+)
 _COUNT = (_count, "a whole number from 1")
 _NUMBER = (_number, "a number")
 _SCORE = (lambda v: v is None or _number(v), "a number or null")
@@ -77,11 +86,14 @@ REQUIRED: dict[str, dict[str, tuple]] = {
     "interrupted": {},
     "stop": {},
     "done": {},
+    "retrain": {"job": _JOB, "name": _RNAME},
+    "retrained": {"job": _JOB, "name": _RNAME, "status": _STR},
 }
 OPTIONAL: dict[str, dict[str, tuple]] = {
     "end": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER, "worker_label": _STR},
     "stop": {"reason": _STR_OR_NONE},
     "done": {"status": _STR},
+    "retrained": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER},
 }
 
 
@@ -242,6 +254,7 @@ class JournalState:
     tracked: dict[str, str] = field(default_factory=dict)  # job -> MLflow run id
     parent_run: str | None = None
     done: bool = False
+    retrained: dict[str, dict[str, Any]] = field(default_factory=dict)  # R1_J3 -> end
 
     @classmethod
     def of(cls, records: list[dict[str, Any]]) -> JournalState:
@@ -263,4 +276,6 @@ class JournalState:
                 state.parent_run = r["mlflow_run"]
             elif kind == "done":
                 state.done = True
+            elif kind == "retrained":
+                state.retrained[r["name"]] = r
         return state

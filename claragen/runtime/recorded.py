@@ -23,10 +23,12 @@ OPTIONS = {
     "float_steps": "--float-steps", "target": "--target", "pythonpath": "--pythonpath",
     "executor": "--executor", "ray_address": "--ray-address",
     "tracking": "--tracking/--no-tracking", "pruner": "--pruner",
+    "retrain_top": "--retrain-top", "retrain_args": "--retrain-args",
 }  # fmt: skip
 PATHS = ("config", "mmar", "env", "automl_conf")
-# A resume may search further: the journal's jobs replay the same either way.
-FREE = ("max_jobs",)
+# A resume may search further, or retrain more of the best: the journal's jobs replay
+# the same either way.
+FREE = ("max_jobs", "retrain_top", "retrain_args")
 
 
 class OptionsError(Exception):

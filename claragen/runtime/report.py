@@ -225,6 +225,34 @@ def leaderboard(run_dir: Path, rows: list[dict], values: dict[str, dict]) -> lis
     return lines
 
 
+def retrained(run_dir: Path, state: JournalState, values: dict[str, dict]) -> list[str]:
+    """The --retrain-top section: each retrain beside the search score of its job."""
+    if not state.retrained:
+        return []
+    esc = html.escape
+    lines = ["<h2>Retrained</h2><p>The best jobs of the search, run again with the full "
+             "settings (--retrain-args).</p><table><tr><th>retrain</th><th>job</th>"
+             "<th>search score</th><th>score</th><th>status</th><th>elapsed</th>"
+             "<th>files</th></tr>"]  # fmt: skip
+    for name, r in state.retrained.items():
+        search_end = state.ended.get(r["job"], {})
+        before = search_end.get("score")
+        score = "" if r.get("score") is None else f"{r['score']:.4f}"
+        status = (
+            r["status"]
+            if r["status"] == "ok"
+            else f"{r['status']}: {clip(r.get('reason', ''), 200)}"
+        )
+        lines.append(
+            f"<tr><td>{esc(name)}</td><td>{esc(search_end.get('name', r['job']))}</td>"
+            f"<td>{'' if before is None else f'{before:.4f}'}</td><td>{score}</td>"
+            f"<td>{esc(status)}</td><td>{r.get('elapsed', 0):.1f} s</td>"
+            f"<td>{links(run_dir, name)}</td></tr>"
+        )
+    lines.append("</table>")
+    return lines
+
+
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
     journal = Journal(run_dir / "journal.jsonl")
     try:
@@ -259,6 +287,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     lines += [f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in summary]
     lines.append("</table>")
     lines += leaderboard(run_dir, rows, values)
+    lines += retrained(run_dir, state, values)
     study = load_study(run_dir)
     figures = optuna_plots(study, varied) if study is not None else history_plot(rows)
     for title, svg in figures:

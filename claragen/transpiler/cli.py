@@ -515,6 +515,22 @@ def automl_command(
             help="Track the search in MLflow (the journal is kept either way)",
         ),
     ] = True,
+    retrain_top: Annotated[
+        int,
+        typer.Option(
+            "--retrain-top",
+            min=0,
+            help="After the search, run its K best jobs again with --retrain-args "
+            "(also on --resume of a search that ended)",
+        ),
+    ] = 0,
+    retrain_args: Annotated[
+        str,
+        typer.Option(
+            "--retrain-args",
+            help='Options the retrains add to --job-args (later wins): "--epochs 300"',
+        ),
+    ] = "",
 ) -> None:
     """Run an AutoML search: compile a job per recommendation into
     automl/<run_id>/W<worker>_<round>_J<job>/, run it, feed its score back to the
@@ -524,7 +540,8 @@ def automl_command(
     args = AutomlArgs(config, mmar, env, automl_conf, run_id, workers, controller,
                       max_jobs, seed, tracking_uri, resume, parse_sets(set_), job_args,
                       job_timeout, output, float_steps, target, tuple(pythonpath),
-                      executor, ray_address, tracking, pruner)  # fmt: skip
+                      executor, ray_address, tracking, pruner, retrain_top,
+                      retrain_args)  # fmt: skip
     code = run_automl(args)
     if code:
         raise typer.Exit(code)

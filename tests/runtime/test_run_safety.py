@@ -35,6 +35,7 @@ class FakeExecutor:
 
     interrupt = False
     reason = ""
+    seen: list = []  # (folder name, args) of every job run
 
     def __init__(self, *_, **__) -> None:
         self.aborted = threading.Event()
@@ -44,6 +45,7 @@ class FakeExecutor:
             os.kill(os.getpid(), signal.SIGINT)
             self.aborted.wait(30)
             return JobResult("aborted", None, "stopped by the user")
+        FakeExecutor.seen.append((spec.name, spec.args))
         if FakeExecutor.reason:
             reason = f"{FakeExecutor.reason}: {' '.join(spec.args)}"
             return JobResult("failed", None, reason, 0.01)
@@ -61,6 +63,7 @@ def fake(monkeypatch):
     monkeypatch.setattr(cli, "LocalExecutor", FakeExecutor)
     monkeypatch.setattr(FakeExecutor, "interrupt", False)
     monkeypatch.setattr(FakeExecutor, "reason", "")
+    monkeypatch.setattr(FakeExecutor, "seen", [])
     monkeypatch.setenv("COLUMNS", "1000")  # rich: no wrapped lines to match
 
 
@@ -533,3 +536,29 @@ def test_automl_args_defaults_are_the_command_lines():
         name = names.get(param.name, param.name)
         if hasattr(defaults, name) and name not in ("sets", "pythonpath"):
             assert getattr(defaults, name) == param.default, name
+
+
+def test_retrain_top_runs_the_best_again_with_the_full_settings(mmar, capsys):
+    """--retrain-top 1 after a search of 2 jobs; then --resume --retrain-top 2 retrains
+    one more, and none twice."""
+    assert automl(mmar, job_args="--epochs 1", tracking=True, retrain_top=1,
+                  retrain_args="--epochs 50") == 0  # fmt: skip
+    run_dir = mmar / "automl" / "r"
+    retrains = [(n, a) for n, a in FakeExecutor.seen if n.startswith("R")]
+    assert retrains == [("R1_J1", ("--epochs", "1", "--epochs", "50"))]
+    assert "retrained best of r" in output(capsys)
+    FakeExecutor.seen.clear()
+    args = cli.AutomlArgs(run_id="r", output=mmar / "automl", resume=True, retrain_top=2,
+                          retrain_args="--epochs 50")  # fmt: skip
+    assert cli.run_automl(args) == 0
+    assert [n for n, _ in FakeExecutor.seen] == ["R2_J2"]  # R1_J1 had ended
+    assert [e["name"] for e in events(run_dir) if e["event"] == "retrained"] == [
+        "R1_J1", "R2_J2"]  # fmt: skip
+    _, _, children = mlflow_runs(f"sqlite:///{run_dir / 'mlflow.db'}")
+    retrain_runs = {c.info.run_name: c.data.tags["claragen.retrain_of"] for c in children
+                    if "claragen.retrain_of" in c.data.tags}  # fmt: skip
+    assert retrain_runs == {"R1_J1": "J1", "R2_J2": "J2"}
+    from claragen.runtime.report import write_report
+
+    page = write_report(run_dir).read_text()
+    assert "<h2>Retrained</h2>" in page and page.count("<tr><td>R") == 2

@@ -1,0 +1,149 @@
+"""Proxy search, then retrain the best: `--retrain-top K --retrain-args "--epochs 300"`.
+
+What a Clara user did by hand after a short-epoch search: once the search has ended (or
+on `--resume --retrain-top K` of a search that had), the K best jobs are compiled again
+with their values into `R<rank>_J<n>/` and run with the search's job arguments followed by
+`--retrain-args` (later options win: `--epochs 300` over the search's `--epochs 5`), on
+the search's workers. Each is journalled (`retrain`, then `retrained`, so a resume runs
+only the ones that did not end), followed live like a search job, tracked as its own
+MLflow child run (tag `claragen.retrain_of`), and listed in its own leaderboard and in
+the report's "Retrained" section. Retrains do not go back to the controller.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Any
+
+from claragen.runtime.context import ContextKey, concrete_search_value
+from claragen.runtime.executor import JobSpec
+from claragen.runtime.handlers import log
+from claragen.runtime.journal import JournalState
+from claragen.runtime.live import JobRow, leaderboard
+from claragen.runtime.monitor import Monitor
+
+RETRAIN_TAG = "claragen.retrain_of"
+
+
+def best_jobs(search: Any, k: int) -> list[Any]:
+    """The K best jobs that ran to their end, best first (ties: the earlier job)."""
+    ok = [ej for ej in search.finished() if ej.result.status == "ok"]
+    ok.sort(key=lambda ej: (-ej.result.score, int(ej.job[1:])))
+    return ok[:k]
+
+
+def retrain(search: Any, display: Any, k: int, args: tuple[str, ...]) -> list[JobRow]:
+    """Run the retrains not yet ended; their rows (ended before and now), by rank."""
+    state = JournalState.of(search.journal.read())
+    chosen = [
+        (f"R{rank}_{ej.job}", ej) for rank, ej in enumerate(best_jobs(search, k), 1)
+    ]
+    rows: dict[str, JobRow] = {}
+    todo = []
+    for name, ej in chosen:
+        ended = state.retrained.get(name)
+        if ended is not None:
+            rows[name] = JobRow(name, name, "", ended["status"], ended.get("score"),
+                                elapsed=ended.get("elapsed"), reason=ended.get("reason", ""))  # fmt: skip
+        else:
+            todo.append((name, ej))
+    if not todo:
+        return list(rows.values())
+    display.note(f"retraining the {len(chosen)} best jobs with: {' '.join(args)}")
+    monitor = Monitor(search.executor, None, search.tracker)
+    workers = list(search.options.workers)
+    running: dict[Any, tuple[str, Any, Any]] = {}
+    pool = ThreadPoolExecutor(len(workers), thread_name_prefix="retrain")
+    try:
+        while todo or running:
+            while todo and workers:
+                name, ej = todo.pop(0)
+                worker = workers.pop(0)
+                spec = start(search, name, ej, worker, args, monitor)
+                rows[name] = JobRow(name, name, str(worker), "running")
+                rows[name].started = time.monotonic()
+                display.update(rows[name])
+                running[pool.submit(search.executor.execute, spec)] = (name, ej, worker)
+            done, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                name, ej, worker = running.pop(future)
+                finish(search, name, ej, future.result(), rows[name], monitor, display)
+                workers.append(worker)
+            for name, _, _ in running.values():
+                before = rows[name].epoch
+                monitor.poll(name, rows[name])
+                if rows[name].epoch != before:
+                    display.progress(rows[name])
+    except BaseException:
+        search.executor.abort()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    return [rows[name] for name, _ in chosen]
+
+
+def context(search: Any, name: str, ej: Any) -> None:
+    ctx = search.ctx
+    ctx.set_prop(ContextKey.JOB_ID, name)  # its own MLflow child run, not the job's
+    ctx.set_prop(ContextKey.JOB_NAME, name)
+    ctx.set_prop(ContextKey.JOB_DIR, search.run_dir / name)
+    ctx.set_prop(ContextKey.SEARCH_VALUES, dict(ej.rec.values))
+    ctx.set_prop(ContextKey.CONCRETE_SEARCH_VALUE, concrete_search_value(ej.rec.values))
+
+
+def start(search: Any, name: str, ej: Any, worker: Any, args: tuple[str, ...],
+          monitor: Monitor) -> JobSpec:  # fmt: skip
+    folder = search.run_dir / name
+    script = search.compile_job(ej, folder)  # a cut-short retrain's folder goes
+    search.journal.write("retrain", job=ej.job, name=name)
+    context(search, name, ej)
+    if search.tracker is not None:
+        try:
+            search.tracker.start_job(search.ctx)
+            rid = search.tracker.active.get(name)
+            if rid is not None:
+                search.tracker.client.set_tag(rid, RETRAIN_TAG, ej.job)
+        except Exception as exc:
+            log.error("MLflow: %s's run not started: %r", name, exc)
+    spec = JobSpec(ej.job, name, folder, script, worker,
+                   (*search.options.job_args, *args), None, search.mmar_root(),
+                   search.processes(ej, worker), search.threads())  # fmt: skip
+    monitor.started(name, spec)
+    return spec
+
+
+def finish(search: Any, name: str, ej: Any, result: Any, row: JobRow, monitor: Monitor,
+        display: Any) -> None:  # fmt: skip
+    monitor.ended(name, row)
+    row.status, row.score = result.status, result.score
+    row.elapsed, row.reason = result.elapsed, result.reason
+    search.journal.write("retrained", job=ej.job, name=name, status=result.status,
+                         score=result.score, reason=result.reason,
+                         elapsed=round(result.elapsed, 3))  # fmt: skip
+    display.update(row)
+    if search.tracker is None:
+        return
+    context(search, name, ej)
+    ctx = search.ctx
+    ctx.set_prop(ContextKey.SCORE, result.score)
+    ctx.set_prop(ContextKey.JOB_STATUS, result.status)
+    ctx.set_prop(ContextKey.JOB_REASON, result.reason)
+    ctx.set_prop(ContextKey.JOB_RESULT, result.result)
+    ctx.set_prop(ContextKey.JOB_ELAPSED, result.elapsed)
+    try:
+        rid = search.tracker.active.pop(name, None) or search.tracker.logged(name)
+        if rid is None:
+            rid = search.tracker.create(ctx)
+            search.tracker.client.set_tag(rid, RETRAIN_TAG, ej.job)
+        search.tracker.finalize(rid, ctx)
+    except Exception as exc:
+        log.error("MLflow: %s not tracked: %r", name, exc)
+
+
+def board(search: Any, rows: list[JobRow], width: int | None = None):
+    by_job = {ej.job: ej.rec.values for ej in search.jobs}
+    values = {row.job: by_job.get(row.job.split("_", 1)[1], {}) for row in rows}
+    return leaderboard(
+        rows, values, f"retrained best of {search.options.run_id}", width
+    )
