@@ -2,8 +2,8 @@
 
 Templates mark segments (`#<segment N>`: N blank lines before the next one; `#<lines N>`:
 the next segment is formatted statement by statement, one per line). Each segment is
-formatted by black once and cached by its shape (its digits masked), so the scripts of
-one search, which share everything but their values, pay for black once. The first segment, the module docstring, is plain
+formatted by black once per shape (its digits masked), so the scripts of one search,
+which share everything but their values, pay for black once. The first segment, the module docstring, is plain
 text built black-stable (`docstring_line`). Every script must compile (`compile()`,
 which also refuses what `ast.parse` lets through: a repeated keyword); the first script of
 each structure is checked whole by black, which must leave it unchanged (so a second pass
@@ -57,26 +57,28 @@ class Renderer:
 
     def __init__(self) -> None:
         self.cache: dict[str, str] = {}
-        self.stable: set[str] = set()  # shapes black leaves as they are
+        self.shapes: dict[str, str] = {}  # shape -> black's text for the first of it
         self.verified: set[tuple[str, ...]] = set()
 
     def black(self, text: str, what: str) -> str:
-        """black's text for `text`. Jobs of one search differ in their numbers: a text of a
-        shape (its digits masked) that black already left unchanged is left unchanged,
-        since black decides on tokens and lengths, never on the values of digits."""
+        """black's text for `text`. Jobs of one search differ in their numbers, and black
+        decides on tokens and lengths, never on the values of digits, nor does it add,
+        drop or reorder a digit: so a text of a shape (its digits masked) seen before gets
+        the earlier result with its own digits put back in order."""
         if text in self.cache:
             return self.cache[text]
         key = shape(text)
-        if key in self.stable:
-            return text
+        known = self.shapes.get(key)
+        if known is not None:
+            digits = iter(DIGIT.findall(text))
+            return DIGIT.sub(lambda _: next(digits), known)
         try:
             formatted = black.format_str(text, mode=BLACK_MODE)
         except black.InvalidInput as exc:
             raise _internal(what, f"is not valid Python: {exc}", text) from exc
-        if formatted == text:
-            self.stable.add(key)
-        else:
-            self.cache[text] = formatted
+        self.cache[text] = formatted
+        if len(DIGIT.findall(formatted)) == len(DIGIT.findall(text)):
+            self.shapes[key] = formatted
         return formatted
 
     def render(self, template: str, what: str, **model: object) -> str:
