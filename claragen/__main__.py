@@ -1,3 +1,3 @@
-from claragen.transpiler.cli import main
+from claragen.cli import main
 
 main()

@@ -71,3 +71,22 @@ def test_no_module_is_over_600_lines():
         if (n := len(p.read_text().splitlines())) > MAX_LINES
     }
     assert not long, f"split these along what they do: {long}"
+
+
+def test_the_compiler_and_the_runtime_import_no_command_line():
+    """The command line (claragen/cli) sits on top: claragen/transpiler and
+    claragen/runtime import nothing of it, nor of each other's command line."""
+    graph = _imports()
+    wrong = {
+        module: sorted(m for m in deps if m.startswith("claragen.cli"))
+        for module, deps in graph.items()
+        if module.startswith(("claragen.transpiler", "claragen.runtime"))
+    }
+    assert not {k: v for k, v in wrong.items() if v}
+
+
+def test_no_import_cycle_in_the_command_line():
+    graph = _imports()
+    cli = {k: {m for m in v if m.startswith("claragen.cli")} for k, v in graph.items()
+           if k.startswith("claragen.cli")}  # fmt: skip
+    assert _cycle(cli) is None, " -> ".join(_cycle(cli))

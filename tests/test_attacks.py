@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from claragen.transpiler.cli import app
+from claragen.cli import app
 from tests.conftest import ENV, EXAMPLE, copy_example, minimal, write
 from tests.helprunner import HelpRunner
 

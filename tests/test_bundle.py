@@ -5,7 +5,7 @@ import json
 
 from typer.testing import CliRunner
 
-from claragen.transpiler.cli import app
+from claragen.cli import app
 from claragen.transpiler.targets.bundle import Translator
 from claragen.transpiler.targets.engines import EnginesScript
 from claragen.transpiler.targets.plain_script import Block

@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from claragen.transpiler.cli import app
+from claragen.cli import app
 from tests.conftest import ENV, copy_example, minimal, write
 
 runner = CliRunner()
@@ -36,7 +36,7 @@ def test_set_overrides_a_variable(tmp_path):
 
 
 def test_set_splits_where_a_key_begins_not_at_every_space(tmp_path):
-    from claragen.transpiler.cli import parse_sets
+    from claragen.cli.options import parse_sets
 
     assert parse_sets(["INPUT_CHANNELS=[1, 2]", "a=1 b.c=x y", "d="]) == (
         ("INPUT_CHANNELS", "[1, 2]"), ("a", "1"), ("b.c", "x y"), ("d", "")

@@ -10,7 +10,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from claragen.transpiler.cli import app
+from claragen.cli import app
 from claragen.transpiler.codes import CODES
 from tests.conftest import CORPUS, ENV, EXAMPLE, REPO, minimal, write
 

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from claragen.transpiler.cli import app
+from claragen.cli import app
 from tests.conftest import CORPUS, ENV, EXAMPLE
 from tests.helprunner import HelpRunner
 

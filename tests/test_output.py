@@ -7,7 +7,7 @@ import json
 
 from typer.testing import CliRunner
 
-from claragen.transpiler.cli import app
+from claragen.cli import app
 from tests.conftest import ENV, minimal, write
 
 runner = CliRunner()

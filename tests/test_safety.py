@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from claragen.transpiler.cli import app
+from claragen.cli import app
 from tests.conftest import ENV, minimal, write
 
 runner = CliRunner()
@@ -143,7 +143,7 @@ def test_a_run_id_cannot_leave_the_automl_folder(tmp_path, monkeypatch):
         result = runner.invoke(
             app, ["automl", "-m", str(mmar), "--run-id", run_id, "--max-jobs", "1"]
         )
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == 2, result.output  # a usage error
         assert "must be a plain folder name" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mmar"]
     assert not Path("/tmp/escaped").exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from claragen.transpiler.cli import app
+from claragen.cli import app
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.diagnostics import CompileError
 from claragen.transpiler.pipeline import Compilation, compile_to_dir

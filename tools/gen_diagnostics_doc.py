@@ -24,7 +24,7 @@ CASES = REPO / "tests" / "diagnostics"
 DOC = REPO / "docs" / "diagnostics.md"
 sys.path.insert(0, str(REPO))
 
-from claragen.transpiler.cli import app  # noqa: E402
+from claragen.cli import app  # noqa: E402
 from claragen.transpiler.codes import CODES  # noqa: E402
 
 HEAD = """\

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from claragen.runtime import cli
+from claragen.cli import search as cli
 from claragen.runtime.controllers import GridController
 from claragen.runtime.executor import JobResult
 from claragen.runtime.journal import Journal, JournalError
@@ -513,7 +513,7 @@ def test_usage_errors_exit_2_on_stderr():
 def test_the_help_lists_the_choices_and_offers_completion():
     from typer.testing import CliRunner
 
-    from claragen.transpiler.cli import app
+    from claragen.cli import app
 
     runner = CliRunner()
     text = runner.invoke(app, ["automl", "--help"], env={"COLUMNS": "300"}).output
@@ -527,7 +527,7 @@ def test_automl_args_defaults_are_the_command_lines():
     """`--resume` tells an option given from one left out by its default."""
     import typer.main
 
-    from claragen.transpiler.cli import app
+    from claragen.cli import app
 
     command = typer.main.get_command(app).commands["automl"]
     defaults = cli.AutomlArgs()

@@ -1,5 +1,4 @@
-"""`claragen automl` and `claragen report`: the runtime behind the command-line options
-that claragen/transpiler/cli.py declares.
+"""`claragen automl` behind its options (automl.py): the search they describe, run.
 
 Clara's own command line passed the run's settings as `--set`: `run_id=`, `workers=`,
 `trainconf=` (the training config in config/) are read as the options they were; any other
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from claragen.cli.inputs import make_compilation  # the compiler's own options
 from claragen.runtime import automl_conf as conf_mod
 from claragen.runtime.automl_conf import AutomlConfError, read_automl_conf
 from claragen.runtime.controllers import BUILTIN, Controller
@@ -101,7 +101,6 @@ def split_sets(args: AutomlArgs, conf_text: str) -> tuple[dict, dict, list[str]]
 
 
 def make_search(args: AutomlArgs, console: Console) -> Search:
-    from claragen.transpiler.cli import make_compilation  # the compiler's own options
 
     conf_path = args.automl_conf
     if conf_path is None and args.mmar and (args.mmar / MMAR_AUTOML_CONF).is_file():
