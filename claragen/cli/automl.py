@@ -1,4 +1,4 @@
-"""`claragen automl`: the command's options; the search is runtime's (search.py)."""
+"""`claragen automl`: its options, read into AutomlArgs and run by search.py."""
 
 from __future__ import annotations
 
