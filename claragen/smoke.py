@@ -34,7 +34,7 @@ from claragen.transpiler.ir import (
     is_literal,
     to_python,
 )
-from claragen.transpiler.pipeline import Compilation, compile_to_dir
+from claragen.transpiler.pipeline import Compilation, compile_to_dir, first_level_names
 
 # A smoke run trains from scratch: no checkpoint to load.
 SMOKE_SETS = (("dont_load_ckpt_model", "true"),)
@@ -213,7 +213,7 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
         vcomp = None
         if validation is not None:
             vcomp = Compilation(config, dataclasses.replace(
-                options, set_values=tuple(sets) + VALIDATION_SETS),
+                options, set_values=tuple(sets) + validation_sets(validation)),
                 env_path=env, validation_path=validation)  # fmt: skip
             try:
                 vmanifest = compile_to_dir(vcomp, root / "out_validation")
@@ -339,6 +339,19 @@ def untrained_checkpoint(model: Component | None, out: Path) -> Path | None:
 VALIDATION_SETS = (("dont_load_ts_model", "true"), ("dont_load_ckpt_model", "false"))
 
 
+def validation_sets(validation: Path) -> tuple[tuple[str, str], ...]:
+    """The VALIDATION_SETS a validation config has a variable for (a --set of another is
+    an error, E208)."""
+    try:
+        text = validation.read_text(encoding="utf-8")
+    except OSError:
+        return ()
+    names = first_level_names(validation)
+    return tuple(
+        (k, v) for k, v in VALIDATION_SETS if k in names or "{" + k + "}" in text
+    )
+
+
 def _run_validate(root: Path, script: Path, ckpt: Path | None, run_env: dict[str, str],
                   ts: Path | None = None) -> SmokeResult:  # fmt: skip
     """Run a validate.py on root/data; its metrics go to root/eval."""
@@ -387,7 +400,7 @@ def smoke_validation_alone(validation: Path, env: Path | None = None, sets: tupl
     run proves the script runs, not what it scores)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(workdir or tmp)
-        own = tuple(sets) + VALIDATION_SETS
+        own = tuple(sets) + validation_sets(validation)
         comp = Compilation(None, CompileOptions(set_values=own, target=target),
                            env_path=env, validation_path=validation)  # fmt: skip
         try:
