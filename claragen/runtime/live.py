@@ -154,9 +154,9 @@ def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str,
         table.add_column(column, justify="right" if column == "score" else "left")
     # on a narrow console the values keep room for `learning_rate=0.0008` on a line
     narrow = width is not None and width < 140
-    table.add_column("status", max_width=max(14, width // 6) if narrow else None)  # type: ignore[operator]
+    table.add_column("status", max_width=max(12, width // 7) if narrow else None)  # type: ignore[operator]
     table.add_column("elapsed", justify="right")
-    table.add_column("values", min_width=22 if narrow else None)  # type: ignore[operator]
+    table.add_column("values", min_width=25 if narrow else None, overflow="fold")  # type: ignore[operator]
     by_score = lambda r: -r.score  # noqa: E731
     ok = sorted(
         (r for r in rows if r.status == "ok" and r.score is not None), key=by_score
