@@ -180,3 +180,25 @@ def test_the_leaderboard_ranks_ok_jobs_then_pruned_then_failed_and_says_ties():
     assert "ok (tie)" in lines[0] and "channels=[16, 32]" in lines[0]
     assert "pruned at epoch 2 (median)" in lines[2] and "1m01s" in lines[1]
     assert clip("ValueError: " + "word " * 40).endswith("word...")
+
+
+def test_the_live_table_shows_epoch_metric_and_eta_and_after_ctrl_c_no_job_runs():
+    from rich.console import Console
+
+    from claragen.runtime.live import Display
+
+    console = Console(width=200, record=True)
+    display = Display("t", console)
+    row = JobRow("J1", "W1_1_J1", "W1", "running", started=0.0)
+    row.epoch, row.metric, row.eta = "3/20", 0.4125, 95.0
+    display.progress(row)  # not a terminal: a line per epoch
+    assert "W1_1_J1 epoch 3/20: 0.4125, ETA 1m35s" in console.export_text(clear=False)
+    text = Console(width=200, record=True)
+    text.print(display.table())
+    shown = text.export_text()
+    assert all(s in shown for s in ("3/20", "0.4125", "1m35s", "running"))
+    display.interrupted()
+    after = Console(width=200, record=True)
+    after.print(display.table())
+    shown = after.export_text()
+    assert "running" not in shown and "interrupted" in shown and "1m35s" not in shown
