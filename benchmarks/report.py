@@ -94,12 +94,14 @@ def main() -> None:
         "",
         "Jobs against seconds (one core; the per-job cost should stay flat; goal: 1,000 "
         f"random jobs under {bench_compile.RANDOM_GOAL_S:.0f} s"
-        + (f", now {random_1000[0]:.1f} s" if random_1000 else "") + "):",
+        + (f", now {random_1000[0]:.1f} s" if random_1000 else "")
+        + "):",
         "",
         "| mode | jobs | seconds | ms a job |",
         "|---|---|---|---|",
         *(f"| {mode} | {n} | {s:.2f} | {s / n * 1000:.1f} |"
           for mode, n, s in compile_figures["scaling"]),  # fmt: skip
+        "",
     ]
     if "largest" in compile_figures:
         name, jobs, mib = compile_figures["largest"]
