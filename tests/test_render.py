@@ -27,7 +27,8 @@ def test_a_segment_of_the_same_shape_costs_no_black_call(monkeypatch):
 @pytest.mark.parametrize(
     "text",
     ["X = [1, 2, 3]  # a\n", "X = {'a': 1}\n", "X = (1,)\n", "X = 0XFF\n",
-     "CONF = {'lr': 1e-5, 'channels': [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]}\n"],
+     "CONF = {'lr': 1e-5, 'channels': [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]}\n",
+     "f(  # 1\n    2\n)\n"],  # black moves the comment past the 2: digits reorder
 )  # fmt: skip
 def test_what_black_changes_is_still_changed(text):
     renderer = Renderer()

@@ -201,6 +201,8 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         from claragen.runtime.tracking import TrackingError, check_server
 
         uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+        if uri is not None:  # a resume goes to the same store, whatever its shell says
+            search.header["options"]["tracking_uri"] = uri
         try:
             check_server(
                 uri

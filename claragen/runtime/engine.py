@@ -140,6 +140,9 @@ class Search:
         self.ctx.set_prop(ContextKey.SEARCH_SPACE, self.space)
         self.ctx.set_prop(ContextKey.RUN_DIR, self.run_dir)
         self.ctx.set_prop(ContextKey.RUN_ID, self.options.run_id)
+
+    def open_study(self) -> None:
+        """The study on disk, once the journal says this is the run's own start or resume."""
         from claragen.runtime.study import SearchStudy  # imports optuna
 
         self.study = SearchStudy(
@@ -213,6 +216,7 @@ class Search:
                 "or give another --run-id"
             )
         state = JournalState.of(self.journal.repair())
+        self.open_study()
         if state.header is None:
             self.journal.write("search", run_id=self.options.run_id, **self.header)
         if not state.done:

@@ -91,16 +91,17 @@ def merge(args: Any, recorded: dict[str, Any], defaults: Any) -> Any:
 
 
 def run_folder(args: Any) -> Path | None:
-    """Where `--resume` looks for the run: -o, else the MMAR's automl/, else the automl/
-    beside the config's config/ folder."""
+    """Where `--resume` looks for the run, as the search puts it: -o, else the MMAR's
+    automl/, else the automl/ of the config's MMAR root (see Compilation)."""
     if args.run_id is None:
         return None
     if args.output is not None:
         output = Path(args.output)
     elif args.mmar is not None:
         output = Path(args.mmar) / "automl"
-    elif args.config is not None and Path(args.config).parent.name == "config":
-        output = Path(args.config).parent.parent / "automl"
+    elif args.config is not None:  # the MMAR root, as Compilation finds it
+        parent = Path(args.config).parent
+        output = (parent.parent if parent.name == "config" else parent) / "automl"
     else:
         output = Path("automl")
     return output / args.run_id

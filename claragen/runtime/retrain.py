@@ -12,6 +12,8 @@ the report's "Retrained" section. Retrains do not go back to the controller.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any
@@ -55,8 +57,16 @@ def retrain(search: Any, display: Any, k: int, args: tuple[str, ...]) -> list[Jo
     workers = list(search.options.workers)
     running: dict[Any, tuple[str, Any, Any]] = {}
     pool = ThreadPoolExecutor(len(workers), thread_name_prefix="retrain")
+    # Ctrl-C and SIGTERM, as during the search: a flag the loop reads each second
+    search.interrupted = False
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, search._on_signal)
     try:
         while todo or running:
+            if search.interrupted:
+                raise KeyboardInterrupt
             while todo and workers:
                 name, ej = todo.pop(0)
                 worker = workers.pop(0)
@@ -75,11 +85,18 @@ def retrain(search: Any, display: Any, k: int, args: tuple[str, ...]) -> list[Jo
                 monitor.poll(name, rows[name])
                 if rows[name].epoch != before:
                     display.progress(rows[name])
-    except BaseException:
+    except BaseException as exc:
         search.executor.abort()
+        wait(list(running))
+        if isinstance(exc, KeyboardInterrupt):
+            display.note(
+                f"interrupted: resume with {search.resume_hint()} --retrain-top {k}"
+            )
         raise
     finally:
         pool.shutdown(wait=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return [rows[name] for name, _ in chosen]
 
 

@@ -21,7 +21,15 @@ import shutil
 from pathlib import Path
 
 # The files of a run folder that the engine and MLflow's local store write.
-OWN_FILES = ("journal.jsonl", ".lock", "mlflow.db", "mlartifacts", "report.html")
+OWN_FILES = (
+    "journal.jsonl",
+    ".lock",
+    "mlflow.db",
+    "mlartifacts",
+    "report.html",
+    "optuna.log",
+    "optuna.log.lock",
+)
 
 
 class SearchError(Exception):

@@ -10,9 +10,9 @@ state (RUNNING, COMPLETE, PRUNED, FAIL) and its score as its value. The controll
 recommends; the study records, and feeds the pruner (`--pruner`).
 
 Exactly once, across crashes: a trial carries the user attr `job` (J3), and each step
-looks its job's trial up before it writes. A job cut short by a crash runs again in the
-same trial (its intermediate values are overwritten epoch by epoch); a job the journal
-says ended but whose trial is not finished is finished on resume.
+looks its job's newest trial up before it writes. A job cut short by a crash runs again
+in a new trial; the old one ends as FAIL with the user attr `replaced_by_rerun`. A job the
+journal says ended but whose trial is not finished is finished on resume.
 """
 
 from __future__ import annotations
@@ -86,10 +86,10 @@ class SearchStudy:
             if attrs.get(key) != value:
                 self.study.set_user_attr(key, value)
         self.trials: dict[str, int] = {}  # job -> trial id
-        for trial in self.study.get_trials(deepcopy=False):
+        for trial in self.study.get_trials(deepcopy=False):  # in order: the newest wins
             job = trial.user_attrs.get("job")
             if isinstance(job, str):
-                self.trials.setdefault(job, trial._trial_id)
+                self.trials[job] = trial._trial_id
 
     def distribution(self, p: SearchParam):
         d = self.optuna.distributions
@@ -124,11 +124,16 @@ class SearchStudy:
         """The job's trial, RUNNING: a new one, or its own again when it reruns."""
         TrialState = self.optuna.trial.TrialState
         trial_id = self.trials.get(job)
+        if (
+            trial_id is not None
+            and self.storage.get_trial(trial_id).state.is_finished()
+        ):
+            return  # it ended: the journal's end is seen again (or edited by hand)
         if trial_id is not None:
-            if self.storage.get_trial(trial_id).state == TrialState.RUNNING:
-                self.storage.set_trial_user_attr(trial_id, "name", name)
-                return
-            # finished before: not this job's run (a journal replaced by hand)
+            # an attempt a crash cut short: ended as FAIL, marked, and the rerun gets a
+            # trial of its own (a pruner must not judge it on the old attempt's epochs)
+            self.storage.set_trial_user_attr(trial_id, "replaced_by_rerun", True)
+            self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
         params = self.params_of(values)
         template = self.optuna.trial.create_trial(
             state=TrialState.RUNNING,

@@ -77,7 +77,9 @@ class Renderer:
         except black.InvalidInput as exc:
             raise _internal(what, f"is not valid Python: {exc}", text) from exc
         self.cache[text] = formatted
-        if len(DIGIT.findall(formatted)) == len(DIGIT.findall(text)):
+        # only where black kept every digit in its order (it moves a comment when it
+        # joins a bracket: then the next text of the shape is black's own again)
+        if DIGIT.findall(formatted) == DIGIT.findall(text):
             self.shapes[key] = formatted
         return formatted
 

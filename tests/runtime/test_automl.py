@@ -168,8 +168,12 @@ def test_a_killed_search_resumes_and_runs_each_job_once(tmp_path, data, executor
 
     study = optuna.load_study(study_name="k", storage=JournalStorage(
         JournalFileBackend(str(run_dir / "optuna.log"))))  # fmt: skip
-    assert sorted(t.user_attrs["job"] for t in study.trials) == ["J1", "J2", "J3", "J4"]
-    assert all(t.state.is_finished() for t in study.trials)
+    newest = {t.user_attrs["job"]: t for t in study.trials}  # in order: the rerun last
+    assert sorted(newest) == ["J1", "J2", "J3", "J4"]
+    assert all(t.state.name == "COMPLETE" for t in newest.values())
+    replaced = [t for t in study.trials if t.user_attrs.get("replaced_by_rerun")]
+    assert len(study.trials) == 4 + len(replaced)  # the cut-short attempts, marked
+    assert all(t.state.name == "FAIL" for t in replaced)
 
 
 def _free_port() -> int:

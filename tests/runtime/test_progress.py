@@ -91,16 +91,20 @@ def test_every_job_is_a_trial_once_across_a_resume(tmp_path):
     study.start("J2", "W1_2_J2", values)
     study.report("J2", 1, 0.1)  # ... and the search is killed here
     again = SearchStudy(path, "r", PARAMS, "GridController")
-    again.start("J2", "W1_3_J2", values)  # J2 runs again: in its own trial
+    again.start("J2", "W1_3_J2", values)  # J2 runs again: in a trial of its own
     again.report("J2", 1, 0.3)
     again.end("J2", "failed", None)
     again.end("J1", "ok", 0.4)  # the journal's end, seen again: nothing changes
     trials = load(path).trials
-    assert [t.user_attrs["job"] for t in trials] == ["J1", "J2"]
-    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert [t.user_attrs["job"] for t in trials] == ["J1", "J2", "J2"]
+    assert [t.state for t in trials] == [TrialState.COMPLETE] + [TrialState.FAIL] * 2
     assert trials[0].value == 0.4 and trials[0].intermediate_values == {1: 0.2}
-    assert trials[1].intermediate_values == {1: 0.3}
-    assert trials[1].user_attrs["name"] == "W1_3_J2"
+    # the cut-short attempt ended, marked; the rerun has a trial (and epochs) of its own
+    assert trials[1].user_attrs["replaced_by_rerun"] is True
+    assert trials[1].intermediate_values == {1: 0.1}
+    assert trials[2].intermediate_values == {1: 0.3}
+    assert trials[2].user_attrs["name"] == "W1_3_J2"
+    assert "replaced_by_rerun" not in trials[0].user_attrs
     # the values as the config writes them, with the space's distributions
     assert trials[0].params == {":lr": 1e-3, "net:channels": "[8, 16]", "loss:x": "ce"}
     assert trials[0].distributions["loss:x"].choices == ("dice", "ce")
