@@ -510,10 +510,7 @@ class Search:
                 free.append(worker)
                 free.sort(key=lambda w: w.index)
             for ej, _ in running.values():
-                epoch = ej.row.epoch
-                self.monitor.poll(ej.job, ej.row)
-                if ej.row.epoch != epoch:
-                    display.progress(ej.row)
+                self.monitor.follow(ej.job, ej.row, display)
             if display.live is not None:
                 display.live.update(display.table())
 

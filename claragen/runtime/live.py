@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -132,17 +133,26 @@ def clip(text: str, width: int = 80) -> str:
     return (cut or text[: width - 3]) + "..."
 
 
+def shown(value: Any) -> Any:
+    """A search value as the config writes it: an enum choice of one arg is that arg's
+    value (`[[16, 32]]` -> `[16, 32]`)."""
+    if isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
+def value_text(value: Any) -> str:
+    """A search value as text: as the config writes it, a string without quotes."""
+    value = shown(value)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def shown_values(values: dict, sep: str = ", ") -> str:
     """`channels=[16, 32, 64, 128, 256], lr=0.0003, loss=dice`: each value as the config
-    writes it (an enum choice of one arg is that arg's value), a string without quotes.
-    """
-    parts = []
-    for key, value in values.items():
-        if isinstance(value, list) and len(value) == 1:
-            value = value[0]
-        text = value if isinstance(value, str) else json.dumps(value)
-        parts.append(f"{key.rsplit(':', 1)[-1]}={text}")
-    return sep.join(parts)
+    writes it (value_text), keyed by its parameter's last part."""
+    return sep.join(
+        f"{key.rsplit(':', 1)[-1]}={value_text(v)}" for key, v in values.items()
+    )
 
 
 def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str,

@@ -78,6 +78,13 @@ class Monitor:
                     )
                     self.executor.stop(w.spec, w.pruned)
 
+    def follow(self, job: str, row: Any, display: Any) -> None:
+        """poll, and show the row again when it reached a new epoch."""
+        before = row.epoch
+        self.poll(job, row)
+        if row.epoch != before:
+            display.progress(row)
+
     def ended(self, job: str, row: Any) -> str | None:
         """The job's last epochs (its script wrote them just before it exited); why it
         was pruned, if it was."""

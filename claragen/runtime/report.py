@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from claragen.runtime.journal import Journal, JournalState
-from claragen.runtime.live import clip
+from claragen.runtime.live import clip, shown_values, value_text
 from claragen.runtime.rundir import SearchError
 
 STYLE = (
@@ -44,16 +44,6 @@ def _svg(fig: Any) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
     return text[text.index("<svg") :]
-
-
-def _label(value: Any) -> str:
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _short(param: str) -> str:
-    return param.rsplit(":", 1)[-1] or param
 
 
 def load_study(run_dir: Path):
@@ -76,7 +66,7 @@ def space_rows(values: dict[str, dict]) -> tuple[list[tuple[str, str]], list[str
     seen: dict[str, list[str]] = {}
     for job_values in values.values():
         for key, value in job_values.items():
-            label = _label(value)
+            label = value_text(value)
             if label not in seen.setdefault(key, []):
                 seen[key].append(label)
     rows, varied = [], []
@@ -205,9 +195,7 @@ def leaderboard(run_dir: Path, rows: list[dict], values: dict[str, dict]) -> lis
                  "<th>elapsed</th><th>values</th><th>files</th></tr>")  # fmt: skip
     for i, r in enumerate(ok + pruned + failed, start=1):
         score = "" if r.get("score") is None else f"{r['score']:.4f}"
-        shown = ", ".join(
-            f"{_short(k)}={_label(v)}" for k, v in values.get(r["job"], {}).items()
-        )
+        shown = shown_values(values.get(r["job"], {}))
         status, cls = r["status"], ""
         if r in ok:
             status = "ok (tie)" if ties.get(round(r["score"], 4)) else "ok"

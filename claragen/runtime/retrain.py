@@ -81,10 +81,7 @@ def retrain(search: Any, display: Any, k: int, args: tuple[str, ...]) -> list[Jo
                 finish(search, name, ej, future.result(), rows[name], monitor, display)
                 workers.append(worker)
             for name, _, _ in running.values():
-                before = rows[name].epoch
-                monitor.poll(name, rows[name])
-                if rows[name].epoch != before:
-                    display.progress(rows[name])
+                monitor.follow(name, rows[name], display)
     except BaseException as exc:
         search.executor.abort()
         wait(list(running))

@@ -21,19 +21,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from claragen.runtime.live import shown
 from claragen.transpiler.space import SearchParam
 
 PRUNERS = ("none", "median", "asha", "hyperband")
 STATES = {"ok": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
 _PLAIN = (str, int, float, bool, type(None))
-
-
-def shown(value: Any) -> Any:
-    """A search value as the config writes it: an enum choice of one arg is that arg's
-    value (`[[16, 32]]` -> `[16, 32]`)."""
-    if isinstance(value, list) and len(value) == 1:
-        return value[0]
-    return value
 
 
 def choice_label(value: Any) -> Any:
