@@ -24,13 +24,18 @@ EXAMPLE = REPO / "examples" / "spleen_41"
 GRID_GOAL_S = 5.0
 
 
-def compile_once(out: Path, **options) -> tuple[float, int]:
+def compile_once(out: Path, validation: bool = False, **options) -> tuple[float, int]:
+    """Seconds and jobs of one compile of the example into `out`; with `validation`, as
+    `claragen compile -m examples/spleen_41` does it: train.py and validate.py."""
     start = time.perf_counter()
     comp = Compilation(
         EXAMPLE / "config" / "config_train.json",
         CompileOptions(**options),
         env_path=EXAMPLE / "config" / "environment.json",
         mmar_root=EXAMPLE,
+        validation_path=(
+            EXAMPLE / "config" / "config_validation.json" if validation else None
+        ),
     )
     manifest = compile_to_dir(comp, out)
     return time.perf_counter() - start, len(manifest["jobs"])
@@ -85,20 +90,29 @@ RANDOM_GOAL_S = 5.0  # 1,000 random jobs (issue 17)
 
 def scaling() -> list[tuple[str, int, float]]:
     """(mode, jobs, seconds): random:N for N = 100, 300, 1000, and grids of 16, 256 and
-    576 jobs (--float-steps 1, 4, 6), to see the cost per job stay flat."""
+    576 jobs (--float-steps 1, 4, 6), each job a train.py and a validate.py, written, as
+    `claragen compile -m examples/spleen_41 --jobs ...` does; the per-job cost should stay
+    flat. Then the command itself for random:1000, process start included."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (100, 300, 1000):
-            seconds, jobs = compile_once(Path(tmp) / f"r{n}", jobs=f"random:{n}")
+            seconds, jobs = compile_once(Path(tmp) / f"r{n}", True, jobs=f"random:{n}")
             rows.append(("random", jobs, seconds))
             print(f"random:{n}: {jobs} jobs in {seconds:6.2f} s "
                   f"({seconds / jobs * 1000:.1f} ms/job)")  # fmt: skip
         for steps in (1, 4, 6):
-            seconds, jobs = compile_once(Path(tmp) / f"g{steps}", jobs="grid",
+            seconds, jobs = compile_once(Path(tmp) / f"g{steps}", True, jobs="grid",
                                          float_steps=steps)  # fmt: skip
             rows.append(("grid", jobs, seconds))
             print(f"grid, --float-steps {steps}: {jobs} jobs in {seconds:6.2f} s "
                   f"({seconds / jobs * 1000:.1f} ms/job)")  # fmt: skip
+        command = [sys.executable, "-m", "claragen", "compile", "-m", str(EXAMPLE),
+                   "--jobs", "random:1000", "-o", str(Path(tmp) / "cli")]  # fmt: skip
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        seconds = time.perf_counter() - start
+        rows.append(("random, the command", 1000, seconds))
+        print(f"claragen compile --jobs random:1000: {seconds:6.2f} s")
     return rows
 
 

@@ -177,6 +177,8 @@ def literal_node(value: object) -> ast.expr:
 def comment_text(text: str) -> str:
     """Text that stays on its comment line whatever a config holds: line breaks and other
     unprintable characters are written as escapes."""
+    if text.isprintable():
+        return text
     return "".join(
         c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
         for c in text

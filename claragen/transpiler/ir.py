@@ -310,6 +310,11 @@ def walk(value: Value) -> Iterator[Value]:
             yield from walk(v)
 
 
+# The search parameters whose values the compiler read while a job compiled (see
+# `claragen.transpiler.stamp`): a script that depends on a value is compiled in full.
+VALUE_READS: list[set[str]] = []
+
+
 def to_python(value: Value) -> Any:
     """The plain Python data of a literal value tree (lists, dicts, primitives)."""
     if isinstance(value, Lit):
@@ -319,6 +324,8 @@ def to_python(value: Value) -> Any:
     if isinstance(value, DictV):
         return {k: to_python(v) for k, v in value.items}
     if isinstance(value, SearchValue):
+        if VALUE_READS:
+            VALUE_READS[-1].add(value.param)
         return to_python(value.value)
     raise TypeError(f"not a literal: {type(value).__name__}")
 

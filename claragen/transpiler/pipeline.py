@@ -20,7 +20,7 @@ from claragen.transpiler.diagnostics import (
     Diagnostics,
     SourceFiles,
 )
-from claragen.transpiler.ir import Component, Config, Lit
+from claragen.transpiler.ir import VALUE_READS, Component, Config, Lit
 from claragen.transpiler.jsonparse import JNode, JObject, JScalar, JString, parse_json
 from claragen.transpiler.limits import check_depth, file_label, read_config_text
 from claragen.transpiler.passes.apply_search import apply_search, default_values
@@ -40,6 +40,7 @@ from claragen.transpiler.passes.transform_order import check_transform_order
 from claragen.transpiler.passes.variables import resolve_variables
 from claragen.transpiler.render import Renderer
 from claragen.transpiler.space import read_space
+from claragen.transpiler.stamp import Model, Stamps
 from claragen.transpiler.targets import bundle
 from claragen.transpiler.targets.engines import lower_engines, lower_engines_evaluation
 from claragen.transpiler.targets.evaluate import lower_evaluation
@@ -93,6 +94,7 @@ class Compilation:
     distributed: set[str] = field(
         default_factory=set
     )  # the scripts torchrun can launch
+    train_inputs: tuple[Config, PassContext] | None = None  # for `train_model`
 
     def __post_init__(self) -> None:
         if self.mmar_root is None:
@@ -224,19 +226,68 @@ class Compilation:
         script_dir: Path,
         job: Job,
         renderer: Renderer,
+        stamps: Stamps | None = None,
     ) -> str:
-        """One job's train.py: the passes with the job's values, lowering, rendering."""
-        config, ctx = self.job_passes(config, base, job)
-        what = f"{job.id}/train.py"
-        script, target = self.lower(
-            ctx,
-            lambda c: lower_plain(config, c, str(script_dir), job.id, job.values),
-            lambda c: lower_engines(config, c, str(script_dir), job.id, job.values),
-        )
+        """One job's train.py: the passes with the job's values, lowering, rendering (or
+        a stamp of an earlier job's script, `stamp`)."""
+        self.train_inputs = (config, base)
+
+        def full() -> tuple[Any, str]:
+            job_config, ctx = self.job_passes(config, base, job)
+            return self.lower(
+                ctx,
+                lambda c: lower_plain(
+                    job_config, c, str(script_dir), job.id, job.values
+                ),
+                lambda c: lower_engines(
+                    job_config, c, str(script_dir), job.id, job.values
+                ),
+            )
+
+        return self.stamped(stamps, job, "train", renderer, full)
+
+    def stamped(
+        self,
+        stamps: Stamps | None,
+        job: Job,
+        kind: str,
+        renderer: Renderer,
+        full: Callable[[], tuple[Any, str]],
+    ) -> str:
+        """A script stamped from its enum combination's model where that stands for the
+        full compile; else compiled in full, as a model or as a check of a stamp."""
+        what = f"{job.id}/{kind}.py"
+        model = stamps.model(job.values) if stamps is not None else None
+        stamp = stamps.stamp(model, job.id, job.values) if model else None
+        fast, changed = None, set()
+        if stamp is not None:
+            assert stamps is not None and model is not None
+            fast = self.render(stamp, model.template, what, renderer)
+            changed = stamps.changed(model, job.values)
+            if changed <= model.checked:
+                self.targets[what] = model.target
+                if model.distributed:
+                    self.distributed.add(what)
+                return fast
+        VALUE_READS.append(set())
+        try:
+            script, target = full()
+        finally:
+            read = VALUE_READS.pop()
         self.targets[what] = target
-        if getattr(script, "ddp", None) is not None:
+        if kind == "train" and getattr(script, "ddp", None) is not None:
             self.distributed.add(what)
-        return self.render(script, TEMPLATES["train", target], what, renderer)
+        template = TEMPLATES[kind, target]
+        text = self.render(script, template, what, renderer)
+        if model is not None:
+            if fast == text and not read:
+                model.checked |= changed
+            else:
+                model.full = True
+        elif stamps is not None:
+            stamps.add(Model(job.id, dict(job.values), script, template, target,
+                             what in self.distributed, frozenset(read)))  # fmt: skip
+        return text
 
     def compile_bundle(
         self, config: Config, base: PassContext, job: Job
@@ -286,20 +337,31 @@ class Compilation:
         script_dir: Path,
         job: Job,
         renderer: Renderer,
+        stamps: Stamps | None = None,
     ) -> str:
         """validate.py of one job: the validation config, with the job's train network."""
-        config, ctx = self.job_passes(config, base, job)
-        model = self.train_models.get(job.id)
-        where, what = str(script_dir), f"{job.id}/validate.py"
-        script, target = self.lower(
-            ctx,
-            lambda c: lower_evaluation(config, c, where, job.id, job.values, model),
-            lambda c: lower_engines_evaluation(
-                config, c, where, job.id, job.values, model
-            ),
-        )
-        self.targets[what] = target
-        return self.render(script, TEMPLATES["validate", target], what, renderer)
+
+        def full() -> tuple[Any, str]:
+            job_config, ctx = self.job_passes(config, base, job)
+            model = self.train_model(job)
+            where = str(script_dir)
+            return self.lower(
+                ctx,
+                lambda c: lower_evaluation(
+                    job_config, c, where, job.id, job.values, model
+                ),
+                lambda c: lower_engines_evaluation(
+                    job_config, c, where, job.id, job.values, model
+                ),
+            )
+
+        return self.stamped(stamps, job, "validate", renderer, full)
+
+    def train_model(self, job: Job) -> Component | None:
+        """The job's train network (its passes run again when its train.py was stamped)."""
+        if job.id not in self.train_models and self.train_inputs is not None:
+            self.job_passes(*self.train_inputs, job)
+        return self.train_models.get(job.id)
 
     def render(self, script: Any, template: str, what: str, renderer: Renderer) -> str:
         """A lowered script's text; the lowering's errors are raised first."""
@@ -348,6 +410,7 @@ def compile_files(
         renderer = Renderer()
         jobs = comp.jobs(config, ctx)
         space = [p.id for p in ctx.space.params]
+        stamps = Stamps(ctx.space)
         for job in jobs:
             if comp.options.target == "bundle":
                 files.update(comp.compile_bundle(config, ctx, job))
@@ -361,7 +424,9 @@ def compile_files(
                     }
                 )
                 continue
-            script = comp.compile_job(config, ctx, out_dir / job.id, job, renderer)
+            script = comp.compile_job(
+                config, ctx, out_dir / job.id, job, renderer, stamps
+            )
             files[f"{job.id}/train.py"] = script
             manifest_jobs.append(
                 {
@@ -383,9 +448,10 @@ def compile_files(
     elif comp.validation_path is not None:
         vconfig, vctx = comp.build(comp.validation_path, "validation")
         renderer = Renderer()
+        vstamps = Stamps(ctx.space) if comp.config_path is not None else None
         for i, job in enumerate(jobs):
             text = comp.compile_validation(
-                vconfig, vctx, out_dir / job.id, job, renderer
+                vconfig, vctx, out_dir / job.id, job, renderer, vstamps
             )
             files[f"{job.id}/validate.py"] = text
             if comp.config_path is None:

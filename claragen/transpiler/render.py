@@ -59,6 +59,8 @@ class Renderer:
         self.cache: dict[str, str] = {}
         self.shapes: dict[str, str] = {}  # shape -> black's text for the first of it
         self.verified: set[tuple[str, ...]] = set()
+        self.compiled: set[str] = set()  # segments of files that compiled
+        self.shapes_of: dict[str, str] = {}  # segment -> shape(segment)
 
     def black(self, text: str, what: str) -> str:
         """black's text for `text`. Jobs of one search differ in their numbers, and black
@@ -87,6 +89,7 @@ class Renderer:
         raw = environment().get_template(template).render(**model)
         pieces = MARKER.split(raw)  # text, kind, n, text, kind, n, text ...
         out: list[str] = []
+        segments: list[str] = []  # each segment as formatted
         structure: list[str] = []
         kind, gap = "segment", 0
         for i in range(0, len(pieces), 3):
@@ -95,30 +98,50 @@ class Renderer:
                 out.append("\n" * gap)
             if kind == "lines":
                 lines = [line + "\n" for line in segment.splitlines() if line.strip()]
-                out.extend(self.black(line, what) for line in lines)
+                formatted = "".join(self.black(line, what) for line in lines)
             elif i == 0:
                 # the docstring: different in every job, plain text by construction
-                out.append(segment)
+                formatted = segment
             else:
-                out.append(self.black(segment, what))
+                formatted = self.black(segment, what)
                 structure.append(segment)
+            out.append(formatted)
+            segments.append(formatted)
             if i + 2 < len(pieces):
                 kind, gap = pieces[i + 1], int(pieces[i + 2])
         text = "".join(out)
-        try:  # every file; compile(), not ast.parse: it also refuses a repeated keyword,
-            # and its SyntaxWarnings are errors: `True(items)` compiles, and never runs
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", SyntaxWarning)
-                compile(text, what, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError) as exc:
-            raise _internal(what, f"is not valid Python: {exc}", text) from exc
-        key = tuple(map(shape, structure))
+        self.check_compiles(text, segments, what)
+        key = tuple(self.shape_of(segment) for segment in structure)
         if key not in self.verified:
             # black leaves it unchanged, so a second black pass would too
             if black.format_str(text, mode=BLACK_MODE) != text:
                 raise _internal(what, "differs from black on the whole file", text)
             self.verified.add(key)
         return text
+
+    def check_compiles(self, text: str, segments: list[str], what: str) -> None:
+        """`compile()` the file: not `ast.parse`, since compile also refuses a repeated
+        keyword, and its SyntaxWarnings are errors (`True(items)` compiles, and never
+        runs). Each segment is a run of whole statements at the top level (black formats
+        it alone), and whether such statements compile does not depend on what is around
+        them, except a `__future__` import: so a file of segments that compiled before
+        in a file compiled whole needs only its new segments compiled."""
+        new = [segment for segment in segments if segment not in self.compiled]
+        whole = len(new) == len(segments) or "__future__" in text
+        for code in [text] if whole else new:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", SyntaxWarning)
+                    compile(code, what, "exec", dont_inherit=True)
+            except (SyntaxError, ValueError) as exc:
+                raise _internal(what, f"is not valid Python: {exc}", text) from exc
+        self.compiled.update(segments)
+
+    def shape_of(self, segment: str) -> str:
+        found = self.shapes_of.get(segment)
+        if found is None:
+            found = self.shapes_of[segment] = shape(segment)
+        return found
 
 
 DIGIT = re.compile(r"[0-9]")
