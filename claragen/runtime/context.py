@@ -35,6 +35,7 @@ class ContextKey:
     JOB_RESULT = "_jobResult"  # the job's result.json, or None
     RUN_DIR = "_runDir"  # Path of automl/<run_id>
     RUN_ID = "_runId"
+    DIRECTION = "_scoreDirection"  # "maximize" | "minimize" (claragen.runtime.ranking)
     SEARCH_SPACE = "_searchSpace"  # RuntimeSpace
 
 

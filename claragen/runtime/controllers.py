@@ -17,6 +17,7 @@ from typing import Any
 
 from claragen.runtime.context import (
     Context,
+    ContextKey,
     Outcome,
     Recommendation,
     RuntimeSpace,
@@ -118,10 +119,16 @@ class TPEController(Controller):
         sampler = optuna.samplers.TPESampler(
             seed=seed, n_startup_trials=n_startup_trials
         )
-        self.study = optuna.create_study(direction="maximize", sampler=sampler)
+        self.sampler = sampler
+        self.study: Any = None  # made with the scores' direction (set_search_space)
         self.parallel = max(1, parallel)
         self.asked = 0
         self.trials: dict[int, Any] = {}
+
+    def set_search_space(self, space: RuntimeSpace, ctx: Context) -> None:
+        super().set_search_space(space, ctx)
+        direction = ctx.get_prop(ContextKey.DIRECTION) or "maximize"
+        self.study = self.optuna.create_study(direction=direction, sampler=self.sampler)
 
     def _ask(self) -> list[Recommendation]:
         if self.max_rounds is not None and self.asked >= self.max_rounds:

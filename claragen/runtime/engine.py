@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claragen.runtime import ranking
 from claragen.runtime.context import (
     Context,
     ContextKey,
@@ -41,6 +42,7 @@ from claragen.runtime.handlers import fire, log
 from claragen.runtime.journal import Journal, JournalError, JournalState
 from claragen.runtime.live import Display, JobRow, leaderboard
 from claragen.runtime.monitor import Monitor
+from claragen.runtime.ranking import MAXIMIZE, direction_of
 from claragen.runtime.rundir import (
     RunLock,
     SearchError,
@@ -50,6 +52,7 @@ from claragen.runtime.rundir import (
     write_file,
 )
 from claragen.runtime.workers import Worker
+from claragen.transpiler.passes.apply_search import default_values
 from claragen.transpiler.passes.expand_jobs import Job, JobSpecError
 from claragen.transpiler.pipeline import Compilation
 from claragen.transpiler.render import Renderer
@@ -129,6 +132,7 @@ class Search:
         self.study: Any = None  # SearchStudy, made by prepare()
         self.retrained: list[JobRow] = []  # --retrain-top's rows
         self.monitor = Monitor(self.executor)
+        self.direction = MAXIMIZE  # of the scores: known once prepare() compiled a job
 
     # -- compile ------------------------------------------------------------------
 
@@ -140,6 +144,18 @@ class Search:
         self.ctx.set_prop(ContextKey.SEARCH_SPACE, self.space)
         self.ctx.set_prop(ContextKey.RUN_DIR, self.run_dir)
         self.ctx.set_prop(ContextKey.RUN_ID, self.options.run_id)
+        self.direction = self.score_direction()
+        self.header.setdefault("direction", self.direction)
+        self.ctx.set_prop(ContextKey.DIRECTION, self.direction)
+
+    def score_direction(self) -> str:
+        """Which way the scores go: the key metric of the job with the config's own
+        values, compiled once here (a config without a key metric is scored by its
+        loss, which is better lower)."""
+        job = Job("J0000", default_values(self.config, self.base.space))
+        self.compilation.compile_job(self.config, self.base,
+                                     self.run_dir / job.id, job, self.renderer)  # fmt: skip
+        return direction_of(self.compilation.key_metrics.get(f"{job.id}/train.py"))
 
     def open_study(self) -> None:
         """The study on disk, once the journal says this is the run's own start or resume."""
@@ -148,7 +164,7 @@ class Search:
         self.study = SearchStudy(
             self.run_dir / "optuna.log", self.options.run_id, self.space.params,
             self.header.get("controller", type(self.controller).__name__),
-            self.options.pruner, epochs_of(self.options.job_args),
+            self.options.pruner, epochs_of(self.options.job_args), self.direction,
         )  # fmt: skip
         self.monitor = Monitor(self.executor, self.study, self.tracker)
 
@@ -526,9 +542,10 @@ class Search:
             for ej in self.finished()
             if ej.result and ej.result.status == "ok" and ej.result.score is not None
         ]
-        return max(scored, key=lambda ej: ej.result.score) if scored else None  # type: ignore[union-attr]
+        return ranking.best(scored, lambda ej: ej.result.score, self.direction)  # type: ignore[union-attr]
 
     def leaderboard(self, width: int | None = None):
         values = {ej.job: ej.rec.values for ej in self.jobs}
         rows = [ej.row for ej in self.finished()]
-        return leaderboard(rows, values, f"leaderboard of {self.options.run_id}", width)
+        return leaderboard(rows, values, f"leaderboard of {self.options.run_id}", width,
+                           self.direction)  # fmt: skip

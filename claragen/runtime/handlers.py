@@ -16,7 +16,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from claragen.runtime import ranking
 from claragen.runtime.context import Context, ContextKey
+from claragen.runtime.ranking import MAXIMIZE, order, reached
 
 log = logging.getLogger("claragen.automl")
 
@@ -55,7 +57,9 @@ class StatsHandler(Handler):
             self.scores.append(score)
 
     def shutdown(self, ctx: Context) -> None:
-        best = f", best score {max(self.scores):.4f}" if self.scores else ""
+        direction = ctx.get_prop(ContextKey.DIRECTION) or MAXIMIZE
+        top = ranking.best(self.scores, float, direction)
+        best = f", best score {top:.4f}" if top is not None else ""
         log.info("%d jobs ended this session, %d failed%s",
                  len(self.scores) + self.failed, self.failed, best)  # fmt: skip
 
@@ -80,6 +84,7 @@ class MMARHandler(Handler):
         self.stop_threshold = stop_threshold
         self.train_config_file = train_config_file
         self.scores: dict[Path, float] = {}
+        self.direction = MAXIMIZE  # of the scores: the search's (ContextKey.DIRECTION)
 
     def restore(self, folder: Path, score: float) -> None:
         """A job that ended before the search was resumed."""
@@ -90,15 +95,19 @@ class MMARHandler(Handler):
         folder = ctx.get_prop(ContextKey.JOB_DIR)
         if score is None or folder is None:
             return
+        self.direction = ctx.get_prop(ContextKey.DIRECTION) or MAXIMIZE
         self.scores[Path(folder)] = score
         self.prune()
-        if self.stop_threshold is not None and score >= float(self.stop_threshold):
+        threshold = self.stop_threshold
+        if threshold is not None and reached(score, float(threshold), self.direction):
             ctx.stop_work(
                 self, f"score {score:.4f} reached stop_threshold {self.stop_threshold}"
             )
 
     def prune(self) -> None:
-        ranked = sorted(self.scores, key=lambda f: -self.scores[f])
+        ranked = sorted(
+            self.scores, key=lambda f: order(self.scores[f], self.direction)
+        )
         for folder in ranked[self.keep :]:
             models = folder / "models"
             if models.is_symlink():  # not the job's own: nothing of it is deleted

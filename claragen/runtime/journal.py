@@ -90,6 +90,8 @@ REQUIRED: dict[str, dict[str, tuple]] = {
     "retrained": {"job": _JOB, "name": _RNAME, "status": _STR},
 }
 OPTIONAL: dict[str, dict[str, tuple]] = {
+    "search": {"direction": (lambda v: v in ("maximize", "minimize"),
+                             "'maximize' or 'minimize'")},  # fmt: skip
     "end": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER, "worker_label": _STR},
     "stop": {"reason": _STR_OR_NONE},
     "done": {"status": _STR},

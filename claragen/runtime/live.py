@@ -17,6 +17,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from claragen.runtime.ranking import MAXIMIZE, ranked, ties
+
 
 @dataclass
 class JobRow:
@@ -156,7 +158,7 @@ def shown_values(values: dict, sep: str = ", ") -> str:
 
 
 def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str,
-                width: int | None = None) -> Table:  # fmt: skip
+                width: int | None = None, direction: str = MAXIMIZE) -> Table:  # fmt: skip
     """Jobs by score, best first; then pruned jobs (by the score they reached), then
     failed ones with their reason. Jobs of equal score are said to tie."""
     table = Table(title=Text(title))
@@ -167,22 +169,13 @@ def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str,
     table.add_column("status", max_width=max(12, width // 7) if narrow else None)  # type: ignore[operator]
     table.add_column("elapsed", justify="right")
     table.add_column("values", min_width=25 if narrow else None, overflow="fold")  # type: ignore[operator]
-    by_score = lambda r: -r.score  # noqa: E731
-    ok = sorted(
-        (r for r in rows if r.status == "ok" and r.score is not None), key=by_score
-    )
-    pruned = sorted((r for r in rows if r.status == "pruned"),
-                    key=lambda r: -(r.score if r.score is not None else -1e300))  # fmt: skip
-    failed = [r for r in rows if r.status == "failed"]
-    counts: dict[float, int] = {}
-    for row in ok:
-        counts[round(row.score, 4)] = counts.get(round(row.score, 4), 0) + 1  # type: ignore[arg-type]
+    ok, pruned, failed = ranked(rows, lambda r: r.status, lambda r: r.score, direction)
+    tied = ties(r.score for r in ok)  # type: ignore[misc]
     rank = 0
     for row in ok + pruned + failed:
         if row in ok:
             rank += 1
-            tie = counts[round(row.score, 4)] > 1  # type: ignore[arg-type]
-            status = "ok (tie)" if tie else "ok"
+            status = "ok (tie)" if round(row.score, 4) in tied else "ok"  # type: ignore[arg-type]
             shown_rank = str(rank)
         else:
             sep = " " if row.status == "pruned" else ": "

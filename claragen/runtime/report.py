@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from claragen.runtime.journal import Journal, JournalState
 from claragen.runtime.live import clip, shown_values, value_text
+from claragen.runtime.ranking import MAXIMIZE, MINIMIZE, ranked
 from claragen.runtime.rundir import SearchError
 
 STYLE = (
@@ -176,17 +177,18 @@ def links(run_dir: Path, name: str) -> str:
     return " ".join(out)
 
 
-def leaderboard(run_dir: Path, rows: list[dict], values: dict[str, dict]) -> list[str]:
+def leaderboard(run_dir: Path, rows: list[dict], values: dict[str, dict],
+                direction: str = MAXIMIZE) -> list[str]:  # fmt: skip
     esc = html.escape
-    ok = sorted((r for r in rows if r["status"] == "ok" and r.get("score") is not None),
-                key=lambda r: -r["score"])  # fmt: skip
-    pruned = sorted((r for r in rows if r["status"] == "pruned"),
-                    key=lambda r: -(r.get("score") or 0))  # fmt: skip
-    failed = [r for r in rows if r not in ok and r not in pruned]
+    ok, pruned, failed = ranked(rows, lambda r: r["status"], lambda r: r.get("score"),
+                                direction)  # fmt: skip
     counts: dict[float, int] = {}
     for r in ok:
         counts[round(r["score"], 4)] = counts.get(round(r["score"], 4), 0) + 1
     lines = ["<h2>Leaderboard</h2>"]
+    if direction == MINIMIZE:
+        lines.append("<p>The score is the mean training loss (the config has no key "
+                     "metric): lower is better.</p>")  # fmt: skip
     ties = {s: n for s, n in counts.items() if n > 1}
     for score, n in sorted(ties.items(), reverse=True):
         lines.append(f"<p>{n} jobs tie at score {score:.4f}: the search cannot tell "
@@ -274,7 +276,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     )
     lines += [f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in summary]
     lines.append("</table>")
-    lines += leaderboard(run_dir, rows, values)
+    lines += leaderboard(run_dir, rows, values, str(header.get("direction", MAXIMIZE)))
     lines += retrained(run_dir, state, values)
     study = load_study(run_dir)
     figures = optuna_plots(study, varied) if study is not None else history_plot(rows)

@@ -24,6 +24,7 @@ from claragen.runtime.handlers import log
 from claragen.runtime.journal import JournalState
 from claragen.runtime.live import JobRow, leaderboard
 from claragen.runtime.monitor import Monitor
+from claragen.runtime.ranking import order
 
 RETRAIN_TAG = "claragen.retrain_of"
 
@@ -31,7 +32,7 @@ RETRAIN_TAG = "claragen.retrain_of"
 def best_jobs(search: Any, k: int) -> list[Any]:
     """The K best jobs that ran to their end, best first (ties: the earlier job)."""
     ok = [ej for ej in search.finished() if ej.result.status == "ok"]
-    ok.sort(key=lambda ej: (-ej.result.score, int(ej.job[1:])))
+    ok.sort(key=lambda ej: (order(ej.result.score, search.direction), int(ej.job[1:])))
     return ok[:k]
 
 
@@ -158,6 +159,5 @@ def finish(search: Any, name: str, ej: Any, result: Any, row: JobRow, monitor: M
 def board(search: Any, rows: list[JobRow], width: int | None = None):
     by_job = {ej.job: ej.rec.values for ej in search.jobs}
     values = {row.job: by_job.get(row.job.split("_", 1)[1], {}) for row in rows}
-    return leaderboard(
-        rows, values, f"retrained best of {search.options.run_id}", width
-    )
+    return leaderboard(rows, values, f"retrained best of {search.options.run_id}", width,
+                       search.direction)  # fmt: skip

@@ -58,7 +58,7 @@ def make_pruner(name: str, epochs: int | None = None):
 class SearchStudy:
     def __init__(self, path: Path, run_id: str, params: tuple[SearchParam, ...],
                  controller: str, pruner: str = "none",
-                 epochs: int | None = None) -> None:  # fmt: skip
+                 epochs: int | None = None, direction: str = "maximize") -> None:  # fmt: skip
         import optuna
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
@@ -68,7 +68,7 @@ class SearchStudy:
         self.path = path
         self.storage = JournalStorage(JournalFileBackend(str(path)))
         self.study = optuna.create_study(
-            study_name=run_id, storage=self.storage, direction="maximize",
+            study_name=run_id, storage=self.storage, direction=direction,
             load_if_exists=True, pruner=make_pruner(pruner, epochs) or optuna.pruners.NopPruner(),
         )  # fmt: skip
         self.pruner_name = pruner

@@ -95,6 +95,9 @@ class Compilation:
         default_factory=set
     )  # the scripts torchrun can launch
     train_inputs: tuple[Config, PassContext] | None = None  # for `train_model`
+    key_metrics: dict[str, str] = field(
+        default_factory=dict
+    )  # "J0001/train.py" -> label
 
     def __post_init__(self) -> None:
         if self.mmar_root is None:
@@ -266,6 +269,7 @@ class Compilation:
             changed = stamps.changed(model, job.values)
             if changed <= model.checked:
                 self.targets[what] = model.target
+                self.key_metrics[what] = getattr(model.script, "key_label", None) or ""
                 if model.distributed:
                     self.distributed.add(what)
                 return fast
@@ -275,6 +279,7 @@ class Compilation:
         finally:
             read = VALUE_READS.pop()
         self.targets[what] = target
+        self.key_metrics[what] = getattr(script, "key_label", None) or ""
         if kind == "train" and getattr(script, "ddp", None) is not None:
             self.distributed.add(what)
         template = TEMPLATES[kind, target]

@@ -469,3 +469,48 @@ def test_ctrl_c_kills_the_jobs_and_leaves_a_resumable_run(tmp_path, data, execut
     assert sorted(ends) == ["J1", "J2"]
     header = journal(run_dir)[0]
     assert header["options"]["executor"] == executor
+
+
+def test_a_config_without_a_key_metric_is_ranked_by_its_loss_lower_first(
+    tmp_path, data
+):
+    """No validation and no train key metric: the score is the mean training loss, so
+    the study minimises, the leaderboard and --retrain-top put the lowest loss first."""
+    mmar = lr_mmar(tmp_path, [0.0, 0.05])
+    path = mmar / "config" / "config_train.json"
+    config = json.loads(path.read_text())
+    del config["validate"], config["train"]["key_metric"]
+    del config["train"]["trainer"]["args"]["key_train_metric"]
+    config["train"]["handlers"] = [h for h in config["train"]["handlers"]
+                                   if h["name"] != "ValidationHandler"]  # fmt: skip
+    path.write_text(json.dumps(config, indent=2))
+    cmd = automl_cmd(mmar, data, "--controller", "grid", "--run-id", "loss",
+                     "--no-tracking", "--retrain-top", "1")  # fmt: skip
+    at = cmd.index("--job-args") + 1
+    cmd[at] = (
+        cmd[at].replace("--epochs 1", "--epochs 3").replace(" --roi-size 32 32 32", "")
+    )
+    proc = run(cmd)
+    run_dir = mmar / "automl" / "loss"
+    records = journal(run_dir)
+    assert records[0]["direction"] == "minimize"
+    ends = {e["job"]: e for e in records if e["event"] == "end"}
+    assert {e["status"] for e in ends.values()} == {"ok"}
+    learns = ends["J2"]["score"] < ends["J1"]["score"]  # lr 0.05 against lr 0
+    assert learns, ends
+    board = proc.stdout[proc.stdout.index("leaderboard of loss") :]
+    assert board.index(ends["J2"]["name"]) < board.index(ends["J1"]["name"])
+    (retrain,) = [e for e in records if e["event"] == "retrain"]
+    assert retrain["job"] == "J2"
+    result = json.loads(
+        (run_dir / ends["J2"]["name"] / "models" / "result.json").read_text()
+    )
+    assert (result["key_metric"], result["direction"]) == ("loss", "minimize")
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    study = optuna.load_study(study_name="loss", storage=JournalStorage(
+        JournalFileBackend(str(run_dir / "optuna.log"))))  # fmt: skip
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    assert study.best_trial.user_attrs["job"] == "J2"

@@ -206,3 +206,53 @@ def test_the_live_table_shows_epoch_metric_and_eta_and_after_ctrl_c_no_job_runs(
     after.print(display.table())
     shown = after.export_text()
     assert "running" not in shown and "interrupted" in shown and "1m35s" not in shown
+
+
+def test_a_loss_scored_search_ranks_the_lowest_first_everywhere():
+    from claragen.runtime import ranking
+    from claragen.runtime.handlers import MMARHandler
+
+    rows = [JobRow("J1", "W1_1_J1", status="ok", score=0.5, elapsed=3.0),
+            JobRow("J2", "W2_1_J2", status="ok", score=0.2, elapsed=3.0),
+            JobRow("J3", "W1_2_J3", status="pruned", score=0.9),
+            JobRow("J4", "W2_2_J4", status="pruned", score=0.7)]  # fmt: skip
+    for direction, order in (("minimize", ["2", "1", "4", "3"]),
+                             ("maximize", ["1", "2", "3", "4"])):  # fmt: skip
+        from rich.console import Console
+
+        console = Console(width=200, record=True)
+        console.print(leaderboard(rows, {}, "lb", direction=direction))
+        lines = [ln for ln in console.export_text().splitlines() if "_J" in ln]
+        assert [ln.split("_J")[1][0] for ln in lines] == order
+    assert ranking.reached(0.1, 0.15, "minimize") and not ranking.reached(
+        0.1, 0.15, "maximize"
+    )
+    assert ranking.best([0.3, 0.1, 0.2], float, "minimize") == 0.1
+    assert ranking.direction_of("loss") == "minimize"
+    assert ranking.direction_of("val_mean_dice") == "maximize"
+    # MMARHandler: stop_threshold is reached by a loss at or below it
+    from claragen.runtime.context import Context, ContextKey
+
+    handler, ctx = MMARHandler(stop_threshold=0.15), Context()
+    ctx.set_prop(ContextKey.DIRECTION, "minimize")
+    ctx.set_prop(ContextKey.JOB_DIR, "/nonexistent/W1_1_J1")
+    ctx.set_prop(ContextKey.SCORE, 0.1)
+    handler.end_job(ctx)
+    assert ctx.stop_work_asked()
+
+
+def test_the_score_direction_is_the_compiled_key_metric(tmp_path):
+    from claragen.runtime.engine import Search, SearchOptions
+    from claragen.transpiler.context import CompileOptions
+    from claragen.transpiler.pipeline import Compilation
+    from tests.conftest import EXAMPLE, compilation, minimal
+
+    example = Compilation(EXAMPLE / "config" / "config_train.json", CompileOptions(),
+                          env_path=EXAMPLE / "config" / "environment.json")  # fmt: skip
+    for comp, expected in ((compilation(tmp_path, minimal()), "minimize"),
+                           (example, "maximize")):  # fmt: skip
+        options = SearchOptions(run_id="r", output=tmp_path / "automl", workers=[])
+        search = Search(comp, None, [], options)
+        search.prepare()
+        assert search.direction == expected
+        assert search.header["direction"] == expected

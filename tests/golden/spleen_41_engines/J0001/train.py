@@ -593,6 +593,7 @@ def main(argv=None):
     best = max(scored, key=lambda r: r[KEY_METRIC], default=None)
     result = {
         "key_metric": KEY_METRIC,
+        "direction": "maximize",  # which way the key metric is better
         "best_value": best[KEY_METRIC] if best else None,
         "best_epoch": best["epoch"] if best else None,
         "values": [r.get(KEY_METRIC) for r in history],

@@ -717,6 +717,7 @@ def main(argv=None):
 
     result = {
         "key_metric": KEY_METRIC,
+        "direction": "maximize",  # which way the key metric is better
         "best_value": best_value,
         "best_epoch": best_epoch,
         "values": [r.get(KEY_METRIC) for r in history],
