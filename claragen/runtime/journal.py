@@ -9,6 +9,7 @@
     {"event": "stop", "reason": ...} / {"event": "done", "status": ...}
     {"event": "retrain", "job": "J3", "name": "R1_J3"}     --retrain-top: the best again
     {"event": "retrained", "job": "J3", "name": "R1_J3", "status": "ok", "score": 0.9, ...}
+    {"event": "tracked", "job": "J3", "retrain": "R1_J3", "mlflow_run": "..."}  its MLflow run
 
 A line is written before the state it records is acted on, so after a crash (even
 SIGKILL) the journal tells which jobs ended (kept), which started but did not end (run
@@ -90,6 +91,7 @@ REQUIRED: dict[str, dict[str, tuple]] = {
     "retrained": {"job": _JOB, "name": _RNAME, "status": _STR},
 }
 OPTIONAL: dict[str, dict[str, tuple]] = {
+    "tracked": {"retrain": _RNAME},
     "search": {"direction": (lambda v: v in ("maximize", "minimize"),
                              "'maximize' or 'minimize'")},  # fmt: skip
     "end": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER, "worker_label": _STR},
@@ -254,6 +256,8 @@ class JournalState:
     ended: dict[str, dict[str, Any]] = field(default_factory=dict)  # job -> end
     end_order: list[str] = field(default_factory=list)
     tracked: dict[str, str] = field(default_factory=dict)  # job -> MLflow run id
+    # R1_J3 -> MLflow run id
+    retrain_tracked: dict[str, str] = field(default_factory=dict)
     parent_run: str | None = None
     done: bool = False
     retrained: dict[str, dict[str, Any]] = field(default_factory=dict)  # R1_J3 -> end
@@ -272,6 +276,8 @@ class JournalState:
             elif kind == "end" and r["job"] not in state.ended:
                 state.ended[r["job"]] = r
                 state.end_order.append(r["job"])
+            elif kind == "tracked" and "retrain" in r:
+                state.retrain_tracked[r["retrain"]] = r["mlflow_run"]
             elif kind == "tracked":
                 state.tracked[r["job"]] = r["mlflow_run"]
             elif kind == "parent":

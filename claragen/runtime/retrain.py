@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any
 
 from claragen.runtime.context import ContextKey, concrete_search_value
-from claragen.runtime.executor import JobSpec
+from claragen.runtime.executor import JobResult, JobSpec, read_result
 from claragen.runtime.handlers import log
 from claragen.runtime.journal import JournalState
 from claragen.runtime.live import JobRow, leaderboard
@@ -46,11 +46,17 @@ def retrain(search: Any, display: Any, k: int, args: tuple[str, ...]) -> list[Jo
     todo = []
     for name, ej in chosen:
         ended = state.retrained.get(name)
-        if ended is not None:
-            rows[name] = JobRow(name, name, "", ended["status"], ended.get("score"),
-                                elapsed=ended.get("elapsed"), reason=ended.get("reason", ""))  # fmt: skip
-        else:
+        if ended is None:
             todo.append((name, ej))
+            continue
+        rows[name] = JobRow(name, name, "", ended["status"], ended.get("score"),
+                            elapsed=ended.get("elapsed"), reason=ended.get("reason", ""))  # fmt: skip
+        if name not in state.retrain_tracked:  # ended before a crash, not in MLflow
+            elapsed = ended.get("elapsed") or 0.0
+            path = search.run_dir / name / "models" / "result.json"
+            result = JobResult(ended["status"], ended.get("score"), ended.get("reason", ""),
+                               elapsed, read_result(path, elapsed).result)  # fmt: skip
+            track(search, name, ej, result)
     if not todo:
         return list(rows.values())
     display.note(f"retraining the {len(chosen)} best jobs with: {' '.join(args)}")
@@ -137,6 +143,11 @@ def finish(search: Any, name: str, ej: Any, result: Any, row: JobRow, monitor: M
                          score=result.score, reason=result.reason,
                          elapsed=round(result.elapsed, 3))  # fmt: skip
     display.update(row)
+    track(search, name, ej, result)
+
+
+def track(search: Any, name: str, ej: Any, result: Any) -> None:
+    """The retrain's MLflow run ended, once: the journal's `tracked` says it was."""
     if search.tracker is None:
         return
     context(search, name, ej)
@@ -152,6 +163,7 @@ def finish(search: Any, name: str, ej: Any, result: Any, row: JobRow, monitor: M
             rid = search.tracker.create(ctx)
             search.tracker.client.set_tag(rid, RETRAIN_TAG, ej.job)
         search.tracker.finalize(rid, ctx)
+        search.journal.write("tracked", job=ej.job, retrain=name, mlflow_run=rid)
     except Exception as exc:
         log.error("MLflow: %s not tracked: %r", name, exc)
 

@@ -547,6 +547,18 @@ def test_retrain_top_runs_the_best_again_with_the_full_settings(mmar, capsys):
     retrains = [(n, a) for n, a in FakeExecutor.seen if n.startswith("R")]
     assert retrains == [("R1_J1", ("--epochs", "1", "--epochs", "50"))]
     assert "retrained best of r" in output(capsys)
+    # a crash after R1_J1 ended and before its MLflow run did: the resume ends it, once
+    uri = f"sqlite:///{run_dir / 'mlflow.db'}"
+    journal_path = run_dir / "journal.jsonl"
+    lines = journal_path.read_text().splitlines(keepends=True)
+    kept = [ln for ln in lines if '"retrain": "R1_J1"' not in ln]
+    assert len(kept) == len(lines) - 1
+    journal_path.write_text("".join(kept))
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    (r1,) = [c for c in mlflow_runs(uri)[2] if c.info.run_name == "R1_J1"]
+    client.update_run(r1.info.run_id, status="RUNNING")
     FakeExecutor.seen.clear()
     args = cli.AutomlArgs(run_id="r", output=mmar / "automl", resume=True, retrain_top=2,
                           retrain_args="--epochs 50")  # fmt: skip
@@ -558,6 +570,9 @@ def test_retrain_top_runs_the_best_again_with_the_full_settings(mmar, capsys):
     retrain_runs = {c.info.run_name: c.data.tags["claragen.retrain_of"] for c in children
                     if "claragen.retrain_of" in c.data.tags}  # fmt: skip
     assert retrain_runs == {"R1_J1": "J1", "R2_J2": "J2"}
+    assert client.get_run(r1.info.run_id).info.status == "FINISHED"
+    tracked = [e.get("retrain") for e in events(run_dir) if e["event"] == "tracked"]
+    assert sorted(t for t in tracked if t) == ["R1_J1", "R2_J2"]
     from claragen.runtime.report import write_report
 
     page = write_report(run_dir).read_text()
