@@ -133,6 +133,7 @@ class Search:
         self.retrained: list[JobRow] = []  # --retrain-top's rows
         self.monitor = Monitor(self.executor)
         self.direction = MAXIMIZE  # of the scores: known once prepare() compiled a job
+        self.cut_short: set[str] = set()  # jobs a crash cut short (they rerun)
 
     # -- compile ------------------------------------------------------------------
 
@@ -266,6 +267,7 @@ class Search:
             self.rounds[worker] = max(self.rounds.get(worker, 0), int(start["round"]))
             if job not in state.ended:  # cut short: its folder goes, the job reruns
                 remove(self.run_dir / start["name"])  # a checked W1_2_J3
+                self.cut_short.add(job)
         for ej in self.finished():  # ended, but a crash came before its trial ended
             self.study.end(ej.job, ej.result.status, ej.result.score)  # type: ignore[union-attr]
         for handler in self.handlers:
@@ -477,6 +479,7 @@ class Search:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         if status == "finished":
+            self.close_not_rerun()
             if self.ctx.stop_work_asked():
                 status = "stopped"
                 self.journal.write("stop", reason=self.ctx.stop_reason)
@@ -484,6 +487,21 @@ class Search:
             self.journal.write("done", status=status)
         fire(self.handlers, "shutdown", self.ctx)
         return status
+
+    def close_not_rerun(self) -> None:
+        """Jobs a crash cut short that the search did not run again before it ended
+        (--max-jobs or a stop came first): their trial ends FAIL and the run of their
+        cut attempt goes, so the search ends with nothing RUNNING."""
+        for ej in self.jobs:
+            if ej.result is not None or ej.job not in self.cut_short:
+                continue
+            self.study.abandon(ej.job)
+            if self.tracker is not None:
+                try:
+                    for rid in self.tracker.runs_of(ej.job):
+                        self.tracker.client.delete_run(rid)
+                except Exception as exc:
+                    log.error("MLflow: %s's cut-short run not deleted: %r", ej.job, exc)
 
     def finish_tracking(self, status: str) -> None:
         """End the MLflow parent run; an MLflow error is logged, not raised (it would

@@ -149,6 +149,16 @@ class SearchStudy:
         trial = self.storage.get_trial(trial_id)
         return bool(self.study.pruner.prune(self.study, trial))
 
+    def abandon(self, job: str) -> None:
+        """A job whose attempt a crash cut short and that the search did not run again
+        before it ended (--max-jobs or a stop came first): its RUNNING trial ends FAIL,
+        marked."""
+        trial_id = self.trials.get(job)
+        if trial_id is None or self.storage.get_trial(trial_id).state.is_finished():
+            return
+        self.storage.set_trial_user_attr(trial_id, "not_run_again", True)
+        self.storage.set_trial_state_values(trial_id, self.optuna.trial.TrialState.FAIL)
+
     def end(self, job: str, status: str, score: float | None) -> None:
         """The job's trial finished as the job ended (once: a finished trial stays)."""
         TrialState = self.optuna.trial.TrialState

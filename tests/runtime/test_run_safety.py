@@ -577,3 +577,43 @@ def test_retrain_top_runs_the_best_again_with_the_full_settings(mmar, capsys):
 
     page = write_report(run_dir).read_text()
     assert "<h2>Retrained</h2>" in page and page.count("<tr><td>R") == 2
+
+
+def test_a_cut_short_job_not_run_again_leaves_nothing_running(mmar, monkeypatch):
+    """Ctrl-C cut J2 short; a resume with --max-jobs 1 (J1 had ended) does not run it
+    again, and the search ends: J2's trial ends FAIL (marked) and its MLflow run goes.
+    """
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    run_dir = mmar / "automl" / "r"
+    uri = f"sqlite:///{run_dir / 'mlflow.db'}"
+
+    def trials_of(job):
+        study = optuna.load_study(study_name="r", storage=JournalStorage(
+            JournalFileBackend(str(run_dir / "optuna.log"))))  # fmt: skip
+        return [t for t in study.trials if t.user_attrs.get("job") == job]
+
+    def runs_of(job):
+        return [
+            c for c in mlflow_runs(uri)[2] if c.data.tags.get("claragen.job") == job
+        ]
+
+    real = FakeExecutor.execute
+
+    def execute(self, spec):  # J1 ends, J2 is cut short by a Ctrl-C
+        monkeypatch.setattr(FakeExecutor, "interrupt", spec.job == "J2")
+        return real(self, spec)
+
+    with monkeypatch.context() as m:
+        m.setattr(FakeExecutor, "execute", execute)
+        automl(mmar, workers="1", max_jobs=2, tracking=True)
+    monkeypatch.setattr(FakeExecutor, "interrupt", False)
+    assert [t.state.name for t in trials_of("J2")] == ["RUNNING"]
+    assert [c.info.status for c in runs_of("J2")] == ["RUNNING"]
+    assert automl(mmar, workers="1", max_jobs=1, tracking=True, resume=True) == 0
+    assert kinds(run_dir, "end") == ["J1"]
+    (j2,) = trials_of("J2")
+    assert j2.state.name == "FAIL" and j2.user_attrs["not_run_again"]
+    assert runs_of("J2") == []
