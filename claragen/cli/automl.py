@@ -11,10 +11,8 @@ from claragen.cli.options import (
     ConfigArg,
     EnvOpt,
     MmarOpt,
-    SeedOpt,
     SetOpt,
-    StepsOpt,
-    TargetOpt,
+    Target,
     parse_sets,
 )
 
@@ -49,17 +47,23 @@ def automl_command(
         ),
     ] = None,
     pruner: Annotated[
-        Literal["none", "median", "asha", "hyperband"],
+        Literal["none", "median", "asha", "hyperband"] | None,
         typer.Option(
             "--pruner",
             help="Stop jobs that fall behind, from their per-epoch key metric "
-            "(Optuna's MedianPruner, SuccessiveHalvingPruner, HyperbandPruner)",
+            "(Optuna's MedianPruner, SuccessiveHalvingPruner, HyperbandPruner); "
+            "default: none",
         ),
-    ] = "none",
+    ] = None,
     max_jobs: Annotated[
         int | None, typer.Option("--max-jobs", min=1, help="Run at most N jobs")
     ] = None,
-    seed: SeedOpt = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Seed of the random and TPE controllers (default 0)"
+        ),
+    ] = None,
     tracking_uri: Annotated[
         str | None,
         typer.Option(
@@ -73,12 +77,12 @@ def automl_command(
     ] = False,
     set_: SetOpt = [],  # noqa: B006
     job_args: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--job-args",
             help='Options of every job\'s script: "--epochs 2 --device cpu"',
         ),
-    ] = "",
+    ] = None,
     job_timeout: Annotated[
         float | None,
         typer.Option("--job-timeout", help="Seconds before a job counts as failed"),
@@ -87,8 +91,18 @@ def automl_command(
         Path | None,
         typer.Option("-o", "--output", help="The automl folder (default: MMAR/automl)"),
     ] = None,
-    float_steps: StepsOpt = 3,
-    target: TargetOpt = "auto",
+    float_steps: Annotated[
+        int | None,
+        typer.Option("--float-steps", min=1, help="Grid points per float (default 3)"),
+    ] = None,
+    target: Annotated[
+        Target | None,
+        typer.Option(
+            "--target",
+            help="plain (an explicit PyTorch loop), engines (MONAI's SupervisedTrainer), "
+            "or auto (plain where it can, else engines; the default)",
+        ),
+    ] = None,
     pythonpath: Annotated[
         list[Path],
         typer.Option(
@@ -96,12 +110,13 @@ def automl_command(
         ),
     ] = [],  # noqa: B006
     executor: Annotated[
-        Literal["local", "ray"],
+        Literal["local", "ray"] | None,
         typer.Option(
             "--executor",
-            help="local: jobs are subprocesses of this machine; ray: Ray tasks",
+            help="local (the default): jobs are subprocesses of this machine; ray: Ray "
+            "tasks",
         ),
-    ] = "local",
+    ] = None,
     ray_address: Annotated[
         str | None,
         typer.Option(
@@ -111,28 +126,29 @@ def automl_command(
         ),
     ] = None,
     tracking: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--tracking/--no-tracking",
-            help="Track the search in MLflow (the journal is kept either way)",
+            help="Track the search in MLflow (the default; the journal is kept either "
+            "way)",
         ),
-    ] = True,
+    ] = None,
     retrain_top: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--retrain-top",
             min=0,
             help="After the search, run its K best jobs again with --retrain-args "
             "(also on --resume of a search that ended)",
         ),
-    ] = 0,
+    ] = None,
     retrain_args: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--retrain-args",
             help='Options the retrains add to --job-args (later wins): "--epochs 300"',
         ),
-    ] = "",
+    ] = None,
 ) -> None:
     """Run an AutoML search: compile a job per recommendation into
     automl/<run_id>/W<worker>_<round>_J<job>/, run it, feed its score back to the

@@ -14,8 +14,9 @@ import re
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -42,7 +43,9 @@ class UsageError(Exception):
 
 @dataclass
 class AutomlArgs:
-    """`claragen automl`'s options; the defaults are the command line's."""
+    """`claragen automl`'s options; the defaults are the command line's. An option whose
+    value is None was left out (`--resume` then takes the recorded one); `with_defaults`
+    gives each its default (DEFAULTS)."""
 
     config: Path | None = None
     mmar: Path | None = None
@@ -52,22 +55,35 @@ class AutomlArgs:
     workers: str | None = None
     controller: str | None = None
     max_jobs: int | None = None
-    seed: int = 0
+    seed: int | None = None
     tracking_uri: str | None = None
     resume: bool = False
     sets: tuple[tuple[str, str], ...] = ()
-    job_args: str = ""
+    job_args: str | None = None
     job_timeout: float | None = None
     output: Path | None = None
-    float_steps: int = 3
-    target: str = "auto"
+    float_steps: int | None = None
+    target: str | None = None
     pythonpath: tuple[Path, ...] = ()
-    executor: str = "local"
+    executor: str | None = None
     ray_address: str | None = None
-    tracking: bool = True
-    pruner: str = "none"
-    retrain_top: int = 0
-    retrain_args: str = ""
+    tracking: bool | None = None
+    pruner: str | None = None
+    retrain_top: int | None = None
+    retrain_args: str | None = None
+
+
+# the value of each option left out (and not recorded by the run that is resumed)
+DEFAULTS: dict[str, Any] = {
+    "seed": 0, "job_args": "", "float_steps": 3, "target": "auto", "executor": "local",
+    "tracking": True, "pruner": "none", "retrain_top": 0, "retrain_args": "",
+}  # fmt: skip
+
+
+def with_defaults(args: AutomlArgs) -> AutomlArgs:
+    return replace(
+        args, **{k: v for k, v in DEFAULTS.items() if getattr(args, k) is None}
+    )
 
 
 def defaults_of(args: AutomlArgs) -> AutomlArgs:
@@ -274,7 +290,7 @@ def run_automl(args: AutomlArgs) -> int:
     console = Console()
     errors = Console(stderr=True)
     try:
-        args = resumed(args, defaults_of(args))
+        args = with_defaults(resumed(args, defaults_of(args)))
         search = make_search(args, console)
     except (UsageError, OptionsError) as exc:
         error(errors, str(exc))

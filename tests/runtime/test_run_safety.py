@@ -470,7 +470,8 @@ def test_the_live_table_the_leaderboard_and_errors_show_markup_as_it_is():
 
 
 def test_resume_needs_only_the_run_and_a_conflicting_option_is_named(mmar, capsys):
-    assert automl(mmar, workers="1", max_jobs=1, job_args="--epochs 2") == 0
+    assert automl(mmar, workers="1", max_jobs=1, job_args="--epochs 2",
+                  pruner="median") == 0  # fmt: skip
     output(capsys)
     run_dir = mmar / "automl" / "r"
     header = events(run_dir)[0]
@@ -490,6 +491,13 @@ def test_resume_needs_only_the_run_and_a_conflicting_option_is_named(mmar, capsy
     err = capsys.readouterr().err
     assert '--controller "random": the run was started with "grid"' in err
     assert '--job-args "--epochs 3": the run was started with "--epochs 2"' in err
+    # an option given at its default is given: not the recorded value taken silently
+    explicit = cli.AutomlArgs(run_id="r", output=mmar / "automl", resume=True,
+                              pruner="none", seed=0, tracking=False)  # fmt: skip
+    assert cli.run_automl(explicit) == 2
+    err = capsys.readouterr().err
+    assert '--pruner "none": the run was started with "median"' in err
+    assert "--seed" not in err and "--tracking" not in err  # the same as recorded
 
 
 def test_usage_errors_exit_2_on_stderr():
