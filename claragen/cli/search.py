@@ -71,6 +71,9 @@ class AutomlArgs:
     pruner: str | None = None
     retrain_top: int | None = None
     retrain_args: str | None = None
+    # not an option: the controller's parallel asks of the run resumed (its worker count
+    # under its --max-jobs), which its replay must repeat
+    parallel: int | None = None
 
 
 # the value of each option left out (and not recorded by the run that is resumed)
@@ -179,7 +182,9 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
                  len(workers), args.max_jobs, args.max_jobs)  # fmt: skip
         workers = workers[: args.max_jobs]
     job_args = split_args("--job-args", args.job_args)
-    controller = build_controller(args, conf, len(workers), search_path)
+    controller = build_controller(
+        args, conf, args.parallel or len(workers), search_path
+    )
     handlers = [
         conf_mod.build(spec, conf_mod.HANDLERS, search_path) for spec in conf.handlers
     ] or [cls() for cls in HANDLER_DEFAULTS]

@@ -124,4 +124,8 @@ def resumed(args: Any, defaults: Any) -> Any:
     if not isinstance(options, dict):
         return args
     out = merge(args, options, defaults)
+    workers = header.get("workers")
+    parallel = len(workers) if isinstance(workers, list) and workers else None
+    if hasattr(out, "parallel"):
+        out = replace(out, parallel=parallel)
     return replace(out, output=Path(args.output) if args.output else folder.parent)

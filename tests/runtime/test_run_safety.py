@@ -625,3 +625,19 @@ def test_a_cut_short_job_not_run_again_leaves_nothing_running(mmar, monkeypatch)
     (j2,) = trials_of("J2")
     assert j2.state.name == "FAIL" and j2.user_attrs["not_run_again"]
     assert runs_of("J2") == []
+
+
+def test_a_resume_with_more_jobs_replays_tpe_with_the_runs_parallel_asks(mmar, caplog):
+    """8 workers under --max-jobs 6: TPE asked 6 at a time. A resume with --max-jobs 8
+    must ask as the run did, or its asks after the startup trials differ from the
+    journal's (and TPE would learn from values it did not recommend)."""
+    assert automl(mmar, workers="8", max_jobs=6, controller="tpe") == 0
+    path = mmar / "automl" / "r" / "journal.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    assert json.loads(lines[-1])["event"] == "done"
+    path.write_text("".join(lines[:-1]))  # as if killed before its end
+    caplog.set_level("WARNING", "claragen.automl")
+    assert automl(mmar, workers="8", max_jobs=8, controller="tpe", resume=True) == 0
+    assert "recommends other values than the journal" not in caplog.text
+    ends = kinds(mmar / "automl" / "r", "end")
+    assert sorted(ends, key=lambda j: int(j[1:])) == [f"J{i}" for i in range(1, 9)]
