@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from claragen.transpiler.context import CompileOptions
+from claragen.transpiler.optimize import NAMES
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
 from tests.conftest import copy_example
 
@@ -19,12 +20,16 @@ UPDATE = os.environ.get("CLARAGEN_UPDATE_GOLDEN") == "1"
 
 
 def compile_example(
-    tmp_path: Path, out_name: str = "out", target: str = "auto", sets: tuple = ()
+    tmp_path: Path,
+    out_name: str = "out",
+    target: str = "auto",
+    sets: tuple = (),
+    optimize: tuple[str, ...] = (),
 ) -> Path:
     mmar = copy_example(tmp_path)
     comp = Compilation(
         mmar / "config" / "config_train.json",
-        CompileOptions(target=target, set_values=sets),
+        CompileOptions(target=target, set_values=sets, optimize=optimize),
         env_path=mmar / "config" / "environment.json",
         mmar_root=mmar,
         validation_path=mmar / "config" / "config_validation.json",
@@ -57,6 +62,18 @@ def test_spleen_41_train_script(tmp_path):
         out / "J0001" / "validate.py", GOLDEN / "spleen_41" / "J0001" / "validate.py"
     )
     check_golden(out / "manifest.json", GOLDEN / "spleen_41" / "manifest.json")
+
+
+def test_spleen_41_train_fast_script(tmp_path):
+    """--optimize: train_fast.py beside train.py, every rewrite on."""
+    out = compile_example(tmp_path, optimize=NAMES)
+    check_golden(
+        out / "J0001" / "train_fast.py",
+        GOLDEN / "spleen_41_fast" / "J0001" / "train_fast.py",
+    )
+    assert (out / "J0001" / "train.py").read_text() == (
+        GOLDEN / "spleen_41" / "J0001" / "train.py"
+    ).read_text()  # the literal script is the same with --optimize
 
 
 def test_spleen_41_multi_gpu_train_script(tmp_path):
@@ -95,13 +112,20 @@ def test_compiling_twice_gives_identical_bytes(tmp_path):
         assert (a / name).read_bytes() == (b / name).read_bytes()
 
 
-@pytest.mark.parametrize("target", ["plain", "engines", "multi_gpu"])
-@pytest.mark.parametrize("name", ["train.py", "validate.py"])
+@pytest.mark.parametrize(
+    "name, target",
+    [(name, target) for target in ("plain", "engines", "multi_gpu")
+     for name in ("train.py", "validate.py")]
+    + [("train_fast.py", "plain"), ("train_fast.py", "multi_gpu")],
+)  # fmt: skip
 def test_generated_script_is_black_stable_and_ruff_clean(tmp_path, name, target):
+    optimize = NAMES if name == "train_fast.py" else ()
     if target == "multi_gpu":
-        out = compile_example(tmp_path, sets=(("multi_gpu", "true"),))
+        out = compile_example(
+            tmp_path, sets=(("multi_gpu", "true"),), optimize=optimize
+        )
     else:
-        out = compile_example(tmp_path, target=target)
+        out = compile_example(tmp_path, target=target, optimize=optimize)
     script = out / "J0001" / name
 
     black = subprocess.run(

@@ -16,12 +16,19 @@ from claragen.cli.options import (
     JobsOpt,
     MaxSizeOpt,
     MmarOpt,
+    NoAmp,
+    NoCudnnBenchmark,
+    NoFusedOptimizer,
+    NoNonBlocking,
+    NoSwBatchSize,
+    OptimizeOpt,
     PythonPathOpt,
     SeedOpt,
     SetOpt,
     StepsOpt,
     TargetOpt,
     ValidationOpt,
+    optimize_names,
 )
 from claragen.transpiler.pipeline import (
     compile_to_dir,
@@ -45,15 +52,26 @@ def compile_command(
     import_byoc: ImportByocOpt = False,
     pythonpath: PythonPathOpt = [],  # noqa: B006
     max_config_size: MaxSizeOpt = "4M",
+    optimize: OptimizeOpt = False,
+    no_cudnn_benchmark: NoCudnnBenchmark = False,
+    no_fused_optimizer: NoFusedOptimizer = False,
+    no_non_blocking: NoNonBlocking = False,
+    no_amp: NoAmp = False,
+    no_sw_batch_size: NoSwBatchSize = False,
 ) -> None:
     """Compile a config into OUT/<job>/train.py (one per job), OUT/<job>/validate.py for a
-    validation config, and OUT/manifest.json."""
+    validation config, OUT/<job>/train_fast.py with --optimize, and OUT/manifest.json.
+    """
+    rewrites = optimize_names(optimize, {
+        "cudnn-benchmark": no_cudnn_benchmark, "fused-optimizer": no_fused_optimizer,
+        "non-blocking": no_non_blocking, "amp": no_amp, "sw-batch-size": no_sw_batch_size,
+    })  # fmt: skip
     comp = make_compilation(
         config, env, set_, mmar, dialect, jobs, float_steps, seed, validation, target,
-        import_byoc, pythonpath, max_config_size,
+        import_byoc, pythonpath, max_config_size, rewrites,
     )  # fmt: skip
     manifest = report(comp, lambda: compile_to_dir(comp, out))
     for job in manifest["jobs"]:
-        for key in ("script", "validate"):
+        for key in ("script", "fast", "validate"):
             if job.get(key):
                 typer.echo(f"{out / job[key]}")

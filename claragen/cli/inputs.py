@@ -60,6 +60,7 @@ def make_compilation(
     import_byoc: bool = False,
     pythonpath: list[Path] | None = None,
     max_config_size: str = "4M",
+    optimize: tuple[str, ...] = (),
 ) -> Compilation:
     try:
         parse_jobs(jobs)
@@ -69,6 +70,11 @@ def make_compilation(
         max_bytes = parse_size(max_config_size)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--max-config-size") from None
+    if optimize and target in ("engines", "bundle"):
+        raise typer.BadParameter(
+            f"--optimize rewrites the plain target's loop; --target {target} has none",
+            param_hint="--optimize",
+        )
     if target not in TARGETS:
         raise typer.BadParameter(
             f"{target!r} is no target; use {', '.join(TARGETS)}", param_hint="--target"
@@ -84,6 +90,7 @@ def make_compilation(
         import_byoc=import_byoc,
         pythonpath=tuple(str(p) for p in pythonpath or ()),
         max_config_bytes=max_bytes,
+        optimize=optimize,
     )
     return Compilation(
         config_path,

@@ -99,3 +99,44 @@ ValidationOpt = Annotated[
         help="config_validation.json or config_inference.json -> <job>/validate.py",
     ),
 ]
+
+
+FAST = "Fast training (--optimize, README: train_fast.py)"
+OptimizeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--optimize",
+        help="Also write each job's train_fast.py: train.py with the fast-training "
+        "rewrites below, each said at its top",
+        rich_help_panel=FAST,
+    ),
+]
+
+
+def off_option(name: str, what: str):
+    return Annotated[
+        bool, typer.Option(f"--no-{name}", help=f"--optimize without {what}",
+                           rich_help_panel=FAST),
+    ]  # fmt: skip
+
+
+NoCudnnBenchmark = off_option("cudnn-benchmark", "cuDNN autotuning")
+NoFusedOptimizer = off_option("fused-optimizer", "fused Adam / AdamW / SGD")
+NoNonBlocking = off_option("non-blocking", "pinned memory and non-blocking copies")
+NoAmp = off_option("amp", "AMP in bfloat16 / float16 on CUDA")
+NoSwBatchSize = off_option("sw-batch-size", "4 sliding windows at a time on CUDA")
+
+
+def optimize_names(optimize: bool, off: dict[str, bool]) -> tuple[str, ...]:
+    """The rewrites --optimize applies: all but those turned off (`off`: name -> given);
+    a --no-<name> without --optimize would change nothing, so it is a usage error."""
+    from claragen.transpiler.optimize import NAMES
+
+    assert set(off) == set(NAMES), "every rewrite has its --no-<name> option"
+    given = [name for name, on in off.items() if on]
+    if given and not optimize:
+        raise typer.BadParameter(
+            f"--no-{given[0]} turns off a rewrite of --optimize; add --optimize",
+            param_hint=f"--no-{given[0]}",
+        )
+    return tuple(n for n in NAMES if optimize and not off[n])

@@ -30,6 +30,8 @@ class CompileOptions:
     import_byoc: bool = False
     pythonpath: tuple[str, ...] = ()  # where else BYOC modules are (besides custom/)
     max_config_bytes: int = 4 * 1024 * 1024  # --max-config-size (limits.py)
+    # --optimize: the rewrites that make train_fast.py (optimize/); () makes none
+    optimize: tuple[str, ...] = ()
 
 
 @dataclass

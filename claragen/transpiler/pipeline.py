@@ -23,6 +23,7 @@ from claragen.transpiler.diagnostics import (
 from claragen.transpiler.ir import VALUE_READS, Component, Config, Lit
 from claragen.transpiler.jsonparse import JNode, JObject, JScalar, JString, parse_json
 from claragen.transpiler.limits import check_depth, file_label, read_config_text
+from claragen.transpiler.optimize import optimize
 from claragen.transpiler.passes.apply_search import apply_search, default_values
 from claragen.transpiler.passes.check_components import check_components
 from claragen.transpiler.passes.dialect import (
@@ -98,6 +99,10 @@ class Compilation:
     key_metrics: dict[str, str] = field(
         default_factory=dict
     )  # "J0001/train.py" -> label
+    # the last train.py's render model, template and target (for train_fast.py)
+    last_train: tuple[Any, str, str] | None = None
+    optimized: dict[str, list] = field(default_factory=dict)  # train_fast.py -> changes
+    config_span: Any = None  # the training config's, for a diagnostic about all of it
 
     def __post_init__(self) -> None:
         if self.mmar_root is None:
@@ -268,6 +273,7 @@ class Compilation:
             fast = self.render(stamp, model.template, what, renderer)
             changed = stamps.changed(model, job.values)
             if changed <= model.checked:
+                self.last_train = (stamp, model.template, model.target)
                 self.targets[what] = model.target
                 self.key_metrics[what] = getattr(model.script, "key_label", None) or ""
                 if model.distributed:
@@ -284,6 +290,8 @@ class Compilation:
             self.distributed.add(what)
         template = TEMPLATES[kind, target]
         text = self.render(script, template, what, renderer)
+        if kind == "train":
+            self.last_train = (script, template, target)
         if model is not None:
             if fast == text and not read:
                 model.checked |= changed
@@ -361,6 +369,25 @@ class Compilation:
             )
 
         return self.stamped(stamps, job, "validate", renderer, full)
+
+    def compile_fast(self, job: Job, renderer: Renderer) -> str | None:
+        """train_fast.py of the job whose train.py was just made: the --optimize rewrites
+        of its render model (None: the engines target, which they do not rewrite)."""
+        assert self.last_train is not None
+        script, template, target = self.last_train
+        if target != "plain":
+            self.diags.warning(
+                "W104",
+                self.config_span,
+                f"--optimize rewrites the plain target's loop; {job.id} compiles to the "
+                "engines target, so it has no train_fast.py",
+                "compile with --target plain to see why the plain target cannot lower it",
+            )
+            return None
+        what = f"{job.id}/train_fast.py"
+        fast, done = optimize(script, self.options.optimize)
+        self.optimized[what] = done
+        return self.render(fast, template, what, renderer)
 
     def train_model(self, job: Job) -> Component | None:
         """The job's train network (its passes run again when its train.py was stamped)."""
@@ -441,6 +468,12 @@ def compile_files(
                     "values": job.values,
                 }
             )
+            if comp.options.optimize:
+                comp.config_span = config.span
+                fast = comp.compile_fast(job, renderer)
+                if fast is not None:
+                    files[f"{job.id}/train_fast.py"] = fast
+                    manifest_jobs[-1]["fast"] = f"{job.id}/train_fast.py"
     if comp.validation_path is not None and comp.options.target == "bundle":
         vconfig, vctx = comp.build(comp.validation_path, "validation")
         for i, job in enumerate(jobs):

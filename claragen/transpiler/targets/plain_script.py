@@ -93,6 +93,14 @@ class Distributed:
 
 
 @dataclass
+class FastLoop:
+    """What `--optimize` changes in the loop itself (claragen/transpiler/optimize)."""
+
+    non_blocking: bool = False  # batches copied to the device with non_blocking=True
+    amp_dtype: bool = False  # autocast in bfloat16 where the GPU has it (amp_dtype())
+
+
+@dataclass
 class PlainScript:
     """The render model of `train.py`."""
 
@@ -121,6 +129,7 @@ class PlainScript:
     trainer_comment: str
     notes: list[str] = field(default_factory=list)
     ddp: Distributed | None = None
+    fast: FastLoop | None = None  # train_fast.py (--optimize); None: train.py
 
 
 def comment(

@@ -1,0 +1,37 @@
+"""cudnn-benchmark: `torch.backends.cudnn.benchmark = True` on CUDA.
+
+cuDNN then times its convolution algorithms on the first batch of each shape and keeps
+the fastest. A 3D segmentation network sees one crop shape in training and one window
+shape in validation, so the search costs a few batches and every later one gains. On the
+CPU the flag does nothing. The algorithm cuDNN picks may differ from run to run, so the
+last bits of a GPU result are not reproducible: a config that asked for
+`cudnn_benchmark: false` (determinism) is told so.
+"""
+
+from __future__ import annotations
+
+from claragen.transpiler.optimize.base import Change
+from claragen.transpiler.targets.plain_script import PlainScript
+
+NAME = "cudnn-benchmark"
+EXACT_ON_CPU = True  # see the module's docstring
+FLAG = "torch.backends.cudnn.benchmark"
+
+
+def apply(script: PlainScript) -> Change:
+    before = [f for f in script.backend_flags if f.startswith(FLAG + " =")]
+    flags = [f for f in script.backend_flags if f not in before]
+    line = f'{FLAG} = device.type == "cuda"  # --optimize {NAME}'
+    script.backend_flags = [*flags, line]
+    was = (
+        f" (the config's cudnn_benchmark: {before[0].split('= ', 1)[1]})"
+        if before
+        else ""
+    )
+    return Change(
+        NAME,
+        f"cuDNN autotuning on CUDA{was}",
+        "cuDNN keeps the fastest convolution algorithm for each input shape",
+        "on the GPU, the algorithm may differ between runs, so the last bits of the "
+        "results may too; none on the CPU",
+    )

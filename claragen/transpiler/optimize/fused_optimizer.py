@@ -1,0 +1,48 @@
+"""fused-optimizer: Adam, AdamW and SGD with `fused=True` on CUDA.
+
+A fused optimizer updates every parameter in one kernel instead of a loop of small ones
+per tensor. On the CPU the literal optimizer is kept (`fused=False` there). The fused
+kernels compute the same update, up to the order of floating-point operations.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from claragen.transpiler.optimize.base import (
+    Change,
+    Skip,
+    block,
+    call_of,
+    callee,
+    expr,
+    keyword,
+    note,
+    set_code,
+)
+from claragen.transpiler.targets.plain_script import PlainScript
+
+NAME = "fused-optimizer"
+EXACT_ON_CPU = True  # see the module's docstring
+FUSABLE = {f"{module}{name}" for module in ("torch.optim.", "")
+           for name in ("Adam", "AdamW", "SGD")}  # fmt: skip
+
+
+def apply(script: PlainScript) -> Change | Skip:
+    target = block(script, script.optimizer)
+    call = call_of(target.code) if target is not None else None
+    if target is None or call is None or callee(call) not in FUSABLE:
+        shown = callee(call) if call is not None else "its optimizer"
+        return Skip(NAME, f"{shown} has no fused kernel (torch has Adam, AdamW, SGD)")
+    for arg in ("fused", "foreach", "differentiable"):
+        if keyword(call, arg) is not None:
+            return Skip(NAME, f"the config sets the optimizer's {arg!r}; it is kept")
+    call.keywords.append(ast.keyword("fused", expr('device.type == "cuda"')))
+    set_code(target, call, note(NAME, "one kernel for all parameters on CUDA"))
+    return Change(
+        NAME,
+        f"{callee(call)}(..., fused=True) on CUDA",
+        "one kernel updates every parameter, instead of a few per tensor",
+        "the same update up to the order of floating-point operations, on the GPU; "
+        "none on the CPU",
+    )

@@ -1,0 +1,722 @@
+"""Train job J0001 of config_train.json, compiled by claragen 0.1.0.
+
+Dialect: Clara 4.1. Target: plain PyTorch + MONAI (MONAI 1.6.1).
+
+Search values of this job (parameter id = value):
+    :learning_rate = 0.0002
+    :mySearchLoss1,mySearchLoss2 = [true, false]
+    train.model:channels = [[16, 32, 64, 128, 256]]
+    train.model:num_res_units = [2]
+    train.pre_transforms[2]:a_min,a_max = [-57, 164]
+    train.pre_transforms[5]:prob = 0.5
+
+Run:
+    python train.py [--epochs N] [--device cpu|cuda] [--data-root DIR] ...
+    python train.py --help
+
+It writes its checkpoints, TensorBoard logs and result.json (the key metric, its
+best value and epoch, per-epoch values, wall time) into --mmar-ckpt-dir.
+
+Optimized (claragen compile --optimize): the rewrites of train.py below;
+`claragen diff train.py train_fast.py` shows each. --no-<name> turns one
+off.
+
+- cudnn-benchmark: cuDNN autotuning on CUDA (the config's cudnn_benchmark: False).
+  Why: cuDNN keeps the fastest convolution algorithm for each input shape (numerics:
+  on the GPU, the algorithm may differ between runs, so the last bits of the results
+  may too; none on the CPU).
+
+- fused-optimizer: torch.optim.Adam(..., fused=True) on CUDA.
+  Why: one kernel updates every parameter, instead of a few per tensor (numerics:
+  the same update up to the order of floating-point operations, on the GPU; none on
+  the CPU).
+
+- non-blocking: batches copied with .to(device, non_blocking=True); train_loader,
+  val_loader pin their batches on CUDA.
+  Why: the copy of a batch overlaps the GPU's work on the one before (exact).
+
+- amp: autocast on CUDA in bfloat16 where the GPU has it, else float16.
+  Why: 16-bit convolutions run on the tensor cores, with half the memory traffic
+  (numerics: 16-bit rounding on the GPU: the loss curve differs from float32's, the
+  accuracy reached agrees within training noise; none on the CPU).
+
+- sw-batch-size: not applied: the config's sw_batch_size=4 is kept.
+"""
+
+import argparse
+import atexit
+import functools
+import json
+import logging
+import multiprocessing
+import os
+import shlex
+import signal
+import sys
+import time
+
+import monai
+import torch
+from monai.data import (
+    CacheDataset,
+    DataLoader,
+    decollate_batch,
+    load_decathlon_datalist,
+)
+from monai.inferers import SimpleInferer, SlidingWindowInferer
+from monai.losses import FocalLoss
+from monai.metrics import ConfusionMatrixMetric, DiceMetric
+from monai.networks.nets import UNet
+from monai.transforms import (
+    Activationsd,
+    AsDiscreted,
+    Compose,
+    CropForegroundd,
+    EnsureChannelFirstd,
+    LoadImaged,
+    RandCropByPosNegLabeld,
+    RandGaussianNoised,
+    RandShiftIntensityd,
+    ScaleIntensityRanged,
+    ToTensord,
+)
+from monai.utils import set_determinism
+from torch.utils.tensorboard import SummaryWriter
+
+log = logging.getLogger("train")
+
+# Compiled from config_train.json; each is the default of a command-line option.
+MMAR_ROOT = os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../spleen_41")
+)  # the MMAR this script was compiled from
+DATA_ROOT = "data"  # environment.json
+DATASET_JSON = "config/dataset_0.json"  # environment.json
+MMAR_CKPT_DIR = "models"  # environment.json
+CROP_SIZE = (96, 96, 96)  # the config's random crop size
+ROI_SIZE = (160, 160, 160)  # the config's sliding-window ROI size
+VAL_INTERVAL = 1  # line 165 train.handlers[1] ValidationHandler interval
+EPOCHS = 1260  # line 220 train.trainer max_epochs
+DEVICE = "cuda"  # the trainer's device; the CPU when there is no GPU
+SEED = 0  # config_train.json determinism.random_seed
+KEY_METRIC = "val_mean_dice"  # validate key metric: the score of this job
+# The searched values of this job (see the docstring).
+LEARNING_RATE = 0.0002  # :learning_rate (lr, float)
+CHANNELS = [16, 32, 64, 128, 256]  # train.model:channels (net, enum)
+NUM_RES_UNITS = 2  # train.model:num_res_units (net, enum)
+A_MIN = -57  # train.pre_transforms[2]:a_min,a_max (transform, enum)
+A_MAX = 164  # train.pre_transforms[2]:a_min,a_max (transform, enum)
+MY_PROB = 0.5  # train.pre_transforms[5]:prob (transform, float)
+# The first-level values of the config, saved in checkpoints as "train_conf" (@conf).
+TRAIN_CONF = {
+    "epochs": 1260,
+    "num_interval_per_valid": 1,
+    "multi_gpu": False,
+    "amp": True,
+    "learning_rate": 0.0002,
+    "cudnn_benchmark": False,
+    "dont_load_ckpt_model": True,
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mmar-root",
+        default=MMAR_ROOT,
+        help="MMAR root; relative default paths are resolved against it",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="DATA_ROOT (default: data, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--dataset-json",
+        default=None,
+        help="DATASET_JSON (default: config/dataset_0.json, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--mmar-ckpt-dir",
+        default=None,
+        help="MMAR_CKPT_DIR (default: models, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--crop-size",
+        default=CROP_SIZE,
+        type=int,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="random crop size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--roi-size",
+        default=ROI_SIZE,
+        type=int,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="sliding-window ROI size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--val-interval",
+        default=VAL_INTERVAL,
+        type=int,
+        help="validate every N epochs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--epochs",
+        default=EPOCHS,
+        type=int,
+        help="epochs to train (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on from resume.pt in --mmar-ckpt-dir, where an interrupted run stopped",
+    )
+    args = parser.parse_args(argv)
+    # Relative default paths are relative to the MMAR root, as in Clara.
+    if args.data_root is None:
+        args.data_root = os.path.join(args.mmar_root, DATA_ROOT)
+    if args.dataset_json is None:
+        args.dataset_json = os.path.join(args.mmar_root, DATASET_JSON)
+    if args.mmar_ckpt_dir is None:
+        args.mmar_ckpt_dir = os.path.join(args.mmar_root, MMAR_CKPT_DIR)
+    return args
+
+
+def select_device(name):
+    """--device, else DEVICE; "cuda" means the CPU on a machine without a GPU."""
+    if name is None:
+        name = (
+            DEVICE
+            if torch.cuda.is_available() or not DEVICE.startswith("cuda")
+            else "cpu"
+        )
+    return torch.device(name)
+
+
+def metric_value(metric):
+    """Aggregate a cumulative MONAI metric into one float, and reset it."""
+    value = metric.aggregate()
+    metric.reset()
+    if isinstance(value, (list, tuple)):
+        value = value[0]
+    return float(value)
+
+
+def replace_atomically(tmp, path):
+    """Flush `tmp` to disk, then rename it onto `path`: a reader of `path`, or a run killed
+    while writing, finds the old file or the new one, never half of one."""
+    with open(tmp, "r+b") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_result(path, result):
+    """result.json, written atomically (see replace_atomically)."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=2)
+    replace_atomically(path + ".tmp", path)
+
+
+def append_progress(path, epoch, epochs, epoch_s, lr, metrics):
+    """One line of progress.jsonl per finished epoch, flushed at once, for whoever follows
+    the run while it trains (`claragen automl` reads it to track and prune its jobs): the
+    epoch of how many, the wall time, the epoch's seconds (validation and checkpoints
+    included), the learning rate, the key metric's name and every metric. A fresh run
+    starts the file again; --resume goes on with it."""
+    record = {
+        "epoch": epoch,
+        "epochs": epochs,
+        "time": time.time(),
+        "epoch_s": round(epoch_s, 3),
+        "lr": lr,
+        "key_metric": KEY_METRIC,
+    }
+    with open(path, "a") as f:
+        f.write(json.dumps({**record, "metrics": metrics}) + "\n")
+
+
+class StopOnSignal:
+    """SIGTERM or Ctrl-C (SIGINT) only sets `signum`: the training loop reads it after
+    each iteration and stops there, saves its checkpoints, writes result.json and exits
+    with 128 + signum (143 for SIGTERM, 130 for Ctrl-C). A second signal ends the script
+    at once; the files it writes atomically stay whole."""
+
+    def __init__(self):
+        self.signum = None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self.handle)
+
+    def handle(self, signum, frame):
+        self.signum = signum
+        for other in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(other, signal.SIG_DFL)  # the next one ends the script
+
+    def requested(self):
+        return self.signum is not None
+
+
+def quiet_worker(init_fn, worker_id):
+    """A DataLoader worker's init (with the loader's own, `init_fn`, after it): the worker
+    ignores SIGTERM and Ctrl-C, which the training loop handles. Sent to a whole process
+    group (torchrun, Slurm, systemd do), they would end the workers mid-epoch; the loop
+    stops them itself once it has stopped."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if init_fn is not None:
+        init_fn(worker_id)
+
+
+def end_workers():
+    """At exit, end the DataLoader workers still running. They ignore SIGTERM, with which
+    Python's multiprocessing ends them; after an error in the loop no loader has shut them
+    down, and the exit would wait for them forever."""
+    if hasattr(signal, "SIGCHLD"):  # not the loader's "worker killed" error
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for child in multiprocessing.active_children():
+        child.kill()
+
+
+def save_checkpoint(path, objects):
+    """Save each object's state_dict() (or the object itself) under its name, atomically:
+    a run killed while saving keeps the checkpoint it had."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    state = {
+        k: v.state_dict() if hasattr(v, "state_dict") else v for k, v in objects.items()
+    }
+    torch.save(state, path + ".tmp")
+    replace_atomically(path + ".tmp", path)
+
+
+def amp_dtype(device):
+    """The autocast type (--optimize amp): bfloat16 where the GPU has it, which needs no
+    loss scaling; else float16, with the GradScaler."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def validate(model, loader, inferer, postprocessing, metrics, device, amp):
+    """Run the evaluator once; return {metric label: value}.
+
+    line 307 validate.evaluator
+    """
+    model.eval()
+    with torch.no_grad():
+        for batch in loader:
+            batch["image"] = batch["image"].to(device, non_blocking=True)
+            batch["label"] = batch["label"].to(device, non_blocking=True)
+            with torch.autocast(device.type, enabled=amp, dtype=amp_dtype(device)):
+                batch["pred"] = inferer(batch["image"], model)
+            items = [postprocessing(item) for item in decollate_batch(batch)]
+            metrics["val_mean_dice"](
+                *monai.handlers.from_engine(["pred", "label"])(items)
+            )
+            metrics["val_acc"](*monai.handlers.from_engine(["pred", "label"])(items))
+    return {label: metric_value(metric) for label, metric in metrics.items()}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    device = select_device(args.device)
+    os.makedirs(args.mmar_ckpt_dir, exist_ok=True)
+    set_determinism(seed=SEED)
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # --optimize cudnn-benchmark
+    start_time = time.time()
+
+    # line 72 train.pre_transforms
+    train_transforms = Compose(
+        [
+            # line 72 train.pre_transforms[0]
+            LoadImaged(keys=["image", "label"]),
+            # line 76 train.pre_transforms[1]
+            EnsureChannelFirstd(keys=["image", "label"]),
+            # line 80 train.pre_transforms[2]
+            ScaleIntensityRanged(
+                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
+            ),
+            # line 99 train.pre_transforms[3]
+            CropForegroundd(keys=["image", "label"], source_key="image"),
+            # line 103 train.pre_transforms[4]
+            RandCropByPosNegLabeld(
+                keys=["image", "label"],
+                label_key="label",
+                spatial_size=args.crop_size,
+                pos=1,
+                neg=1,
+                num_samples=4,
+                image_key="image",
+                image_threshold=0,
+            ),
+            # line 116 train.pre_transforms[5]
+            RandShiftIntensityd(keys="image", offsets=0.1, prob=MY_PROB),
+            # line 128 train.pre_transforms[6]
+            RandGaussianNoised(keys="image", prob=MY_PROB),
+            # line 133 train.pre_transforms[7]
+            ToTensord(keys=["image", "label"]),
+        ]
+    )
+
+    # line 138 train.dataset
+    train_dataset = CacheDataset(
+        data=load_decathlon_datalist(
+            args.dataset_json,
+            is_segmentation=True,
+            data_list_key="training",
+            base_dir=args.data_root,
+        ),
+        transform=train_transforms,
+        cache_num=32,
+        cache_rate=1.0,
+        num_workers=2,
+    )
+
+    # line 150 train.dataloader
+    # --optimize non-blocking: pinned batches on CUDA, copied without a wait
+    train_loader = DataLoader(
+        dataset=train_dataset,
+        batch_size=2,
+        shuffle=True,
+        num_workers=2,
+        pin_memory=device.type == "cuda",
+    )
+
+    # line 236 validate.pre_transforms
+    val_transforms = Compose(
+        [
+            # line 236 validate.pre_transforms[0]
+            # ref 'LoadImaged': same as train.pre_transforms[0] (line 72)
+            LoadImaged(keys=["image", "label"]),
+            # line 237 validate.pre_transforms[1]
+            # ref 'EnsureChannelFirstd': same as train.pre_transforms[1] (line 76)
+            EnsureChannelFirstd(keys=["image", "label"]),
+            # line 238 validate.pre_transforms[2]
+            # ref 'ScaleIntensityRanged': same as train.pre_transforms[2] (line 80)
+            ScaleIntensityRanged(
+                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
+            ),
+            # line 239 validate.pre_transforms[3]
+            # ref 'CropForegroundd': same as train.pre_transforms[3] (line 99)
+            CropForegroundd(keys=["image", "label"], source_key="image"),
+            # line 240 validate.pre_transforms[4]
+            # ref 'ToTensord': same as train.pre_transforms[7] (line 133)
+            ToTensord(keys=["image", "label"]),
+        ]
+    )
+
+    # line 242 validate.dataset
+    val_dataset = CacheDataset(
+        data=load_decathlon_datalist(
+            args.dataset_json,
+            is_segmentation=True,
+            data_list_key="validation",
+            base_dir=args.data_root,
+        ),
+        transform=val_transforms,
+        cache_num=9,
+        cache_rate=1.0,
+        num_workers=2,
+    )
+
+    # line 254 validate.dataloader
+    # --optimize non-blocking: pinned batches on CUDA, copied without a wait
+    val_loader = DataLoader(
+        dataset=val_dataset,
+        batch_size=1,
+        shuffle=False,
+        num_workers=2,
+        pin_memory=device.type == "cuda",
+    )
+
+    # line 45 train.model
+    # migrated: dimensions -> spatial_dims
+    model = UNet(
+        spatial_dims=3,
+        in_channels=1,
+        out_channels=2,
+        channels=CHANNELS,
+        strides=[2, 2, 2, 2],
+        num_res_units=NUM_RES_UNITS,
+        norm="batch",
+    ).to(device)
+
+    # line 31 train.loss[1]
+    loss_function = FocalLoss(to_onehot_y=True)
+
+    # line 37 train.optimizer
+    # --optimize fused-optimizer: one kernel for all parameters on CUDA
+    optimizer = torch.optim.Adam(
+        params=model.parameters(), lr=LEARNING_RATE, fused=device.type == "cuda"
+    )
+
+    # line 41 train.lr_scheduler
+    lr_scheduler = torch.optim.lr_scheduler.StepLR(
+        optimizer=optimizer, step_size=5000, gamma=0.1
+    )
+
+    # line 159 train.inferer
+    train_inferer = SimpleInferer()
+
+    # line 263 validate.inferer
+    val_inferer = SlidingWindowInferer(
+        roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
+    )
+
+    # line 203 train.post_transforms
+    train_post_transforms = Compose(
+        [
+            # line 203 train.post_transforms[0]
+            Activationsd(keys="pred", softmax=True),
+            # line 207 train.post_transforms[1]
+            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
+        ]
+    )
+
+    # line 289 validate.post_transforms
+    val_post_transforms = Compose(
+        [
+            # line 289 validate.post_transforms[0]
+            # ref 'Activationsd': same as train.post_transforms[0] (line 203)
+            Activationsd(keys="pred", softmax=True),
+            # line 290 validate.post_transforms[1]
+            # ref 'AsDiscreted': same as train.post_transforms[1] (line 207)
+            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
+        ]
+    )
+
+    # Metrics of the trainer and the evaluator, by log label.
+    train_metrics = {
+        # line 212 train.key_metric
+        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        "train_acc": ConfusionMatrixMetric(metric_name="accuracy"),
+    }
+    val_metrics = {
+        # line 292 validate.key_metric
+        "val_mean_dice": DiceMetric(reduction="mean", include_background=False),
+        # line 301 validate.additional_metrics[0]
+        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
+    }
+
+    # line 184 train.handlers[3]
+    # line 192 train.handlers[4]
+    # line 268 validate.handlers[0]
+    # line 273 validate.handlers[1]
+    writer = SummaryWriter(log_dir=args.mmar_ckpt_dir)
+
+    # line 217 train.trainer: the training loop.
+    # Automatic mixed precision ("amp") runs on CUDA only.
+    train_amp = device.type == "cuda"
+    val_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler(
+        device.type, enabled=train_amp and amp_dtype(device) == torch.float16
+    )
+    history, iteration_losses = [], []
+    best_value, best_epoch = None, None
+    global_step = 0
+
+    # resume.pt: all that the loop needs to go on where a stopped run left off (--resume),
+    # saved after each epoch. The config's CheckpointSavers keep what the config asks for;
+    # none holds the scaler, the best value or the history. The random augmentations
+    # after a resume are not those the stopped run would have drawn.
+    resume_path = os.path.join(args.mmar_ckpt_dir, "resume.pt")
+    resume_objects = {
+        "model": model,
+        "optimizer": optimizer,
+        "lr_scheduler": lr_scheduler,
+        "scaler": scaler,
+    }
+    start_epoch = 1
+    if args.resume and os.path.isfile(resume_path):
+        resume = torch.load(resume_path, map_location=device)
+        for name, obj in resume_objects.items():
+            obj.load_state_dict(resume[name])
+        start_epoch = resume["epoch"] + 1
+        best_value, best_epoch = resume["best_value"], resume["best_epoch"]
+        history, iteration_losses = resume["history"], resume["iteration_losses"]
+        global_step = resume["global_step"]
+        start_time -= resume["wall_time_s"]
+        log.info(
+            f"Resuming from {resume_path}: {resume['epoch']} of {args.epochs} epochs done"
+        )
+    elif args.resume:
+        log.info(f"No {resume_path} to resume from: training from the start")
+    # progress.jsonl: a line per epoch (see append_progress); a fresh run starts it again.
+    progress_path = os.path.join(args.mmar_ckpt_dir, "progress.jsonl")
+    if start_epoch == 1 and os.path.exists(progress_path):
+        os.remove(progress_path)
+
+    # SIGTERM or Ctrl-C: stop after the current iteration (see StopOnSignal).
+    stop = StopOnSignal()
+    for loader in (train_loader, val_loader):
+        loader.worker_init_fn = functools.partial(quiet_worker, loader.worker_init_fn)
+    # registered after multiprocessing's own exit function (torch's), so it runs before it
+    atexit.register(end_workers)
+    interrupted = False
+    for epoch in range(start_epoch, args.epochs + 1):
+        # (a signal while the last epoch validated or saved)
+        interrupted = stop.requested()
+        if interrupted:
+            break
+        epoch_start = time.time()
+        model.train()
+        epoch_loss, steps = 0.0, 0
+        for batch in train_loader:
+            steps += 1
+            global_step += 1
+            inputs = batch["image"].to(device, non_blocking=True)
+            labels = batch["label"].to(device, non_blocking=True)
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(
+                device.type, enabled=train_amp, dtype=amp_dtype(device)
+            ):
+                preds = train_inferer(inputs, model)
+                loss = loss_function(preds, labels)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            loss_value = loss.item()
+            epoch_loss += loss_value
+            iteration_losses.append(loss_value)
+            log.info(
+                f"Epoch {epoch}/{args.epochs}, iteration {steps}/{len(train_loader)}: "
+                f"train_loss {loss_value:.4f}"
+            )
+            writer.add_scalar("train_loss", loss_value, global_step)
+            with torch.no_grad():
+                batch["image"], batch["label"], batch["pred"] = (
+                    inputs,
+                    labels,
+                    preds.detach(),
+                )
+                items = [train_post_transforms(item) for item in decollate_batch(batch)]
+                train_metrics["train_acc"](
+                    *monai.handlers.from_engine(["pred", "label"])(items)
+                )
+            interrupted = stop.requested()
+            if interrupted:
+                break
+        if interrupted:
+            break  # an unfinished epoch: not recorded, --resume trains it again
+        record = {"epoch": epoch, "loss": epoch_loss / max(steps, 1)}
+        record.update({label: metric_value(m) for label, m in train_metrics.items()})
+
+        # line 161 train.handlers[0] LrScheduleHandler
+        lr_scheduler.step()
+        log.info(f"Current learning rate: {lr_scheduler.get_last_lr()[0]}")
+
+        # line 165 train.handlers[1] ValidationHandler
+        if epoch % args.val_interval == 0:
+            record.update(
+                validate(
+                    model,
+                    val_loader,
+                    val_inferer,
+                    val_post_transforms,
+                    val_metrics,
+                    device,
+                    val_amp,
+                )
+            )
+
+        history.append(record)
+        improved = KEY_METRIC in record and (
+            best_value is None or record[KEY_METRIC] > best_value
+        )
+        if improved:
+            best_value, best_epoch = record[KEY_METRIC], epoch
+
+        # line 169 train.handlers[2] CheckpointSaver
+        if epoch % 400 == 0:
+            save_checkpoint(
+                os.path.join(args.mmar_ckpt_dir, f"model_epoch={epoch}.pt"),
+                {
+                    "model": model,
+                    "optimizer": optimizer,
+                    "lr_scheduler": lr_scheduler,
+                    "train_conf": TRAIN_CONF,
+                },
+            )
+
+        # line 278 validate.handlers[2] CheckpointSaver
+        if improved:
+            save_checkpoint(
+                os.path.join(args.mmar_ckpt_dir, "model.pt"),
+                {"model": model, "train_conf": TRAIN_CONF},
+            )
+
+        # resume.pt (see above), after this epoch's other checkpoints.
+        save_checkpoint(
+            resume_path,
+            {
+                **resume_objects,
+                "epoch": epoch,
+                "best_value": best_value,
+                "best_epoch": best_epoch,
+                "history": history,
+                "iteration_losses": iteration_losses,
+                "global_step": global_step,
+                "wall_time_s": time.time() - start_time,
+            },
+        )
+        # progress.jsonl, after resume.pt: an epoch it lists is one --resume does not redo.
+        append_progress(
+            progress_path,
+            epoch,
+            args.epochs,
+            time.time() - epoch_start,
+            optimizer.param_groups[0]["lr"],
+            {k: v for k, v in record.items() if k != "epoch"},
+        )
+        log.info(
+            f"Epoch {epoch}/{args.epochs}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch")
+        )
+        for name, value in record.items():
+            if name != "epoch":
+                writer.add_scalar(name, value, epoch)
+
+    # line 169 train.handlers[2] CheckpointSaver (final), also when interrupted
+    save_checkpoint(
+        os.path.join(args.mmar_ckpt_dir, "model_final.pt"),
+        {
+            "model": model,
+            "optimizer": optimizer,
+            "lr_scheduler": lr_scheduler,
+            "train_conf": TRAIN_CONF,
+        },
+    )
+    writer.close()
+
+    result = {
+        "key_metric": KEY_METRIC,
+        "direction": "maximize",  # which way the key metric is better
+        "best_value": best_value,
+        "best_epoch": best_epoch,
+        "values": [r.get(KEY_METRIC) for r in history],
+        "epochs": history,
+        "iteration_losses": iteration_losses,
+        "interrupted": interrupted,
+        "wall_time_s": time.time() - start_time,
+    }
+    write_result(os.path.join(args.mmar_ckpt_dir, "result.json"), result)
+    log.info(f"{KEY_METRIC}: best {best_value} at epoch {best_epoch}")
+    if interrupted:
+        again = sys.argv if args.resume else [*sys.argv, "--resume"]
+        log.warning(
+            f"Interrupted by {signal.Signals(stop.signum).name} after {len(history)} of "
+            f"{args.epochs} epochs. Go on with: python {shlex.join(again)}"
+        )
+        sys.exit(128 + stop.signum)
+    return result
+
+
+if __name__ == "__main__":
+    main()

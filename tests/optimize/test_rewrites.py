@@ -1,0 +1,174 @@
+"""The --optimize rewrites (claragen/transpiler/optimize/), each on the lowered script of
+configs made for it: what it changes, what it keeps, when it is skipped and why."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from claragen.cli import app
+from claragen.transpiler.optimize import (
+    NAMES,
+    Change,
+    Skip,
+    amp,
+    cudnn_benchmark,
+    fused_optimizer,
+    non_blocking,
+    optimize,
+    sw_batch_size,
+)
+from claragen.transpiler.passes.expand_jobs import Job
+from claragen.transpiler.targets.plain import lower_plain
+from claragen.transpiler.targets.plain_script import FastLoop
+from tests.conftest import ENV, EXAMPLE, compilation, minimal
+
+
+def example():
+    return json.loads((EXAMPLE / "config" / "config_train.json").read_text())
+
+
+EXAMPLE_ENV = json.loads((EXAMPLE / "config" / "environment.json").read_text())
+
+
+def lowered(tmp_path, cfg):
+    comp = compilation(tmp_path, cfg, {**ENV, **EXAMPLE_ENV})
+    config, ctx = comp.job_passes(*comp.build(), Job("J0001", {}))
+    script = lower_plain(config, ctx, str(tmp_path), "J0001", {})
+    comp.diags.raise_if_errors()
+    script.fast = FastLoop()
+    return script
+
+
+def code_of(script, target):
+    """The block building `target`, its code in black's quotes."""
+    found = next(b for b in script.blocks if b.target == target)
+    found.code = found.code.replace("'", '"')
+    return found
+
+
+def test_cudnn_benchmark_replaces_the_configs_flag_or_adds_one(tmp_path):
+    script = lowered(tmp_path, example())  # "cudnn_benchmark": false
+    assert "torch.backends.cudnn.benchmark = False" in script.backend_flags
+    change = cudnn_benchmark.apply(script)
+    assert script.backend_flags == [
+        'torch.backends.cudnn.benchmark = device.type == "cuda"  # --optimize cudnn-benchmark'
+    ]
+    assert "the config's cudnn_benchmark: False" in change.what
+    script = lowered(tmp_path / "m", minimal())  # no flag: one is added
+    assert cudnn_benchmark.apply(script).what == "cuDNN autotuning on CUDA"
+    assert script.backend_flags[-1].startswith(
+        "torch.backends.cudnn.benchmark = device"
+    )
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "SGD"])
+def test_fused_optimizer_fuses_on_cuda_only(tmp_path, name):
+    cfg = minimal()
+    cfg["train"]["optimizer"]["name"] = name
+    script = lowered(tmp_path, cfg)
+    assert isinstance(fused_optimizer.apply(script), Change)
+    block = code_of(script, "optimizer")
+    assert block.code.endswith('fused=device.type == "cuda")')
+    assert block.comments[-1].startswith("--optimize fused-optimizer:")
+
+
+@pytest.mark.parametrize(
+    "change, why",
+    [({"name": "SGD", "args": {"params": "#@model.parameters()", "lr": 0.1,
+                               "foreach": True}}, "the config sets the optimizer's 'foreach'"),
+     ({"name": "Novograd", "args": {"params": "#@model.parameters()", "lr": 0.1}},
+      "Novograd has no fused kernel")],
+)  # fmt: skip
+def test_fused_optimizer_keeps_what_it_cannot_fuse(tmp_path, change, why):
+    cfg = minimal()
+    cfg["train"]["optimizer"] = change
+    script = lowered(tmp_path, cfg)
+    before = code_of(script, "optimizer").code
+    result = fused_optimizer.apply(script)
+    assert isinstance(result, Skip) and why in result.why
+    assert code_of(script, "optimizer").code == before
+
+
+def test_non_blocking_pins_the_loaders_and_keeps_a_given_pin_memory(tmp_path):
+    cfg = example()
+    cfg["validate"]["dataloader"]["args"]["pin_memory"] = False
+    script = lowered(tmp_path, cfg)
+    change = non_blocking.apply(script)
+    assert script.fast.non_blocking
+    assert 'pin_memory=device.type == "cuda"' in code_of(script, "train_loader").code
+    assert "pin_memory=False" in code_of(script, "val_loader").code
+    assert "train_loader pin their batches" in change.what
+    assert "val_loader keep the config's pin_memory" in change.what
+    assert change.numerics == ""
+
+
+@pytest.mark.parametrize("setting, was", [(False, "False"), (True, None)])
+def test_amp_turns_autocast_on_for_cuda_and_says_a_config_had_it_off(
+    tmp_path, setting, was
+):
+    cfg = example()
+    cfg["amp"] = setting
+    script = lowered(tmp_path, cfg)
+    change = amp.apply(script)
+    assert script.train.amp == script.val.amp == 'device.type == "cuda"'
+    assert script.fast.amp_dtype and change.numerics
+    assert ("(the literal script: False)" in change.what) == (was is not None)
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [(None, '4 if device.type == "cuda" else 1'), (1, '4 if device.type == "cuda" else 1'),
+     (2, '4 if device.type == "cuda" else 2'), (4, None), (16, None)],
+)  # fmt: skip
+def test_sw_batch_size_raises_small_window_batches_on_cuda(tmp_path, given, expected):
+    cfg = example()
+    args = cfg["validate"]["inferer"]["args"]
+    args.pop("sw_batch_size", None)
+    if given is not None:
+        args["sw_batch_size"] = given
+    script = lowered(tmp_path, cfg)
+    before = code_of(script, "val_inferer").code
+    result = sw_batch_size.apply(script)
+    if expected is None:
+        assert (
+            isinstance(result, Skip) and f"sw_batch_size={given} is kept" in result.why
+        )
+        assert code_of(script, "val_inferer").code == before
+    else:
+        assert f"sw_batch_size={expected}" in code_of(script, "val_inferer").code
+
+
+def test_sw_batch_size_needs_a_sliding_window_validation(tmp_path):
+    result = sw_batch_size.apply(lowered(tmp_path, minimal()))
+    assert result == Skip("sw-batch-size", "the config has no validation")
+
+
+def test_optimize_copies_the_script_and_lists_every_rewrite(tmp_path):
+    script = lowered(tmp_path, example())
+    script.fast = None
+    before = (list(script.backend_flags), script.docstring)
+    fast, done = optimize(script, tuple(n for n in NAMES if n != "amp"))
+    assert (script.backend_flags, script.docstring, script.fast) == (*before, None)
+    assert [d.name for d in done] == list(NAMES)
+    assert Skip("amp", "turned off (--no-amp)") in done
+    assert "- amp: not applied: turned off (--no-amp)." in fast.docstring
+    assert (
+        "- fused-optimizer: torch.optim.Adam(..., fused=True) on CUDA."
+        in fast.docstring
+    )
+
+
+runner = CliRunner()
+
+
+def test_every_rewrite_has_its_no_option_and_they_need_optimize():
+    text = runner.invoke(app, ["compile", "--help"], env={"COLUMNS": "300"}).output
+    for name in NAMES:
+        assert f"--no-{name}" in text, name
+    wide = {"COLUMNS": "300"}
+    result = runner.invoke(app, ["compile", "-m", str(EXAMPLE), "--no-amp"], env=wide)
+    assert result.exit_code == 2 and "add --optimize" in result.output
+    result = runner.invoke(app, ["compile", "-m", str(EXAMPLE), "--optimize",
+                                 "--target", "engines"], env=wide)  # fmt: skip
+    assert result.exit_code == 2 and "--target engines has none" in result.output
