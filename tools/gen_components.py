@@ -40,6 +40,8 @@ MODULES = (
 
 def main(out: str) -> None:
     warnings.simplefilter("ignore")
+    from monai.transforms import RandomizableTrait, Transform
+
     table: dict[str, dict] = {}
     versions = {}
     for module_name in MODULES:
@@ -57,6 +59,8 @@ def main(out: str) -> None:
             sig = signature_of(obj)
             if sig is not None:
                 table[name] = {"module": module_name, **sig}
+                if issubclass(obj, Transform):  # MONAI's own word on randomness
+                    table[name]["random"] = issubclass(obj, RandomizableTrait)
     data = {"versions": dict(sorted(versions.items())), "components": table}
     with open(out, "w") as f:
         json.dump(data, f, indent=0, sort_keys=True)

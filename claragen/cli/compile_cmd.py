@@ -18,6 +18,7 @@ from claragen.cli.options import (
     MmarOpt,
     NoAmp,
     NoCudnnBenchmark,
+    NoDeviceCache,
     NoFusedOptimizer,
     NoNonBlocking,
     NoSwBatchSize,
@@ -53,6 +54,7 @@ def compile_command(
     pythonpath: PythonPathOpt = [],  # noqa: B006
     max_config_size: MaxSizeOpt = "4M",
     optimize: OptimizeOpt = False,
+    no_device_cache: NoDeviceCache = False,
     no_cudnn_benchmark: NoCudnnBenchmark = False,
     no_fused_optimizer: NoFusedOptimizer = False,
     no_non_blocking: NoNonBlocking = False,
@@ -63,7 +65,7 @@ def compile_command(
     validation config, OUT/<job>/train_fast.py with --optimize, and OUT/manifest.json.
     """
     rewrites = optimize_names(optimize, {
-        "cudnn-benchmark": no_cudnn_benchmark, "fused-optimizer": no_fused_optimizer,
+        "device-cache": no_device_cache, "cudnn-benchmark": no_cudnn_benchmark, "fused-optimizer": no_fused_optimizer,
         "non-blocking": no_non_blocking, "amp": no_amp, "sw-batch-size": no_sw_batch_size,
     })  # fmt: skip
     comp = make_compilation(

@@ -120,6 +120,7 @@ def off_option(name: str, what: str):
     ]  # fmt: skip
 
 
+NoDeviceCache = off_option("device-cache", "the cache on the training device")
 NoCudnnBenchmark = off_option("cudnn-benchmark", "cuDNN autotuning")
 NoFusedOptimizer = off_option("fused-optimizer", "fused Adam / AdamW / SGD")
 NoNonBlocking = off_option("non-blocking", "pinned memory and non-blocking copies")

@@ -27,6 +27,9 @@ class Symbol:
     numeric: tuple[
         tuple[str, str], ...
     ] = ()  # (param, annotation) that take numbers only
+    # a MONAI transform: whether it is random (RandomizableTrait); None: no MONAI
+    # transform, or one of unknown kind (BYOC)
+    random: bool | None = None
 
     def accepts(self, arg: str) -> bool:
         return self.params is None or self.varkw or arg in self.params
@@ -75,6 +78,7 @@ def from_signature(
         varkw=sig["varkw"],
         numeric=tuple(sorted(sig["numeric"].items())),
         byoc=byoc,
+        random=sig.get("random"),
     )
 
 

@@ -13,6 +13,7 @@ from claragen.transpiler.optimize import (
     Skip,
     amp,
     cudnn_benchmark,
+    device_cache,
     fused_optimizer,
     non_blocking,
     optimize,
@@ -172,3 +173,64 @@ def test_every_rewrite_has_its_no_option_and_they_need_optimize():
     result = runner.invoke(app, ["compile", "-m", str(EXAMPLE), "--optimize",
                                  "--target", "engines"], env=wide)  # fmt: skip
     assert result.exit_code == 2 and "--target engines has none" in result.output
+
+
+def items_of(script, target):
+    return [item.name for item in code_of(script, target).items]
+
+
+def test_device_cache_ends_the_cache_on_the_device_before_the_first_random_transform(
+    tmp_path,
+):
+    script = lowered(tmp_path, example())
+    change = device_cache.apply(script)
+    assert isinstance(change, Change) and "train and validate" in change.what
+    train = items_of(script, "train_transforms")
+    assert train.index("EnsureTyped") == train.index("RandCropByPosNegLabeld") - 1
+    assert "EnsureTyped(keys=['image', 'label'], device=device, track_meta=False)" in (
+        code_of(script, "train_transforms").code.replace('"', "'"))  # fmt: skip
+    assert items_of(script, "val_transforms")[-1] == "EnsureTyped"  # all deterministic
+    for loader, workers in (("train_loader", 2), ("val_loader", 2)):
+        code = code_of(script, loader).code
+        assert code.startswith("ThreadDataLoader(")
+        assert f'num_workers=0 if device.type == "cuda" else {workers}' in code
+    assert "from monai.transforms import" in "\n".join(script.imports)
+    assert any("ThreadDataLoader" in line for line in script.imports)
+    assert not any(" DataLoader" in line for line in script.imports)
+    # non-blocking pins no batch that is on the device already
+    assert "pin_memory" not in non_blocking.apply(script).what
+    assert "pin_memory" not in code_of(script, "train_loader").code
+
+
+@pytest.mark.parametrize(
+    "dataset, why",
+    [("SmartCacheDataset", "SmartCacheDataset replaces cached items while training"),
+     ("Dataset", "its Dataset caches nothing")],
+)  # fmt: skip
+def test_device_cache_keeps_a_dataset_it_cannot_cache(tmp_path, dataset, why):
+    cfg = example()
+    cfg["train"]["dataset"]["name"] = dataset
+    for arg in ("cache_num", "cache_rate", "num_workers"):
+        if dataset == "Dataset":
+            cfg["train"]["dataset"]["args"].pop(arg)
+    if dataset == "SmartCacheDataset":
+        args = cfg["train"]["dataset"]["args"]
+        args.pop("cache_num")
+        args["num_init_workers"] = args.pop("num_workers")
+    script = lowered(tmp_path, cfg)
+    change = device_cache.apply(script)
+    assert f"train: {why}" in change.what  # validation is cached, train is kept
+    assert "EnsureTyped" not in items_of(script, "train_transforms")
+    assert code_of(script, "train_loader").code.startswith("DataLoader(")
+
+
+def test_device_cache_does_not_guess_a_byoc_transforms_randomness(tmp_path):
+    cfg = example()
+    cfg["train"]["pre_transforms"].insert(
+        4, {"path": "my_transforms.MaybeRandom", "args": {"keys": "image"}}
+    )
+    cfg["validate"]["pre_transforms"] = cfg["validate"]["pre_transforms"][:1] + [
+        {"path": "my_transforms.MaybeRandom", "args": {"keys": "image"}}]  # fmt: skip
+    result = device_cache.apply(lowered(tmp_path, cfg))
+    assert isinstance(result, Skip)
+    assert "train: a transform of its own is of unknown randomness" in result.why

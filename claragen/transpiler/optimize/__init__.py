@@ -22,6 +22,7 @@ from types import ModuleType
 from claragen.transpiler.optimize import (
     amp,
     cudnn_benchmark,
+    device_cache,
     fused_optimizer,
     non_blocking,
     sw_batch_size,
@@ -32,6 +33,7 @@ from claragen.transpiler.targets.plain_script import FastLoop, PlainScript
 
 __all__ = ["NAMES", "REWRITES", "Change", "Skip", "optimize"]
 REWRITES: tuple[ModuleType, ...] = (
+    device_cache,  # first: non-blocking pins no batch that is on the device already
     cudnn_benchmark,
     fused_optimizer,
     non_blocking,

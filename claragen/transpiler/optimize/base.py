@@ -5,6 +5,7 @@ writes it back with `ast.unparse`, never by editing text."""
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from claragen.transpiler.targets.plain_script import Block, PlainScript
@@ -58,3 +59,35 @@ def set_code(target: Block, call: ast.Call, comment: str) -> None:
 def note(name: str, text: str) -> str:
     """The comment a changed block carries."""
     return f"--optimize {name}: {text}"
+
+
+def drop_unused_import(script: PlainScript, module: str, name: str) -> None:
+    """Take `name` out of `from module import ...` when no block calls it any more."""
+    called = re.compile(rf"(?<![\w.]){re.escape(name)}\(")
+    if any(called.search(b.code) for b in script.blocks):
+        return
+    head = f"from {module} import "
+    for i, line in enumerate(script.imports):
+        if line.startswith(head):
+            names = [n for n in line[len(head) :].split(", ") if n != name]
+            if names:
+                script.imports[i] = head + ", ".join(names)
+            else:
+                del script.imports[i]
+            return
+
+
+def add_import(script: PlainScript, module: str, name: str) -> None:
+    """`from module import name` among the script's imports, in isort's order (the
+    emitter's `Imports.lines`: `import x` lines, then `from` lines sorted by module)."""
+    head = f"from {module} import "
+    for i, line in enumerate(script.imports):
+        if line.startswith(head):
+            names = set(line[len(head) :].split(", ")) | {name}
+            script.imports[i] = head + ", ".join(sorted(names))
+            return
+    froms = [i for i, line in enumerate(script.imports) if line.startswith("from ")]
+    at = next((i for i in froms if script.imports[i] > head), None)
+    if at is None:
+        at = (froms[-1] + 1) if froms else len(script.imports)
+    script.imports.insert(at, head + name)

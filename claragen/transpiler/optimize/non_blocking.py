@@ -37,6 +37,8 @@ def apply(script: PlainScript) -> Change | Skip:
         call = call_of(target.code) if target is not None else None
         if target is None or call is None or callee(call) not in LOADERS:
             continue
+        if section.loader in script.fast.device_loaders:
+            continue  # device-cache: its batches are on the device already
         if keyword(call, "pin_memory") is not None:
             kept.append(section.loader)
             continue

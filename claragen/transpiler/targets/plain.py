@@ -23,7 +23,7 @@ from typing import Any
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import Span
-from claragen.transpiler.emit import Emitter, Imports, comment_text
+from claragen.transpiler.emit import Emitter, Imports
 from claragen.transpiler.ir import Component, Config, ListV, Lit, Ref, Slot, Value, walk
 from claragen.transpiler.targets.handlers import HandlerContext, LoopPlan, lower_handler
 from claragen.transpiler.targets.plain_data import DataLowering
@@ -34,9 +34,11 @@ from claragen.transpiler.targets.plain_script import (
     SECTION_PREFIX,
     Block,
     Distributed,
+    Item,
     PlainScript,
     Section,
     comment,
+    compose_code,
 )
 
 # Build order (SPEC 10, fidelity: weights and the loader draw from one generator).
@@ -201,15 +203,16 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
                 )
                 return None
             compose = self.imports.symbol(symbols.lookup("Compose"))  # type: ignore[arg-type]
-            items = []
-            for comp in slot:
-                items.append("\n".join(f"# {comment_text(c)}" for c in self.note(comp)))
-                items.append(self.emitter.value(comp) + ",")
-            code = f"{compose}(\n[\n" + "\n".join(items) + "\n]\n)"
+            items = [
+                Item(self.note(comp), self.emitter.value(comp),
+                     None if comp.path is not None and symbols.lookup_path(comp.path)
+                     is None else comp.class_name)
+                for comp in slot
+            ]  # fmt: skip
             head = comment(
                 self.config, slot[0].span.line if slot else 0, f"{section}.{key}"
             )
-            return Block(head, target, code)
+            return Block(head, target, compose_code(compose, items), items, compose)
         if not isinstance(slot, Component):
             return Block(
                 [f"{section}.{key}"],

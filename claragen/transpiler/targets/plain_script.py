@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from claragen.transpiler.emit import comment_text
 from claragen.transpiler.ir import Config
 from claragen.transpiler.targets.handlers import LoopPlan
 
@@ -36,12 +37,33 @@ SECTION_PREFIX = {"train": "train", "validate": "val"}
 
 
 @dataclass
+class Item:
+    """One transform of a transform list, under its config comment."""
+
+    comments: list[str]
+    code: str
+    name: str | None  # its class (symbols.lookup); None: the user's own (BYOC)
+
+
+@dataclass
 class Block:
-    """One built object: `target = code`, under its config comment."""
+    """One built object: `target = code`, under its config comment. A transform list
+    also keeps its items and the name of its Compose, which `compose_code` joins."""
 
     comments: list[str]
     target: str
     code: str
+    items: list[Item] | None = None
+    compose: str = "Compose"
+
+
+def compose_code(compose: str, items: list[Item]) -> str:
+    """`Compose([...])`, each item under its comment lines."""
+    lines = []
+    for item in items:
+        lines.append("\n".join(f"# {comment_text(c)}" for c in item.comments))
+        lines.append(item.code + ",")
+    return f"{compose}(\n[\n" + "\n".join(lines) + "\n]\n)"
 
 
 @dataclass
@@ -98,6 +120,9 @@ class FastLoop:
 
     non_blocking: bool = False  # batches copied to the device with non_blocking=True
     amp_dtype: bool = False  # autocast in bfloat16 where the GPU has it (amp_dtype())
+    device_loaders: list[str] = field(
+        default_factory=list
+    )  # their data is on the device
 
 
 @dataclass

@@ -1,0 +1,123 @@
+"""device-cache: the cached transforms' output kept on the training device.
+
+MONAI's CacheDataset runs a Compose once up to its first random transform and keeps the
+result; the literal script keeps it in host memory, and every batch then goes through
+the random transforms on the CPU and is copied to the GPU. Here an `EnsureTyped(...,
+device=device)` ends the deterministic part, so the cache holds device tensors: the
+random transforms run on the GPU, nothing is copied per batch, and the loader becomes a
+ThreadDataLoader with no worker processes (there is nothing left for them to do; worker
+processes cannot share CUDA tensors). Training also drops MetaTensor's metadata
+(`track_meta=False`), which its loop never reads; validation keeps it.
+
+Which transforms are random is MONAI's own word (`RandomizableTrait`, in the component
+table), never guessed: a transform of the user's own (BYOC), whose kind is unknown, and
+a SmartCacheDataset, which replaces cached items while training, keep the literal
+pipeline. On the CPU the device is the CPU and the loader keeps its workers, so the
+numbers are the literal script's.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from claragen.transpiler import symbols
+from claragen.transpiler.optimize.base import (
+    Change,
+    Skip,
+    add_import,
+    block,
+    call_of,
+    callee,
+    drop_unused_import,
+    expr,
+    keyword,
+    note,
+    set_code,
+)
+from claragen.transpiler.targets.plain_script import (
+    Item,
+    PlainScript,
+    Section,
+    compose_code,
+)
+
+NAME = "device-cache"
+EXACT_ON_CPU = True  # see the module's docstring
+CACHES = ("CacheDataset", "monai.data.CacheDataset")
+LOADERS = ("DataLoader", "monai.data.DataLoader")
+
+
+def apply(script: PlainScript) -> Change | Skip:
+    assert script.fast is not None
+    sections = [("train", script.train)]
+    if script.val is not None:
+        sections.append(("validate", script.val))
+    done, why = [], []
+    for name, section in sections:
+        problem = cache_on_device(script, name, section)
+        if problem is None:
+            done.append(name)
+            script.fast.device_loaders.append(section.loader)
+        else:
+            why.append(f"{name}: {problem}")
+    if not done:
+        return Skip(NAME, "; ".join(why))
+    add_import(script, "monai.transforms", "EnsureTyped")
+    add_import(script, "monai.data", "ThreadDataLoader")
+    drop_unused_import(script, "monai.data", "DataLoader")
+    kept = f" ({'; '.join(why)})" if why else ""
+    return Change(
+        NAME,
+        f"the {' and '.join(done)} cache holds tensors on the device, its random "
+        f"transforms run there, and its loader is a ThreadDataLoader{kept}",
+        "no per-batch CPU transforms and copies; the GPU never waits for the loader",
+    )
+
+
+def cache_on_device(script: PlainScript, name: str, section: Section) -> str | None:
+    """Rewrite one section's transforms and loader; what stops it, or None when done."""
+    loader = block(script, section.loader)
+    loader_call = call_of(loader.code) if loader is not None else None
+    if loader is None or loader_call is None or callee(loader_call) not in LOADERS:
+        return "its loader is not MONAI's DataLoader"
+    dataset_arg = keyword(loader_call, "dataset")
+    dataset_name = ast.unparse(dataset_arg.value) if dataset_arg is not None else None
+    dataset = block(script, dataset_name) if dataset_name else None
+    dataset_call = call_of(dataset.code) if dataset is not None else None
+    if dataset is None or dataset_call is None:
+        return "its dataset is not built by the script"
+    kind = callee(dataset_call).rsplit(".", 1)[-1]
+    if kind not in {c.rsplit(".", 1)[-1] for c in CACHES}:
+        if kind == "SmartCacheDataset":
+            return "SmartCacheDataset replaces cached items while training"
+        return f"its {kind} caches nothing (the config would need a CacheDataset)"
+    transform = keyword(dataset_call, "transform")
+    transforms = block(script, ast.unparse(transform.value)) if transform else None
+    if transforms is None or transforms.items is None:
+        return "its transforms are not a list the script builds"
+    first = None
+    for i, item in enumerate(transforms.items):
+        sym = symbols.lookup(item.name) if item.name else None
+        if sym is None or sym.random is None:
+            return f"{item.name or 'a transform of its own'} is of unknown randomness"
+        if sym.random:
+            first = i
+            break
+    keys = '["image", "label"]' if section.labels else '["image"]'
+    meta = ", track_meta=False" if name == "train" else ""
+    ensure = Item([note(NAME, "the cache ends here, on the training device")],
+                  f"EnsureTyped(keys={keys}, device=device{meta})", "EnsureTyped")  # fmt: skip
+    at = len(transforms.items) if first is None else first
+    transforms.items.insert(at, ensure)
+    transforms.code = compose_code(transforms.compose, transforms.items)
+    workers = keyword(loader_call, "num_workers")
+    was = ast.unparse(workers.value) if workers is not None else "0"
+    value = expr(f'0 if device.type == "cuda" else {was}')
+    if workers is not None:
+        workers.value = value
+    else:
+        loader_call.keywords.append(ast.keyword("num_workers", value))
+    loader_call.func = ast.Name("ThreadDataLoader")
+    set_code(loader, loader_call,
+             note(NAME, "data on the device: no worker processes on CUDA"))  # fmt: skip
+    return None
