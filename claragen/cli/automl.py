@@ -11,8 +11,16 @@ from claragen.cli.options import (
     ConfigArg,
     EnvOpt,
     MmarOpt,
+    NoAmp,
+    NoCudnnBenchmark,
+    NoDeviceCache,
+    NoFusedOptimizer,
+    NoNonBlocking,
+    NoSwBatchSize,
+    OptimizeOpt,
     SetOpt,
     Target,
+    optimize_names,
     parse_sets,
 )
 
@@ -149,17 +157,30 @@ def automl_command(
             help='Options the retrains add to --job-args (later wins): "--epochs 300"',
         ),
     ] = None,
+    optimize: OptimizeOpt = False,
+    no_device_cache: NoDeviceCache = False,
+    no_cudnn_benchmark: NoCudnnBenchmark = False,
+    no_fused_optimizer: NoFusedOptimizer = False,
+    no_non_blocking: NoNonBlocking = False,
+    no_amp: NoAmp = False,
+    no_sw_batch_size: NoSwBatchSize = False,
 ) -> None:
     """Run an AutoML search: compile a job per recommendation into
     automl/<run_id>/W<worker>_<round>_J<job>/, run it, feed its score back to the
     controller; track it in MLflow; resume it with --resume."""
     from claragen.cli.search import AutomlArgs, run_automl
 
+    rewrites = optimize_names(optimize, {
+        "device-cache": no_device_cache, "cudnn-benchmark": no_cudnn_benchmark,
+        "fused-optimizer": no_fused_optimizer, "non-blocking": no_non_blocking,
+        "amp": no_amp, "sw-batch-size": no_sw_batch_size,
+    })  # fmt: skip
+
     args = AutomlArgs(config, mmar, env, automl_conf, run_id, workers, controller,
                       max_jobs, seed, tracking_uri, resume, parse_sets(set_), job_args,
                       job_timeout, output, float_steps, target, tuple(pythonpath),
                       executor, ray_address, tracking, pruner, retrain_top,
-                      retrain_args)  # fmt: skip
+                      retrain_args, rewrites or None)  # fmt: skip
     code = run_automl(args)
     if code:
         raise typer.Exit(code)

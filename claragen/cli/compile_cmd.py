@@ -65,8 +65,9 @@ def compile_command(
     validation config, OUT/<job>/train_fast.py with --optimize, and OUT/manifest.json.
     """
     rewrites = optimize_names(optimize, {
-        "device-cache": no_device_cache, "cudnn-benchmark": no_cudnn_benchmark, "fused-optimizer": no_fused_optimizer,
-        "non-blocking": no_non_blocking, "amp": no_amp, "sw-batch-size": no_sw_batch_size,
+        "device-cache": no_device_cache, "cudnn-benchmark": no_cudnn_benchmark,
+        "fused-optimizer": no_fused_optimizer, "non-blocking": no_non_blocking,
+        "amp": no_amp, "sw-batch-size": no_sw_batch_size,
     })  # fmt: skip
     comp = make_compilation(
         config, env, set_, mmar, dialect, jobs, float_steps, seed, validation, target,

@@ -71,6 +71,7 @@ class AutomlArgs:
     pruner: str | None = None
     retrain_top: int | None = None
     retrain_args: str | None = None
+    optimize: tuple[str, ...] | None = None  # the rewrites of train_fast.py; () none
     # not an option: the controller's parallel asks of the run resumed (its worker count
     # under its --max-jobs), which its replay must repeat
     parallel: int | None = None
@@ -80,6 +81,7 @@ class AutomlArgs:
 DEFAULTS: dict[str, Any] = {
     "seed": 0, "job_args": "", "float_steps": 3, "target": "auto", "executor": "local",
     "tracking": True, "pruner": "none", "retrain_top": 0, "retrain_args": "",
+    "optimize": (),
 }  # fmt: skip
 
 
@@ -139,7 +141,8 @@ def make_search(args: AutomlArgs, console: Console) -> Search:
             "an AutoML search runs scripts: use --target plain, engines or auto"
         )
     comp = make_compilation(config, args.env, compile_sets, args.mmar, None,
-                            "grid", args.float_steps, args.seed, None, args.target)  # fmt: skip
+                            "grid", args.float_steps, args.seed, None, args.target,
+                            optimize=args.optimize or ())  # fmt: skip
     mmar_root = comp.mmar_root or Path(".")
     search_path = [mmar_root / "custom", *args.pythonpath]
 

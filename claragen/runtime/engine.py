@@ -173,11 +173,18 @@ class Search:
         script = self.compilation.compile_job(
             self.config, self.base, folder, Job(ej.job, ej.rec.values), self.renderer
         )
+        fast = None
+        if self.compilation.options.optimize:  # --optimize: the job runs train_fast.py
+            fast = self.compilation.compile_fast(
+                Job(ej.job, ej.rec.values), self.renderer
+            )
         fresh_folder(folder)
         write_file(folder / "train.py", script)
+        if fast is not None:
+            write_file(folder / "train_fast.py", fast)
         values = json.dumps(ej.rec.values, indent=2, sort_keys=True)
         write_file(folder / "values.json", values + "\n")
-        return folder / "train.py"
+        return folder / ("train.py" if fast is None else "train_fast.py")
 
     # -- recommendations ------------------------------------------------------------
 

@@ -24,6 +24,7 @@ OPTIONS = {
     "executor": "--executor", "ray_address": "--ray-address",
     "tracking": "--tracking/--no-tracking", "pruner": "--pruner",
     "retrain_top": "--retrain-top", "retrain_args": "--retrain-args",
+    "optimize": "--optimize",
 }  # fmt: skip
 PATHS = ("config", "mmar", "env", "automl_conf")
 # A resume may search further, or retrain more of the best: the journal's jobs replay
@@ -46,6 +47,8 @@ def record(args: Any) -> dict[str, Any]:
             value = [str(Path(p).resolve()) for p in value]
         elif name == "sets":
             value = [list(pair) for pair in value]
+        elif name == "optimize" and value is not None:
+            value = list(value)
         out[name] = value
     return out
 
@@ -57,6 +60,8 @@ def _as_arg(name: str, value: Any) -> Any:
         return tuple(Path(p) for p in value)
     if name == "sets":
         return tuple(tuple(pair) for pair in value)
+    if name == "optimize" and value is not None:
+        return tuple(value)
     return value
 
 

@@ -239,6 +239,7 @@ class Compilation:
         """One job's train.py: the passes with the job's values, lowering, rendering (or
         a stamp of an earlier job's script, `stamp`)."""
         self.train_inputs = (config, base)
+        self.config_span = config.span
 
         def full() -> tuple[Any, str]:
             job_config, ctx = self.job_passes(config, base, job)
@@ -469,7 +470,6 @@ def compile_files(
                 }
             )
             if comp.options.optimize:
-                comp.config_span = config.span
                 fast = comp.compile_fast(job, renderer)
                 if fast is not None:
                     files[f"{job.id}/train_fast.py"] = fast

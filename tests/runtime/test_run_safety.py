@@ -542,7 +542,8 @@ def test_automl_args_defaults_are_the_command_lines():
     names = {"set_": "sets", "pythonpath": "pythonpath"}
     for param in command.params:
         name = names.get(param.name, param.name)
-        if hasattr(defaults, name) and name not in ("sets", "pythonpath"):
+        # --optimize and the --no-<name> flags make one field: optimize (None: left out)
+        if hasattr(defaults, name) and name not in ("sets", "pythonpath", "optimize"):
             assert getattr(defaults, name) == param.default, name
 
 
@@ -641,3 +642,25 @@ def test_a_resume_with_more_jobs_replays_tpe_with_the_runs_parallel_asks(mmar, c
     assert "recommends other values than the journal" not in caplog.text
     ends = kinds(mmar / "automl" / "r", "end")
     assert sorted(ends, key=lambda j: int(j[1:])) == [f"J{i}" for i in range(1, 9)]
+
+
+def test_automl_optimize_runs_each_jobs_train_fast_script(mmar, monkeypatch):
+    """--optimize: each job folder has train.py and train_fast.py, and the job runs the
+    fast one; the rewrites are recorded, so a resume runs the same scripts."""
+    scripts = []
+    real = FakeExecutor.execute
+
+    def execute(self, spec):
+        scripts.append(spec.script.name)
+        return real(self, spec)
+
+    monkeypatch.setattr(FakeExecutor, "execute", execute)
+    assert automl(mmar, max_jobs=2, optimize=("cudnn-benchmark", "amp")) == 0
+    run_dir = mmar / "automl" / "r"
+    assert scripts == ["train_fast.py", "train_fast.py"]
+    for name in [e["name"] for e in events(run_dir) if e["event"] == "start"]:
+        fast = (run_dir / name / "train_fast.py").read_text()
+        assert "- amp: autocast on CUDA" in fast
+        assert "- device-cache: not applied: turned off (--no-device-cache)." in fast
+        assert (run_dir / name / "train.py").is_file()
+    assert events(run_dir)[0]["options"]["optimize"] == ["cudnn-benchmark", "amp"]
