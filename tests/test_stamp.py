@@ -103,12 +103,32 @@ def two_floats_and_an_enum():
     return cfg
 
 
+def enum_choices_in_another_key_order():
+    """Two enum choices equal but for the order of their keys are two choices."""
+    cfg = with_lr_search(minimal())
+    cfg["opts"] = {"a": 1, "b": 2}
+    cfg["search"].append({"domain": "o", "args": ["opts"], "type": "enum",
+                          "targets": [[{"a": 1, "b": 2}], [{"b": 2, "a": 1}]]})  # fmt: skip
+    return cfg
+
+
+def a_float_first_level_flag():
+    """cudnn_benchmark searched as a float: bool() of it flips at 0 (grid's middle)."""
+    cfg = minimal()
+    cfg["cudnn_benchmark"] = False
+    cfg["search"] = [{"domain": "b", "args": ["cudnn_benchmark"], "type": "float",
+                      "targets": [-1, 1]}]  # fmt: skip
+    return cfg
+
+
 @pytest.mark.parametrize(
     "make, sets",
     [(lr_in_a_string, ()), (lowering_decides_on_a_float, ()),
      (two_floats_and_an_enum, ()),
-     (lambda: with_lr_search(minimal()), (("learning_rate", "0.005"),))],
-    ids=["float-in-a-string", "lowering-decides", "two-floats-an-enum", "set-over-search"],
+     (lambda: with_lr_search(minimal()), (("learning_rate", "0.005"),)),
+     (enum_choices_in_another_key_order, ()), (a_float_first_level_flag, ())],
+    ids=["float-in-a-string", "lowering-decides", "two-floats-an-enum", "set-over-search",
+         "enum-key-order", "float-flag"],
 )  # fmt: skip
 @pytest.mark.parametrize("jobs", ["grid", "random:12"])
 def test_configs_made_to_defeat_a_stamp_get_the_full_compile(
@@ -116,7 +136,7 @@ def test_configs_made_to_defeat_a_stamp_get_the_full_compile(
 ):
     def comp():
         c = compilation(tmp_path, make(), sets=sets)
-        c.options = CompileOptions(jobs=jobs, float_steps=4, set_values=tuple(sets))
+        c.options = CompileOptions(jobs=jobs, float_steps=5, set_values=tuple(sets))
         return c
 
     stamped, full, _ = both_ways(comp, monkeypatch, tmp_path / "out")

@@ -315,6 +315,14 @@ def walk(value: Value) -> Iterator[Value]:
 VALUE_READS: list[set[str]] = []
 
 
+def read_variable(config: Config, name: str, default: Any = None) -> Any:
+    """A resolved first-level value the compiler decides on (`config.variables`): the
+    read is recorded when a search sets it (VALUE_READS), as `to_python` does."""
+    if VALUE_READS and name in config.searched:
+        VALUE_READS[-1].add(config.searched[name][1])
+    return config.variables.get(name, default)
+
+
 def to_python(value: Value) -> Any:
     """The plain Python data of a literal value tree (lists, dicts, primitives)."""
     if isinstance(value, Lit):

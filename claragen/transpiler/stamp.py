@@ -63,7 +63,8 @@ class Stamps:
 
     def key(self, values: dict[str, Any]) -> str:
         fixed = {k: v for k, v in values.items() if k not in self.floats}
-        return json.dumps(fixed, sort_keys=True, default=repr)
+        # the choices as written: {"a": 1, "b": 2} and {"b": 2, "a": 1} are two choices
+        return json.dumps(fixed, default=repr)
 
     def model(self, values: dict[str, Any]) -> Model | None:
         """The model a job with these values may be stamped from (None: compile it)."""

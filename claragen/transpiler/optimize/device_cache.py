@@ -71,6 +71,9 @@ def apply(script: PlainScript) -> Change | Skip:
         f"the {' and '.join(done)} cache holds tensors on the device, its random "
         f"transforms run there, and its loader is a ThreadDataLoader{kept}",
         "no per-batch CPU transforms and copies; the GPU never waits for the loader",
+        "on the GPU the random augmentations are drawn in this process, not in the "
+        "loader's workers, so they differ from the literal script's (from the same "
+        "distributions); none on the CPU",
     )
 
 

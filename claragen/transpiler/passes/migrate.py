@@ -24,6 +24,7 @@ from claragen.transpiler.ir import (
     Value,
     map_components,
     map_config,
+    read_variable,
     walk,
 )
 
@@ -263,7 +264,7 @@ def slices_of_2d_labels(pipeline: list[Component]) -> list[Component]:
 def migrate_monai(config: Config, ctx: PassContext) -> Config:
     needs_meta = _reads_meta_dict(config)
     inverts = any(c.class_name == "Invertd" for c in config.every_component())
-    ckpt_dir = str(config.variables.get("MMAR_CKPT_DIR", "models"))
+    ckpt_dir = str(read_variable(config, "MMAR_CKPT_DIR", "models"))
 
     def migrate(comp: Component) -> Component:
         if comp.path is not None:

@@ -24,7 +24,17 @@ from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import Span
 from claragen.transpiler.emit import Emitter, Imports
-from claragen.transpiler.ir import Component, Config, ListV, Lit, Ref, Slot, Value, walk
+from claragen.transpiler.ir import (
+    Component,
+    Config,
+    ListV,
+    Lit,
+    Ref,
+    Slot,
+    Value,
+    read_variable,
+    walk,
+)
 from claragen.transpiler.targets.handlers import HandlerContext, LoopPlan, lower_handler
 from claragen.transpiler.targets.plain_data import DataLowering
 from claragen.transpiler.targets.plain_metrics import MetricsLowering
@@ -104,7 +114,7 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
         self.script_dir = script_dir
         self.job = job
         self.ddp: Distributed | None = None
-        if self.LOWERS_MULTI_GPU and config.variables.get("multi_gpu") is True:
+        if self.LOWERS_MULTI_GPU and read_variable(config, "multi_gpu") is True:
             line = self.multi_gpu_span().line
             self.ddp = Distributed(f"line {line} multi_gpu")
 

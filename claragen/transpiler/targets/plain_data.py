@@ -15,7 +15,15 @@ from collections.abc import Callable
 
 from claragen.transpiler.diagnostics import Diagnostics
 from claragen.transpiler.emit import Emitter, Imports, literal_node
-from claragen.transpiler.ir import Component, Config, Expr, Lit, Ref, Slot
+from claragen.transpiler.ir import (
+    Component,
+    Config,
+    Expr,
+    Lit,
+    Ref,
+    Slot,
+    read_variable,
+)
 from claragen.transpiler.targets.plain_script import Block, Distributed
 
 # Datasets that cache their items: under multi_gpu each rank caches only its own share
@@ -49,7 +57,7 @@ class DataLowering:
         self.imports.add_name("monai.data", "load_decathlon_datalist")
         list_key = comp.attr("data_list_key") or Lit(comp.span, "training")
         base = comp.attr("data_file_base_dir")
-        task = self.config.variables.get("PROCESSING_TASK", "segmentation")
+        task = read_variable(self.config, "PROCESSING_TASK", "segmentation")
         datalist = (
             f"load_decathlon_datalist({self.emitter.value(path)}, "
             f"is_segmentation={task != 'classification'!r}, "

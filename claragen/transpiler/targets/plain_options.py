@@ -35,6 +35,7 @@ from claragen.transpiler.ir import (
     Value,
     is_literal,
     map_components,
+    read_variable,
     to_python,
     walk,
 )
@@ -147,14 +148,16 @@ class OptionsLowering:
         flags = []
         variables = self.config.variables
         if "cudnn_benchmark" in variables:
-            flags.append(
-                f"torch.backends.cudnn.benchmark = {bool(variables['cudnn_benchmark'])!r}"
-            )
+            benchmark = bool(read_variable(self.config, "cudnn_benchmark"))
+            flags.append(f"torch.backends.cudnn.benchmark = {benchmark!r}")
         if "tf32" in variables:
-            tf32 = bool(variables["tf32"])
+            tf32 = bool(read_variable(self.config, "tf32"))
             flags.append(f"torch.backends.cuda.matmul.allow_tf32 = {tf32!r}")
             flags.append(f"torch.backends.cudnn.allow_tf32 = {tf32!r}")
-        if variables.get("multi_gpu") is True and not self.LOWERS_MULTI_GPU:
+        if (
+            read_variable(self.config, "multi_gpu") is True
+            and not self.LOWERS_MULTI_GPU
+        ):
             self.diags.warning(
                 "W104",
                 self.multi_gpu_span(),
@@ -186,7 +189,6 @@ class OptionsLowering:
         }
         constants: list[tuple[str, str, str]] = []
         options: list[Option] = []
-        variables = self.config.variables
         mmar = os.path.relpath(
             self.ctx.mmar_root.resolve(), os.path.abspath(self.script_dir)
         )
@@ -206,7 +208,7 @@ class OptionsLowering:
             n for n in PATH_VARIABLES if n != "MMAR_ROOT" and (n in used or n in always)
         ]
         for name in path_names:
-            default = used.get(name, variables.get(name, DEFAULT_CKPT_DIR))
+            default = used.get(name, read_variable(self.config, name, DEFAULT_CKPT_DIR))
             source = (
                 "environment.json"
                 if self.ctx.env.get(name) is not None
