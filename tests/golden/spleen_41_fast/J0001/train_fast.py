@@ -24,7 +24,9 @@ off.
 - device-cache: the train and validate cache holds tensors on the device, its random
   transforms run there, and its loader is a ThreadDataLoader.
   Why: no per-batch CPU transforms and copies; the GPU never waits for the loader
-  (exact).
+  (numerics: on the GPU the random augmentations are drawn in this process, not in
+  the loader's workers, so they differ from the literal script's (from the same
+  distributions); none on the CPU).
 
 - cudnn-benchmark: cuDNN autotuning on CUDA (the config's cudnn_benchmark: False).
   Why: cuDNN keeps the fastest convolution algorithm for each input shape (numerics:
