@@ -1,9 +1,11 @@
 """Reading the search space: every form, and each bad input pinned to its line and column."""
 
+import pytest
+
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.pipeline import Compilation
 from claragen.transpiler.space import read_space
-from tests.conftest import EXAMPLE, build, minimal
+from tests.conftest import ENV, EXAMPLE, build, errors_of, minimal
 
 
 def space_of(tmp_path, cfg, env=None):
@@ -175,3 +177,20 @@ def test_unknown_search_type(tmp_path):
     assert errors(tmp_path, with_search(item)) == [
         (37, 19, "unknown search type 'int'", "use 'float' or 'enum'"),
     ]
+
+
+@pytest.mark.parametrize("first", ["enum", "float"])
+def test_two_items_searching_the_same_arg_are_an_error_not_a_crash(tmp_path, first):
+    """Found by an attack on the stamped compile: an enum and a float item on one arg
+    made two parameters of one id, and the float's value broke the enum's."""
+    items = {"enum": {"domain": "t", "args": ["prob"], "type": "enum",
+                      "targets": [[0.5], [1.0]]},
+             "float": {"domain": "t", "args": ["prob"], "type": "float",
+                       "targets": [0, 1]}}  # fmt: skip
+    second = "float" if first == "enum" else "enum"
+    cfg = minimal()
+    cfg["train"]["pre_transforms"].append({
+        "name": "RandGaussianNoised", "args": {"keys": "image", "prob": 0.5},
+        "search": [items[first], items[second]]})  # fmt: skip
+    (error,) = errors_of(tmp_path, cfg, ENV)
+    assert "searches 'train.pre_transforms[2]:prob', as the one at line" in error

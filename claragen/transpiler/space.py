@@ -260,6 +260,24 @@ class SpaceReader:
             span=item.span,
         )
 
+    def add(self, param: SearchParam | None) -> None:
+        """A parameter of the space; one that searches the same args as another is an
+        error (a job has one value per arg)."""
+        if param is None:
+            return
+        first = next((p for p in self.space.params if p.id == param.id), None)
+        if first is not None:
+            line = f" at line {first.span.line}" if first.span else ""
+            self.diags.error(
+                "E500",
+                param.span or self.config.span,
+                f"this search item searches {param.id!r}, as the one{line} does: a job "
+                "has one value per arg",
+                "merge the two items into one, or remove one",
+            )
+            return
+        self.space.params.append(param)
+
     def check_arg(self, comp: Component, name: str, span: Span, where: str) -> None:
         if name.startswith(ATTR_KEY):
             if name[1:] not in ATTRIBUTES:
@@ -285,14 +303,10 @@ class SpaceReader:
 
     def read(self) -> SearchSpace:
         for item in self.items(self.config.search):
-            param = self.param(item, "", None)
-            if param is not None:
-                self.space.params.append(param)
+            self.add(self.param(item, "", None))
         for comp in self.components.values():
             for item in self.items(comp.search):
-                param = self.param(item, comp.locator, comp)
-                if param is not None:
-                    self.space.params.append(param)
+                self.add(self.param(item, comp.locator, comp))
         self.name_aliases()
         self.check_applies()
         self.name_constants()
