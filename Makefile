@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 DEMO := build/demo
 
-.PHONY: venv install demo test lint bench clean components corpus fuzz diagnostics-doc
+.PHONY: venv install demo test lint bench gpu-prep clean components corpus fuzz diagnostics-doc
 
 venv: $(STAMP)
 
@@ -62,6 +62,17 @@ corpus: $(STAMP)
 # Compile and run-time benchmarks, side by side -> benchmarks/results.md
 bench: $(STAMP)
 	$(PY) benchmarks/report.py
+
+# The GPU check's inputs (benchmarks/gpu.sh runs them on a CUDA machine, which has torch
+# but no registry): the example's literal and --optimize scripts, its multi_gpu script,
+# the data maker and the wheels of MONAI, ignite and nibabel.
+GPU = build/gpu
+gpu-prep: $(STAMP)
+	rm -rf $(GPU) && mkdir -p $(GPU)
+	$(VENV)/bin/claragen compile -m examples/spleen_41 -o $(GPU)/out --target plain --optimize
+	$(VENV)/bin/claragen compile -m examples/spleen_41 -o $(GPU)/out_ddp --target plain --set multi_gpu=true
+	cp examples/make_synthetic_data.py $(GPU)/
+	$(PIP) download -q --no-deps -c constraints.txt -d $(GPU)/wheels monai pytorch-ignite nibabel
 
 # Regenerate the checked-in component table from the installed MONAI/torch/ignite.
 components: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -12,7 +13,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_compile  # noqa: E402
+import bench_fast  # noqa: E402
 import bench_runtime  # noqa: E402
+
+GPU_RESULTS = HERE / "gpu_results.json"  # written by benchmarks/gpu.sh on a GPU machine
 
 
 def scaling_rows(rows: list) -> list[str]:
@@ -24,6 +28,57 @@ def scaling_rows(rows: list) -> list[str]:
         out.append(f"| {mode} | {n} | {s:.2f} | {s / n * 1000:.1f} | {more} |")
         before = (mode, n, s)
     return out
+
+
+def fast_section(rows: list[dict]) -> list[str]:
+    lines = [
+        "",
+        "## `--optimize` on the CPU: train_fast.py against train.py",
+        "",
+        "The example's job J0001 on the same data, compiled literally, with each rewrite "
+        "alone (`--optimize --no-...` of the others) and with all; side by side in one "
+        f"run, {bench_fast.RUNS} round(s). Seconds per epoch: (a 4-epoch run - a 1-epoch "
+        "run) / 3, validation included; Dice: the key metric at the 4th epoch, same seed. "
+        "Most rewrites act on CUDA only: on the CPU they should cost nothing and change "
+        "no number.",
+        "",
+        "| variant | seconds per epoch | speed-up over train.py | Dice after 4 epochs |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {r['variant']} | {r['epoch_s']:.2f} s | {r['ratio']:.2f}x | "
+              f"{r['dice']:.4f} |" for r in rows]  # fmt: skip
+    return lines
+
+
+def gpu_section() -> list[str]:
+    lines = ["", "## `--optimize` on a GPU", ""]
+    if not GPU_RESULTS.is_file():
+        return lines + [
+            "Not measured yet: no GPU machine has been at hand. `make gpu-prep` here, "
+            "then `benchmarks/gpu.sh` there (the literal and the fast script of the "
+            "example for the same epochs on 32 synthetic volumes of 224x224x128, and "
+            "torchrun of the multi_gpu script), write benchmarks/gpu_results.json, which "
+            "this section then shows. Goal: 5x per epoch at equal Dice (within 0.01)."
+        ]
+    g = json.loads(GPU_RESULTS.read_text())
+    lines += [
+        f"Measured on {g['device']} ({g['date']}, torch {g['torch']}): {g['cases']} "
+        f"synthetic volumes of {'x'.join(map(str, g['shape']))}, {g['epochs']} epochs "
+        "each; seconds per epoch without the first (which fills the cache).",
+        "",
+        "| | train.py | train_fast.py | ratio |",
+        "|---|---|---|---|",
+        f"| seconds per epoch | {g['train']['epoch_s']:.2f} s | "
+        f"{g['train_fast']['epoch_s']:.2f} s | {g['ratio']:.2f}x |",
+        f"| peak GPU memory | {g['train']['peak_gib']:.2f} GiB | "
+        f"{g['train_fast']['peak_gib']:.2f} GiB | |",
+        f"| {g['train']['key_metric']} after {g['epochs']} epochs | "
+        f"{g['train']['dice']:.4f} | {g['train_fast']['dice']:.4f} | |",
+        "",
+        f"torchrun --nproc_per_node=1 of the multi_gpu script: exit "
+        f"{g['torchrun']['exit']} in {g['torchrun']['wall_s']:.0f} s.",
+    ]
+    return lines
 
 
 def machine() -> list[str]:
@@ -53,6 +108,7 @@ def main() -> None:
     if cores is not None:
         os.sched_setaffinity(0, cores)  # the scripts get every core, as users run them
     run = bench_runtime.main()
+    fast = bench_fast.main()
     first, epoch = run["first_step"], run["epoch"]
     lines = [
         "# Benchmarks",
@@ -125,6 +181,7 @@ def main() -> None:
             f"- the largest corpus search ({name}, `--jobs grid`, {jobs} jobs): peak "
             f"resident memory {mib:.0f} MiB"
         )
+    lines += fast_section(fast) + gpu_section()
     out = HERE / "results.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"-> {out}")

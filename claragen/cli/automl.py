@@ -12,6 +12,7 @@ from claragen.cli.options import (
     EnvOpt,
     MmarOpt,
     NoAmp,
+    NoBatchedMetrics,
     NoCudnnBenchmark,
     NoDeviceCache,
     NoFusedOptimizer,
@@ -163,6 +164,7 @@ def automl_command(
     no_fused_optimizer: NoFusedOptimizer = False,
     no_non_blocking: NoNonBlocking = False,
     no_amp: NoAmp = False,
+    no_batched_metrics: NoBatchedMetrics = False,
     no_sw_batch_size: NoSwBatchSize = False,
 ) -> None:
     """Run an AutoML search: compile a job per recommendation into
@@ -173,7 +175,8 @@ def automl_command(
     rewrites = optimize_names(optimize, {
         "device-cache": no_device_cache, "cudnn-benchmark": no_cudnn_benchmark,
         "fused-optimizer": no_fused_optimizer, "non-blocking": no_non_blocking,
-        "amp": no_amp, "sw-batch-size": no_sw_batch_size,
+        "amp": no_amp, "batched-metrics": no_batched_metrics,
+        "sw-batch-size": no_sw_batch_size,
     })  # fmt: skip
 
     args = AutomlArgs(config, mmar, env, automl_conf, run_id, workers, controller,

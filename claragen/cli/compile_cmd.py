@@ -17,6 +17,7 @@ from claragen.cli.options import (
     MaxSizeOpt,
     MmarOpt,
     NoAmp,
+    NoBatchedMetrics,
     NoCudnnBenchmark,
     NoDeviceCache,
     NoFusedOptimizer,
@@ -59,6 +60,7 @@ def compile_command(
     no_fused_optimizer: NoFusedOptimizer = False,
     no_non_blocking: NoNonBlocking = False,
     no_amp: NoAmp = False,
+    no_batched_metrics: NoBatchedMetrics = False,
     no_sw_batch_size: NoSwBatchSize = False,
 ) -> None:
     """Compile a config into OUT/<job>/train.py (one per job), OUT/<job>/validate.py for a
@@ -67,7 +69,8 @@ def compile_command(
     rewrites = optimize_names(optimize, {
         "device-cache": no_device_cache, "cudnn-benchmark": no_cudnn_benchmark,
         "fused-optimizer": no_fused_optimizer, "non-blocking": no_non_blocking,
-        "amp": no_amp, "sw-batch-size": no_sw_batch_size,
+        "amp": no_amp, "batched-metrics": no_batched_metrics,
+        "sw-batch-size": no_sw_batch_size,
     })  # fmt: skip
     comp = make_compilation(
         config, env, set_, mmar, dialect, jobs, float_steps, seed, validation, target,

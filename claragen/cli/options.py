@@ -125,6 +125,7 @@ NoCudnnBenchmark = off_option("cudnn-benchmark", "cuDNN autotuning")
 NoFusedOptimizer = off_option("fused-optimizer", "fused Adam / AdamW / SGD")
 NoNonBlocking = off_option("non-blocking", "pinned memory and non-blocking copies")
 NoAmp = off_option("amp", "AMP in bfloat16 / float16 on CUDA")
+NoBatchedMetrics = off_option("batched-metrics", "train metrics that skip the images")
 NoSwBatchSize = off_option("sw-batch-size", "4 sliding windows at a time on CUDA")
 
 

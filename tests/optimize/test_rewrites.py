@@ -12,6 +12,7 @@ from claragen.transpiler.optimize import (
     Change,
     Skip,
     amp,
+    batched_metrics,
     cudnn_benchmark,
     device_cache,
     fused_optimizer,
@@ -234,3 +235,21 @@ def test_device_cache_does_not_guess_a_byoc_transforms_randomness(tmp_path):
     result = device_cache.apply(lowered(tmp_path, cfg))
     assert isinstance(result, Skip)
     assert "train: a transform of its own is of unknown randomness" in result.why
+
+
+def test_batched_metrics_decollates_pred_and_label_only_when_nothing_else_is_read(
+    tmp_path,
+):
+    script = lowered(tmp_path, example())
+    assert isinstance(batched_metrics.apply(script), Change)
+    assert script.fast.light_decollate
+    cfg = example()  # a post-transform that reads the image keeps the literal batch
+    cfg["train"]["post_transforms"].append(
+        {"name": "CopyItemsd", "args": {"keys": "image", "names": "image_copy"}}
+    )
+    script = lowered(tmp_path / "image", cfg)
+    result = batched_metrics.apply(script)
+    assert isinstance(result, Skip) and "'image'" in result.why
+    assert not script.fast.light_decollate
+    result = batched_metrics.apply(lowered(tmp_path / "m", minimal()))
+    assert result == Skip("batched-metrics", "the trainer has no train metrics")

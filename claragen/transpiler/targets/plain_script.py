@@ -120,9 +120,9 @@ class FastLoop:
 
     non_blocking: bool = False  # batches copied to the device with non_blocking=True
     amp_dtype: bool = False  # autocast in bfloat16 where the GPU has it (amp_dtype())
-    device_loaders: list[str] = field(
-        default_factory=list
-    )  # their data is on the device
+    # the loaders whose data is on the device (device-cache)
+    device_loaders: list[str] = field(default_factory=list)
+    light_decollate: bool = False  # train metrics decollate pred and label only
 
 
 @dataclass
