@@ -108,8 +108,11 @@ def data(tmp_path_factory):
     return synthetic_data(tmp_path_factory.mktemp("data"), 7, 3, (32, 32, 32))
 
 
-def compile_config(tmp: Path, dataset: str, batch_size: int) -> Path:
-    mmar = tmp / f"mmar_b{batch_size}"
+def compile_config(
+    tmp: Path, dataset: str, batch_size: int, fast: bool = False
+) -> Path:
+    """train.py of the config (with `fast`, train_fast.py of --optimize)."""
+    mmar = tmp / f"mmar_b{batch_size}{'_fast' if fast else ''}"
     (mmar / "config").mkdir(parents=True)
     text = json.dumps(config(dataset, batch_size), indent=2)
     (mmar / "config" / "config_train.json").write_text(text)
@@ -118,9 +121,10 @@ def compile_config(tmp: Path, dataset: str, batch_size: int) -> Path:
     (mmar / "config" / "environment.json").write_text(json.dumps(env))
     subprocess.run(
         [sys.executable, "-m", "claragen", "compile", "-m", str(mmar), "-o",
-         str(mmar / "out")], check=True, capture_output=True, cwd=REPO,
+         str(mmar / "out"), *(["--optimize"] if fast else [])],
+        check=True, capture_output=True, cwd=REPO,
     )  # fmt: skip
-    return mmar / "out" / "J0001" / "train.py"
+    return mmar / "out" / "J0001" / ("train_fast.py" if fast else "train.py")
 
 
 def options(data: Path, ckpt: Path) -> list[str]:
@@ -129,12 +133,18 @@ def options(data: Path, ckpt: Path) -> list[str]:
             "--roi-size", *map(str, ROI)]  # fmt: skip
 
 
-@pytest.mark.parametrize("dataset", ["CacheDataset", "Dataset"])
+@pytest.mark.parametrize(
+    "dataset, fast",
+    [("CacheDataset", False), ("Dataset", False),
+     ("CacheDataset", True)],  # train_fast.py (--optimize) under torchrun, like train.py
+)  # fmt: skip
 def test_two_ranks_train_like_one_process_and_only_rank_0_writes(
-    tmp_path, data, dataset
+    tmp_path, data, dataset, fast
 ):
     single_script = compile_config(tmp_path, dataset, batch_size=2)
-    ddp_script = compile_config(tmp_path, dataset, batch_size=1)
+    ddp_script = compile_config(tmp_path, dataset, batch_size=1, fast=fast)
+    if fast:
+        assert "--optimize device-cache" in ddp_script.read_text()
     text = ddp_script.read_text()
     assert "torchrun --nproc_per_node=N train.py" in text  # the header says how
     sharding = (
