@@ -172,12 +172,7 @@ def automl_command(
     controller; track it in MLflow; resume it with --resume."""
     from claragen.cli.search import AutomlArgs, run_automl
 
-    rewrites = optimize_names(optimize, {
-        "device-cache": no_device_cache, "cudnn-benchmark": no_cudnn_benchmark,
-        "fused-optimizer": no_fused_optimizer, "non-blocking": no_non_blocking,
-        "amp": no_amp, "batched-metrics": no_batched_metrics,
-        "sw-batch-size": no_sw_batch_size,
-    })  # fmt: skip
+    rewrites = optimize_names(optimize, locals())
 
     args = AutomlArgs(config, mmar, env, automl_conf, run_id, workers, controller,
                       max_jobs, seed, tracking_uri, resume, parse_sets(set_), job_args,

@@ -66,12 +66,7 @@ def compile_command(
     """Compile a config into OUT/<job>/train.py (one per job), OUT/<job>/validate.py for a
     validation config, OUT/<job>/train_fast.py with --optimize, and OUT/manifest.json.
     """
-    rewrites = optimize_names(optimize, {
-        "device-cache": no_device_cache, "cudnn-benchmark": no_cudnn_benchmark,
-        "fused-optimizer": no_fused_optimizer, "non-blocking": no_non_blocking,
-        "amp": no_amp, "batched-metrics": no_batched_metrics,
-        "sw-batch-size": no_sw_batch_size,
-    })  # fmt: skip
+    rewrites = optimize_names(optimize, locals())
     comp = make_compilation(
         config, env, set_, mmar, dialect, jobs, float_steps, seed, validation, target,
         import_byoc, pythonpath, max_config_size, rewrites,

@@ -129,12 +129,14 @@ NoBatchedMetrics = off_option("batched-metrics", "train metrics that skip the im
 NoSwBatchSize = off_option("sw-batch-size", "4 sliding windows at a time on CUDA")
 
 
-def optimize_names(optimize: bool, off: dict[str, bool]) -> tuple[str, ...]:
-    """The rewrites --optimize applies: all but those turned off (`off`: name -> given);
-    a --no-<name> without --optimize would change nothing, so it is a usage error."""
+def optimize_names(optimize: bool, params: dict) -> tuple[str, ...]:
+    """The rewrites --optimize applies: all but those turned off. `params` is the
+    command's `locals()`: its `no_<name>` flags, one per rewrite (a command that lacks
+    one fails here, not silently). A --no-<name> without --optimize would change
+    nothing, so it is a usage error."""
     from claragen.transpiler.optimize import NAMES
 
-    assert set(off) == set(NAMES), "every rewrite has its --no-<name> option"
+    off = {name: params["no_" + name.replace("-", "_")] for name in NAMES}
     given = [name for name, on in off.items() if on]
     if given and not optimize:
         raise typer.BadParameter(
