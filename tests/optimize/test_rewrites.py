@@ -1,7 +1,10 @@
 """The --optimize rewrites (claragen/transpiler/optimize/), each on the lowered script of
 configs made for it: what it changes, what it keeps, when it is skipped and why."""
 
+import dataclasses
 import json
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -21,6 +24,7 @@ from claragen.transpiler.optimize import (
     sw_batch_size,
 )
 from claragen.transpiler.passes.expand_jobs import Job
+from claragen.transpiler.pipeline import compile_to_dir
 from claragen.transpiler.targets.plain import lower_plain
 from claragen.transpiler.targets.plain_script import FastLoop
 from tests.conftest import ENV, EXAMPLE, compilation, minimal
@@ -253,3 +257,44 @@ def test_batched_metrics_decollates_pred_and_label_only_when_nothing_else_is_rea
     assert not script.fast.light_decollate
     result = batched_metrics.apply(lowered(tmp_path / "m", minimal()))
     assert result == Skip("batched-metrics", "the trainer has no train metrics")
+
+
+def cached(cfg):
+    cfg["train"]["dataset"]["name"] = "CacheDataset"
+    cfg["train"]["dataset"]["args"]["num_workers"] = 2
+    cfg["train"]["pre_transforms"].append(
+        {"name": "RandFlipd", "args": {"keys": ["image", "label"], "prob": 0.5}}
+    )
+    return cfg
+
+
+CONFIGS = {"minimal, no validation": minimal, "minimal, cached": lambda: cached(minimal()),
+           "example": example}  # fmt: skip
+SUBSETS = [NAMES] + [(name,) for name in NAMES]
+
+
+def test_every_rewrite_alone_and_all_together_give_clean_scripts(tmp_path):
+    """Each rewrite may be the only one (--no-<name> of all others) or one of all: on a
+    config without validation, a cached one and the example, train_fast.py (and train.py)
+    is ruff-clean (no name used that another rewrite defines, no import left unused) and
+    compiles."""
+    scripts = []
+    for c, (label, make) in enumerate(CONFIGS.items()):
+        env = {**ENV, **EXAMPLE_ENV}
+        for s, names in enumerate(SUBSETS):
+            out = tmp_path / f"{c}_{s}"
+            comp = compilation(out, make(), env)
+            comp.options = dataclasses.replace(comp.options, optimize=names)
+            (job,) = compile_to_dir(comp, out / "out")["jobs"]
+            assert job.get("fast"), (label, names)
+            scripts.append(out / "out" / job["fast"])
+            if s == 0:
+                scripts.append(out / "out" / job["script"])  # and the literal one
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,F,W,B,UP",
+         "--ignore", "E501", *map(str, scripts)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert ruff.returncode == 0, ruff.stdout
+    for script in scripts:
+        compile(script.read_text(), str(script), "exec")

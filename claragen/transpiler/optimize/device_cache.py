@@ -115,11 +115,12 @@ def cache_on_device(script: PlainScript, name: str, section: Section) -> str | N
     transforms.code = compose_code(transforms.compose, transforms.items)
     workers = keyword(loader_call, "num_workers")
     was = ast.unparse(workers.value) if workers is not None else "0"
-    value = expr(f'0 if device.type == "cuda" else {was}')
-    if workers is not None:
-        workers.value = value
-    else:
-        loader_call.keywords.append(ast.keyword("num_workers", value))
+    if was != "0":  # none already (MONAI's DataLoader default) stays as it is
+        value = expr(f'0 if device.type == "cuda" else {was}')
+        if workers is not None:
+            workers.value = value
+        else:
+            loader_call.keywords.append(ast.keyword("num_workers", value))
     loader_call.func = ast.Name("ThreadDataLoader")
     set_code(loader, loader_call,
              note(NAME, "data on the device: no worker processes on CUDA"))  # fmt: skip

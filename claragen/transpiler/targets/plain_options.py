@@ -273,7 +273,8 @@ class OptionsLowering:
         script.train_conf = self.train_conf()
         for module in ("argparse", "json", "logging", "os", "time", "torch"):
             self.imports.add_module(module)
-        self.imports.add_name("monai.data", "decollate_batch")
+        if script.train.metrics or script.val is not None:  # per-case items
+            self.imports.add_name("monai.data", "decollate_batch")
         if script.plan.report:  # MetricsSaver
             self.imports.add_name("monai.handlers.utils", "write_metrics_reports")
         if script.seed is not None:
