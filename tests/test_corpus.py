@@ -58,7 +58,9 @@ def test_41_train_config_compiles_to_a_clean_script(row, tmp_path):
     except CompileError as exc:
         pytest.fail(format_all(exc.diagnostics, comp.sources))
     (job,) = manifest["jobs"]
-    scripts = [tmp_path / job["script"]] + ([tmp_path / job["fast"]] if job.get("fast") else [])
+    scripts = [tmp_path / job["script"]] + (
+        [tmp_path / job["fast"]] if job.get("fast") else []
+    )
     ruff = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--isolated", *map(str, scripts)],
         capture_output=True,
