@@ -61,6 +61,7 @@ class Run:
             return {
                 "losses": result["iteration_losses"],
                 "metric": result["best_value"],
+                "epochs": result["epochs"],
             }
         return result
 

@@ -6,9 +6,11 @@ validation metric, for the 4.1 example and two corpus configs.
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pytest
+import torch
 
 from claragen.smoke import SMOKE_SETS, make_data
 from claragen.transpiler.context import CompileOptions
@@ -26,10 +28,11 @@ from tests.test_differential import (
     wait_all,
 )
 from tests.test_differential import data as data  # noqa: F401 (the fixture)
-from tests.test_golden import compile_example
+from tests.test_golden import GOLDEN, compile_example
 
 pytestmark = pytest.mark.e2e
 EXACT_ON_CPU = tuple(m.NAME for m in REWRITES if m.EXACT_ON_CPU)
+GOLDEN_FAST = GOLDEN / "spleen_41_fast" / "J0001" / "train_fast.py"
 
 
 def test_every_rewrite_says_whether_it_is_exact_on_the_cpu():
@@ -42,6 +45,50 @@ def same_training(runs: dict) -> None:
     assert first_divergence(runs) is None, first_divergence(runs)
     metrics = {n: r["metric"] for n, r in runs.items()}
     assert max(metrics.values()) - min(metrics.values()) <= TOLERANCE, metrics
+    literal, fast = runs["train"]["epochs"], runs["train_fast"]["epochs"]
+    assert len(literal) == len(fast)
+    for a, b in zip(literal, fast, strict=True):  # every metric of every epoch
+        assert a.keys() == b.keys(), (a, b)
+        for key in a.keys() - {"time", "epoch_s", "lr"}:
+            assert abs(a[key] - b[key]) <= TOLERANCE, (a["epoch"], key, a[key], b[key])
+
+
+def test_the_metrics_train_fast_py_stacks_give_what_they_give_case_by_case():
+    """batched-metrics' `batched()` (the generated function, run here) stacks the
+    per-case post-transformed tensors into batches: every metric the plain target lowers
+    gives those batches the values it gives the cases."""
+    from monai import metrics as monai_metrics
+
+    from claragen.transpiler.targets.metrics import METRICS
+
+    fast = (GOLDEN_FAST).read_text()
+    tree = ast.parse(fast)
+    (func,) = [
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "batched"
+    ]
+    scope = {"torch": torch}
+    exec(compile(ast.Module([func], []), "batched", "exec"), scope)  # generated code
+    batched = scope["batched"]
+    torch.manual_seed(0)
+
+    def one_hot(*shape):
+        return torch.nn.functional.one_hot(torch.randint(0, 2, shape), 2).movedim(-1, 0)
+
+    images = ([one_hot(8, 8, 8).float() for _ in range(3)],
+              [one_hot(8, 8, 8).float() for _ in range(3)])  # fmt: skip
+    scores = ([torch.rand(2) for _ in range(4)], [one_hot().float() for _ in range(4)])
+    for rule in METRICS.values():
+        make = getattr(monai_metrics, rule.metric)
+        kwargs = dict(rule.fixed)
+        by_case, by_batch = make(**kwargs), make(**kwargs)
+        preds, labels = scores if rule.metric == "ROCAUCMetric" else images
+        by_case(preds, labels)
+        stacked = batched((preds, labels))
+        assert all(isinstance(x, torch.Tensor) for x in stacked)
+        by_batch(*stacked)
+        a, b = by_case.aggregate(), by_batch.aggregate()
+        a, b = (torch.as_tensor(x[0] if isinstance(x, list) else x) for x in (a, b))
+        assert torch.allclose(a, b, equal_nan=True), (rule.metric, a, b)
 
 
 def test_the_examples_fast_script_trains_as_its_literal_one(

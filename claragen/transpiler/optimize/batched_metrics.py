@@ -1,12 +1,18 @@
-"""batched-metrics: the train metrics no longer decollate the images of every batch.
+"""batched-metrics: the train metrics no longer decollate the images of every batch, and
+compute on whole batches.
 
 The literal loop puts the inputs back into the batch and decollates all of it (images,
 labels, predictions and their metadata) into per-case items for the post-transforms and
-the metrics, every iteration. Here only the prediction and the label are decollated,
-which is all the metrics read, so each iteration skips splitting and copying the images.
-That holds only when the train post-transforms and metric inputs name no other key: a
-config whose post-transforms read the image (Invertd, SaveImaged) keeps the literal
-batch. The items are the same, so the numbers are too.
+the metrics, every iteration, and each metric then computes case by case. Here only the
+prediction and the label are decollated, which is all the metrics read, so each
+iteration skips splitting and copying the images; the post-transforms still run per case
+(MONAI's post-transforms take one case: their channel is dim 0), and the metric inputs
+they give are stacked back into batches (`batched()` in the script), so each metric
+computes once a batch. That holds only when the train post-transforms and metric inputs
+name no other key: a config whose post-transforms read the image (Invertd, SaveImaged)
+keeps the literal batch. A MONAI metric gives a batch the values it gives its cases
+(`IterationMetric._compute_list` computes each case as a batch of one and concatenates),
+so the numbers are the same.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ def apply(script: PlainScript) -> Change | Skip:
     script.fast.light_decollate = True
     return Change(
         NAME,
-        "the train metrics decollate the prediction and the label only, not the images",
-        "no per-iteration split and copy of the input images",
+        "the train metrics decollate the prediction and the label only, not the "
+        "images, and compute on whole batches",
+        "no per-iteration split and copy of the input images, one metric call a batch",
     )
