@@ -182,11 +182,13 @@ def _window(script: str, option: str) -> list[str]:
 
 def smoke(config: Path, env: Path | None = None, sets: tuple = (),
           workdir: Path | None = None, validation: Path | None = None,
-          target: str = "auto", stand_ins: bool = False) -> SmokeResult:  # fmt: skip
+          target: str = "auto", stand_ins: bool = False,
+          optimize: tuple[str, ...] = ()) -> SmokeResult:  # fmt: skip
     """Compile and run `config` on synthetic data; never raises for a config's faults.
 
     With `validation`, the validation config is compiled beside it and its validate.py run
     on the trained checkpoint. With `stand_ins`, missing BYOC modules are stood in for.
+    With `optimize` (rewrite names), the job's train_fast.py is what runs.
     """
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(workdir or tmp)
@@ -196,7 +198,8 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
         except CompileError as exc:
             return SmokeResult(False, "compile", _first(exc, base))
         extra = tuple((k, v) for k, v in SMOKE_SETS if k in built.globals)
-        options = CompileOptions(set_values=tuple(sets) + extra, target=target)
+        options = CompileOptions(set_values=tuple(sets) + extra, target=target,
+                                 optimize=optimize)  # fmt: skip
         comp = Compilation(config, options, env_path=env)
         out = root / "out"
         try:
@@ -222,8 +225,13 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
                 return SmokeResult(False, "compile", _first(exc, vcomp))
         run_env, stood = _environment(root, configs, comp.mmar_root, stand_ins)  # type: ignore[arg-type]
         train_model = comp.train_models.get("J0001")
-        result = _train(root, out / manifest["jobs"][0]["script"], config_ir, run_env,
+        job = manifest["jobs"][0]
+        result = _train(root, out / job.get("fast", job["script"]), config_ir, run_env,
                         train_model)  # fmt: skip
+        if optimize:
+            ran = ("train_fast.py" if job.get("fast")
+                   else "train.py: its target has no train_fast.py")  # fmt: skip
+            result = dataclasses.replace(result, reason=f"{result.reason} ({ran})")
         if result.passed and vcomp is not None:
             script = root / "out_validation" / vmanifest["jobs"][0]["validate"]
             models = root / "models"

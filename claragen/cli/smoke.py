@@ -22,6 +22,12 @@ def smoke_command(
             help="Stand in for bring-your-own modules that are missing (said in the result)",
         ),
     ] = False,
+    optimize: Annotated[
+        bool,
+        typer.Option(
+            "--optimize", help="Run train_fast.py, with every --optimize rewrite"
+        ),
+    ] = False,
 ) -> None:
     """Compile CONFIG, make synthetic data that fits it, and run the script for two
     iterations and one validation on the CPU; print PASS or FAIL and why."""
@@ -29,7 +35,10 @@ def smoke_command(
 
     if env is None and (config.parent / "environment.json").is_file():
         env = config.parent / "environment.json"
-    result = smoke(config, env, parse_sets(set_), target=target, stand_ins=stand_ins)
+    from claragen.transpiler.optimize import NAMES
+
+    result = smoke(config, env, parse_sets(set_), target=target, stand_ins=stand_ins,
+                   optimize=NAMES if optimize else ())  # fmt: skip
     typer.echo(str(result))
     if not result.passed:
         raise typer.Exit(1)

@@ -136,3 +136,20 @@ def test_a_corpus_configs_fast_script_trains_as_its_literal_one(tmp_path, name):
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["jobs"][0][
         "fast"
     ]
+
+
+def test_smoke_optimize_runs_train_fast_py_of_a_config_without_validation(tmp_path):
+    """`claragen smoke --optimize` runs train_fast.py: here of a cached config with no
+    validation, whose AMP set-up once named a function only validation defined."""
+    from claragen.smoke import smoke
+    from tests.conftest import ENV, minimal, write
+    from tests.optimize.test_rewrites import cached
+
+    config = write(tmp_path, "mmar/config/config_train.json",
+                   json.dumps(cached(minimal()), indent=2))  # fmt: skip
+    env = write(tmp_path, "mmar/config/environment.json", json.dumps(ENV))
+    result = smoke(config, env, workdir=tmp_path / "work", optimize=NAMES)
+    assert result.passed, result.reason
+    assert result.reason.endswith("(train_fast.py)"), result.reason
+    fast = next((tmp_path / "work" / "out").glob("J*/train_fast.py")).read_text()
+    assert "EnsureTyped(" in fast and "amp_dtype(device)" in fast
