@@ -68,7 +68,7 @@ def test_cudnn_benchmark_replaces_the_configs_flag_or_adds_one(tmp_path):
     )
 
 
-@pytest.mark.parametrize("name", ["Adam", "AdamW", "SGD"])
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "SGD", "Adagrad"])
 def test_fused_optimizer_fuses_on_cuda_only(tmp_path, name):
     cfg = minimal()
     cfg["train"]["optimizer"]["name"] = name
@@ -84,7 +84,9 @@ def test_fused_optimizer_fuses_on_cuda_only(tmp_path, name):
     [({"name": "SGD", "args": {"params": "#@model.parameters()", "lr": 0.1,
                                "foreach": True}}, "the config sets the optimizer's 'foreach'"),
      ({"name": "Novograd", "args": {"params": "#@model.parameters()", "lr": 0.1}},
-      "Novograd has no fused kernel")],
+      "Novograd takes no `fused`"),
+     ({"name": "RMSprop", "args": {"params": "#@model.parameters()", "lr": 0.1}},
+      "RMSprop takes no `fused`")],
 )  # fmt: skip
 def test_fused_optimizer_keeps_what_it_cannot_fuse(tmp_path, change, why):
     cfg = minimal()
@@ -210,7 +212,7 @@ def test_device_cache_ends_the_cache_on_the_device_before_the_first_random_trans
 @pytest.mark.parametrize(
     "dataset, why",
     [("SmartCacheDataset", "SmartCacheDataset replaces cached items while training"),
-     ("Dataset", "its Dataset caches nothing")],
+     ("Dataset", "its Dataset keeps no cache in memory")],
 )  # fmt: skip
 def test_device_cache_keeps_a_dataset_it_cannot_cache(tmp_path, dataset, why):
     cfg = example()
@@ -227,6 +229,56 @@ def test_device_cache_keeps_a_dataset_it_cannot_cache(tmp_path, dataset, why):
     assert f"train: {why}" in change.what  # validation is cached, train is kept
     assert "EnsureTyped" not in items_of(script, "train_transforms")
     assert code_of(script, "train_loader").code.startswith("DataLoader(")
+
+
+def test_device_cache_keeps_metadata_for_a_transform_after_a_random_one(tmp_path):
+    cfg = example()  # a Spacingd after the first random transform reads the affine
+    cfg["train"]["pre_transforms"].insert(
+        5,
+        {"name": "Spacingd", "args": {"keys": ["image", "label"], "pixdim": [1, 1, 1]}},
+    )
+    script = lowered(tmp_path, cfg)
+    change = device_cache.apply(script)
+    train = code_of(script, "train_transforms").code.replace('"', "'")
+    assert "EnsureTyped(keys=['image', 'label'], device=device)" in train
+    assert "track_meta" not in train
+    assert "train keeps its metadata" in change.what
+    # only random transforms and type conversions after the cache: no metadata
+    script = lowered(tmp_path / "plain", example())
+    assert "train keeps" not in device_cache.apply(script).what
+    assert "track_meta=False" in code_of(script, "train_transforms").code
+
+
+def test_device_cache_skips_a_partial_cache_and_says_a_cache_num(tmp_path):
+    cfg = example()
+    cfg["train"]["dataset"]["args"]["cache_rate"] = 0.5
+    script = lowered(tmp_path, cfg)
+    change = device_cache.apply(script)
+    assert "train: its cache_rate=0.5 leaves items uncached" in change.what
+    assert code_of(script, "train_loader").code.startswith("DataLoader(")
+    assert "the config's cache_num (validate 9) caps the cache" in change.what
+
+
+def test_device_cache_pins_no_cuda_batch_of_a_config_that_pins(tmp_path):
+    cfg = example()
+    cfg["train"]["dataloader"]["args"]["pin_memory"] = True
+    cfg["validate"]["dataloader"]["args"]["pin_memory"] = False
+    script = lowered(tmp_path, cfg)
+    change = device_cache.apply(script)
+    assert 'pin_memory=device.type != "cuda")' in code_of(script, "train_loader").code
+    assert "pin_memory=False" in code_of(script, "val_loader").code
+    assert "validate's loader pins" not in change.what
+    assert "train's loader pins no batch on CUDA (pin_memory=True)" in change.what
+
+
+def test_device_cache_does_not_guess_a_byoc_transform_after_the_cache(tmp_path):
+    cfg = example()
+    cfg["train"]["pre_transforms"].append(
+        {"path": "my_transforms.MyNormd", "args": {"keys": "image"}}
+    )
+    result = device_cache.apply(lowered(tmp_path, cfg))
+    assert "train: a transform of its own, after the cache, may not take tensors" in (
+        result.what)  # fmt: skip
 
 
 def test_device_cache_does_not_guess_a_byoc_transforms_randomness(tmp_path):

@@ -6,14 +6,20 @@ the random transforms on the CPU and is copied to the GPU. Here an `EnsureTyped(
 device=device)` ends the deterministic part, so the cache holds device tensors: the
 random transforms run on the GPU, nothing is copied per batch, and the loader becomes a
 ThreadDataLoader with no worker processes (there is nothing left for them to do; worker
-processes cannot share CUDA tensors). Training also drops MetaTensor's metadata
-(`track_meta=False`), which its loop never reads; validation keeps it.
+processes cannot share CUDA tensors; CUDA tensors cannot be pinned, so a config's
+`pin_memory` holds on the CPU only). Training also drops MetaTensor's metadata
+(`track_meta=False`), which its loop never reads, when only random transforms follow the
+cache (MONAI's random transforms work in voxels) or ones that only convert types
+(`TYPE_ONLY`); another deterministic transform after a random one (a Spacingd, which
+reads the affine) keeps it, and validation keeps it.
 
 Which transforms are random is MONAI's own word (`RandomizableTrait`, in the component
-table), never guessed: a transform of the user's own (BYOC), whose kind is unknown, and
-a SmartCacheDataset, which replaces cached items while training, keep the literal
-pipeline. On the CPU the device is the CPU and the loader keeps its workers, so the
-numbers are the literal script's.
+table), never guessed: a transform of the user's own (BYOC), whose kind is unknown (or,
+after the cache, whether it takes device tensors), a SmartCacheDataset, which replaces
+cached items while training, and a `cache_rate` below 1, which leaves items to load in
+the main thread, keep the literal pipeline; a `cache_num` is kept and said. On the CPU
+the device is the CPU and the loader keeps its workers, so the numbers are the literal
+script's.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ NAME = "device-cache"
 EXACT_ON_CPU = True  # see the module's docstring
 CACHES = ("CacheDataset", "monai.data.CacheDataset")
 LOADERS = ("DataLoader", "monai.data.DataLoader")
+# deterministic transforms that change a tensor's type or device, never read metadata
+TYPE_ONLY = ("ToTensord", "EnsureTyped", "CastToTyped", "ToDeviced", "Identityd")
 
 
 def apply(script: PlainScript) -> Change | Skip:
@@ -52,9 +60,9 @@ def apply(script: PlainScript) -> Change | Skip:
     sections = [("train", script.train)]
     if script.val is not None:
         sections.append(("validate", script.val))
-    done, why = [], []
+    done, why, notes = [], [], []
     for name, section in sections:
-        problem = cache_on_device(script, name, section)
+        problem = cache_on_device(script, name, section, notes)
         if problem is None:
             done.append(name)
             script.fast.device_loaders.append(section.loader)
@@ -65,7 +73,14 @@ def apply(script: PlainScript) -> Change | Skip:
     add_import(script, "monai.transforms", "EnsureTyped")
     add_import(script, "monai.data", "ThreadDataLoader")
     drop_unused_import(script, "monai.data", "DataLoader")
-    kept = f" ({'; '.join(why)})" if why else ""
+    caps = [n.removeprefix("cache_num: ") for n in notes if n.startswith("cache_num:")]
+    notes = [n for n in notes if not n.startswith("cache_num:")]
+    if caps:
+        notes.append(
+            f"the config's cache_num ({', '.join(caps)}) caps the cache; items beyond "
+            "it load in the main thread every epoch"
+        )
+    kept = f" ({'; '.join(why + notes)})" if why or notes else ""
     return Change(
         NAME,
         f"the {' and '.join(done)} cache holds tensors on the device, its random "
@@ -77,8 +92,13 @@ def apply(script: PlainScript) -> Change | Skip:
     )
 
 
-def cache_on_device(script: PlainScript, name: str, section: Section) -> str | None:
-    """Rewrite one section's transforms and loader; what stops it, or None when done."""
+def cache_on_device(
+    script: PlainScript, name: str, section: Section, notes: list[str]
+) -> str | None:
+    """Rewrite one section's transforms and loader; what stops it, or None when done.
+
+    What the rewrite keeps of the config, or cannot know, is added to `notes`.
+    """
     loader = block(script, section.loader)
     loader_call = call_of(loader.code) if loader is not None else None
     if loader is None or loader_call is None or callee(loader_call) not in LOADERS:
@@ -93,26 +113,50 @@ def cache_on_device(script: PlainScript, name: str, section: Section) -> str | N
     if kind not in {c.rsplit(".", 1)[-1] for c in CACHES}:
         if kind == "SmartCacheDataset":
             return "SmartCacheDataset replaces cached items while training"
-        return f"its {kind} caches nothing (the config would need a CacheDataset)"
+        return f"its {kind} keeps no cache in memory (a CacheDataset does)"
+    rate = keyword(dataset_call, "cache_rate")
+    if rate is not None and not (
+        isinstance(rate.value, ast.Constant) and rate.value.value == 1
+    ):
+        return (
+            f"its cache_rate={ast.unparse(rate.value)} leaves items uncached, which "
+            "would load in the main thread"
+        )
     transform = keyword(dataset_call, "transform")
     transforms = block(script, ast.unparse(transform.value)) if transform else None
     if transforms is None or transforms.items is None:
         return "its transforms are not a list the script builds"
-    first = None
-    for i, item in enumerate(transforms.items):
+    kinds = []
+    for item in transforms.items:
         sym = symbols.lookup(item.name) if item.name else None
         if sym is None or sym.random is None:
-            return f"{item.name or 'a transform of its own'} is of unknown randomness"
-        if sym.random:
-            first = i
-            break
+            shown = item.name or "a transform of its own"
+            if any(kinds):  # after the cache: it would be given device tensors
+                return f"{shown}, after the cache, may not take tensors on the device"
+            return f"{shown} is of unknown randomness"
+        kinds.append(sym.random)
+    at = kinds.index(True) if True in kinds else len(kinds)
     keys = '["image", "label"]' if section.labels else '["image"]'
-    meta = ", track_meta=False" if name == "train" else ""
+    # MetaTensor's metadata goes only where nothing after the cache may read it: a
+    # deterministic transform after a random one (a Spacingd) keeps it, unless it only
+    # converts types (an allowlist: whatever is not on it keeps the metadata)
+    keep_meta = name != "train" or any(
+        not random and item.name not in TYPE_ONLY
+        for item, random in zip(transforms.items[at:], kinds[at:], strict=True)
+    )
+    meta = "" if keep_meta else ", track_meta=False"
     ensure = Item([note(NAME, "the cache ends here, on the training device")],
                   f"EnsureTyped(keys={keys}, device=device{meta})", "EnsureTyped")  # fmt: skip
-    at = len(transforms.items) if first is None else first
     transforms.items.insert(at, ensure)
     transforms.code = compose_code(transforms.compose, transforms.items)
+    if name == "train" and keep_meta:
+        notes.append(
+            "train keeps its metadata (a deterministic transform that may read it "
+            "follows a random one)"
+        )
+    cache_num = keyword(dataset_call, "cache_num")
+    if cache_num is not None:
+        notes.append(f"cache_num: {name} {ast.unparse(cache_num.value)}")
     workers = keyword(loader_call, "num_workers")
     was = ast.unparse(workers.value) if workers is not None else "0"
     if was != "0":  # none already (MONAI's DataLoader default) stays as it is
@@ -121,6 +165,12 @@ def cache_on_device(script: PlainScript, name: str, section: Section) -> str | N
             workers.value = value
         else:
             loader_call.keywords.append(ast.keyword("num_workers", value))
+    pin = keyword(loader_call, "pin_memory")
+    if pin is not None and ast.unparse(pin.value) != "False":  # CUDA: cannot pin
+        was = ast.unparse(pin.value)
+        on_cpu = "" if was == "True" else f" and {was}"
+        pin.value = expr(f'device.type != "cuda"{on_cpu}')
+        notes.append(f"{name}'s loader pins no batch on CUDA (pin_memory={was})")
     loader_call.func = ast.Name("ThreadDataLoader")
     set_code(loader, loader_call,
              note(NAME, "data on the device: no worker processes on CUDA"))  # fmt: skip

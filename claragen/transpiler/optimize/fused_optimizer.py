@@ -1,6 +1,8 @@
-"""fused-optimizer: Adam, AdamW and SGD with `fused=True` on CUDA.
+"""fused-optimizer: a torch optimizer that takes `fused` gets `fused=True` on CUDA.
 
-A fused optimizer updates every parameter in one kernel instead of a loop of small ones
+Which optimizers have a fused kernel is torch's own word (a `fused` parameter in the
+signature, in the component table: Adam, AdamW, SGD, Adagrad in torch 2.13), not a list
+kept here. A fused optimizer updates every parameter in one kernel instead of a loop of small ones
 per tensor. On the CPU the literal optimizer is kept (`fused=False` there). The fused
 kernels compute the same update, up to the order of floating-point operations.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import ast
 
+from claragen.transpiler import symbols
 from claragen.transpiler.optimize.base import (
     Change,
     Skip,
@@ -24,16 +27,27 @@ from claragen.transpiler.targets.plain_script import PlainScript
 
 NAME = "fused-optimizer"
 EXACT_ON_CPU = True  # see the module's docstring
-FUSABLE = {f"{module}{name}" for module in ("torch.optim.", "")
-           for name in ("Adam", "AdamW", "SGD")}  # fmt: skip
+
+
+def fusable(name: str) -> bool:
+    """Whether `name` (as the script calls it) is a torch optimizer that takes `fused`."""
+    module, _, short = name.rpartition(".")
+    sym = symbols.lookup(short)
+    return (
+        module in ("", "torch.optim")
+        and sym is not None
+        and sym.module == "torch.optim"
+        and sym.params is not None
+        and "fused" in sym.params
+    )
 
 
 def apply(script: PlainScript) -> Change | Skip:
     target = block(script, script.optimizer)
     call = call_of(target.code) if target is not None else None
-    if target is None or call is None or callee(call) not in FUSABLE:
+    if target is None or call is None or not fusable(callee(call)):
         shown = callee(call) if call is not None else "its optimizer"
-        return Skip(NAME, f"{shown} has no fused kernel (torch has Adam, AdamW, SGD)")
+        return Skip(NAME, f"{shown} takes no `fused` (no fused kernel in torch)")
     for arg in ("fused", "foreach", "differentiable"):
         if keyword(call, arg) is not None:
             return Skip(NAME, f"the config sets the optimizer's {arg!r}; it is kept")

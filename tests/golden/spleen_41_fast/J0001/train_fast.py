@@ -22,7 +22,9 @@ Optimized (claragen compile --optimize): the rewrites of train.py below;
 off.
 
 - device-cache: the train and validate cache holds tensors on the device, its random
-  transforms run there, and its loader is a ThreadDataLoader.
+  transforms run there, and its loader is a ThreadDataLoader (the config's cache_num
+  (train 32, validate 9) caps the cache; items beyond it load in the main thread
+  every epoch).
   Why: no per-batch CPU transforms and copies; the GPU never waits for the loader
   (numerics: on the GPU the random augmentations are drawn in this process, not in
   the loader's workers, so they differ from the literal script's (from the same
