@@ -60,9 +60,9 @@ def apply(script: PlainScript) -> Change | Skip:
     sections = [("train", script.train)]
     if script.val is not None:
         sections.append(("validate", script.val))
-    done, why, notes = [], [], []
+    done, why, notes, caps = [], [], [], []
     for name, section in sections:
-        problem = cache_on_device(script, name, section, notes)
+        problem = cache_on_device(script, name, section, notes, caps)
         if problem is None:
             done.append(name)
             script.fast.device_loaders.append(section.loader)
@@ -73,8 +73,6 @@ def apply(script: PlainScript) -> Change | Skip:
     add_import(script, "monai.transforms", "EnsureTyped")
     add_import(script, "monai.data", "ThreadDataLoader")
     drop_unused_import(script, "monai.data", "DataLoader")
-    caps = [n.removeprefix("cache_num: ") for n in notes if n.startswith("cache_num:")]
-    notes = [n for n in notes if not n.startswith("cache_num:")]
     if caps:
         notes.append(
             f"the config's cache_num ({', '.join(caps)}) caps the cache; items beyond "
@@ -93,11 +91,12 @@ def apply(script: PlainScript) -> Change | Skip:
 
 
 def cache_on_device(
-    script: PlainScript, name: str, section: Section, notes: list[str]
+    script: PlainScript, name: str, section: Section, notes: list[str], caps: list[str]
 ) -> str | None:
     """Rewrite one section's transforms and loader; what stops it, or None when done.
 
-    What the rewrite keeps of the config, or cannot know, is added to `notes`.
+    What the rewrite keeps of the config, or cannot know, is added to `notes`; the
+    section's `cache_num`, if the config gives one, to `caps` ("train 32").
     """
     loader = block(script, section.loader)
     loader_call = call_of(loader.code) if loader is not None else None
@@ -156,7 +155,7 @@ def cache_on_device(
         )
     cache_num = keyword(dataset_call, "cache_num")
     if cache_num is not None:
-        notes.append(f"cache_num: {name} {ast.unparse(cache_num.value)}")
+        caps.append(f"{name} {ast.unparse(cache_num.value)}")
     workers = keyword(loader_call, "num_workers")
     was = ast.unparse(workers.value) if workers is not None else "0"
     if was != "0":  # none already (MONAI's DataLoader default) stays as it is
@@ -167,10 +166,10 @@ def cache_on_device(
             loader_call.keywords.append(ast.keyword("num_workers", value))
     pin = keyword(loader_call, "pin_memory")
     if pin is not None and ast.unparse(pin.value) != "False":  # CUDA: cannot pin
-        was = ast.unparse(pin.value)
-        on_cpu = "" if was == "True" else f" and {was}"
+        pinned = ast.unparse(pin.value)
+        on_cpu = "" if pinned == "True" else f" and {pinned}"
         pin.value = expr(f'device.type != "cuda"{on_cpu}')
-        notes.append(f"{name}'s loader pins no batch on CUDA (pin_memory={was})")
+        notes.append(f"{name}'s loader pins no batch on CUDA (pin_memory={pinned})")
     loader_call.func = ast.Name("ThreadDataLoader")
     set_code(loader, loader_call,
              note(NAME, "data on the device: no worker processes on CUDA"))  # fmt: skip

@@ -2,8 +2,8 @@
 
 Which optimizers have a fused kernel is torch's own word (a `fused` parameter in the
 signature, in the component table: Adam, AdamW, SGD, Adagrad in torch 2.13), not a list
-kept here. A fused optimizer updates every parameter in one kernel instead of a loop of small ones
-per tensor. On the CPU the literal optimizer is kept (`fused=False` there). The fused
+kept here. A fused optimizer updates every parameter in one kernel instead of a loop of
+small ones per tensor. On the CPU the literal optimizer is kept (`fused=False` there). The fused
 kernels compute the same update, up to the order of floating-point operations.
 """
 
