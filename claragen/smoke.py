@@ -304,15 +304,14 @@ def _plain_value(value):
 
 def build_network(model: Component | None):
     """The config's network, built here (MONAI/torch classes with literal args only)."""
-    import importlib
-
+    from claragen.gates import byoc
     from claragen.transpiler import symbols
 
     if model is None or model.path is not None:
         raise ValueError("the config's network is not a MONAI/torch class")
     sym = symbols.lookup(model.class_name)
     assert sym is not None
-    cls = getattr(importlib.import_module(sym.module), sym.name)
+    cls = byoc.table_class(sym)
     return cls(**{k: _plain_value(v) for k, v in model.args})
 
 

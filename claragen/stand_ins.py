@@ -19,10 +19,10 @@ A real module of the same name always wins: the scripts put `custom/` first on t
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
+from claragen.gates import byoc
 from claragen.transpiler.ir import Config
 
 HEADER = '''"""Stand-ins written by `claragen smoke --stand-ins`: the real module is not here."""
@@ -122,13 +122,10 @@ def role_of(locator: str, name: str = "") -> str:
     return "other"
 
 
-def missing(module: str, mmar_root: Path) -> bool:
-    """Whether neither the MMAR's custom/ folder nor the environment has `module`."""
-    top = module.split(".")[0]
-    custom = mmar_root / "custom"
-    if (custom / top).is_dir() or (custom / f"{top}.py").is_file():
-        return False
-    return importlib.util.find_spec(top) is None  # a top-level lookup runs no code
+def missing(path: str, mmar_root: Path, pythonpath: tuple[str, ...] = ()) -> bool:
+    """Whether the BYOC gate allows `path` ("module.Class") and neither the MMAR's custom/
+    folder, --pythonpath nor the environment has its module (claragen.gates.byoc)."""
+    return byoc.absent(path, byoc.roots(mmar_root, pythonpath))
 
 
 def write_stand_ins(configs: list[Config], mmar_root: Path, folder: Path) -> list[str]:
@@ -137,7 +134,7 @@ def write_stand_ins(configs: list[Config], mmar_root: Path, folder: Path) -> lis
     wanted: dict[str, dict[str, str]] = {}
     for config in configs:
         for c in config.every_component():
-            if c.path and "." in c.path and missing(c.path, mmar_root):
+            if c.path and missing(c.path, mmar_root):
                 module, _, name = c.path.rpartition(".")
                 wanted.setdefault(module, {}).setdefault(name, role_of(c.locator, name))
     for module, classes in wanted.items():

@@ -7,20 +7,20 @@
 
 How each Clara name maps is in `CONTROLLERS`, `HANDLERS` and `EXECUTORS` (and in
 docs/automl.md). A `path` is the user's own class, imported from the MMAR's `custom/`
-folder (or `--pythonpath`): running it is the point of a bring-your-own component.
+folder (or `--pythonpath`) through the BYOC gate (`claragen.gates.byoc`): running it is
+the point of a bring-your-own component, and nothing else is imported.
 `{var}` in a string is replaced by `--set var=value` (Clara's `trainconf`).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claragen.gates import byoc
 from claragen.runtime import controllers, handlers
 
 CONTROLLERS = controllers.BUILTIN
@@ -123,24 +123,30 @@ def read_automl_conf(path: Path | None, variables: dict[str, str]) -> AutomlConf
 
 
 def import_class(path: str, search: list[Path]) -> type:
-    """`module.Class` from the MMAR's custom/ folder or --pythonpath (user code runs)."""
-    module_name, _, cls = path.rpartition(".")
-    if not module_name:
-        raise AutomlConfError(f"'path' {path!r} must be module.Class")
-    for folder in reversed(search):
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
+    """`module.Class` from the MMAR's custom/ folder or --pythonpath, through the BYOC
+    gate: nothing else is imported (the module's code runs)."""
+    found = byoc.resolve(path, search)
+    if isinstance(found, byoc.Refused):
+        raise AutomlConfError(f"{found.reason}; {found.help}")
+    if found.kind != byoc.CUSTOM:
+        where = ", ".join(str(s) for s in search)
+        if found.symbol is not None:
+            raise AutomlConfError(f"'path' {path!r} is a component of training, not "
+                                  "of a search")  # fmt: skip
+        raise AutomlConfError(f"cannot import {found.module!r}: no such module in {where}")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        where = ", ".join(str(s) for s in search) or "sys.path"
-        raise AutomlConfError(
-            f"cannot import {module_name!r} ({exc}); looked in {where}"
-        ) from None
-    try:
-        return getattr(module, cls)
+        cls = byoc.load(found, search)
     except AttributeError:
-        raise AutomlConfError(f"module {module_name!r} has no class {cls!r}") from None
+        raise AutomlConfError(
+            f"module {found.module!r} has no class {found.name!r}"
+        ) from None
+    except (Exception, SystemExit) as exc:  # the user's code: any failure is said
+        raise AutomlConfError(
+            f"importing {found.module!r} raised {type(exc).__name__}: {exc}"
+        ) from None
+    if not callable(cls):
+        raise AutomlConfError(f"{path!r} is a {type(cls).__name__}, not a class")
+    return cls  # type: ignore[return-value]
 
 
 def build(

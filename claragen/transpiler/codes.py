@@ -31,7 +31,7 @@ CODES: dict[str, Code] = {
         Code("E103", "unknown-dialect", "--dialect names a dialect claragen does not know"),
         Code("E104", "bad-component", "a component's 'name', 'path', 'args' or 'ref' is malformed"),
         Code("E105", "bad-byoc-path", "a BYOC 'path' is not 'module.Class'"),
-        Code("E106", "foreign-byoc-path", "a BYOC 'path' names the standard library or a framework's internals"),
+        Code("E106", "foreign-byoc-path", "a BYOC 'path' names code outside custom/, --pythonpath and the component table"),
         Code("E107", "file-too-large", "a config file is larger than --max-config-size"),
         Code("E108", "too-deep", "arrays and objects nest deeper than claragen reads"),
         Code("E109", "bad-number", "a number too long to be a config value, or infinite"),

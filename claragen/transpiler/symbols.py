@@ -7,7 +7,6 @@ ignite versions the project pins; a test keeps it in step with what is installed
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -83,16 +82,6 @@ def from_signature(
 
 
 FRAMEWORKS = ("monai", "torch", "ignite")
-# Packages of the environment a generated script runs in, besides the frameworks: a BYOC
-# `path` into one of them (or into the standard library) names no class of the user's own.
-ENVIRONMENT = frozenset(
-    {"numpy", "scipy", "sklearn", "skimage", "nibabel", "pandas", "PIL", "tensorboard",
-     "mlflow", "optuna", "ray", "claragen", "setuptools", "pip", "pkg_resources", "yaml",
-     "jinja2", "lark", "black", "typer", "rich", "fire", "tqdm", "cloudpickle", "dill",
-     "joblib", "IPython", "requests", "urllib3", "fsspec", "filelock", "sympy"}
-)  # fmt: skip
-
-
 def lookup_path(path: str) -> Symbol | None:
     """A `path` into MONAI, torch or ignite ("monai.networks.nets.SegResNetVAE"), checked
     against the table by its class name; None for the user's own modules (BYOC) and for
@@ -103,17 +92,6 @@ def lookup_path(path: str) -> Symbol | None:
     if sym is None or not (module + ".").startswith(sym.module + "."):
         return None  # the class, in its module or a submodule of it (nets.unet.UNet)
     return sym
-
-
-def foreign_path(path: str) -> str | None:
-    """What a BYOC `path` names when it is no class of the user's own and none of the
-    table: "the standard library", "torch" ...; None for the user's own modules."""
-    root = path.split(".", 1)[0]
-    if root in sys.stdlib_module_names or root == "builtins":
-        return "the standard library"
-    if (root in FRAMEWORKS or root in ENVIRONMENT) and lookup_path(path) is None:
-        return root
-    return None
 
 
 def byoc(path: str) -> Symbol:

@@ -5,12 +5,14 @@
                                               mean 'channels'?
 
 Names are checked against the component table (`symbols`), never by importing anything.
-A `path` into MONAI, torch or ignite is checked the same way; the user's own classes (BYOC)
-are not imported here: the `import_byoc` pass does that, and only with `--import-byoc`.
+A `path` goes through the BYOC gate (`claragen.gates.byoc`): a class of the table is checked
+the same way, a module of the user's own is not imported here (the `import_byoc` pass does
+that, and only with `--import-byoc`), and anything else is E106.
 """
 
 from __future__ import annotations
 
+from claragen.gates import byoc
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
@@ -19,21 +21,16 @@ from claragen.transpiler.ir import Component, Config, Lit, SearchValue, Value
 
 def check_component(comp: Component, ctx: PassContext) -> None:
     if comp.path is not None:
-        foreign = symbols.foreign_path(comp.path)
-        if foreign is not None:
+        found = byoc.resolve(comp.path, byoc.roots(ctx.mmar_root, ctx.options.pythonpath))
+        if isinstance(found, byoc.Refused):
             ctx.diags.error(
                 "E106",
                 comp.name_span or comp.span,
-                f"the BYOC path {comp.path!r} names {foreign}, not a class of your own "
-                f"nor one of the component table ({comp.locator})",
-                "a 'path' names a class in a module of the MMAR's custom/ folder (or of "
-                "--pythonpath); a MONAI, torch or ignite class, by its 'name' or its path in "
-                "the table",
+                f"{found.reason} ({comp.locator})",
+                found.help,
             )
-            return
-        sym = symbols.lookup_path(comp.path)
-        if sym is not None:  # else the user's own: the import_byoc pass, when asked
-            check_args(comp, sym, ctx)
+        elif found.symbol is not None:  # else the user's own: import_byoc, when asked
+            check_args(comp, found.symbol, ctx)
         return
     if comp.name is None:
         return

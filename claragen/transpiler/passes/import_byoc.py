@@ -7,18 +7,16 @@
        class 'Missing'
 
 Importing a module runs its code, so this is the one pass that runs user code, and only when
-the user asks for it. Modules are looked up in the MMAR's `custom/` folder (where Clara put
-them), then in each `--pythonpath` folder, then on the usual `sys.path`. Without the flag,
-BYOC classes are emitted as imports and never touched at compile time.
+the user asks for it, and only code that the BYOC gate (`claragen.gates.byoc`) allowed: a
+module of the MMAR's `custom/` folder or of a `--pythonpath` folder. Without the flag, BYOC
+classes are emitted as imports and never touched at compile time.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import sys
-from pathlib import Path
 
+from claragen.gates import byoc
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.ir import Component, Config
@@ -26,56 +24,49 @@ from claragen.transpiler.passes.check_components import check_args
 from claragen.transpiler.signatures import signature_of
 
 
-def search_path(ctx: PassContext) -> list[str]:
-    roots = [ctx.mmar_root / "custom", *map(Path, ctx.options.pythonpath)]
-    return [str(r.resolve()) for r in roots]
-
-
-def load_class(path: str, roots: list[str]) -> type | str:
-    """The class `path` names, or why it cannot be had."""
-    module_name, _, name = path.rpartition(".")
-    saved = list(sys.path)
-    sys.path[:0] = roots
-    try:
-        module = importlib.import_module(module_name)
-    except (Exception, SystemExit) as exc:  # user code: any failure is a diagnostic
-        return f"importing {module_name!r} raised {type(exc).__name__}: {exc}"
-    finally:
-        sys.path[:] = saved
-    cls = getattr(module, name, None)
-    if cls is None:
-        return f"module {module_name!r} has no {name!r}"
-    if not inspect.isclass(cls) and not callable(cls):
-        return f"{path!r} is a {type(cls).__name__}, not a class"
-    return cls
-
-
 def import_byoc(config: Config, ctx: PassContext) -> Config:
     if not ctx.options.import_byoc:
         return config
-    roots = search_path(ctx)
+    folders = byoc.roots(ctx.mmar_root, ctx.options.pythonpath)
     for comp in config.every_component():
-        if comp.path is None or symbols.lookup_path(comp.path) is not None:
-            continue  # not BYOC, or a framework class check_components knows
-        if symbols.foreign_path(comp.path) is not None:
-            continue  # refused by check_components (E106): never imported
-        check_byoc(comp, roots, ctx)
+        if comp.path is None:
+            continue
+        found = byoc.resolve(comp.path, folders)
+        if isinstance(found, byoc.Resolved) and found.kind != byoc.TABLE:
+            check_byoc(comp, found, folders, ctx)  # refused ones are E106: never imported
     return config
 
 
-def check_byoc(comp: Component, roots: list[str], ctx: PassContext) -> None:
+def load_class(found: byoc.Resolved, folders: list) -> type | str:
+    """The class an allowed path names, or why it cannot be had."""
+    if found.kind == byoc.ABSENT:
+        return f"no module {found.module!r} in " + ", ".join(str(f) for f in folders)
+    try:
+        cls = byoc.load(found, folders)
+    except AttributeError:
+        return f"module {found.module!r} has no {found.name!r}"
+    except (Exception, SystemExit) as exc:  # user code: any failure is a diagnostic
+        return f"importing {found.module!r} raised {type(exc).__name__}: {exc}"
+    if not inspect.isclass(cls) and not callable(cls):
+        return f"{found.path!r} is a {type(cls).__name__}, not a class"
+    return cls
+
+
+def check_byoc(
+    comp: Component, found: byoc.Resolved, folders: list, ctx: PassContext
+) -> None:
     assert comp.path is not None
-    found = load_class(comp.path, roots)
-    if isinstance(found, str):
+    cls = load_class(found, folders)
+    if isinstance(cls, str):
         ctx.diags.error(
             "E410",
             comp.name_span or comp.span,
-            f"cannot import the BYOC class {comp.path!r} ({comp.locator}): {found}",
+            f"cannot import the BYOC class {comp.path!r} ({comp.locator}): {cls}",
             "put the module in the MMAR's custom/ folder, or name its folder with "
             "--pythonpath",
         )
         return
-    sig = signature_of(found)
+    sig = signature_of(cls)
     if sig is None:  # a builtin or C type: Python cannot say what it takes
         return
     module, _, name = comp.path.rpartition(".")
