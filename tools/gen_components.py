@@ -61,11 +61,34 @@ def main(out: str) -> None:
                 table[name] = {"module": module_name, **sig}
                 if issubclass(obj, Transform):  # MONAI's own word on randomness
                     table[name]["random"] = issubclass(obj, RandomizableTrait)
-    data = {"versions": dict(sorted(versions.items())), "components": table}
+    data = {
+        "versions": dict(sorted(versions.items())),
+        "components": table,
+        "bundle": bundle_syntax(),
+    }
     with open(out, "w") as f:
         json.dump(data, f, indent=0, sort_keys=True)
         f.write("\n")
     print(f"{len(table)} components -> {out}")
+
+
+def bundle_syntax() -> dict[str, list[str]]:
+    """What MONAI's bundle ConfigParser reads as more than data, from MONAI's own
+    constants: the directive keys of a component and of the file, the key prefix of a
+    merge, the prefixes of an expression, a reference and a macro, and the id separators
+    (the current one, and the "#" it still rewrites for backward compatibility)."""
+    from monai.bundle import ConfigParser
+    from monai.bundle import utils as bundle_utils
+    from monai.bundle.config_item import ConfigComponent
+
+    return {
+        "directive_keys": sorted({*ConfigComponent.non_arg_keys, ConfigParser.meta_key}),
+        "key_prefixes": [bundle_utils.MERGE_KEY],
+        "value_prefixes": sorted(
+            {bundle_utils.EXPR_KEY, bundle_utils.ID_REF_KEY, bundle_utils.MACRO_KEY}
+        ),
+        "separators": sorted({bundle_utils.ID_SEP_KEY, "#"}),
+    }
 
 
 if __name__ == "__main__":

@@ -18,24 +18,12 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import keyword
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from claragen.gates.names import is_python_name as is_name  # noqa: F401 (re-exported)
 from claragen.transpiler.diagnostics import Span
-
-
-def is_name(text: str) -> bool:
-    """A Python identifier that is not a keyword, spelled as Python reads it: what may
-    become a name in the script. Python folds identifiers to NFKC ('\ufb01le' is 'file'),
-    so a name that folds to another spelling is none (two args could become one)."""
-    return (
-        text.isidentifier()
-        and not keyword.iskeyword(text)
-        and unicodedata.normalize("NFKC", text) == text
-    )
 
 
 def member(locator: str, key: str) -> str:

@@ -312,8 +312,9 @@ class Compilation:
         self.diags.raise_if_errors()
         assert script is not None
         self.targets[f"{job.id}/configs/train.json"] = "bundle"
+        train = self.bundle_file(lambda: bundle.train_bundle(script), config)
         return {
-            f"{job.id}/configs/train.json": bundle.dumps(bundle.train_bundle(script)),
+            f"{job.id}/configs/train.json": bundle.dumps(train),
             f"{job.id}/configs/metadata.json": bundle.dumps(
                 bundle.metadata(config.file, job.id, job.values)
             ),
@@ -342,7 +343,23 @@ class Compilation:
         script = lower_engines_evaluation(config, ctx, ".", job.id, job.values, model)
         self.diags.raise_if_errors()
         assert script is not None
-        return bundle.dumps(bundle.evaluate_bundle(script))
+        return bundle.dumps(
+            self.bundle_file(lambda: bundle.evaluate_bundle(script), config)
+        )
+
+    def bundle_file(self, make: Callable[[], dict], config: Config) -> dict:
+        """A bundle file that passed the bundle language's gate, else an E600."""
+        try:
+            return make()
+        except bundle.BundleError as exc:
+            self.diags.error(
+                "E600",
+                config.span,
+                f"the bundle target would write what MONAI reads as code: {exc}",
+                "compile with --target plain or engines",
+            )
+            self.diags.raise_if_errors()
+            raise
 
     def compile_validation(
         self,

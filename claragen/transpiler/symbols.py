@@ -48,6 +48,11 @@ def versions() -> dict[str, str]:
     return dict(_table()["versions"])
 
 
+def bundle_syntax() -> dict[str, list[str]]:
+    """What MONAI's bundle parser reads as more than data (gates/names.py)."""
+    return {k: list(v) for k, v in _table()["bundle"].items()}
+
+
 def component_names() -> list[str]:
     return list(_table()["components"])
 

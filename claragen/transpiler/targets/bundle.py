@@ -30,12 +30,10 @@ import json
 from typing import Any
 
 from claragen import __version__
-from claragen.transpiler import symbols
+from claragen.gates import names
+from claragen.transpiler import exprcheck, symbols
 from claragen.transpiler.targets.engines import EnginesScript
 
-SPECIAL = ("$", "@", "%")  # a string that starts with one is code or a reference
-ID_SEPARATOR = "#"  # MONAI rewrites it in any string (to "::", its newer separator)
-SPECIAL_ANYWHERE = (*SPECIAL, ID_SEPARATOR)  # in a `$` expression's string literals
 # Modules a `$` expression may name; MONAI imports them for the bundle ("imports").
 IMPORTS = ("os", "torch", "monai", "numpy", "ignite")
 
@@ -78,8 +76,10 @@ class Translator:
         """A call's args by parameter name (positional ones named from the component
         table), or None when the call cannot be a `_target_` component."""
         target = self.target(call.func)
-        if target is None or any(k.arg is None for k in call.keywords):
-            return None
+        if target is None or any(
+            k.arg is None or not names.is_bundle_key(k.arg) for k in call.keywords
+        ):
+            return None  # a `$` expression, where an arg name is only a name
         named = [(k.arg, k.value) for k in call.keywords]
         if not call.args:
             return named  # type: ignore[return-value]
@@ -96,7 +96,7 @@ class Translator:
 
     def text(self, text: str) -> str:
         """A config string as a bundle string that MONAI leaves alone."""
-        if text.startswith(SPECIAL) or ID_SEPARATOR in text:
+        if not names.is_bundle_text(text):
             return "$" + _spelled(text)
         return text
 
@@ -138,9 +138,7 @@ class Translator:
                 return n
 
             def visit_Constant(self, n: ast.Constant) -> ast.expr:
-                if isinstance(n.value, str) and any(
-                    c in n.value for c in SPECIAL_ANYWHERE
-                ):
+                if isinstance(n.value, str) and not names.is_bundle_literal(n.value):
                     return ast.parse(_spelled(n.value), mode="eval").body
                 return n
 
@@ -162,13 +160,11 @@ def _is_json_scalar(value: object) -> bool:
 
 
 def _plain_key(key: ast.expr | None) -> bool:
-    """A dict key that MONAI reads as data: a string that is no directive (`_target_`),
-    no id path (`a#b`) and no reference or expression."""
+    """A dict key that MONAI reads as data (gates/names.py)."""
     return (
         isinstance(key, ast.Constant)
         and isinstance(key.value, str)
-        and key.value.isidentifier()
-        and not (key.value.startswith("_") and key.value.endswith("_"))
+        and names.is_bundle_key(key.value)
     )
 
 
@@ -207,9 +203,24 @@ def _imported_names(lines: list[str]) -> dict[str, str]:
     return names
 
 
+class BundleError(Exception):
+    """A bundle file would carry something MONAI reads as code that claragen did not
+    write (gates/names.check_bundle); the message lists where."""
+
+
+def checked(config: dict[str, Any], script: EnginesScript) -> dict[str, Any]:
+    """`config` once the bundle language's gate has passed it (raises BundleError)."""
+    byoc = set(_imported_names(script.byoc_imports).values())
+    targets = set(symbols.qualified_names()) | byoc | set(exprcheck.PUBLIC_API)
+    problems = names.check_bundle(config, set(config), targets)
+    if problems:
+        raise BundleError("; ".join(problems[:5]))
+    return config
+
+
 def train_bundle(script: EnginesScript) -> dict[str, Any]:
     """configs/train.json of one job."""
-    return bundle_config(script, "trainer")
+    return checked(bundle_config(script, "trainer"), script)
 
 
 def evaluate_bundle(script: EnginesScript) -> dict[str, Any]:
@@ -220,9 +231,9 @@ def evaluate_bundle(script: EnginesScript) -> dict[str, Any]:
         where = t.expression(ast.parse(path, mode="eval").body)
         config["initialize"].append(
             "$@model.load_state_dict((lambda c: c.get('model', c))("
-            f"torch.load({where}, map_location=@device)))"
+            f"torch.load({where}, map_location=@device, weights_only=True)))"
         )
-    return config
+    return checked(config, script)
 
 
 def bundle_config(
