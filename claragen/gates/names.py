@@ -84,6 +84,7 @@ def is_bundle_literal(text: str) -> bool:
 
 
 _REF = re.compile(r"@(\w+)")
+_MARK = "__claragen_bundle_ref_"  # an @id of a `$` expression, as check_bundle parses it
 
 
 def check_bundle(data: Any, ids: set[str], targets: set[str]) -> list[str]:
@@ -132,13 +133,13 @@ def _string(text: str, where: str, ids: set[str]) -> Iterator[str]:
     if refs - ids:
         yield f"{where}: {text!r} refers to {sorted(refs - ids)}, no id of the bundle"
     try:
-        tree = ast.parse(_REF.sub(r"__ref_\1", text[1:]), mode="eval")
+        tree = ast.parse(_REF.sub(_MARK + r"\1", text[1:]), mode="eval")
     except SyntaxError:
         yield f"{where}: {text!r} is no Python expression"
         return
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if not is_bundle_literal(node.value):
+            if _MARK in node.value or not is_bundle_literal(node.value):
                 yield f"{where}: the string {node.value!r} would be rewritten by MONAI"
         if isinstance(node, ast.Attribute) and node.attr.startswith("__"):
             yield f"{where}: {text!r} reaches {node.attr!r}"
