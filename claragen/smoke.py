@@ -321,7 +321,7 @@ def export_torchscript(model: Component | None, ckpt: Path, out: Path) -> Path:
     import torch
 
     net = build_network(model)
-    state = torch.load(ckpt, map_location="cpu")
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
     net.load_state_dict(state.get("model", state))
     torch.jit.script(net.eval()).save(str(out))
     return out

@@ -80,11 +80,15 @@ def is_bundle_literal(text: str) -> bool:
     """Whether a string literal inside a `$` expression is left alone by MONAI, which
     replaces `@id` and rewrites separators anywhere in the expression's text."""
     syntax = bundle_syntax()
-    return not any(c in text for c in (*syntax["value_prefixes"], *syntax["separators"]))
+    return not any(
+        c in text for c in (*syntax["value_prefixes"], *syntax["separators"])
+    )
 
 
 _REF = re.compile(r"@(\w+)")
-_MARK = "__claragen_bundle_ref_"  # an @id of a `$` expression, as check_bundle parses it
+_MARK = (
+    "__claragen_bundle_ref_"  # an @id of a `$` expression, as check_bundle parses it
+)
 
 
 def check_bundle(data: Any, ids: set[str], targets: set[str]) -> list[str]:
@@ -151,8 +155,10 @@ def _imports(value: Any, where: str) -> Iterator[str]:
         return
     for i, line in enumerate(value):
         parts = line.split(" ") if isinstance(line, str) else []
-        if len(parts) != 2 or parts[0] != "$import" or not all(
-            is_python_name(p) for p in parts[1].split(".")
+        if (
+            len(parts) != 2
+            or parts[0] != "$import"
+            or not all(is_python_name(p) for p in parts[1].split("."))
         ):
             yield f"{where}[{i}]: {line!r} is no '$import module' line"
 

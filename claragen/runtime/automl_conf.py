@@ -133,7 +133,9 @@ def import_class(path: str, search: list[Path]) -> type:
         if found.symbol is not None:
             raise AutomlConfError(f"'path' {path!r} is a component of training, not "
                                   "of a search")  # fmt: skip
-        raise AutomlConfError(f"cannot import {found.module!r}: no such module in {where}")
+        raise AutomlConfError(
+            f"cannot import {found.module!r}: no such module in {where}"
+        )
     try:
         cls = byoc.load(found, search)
     except AttributeError:

@@ -61,6 +61,7 @@ CODES: dict[str, Code] = {
         Code("E404", "unknown-pipeline", "an unknown Clara 3.x image pipeline"),
         Code("E405", "no-datalist", "a dataset or pipeline without a datalist"),
         Code("E410", "byoc-import", "--import-byoc: a BYOC class cannot be imported"),
+        Code("E411", "weakened-deserializer", "an arg would let a deserializer run a file's code (weights_only=False, allow_pickle, pickle_module)"),
         # search spaces
         Code("E500", "bad-search", "a 'search' block or item is malformed"),
         Code("E501", "bad-float-targets", "float targets are not [min, max] with min < max"),

@@ -87,6 +87,8 @@ def from_signature(
 
 
 FRAMEWORKS = ("monai", "torch", "ignite")
+
+
 def lookup_path(path: str) -> Symbol | None:
     """A `path` into MONAI, torch or ignite ("monai.networks.nets.SegResNetVAE"), checked
     against the table by its class name; None for the user's own modules (BYOC) and for

@@ -1,6 +1,7 @@
 """The names gate (claragen/gates/names.py) for MONAI's bundle language: every key that
 MONAI's ConfigParser treats as a directive, and every value prefix and id separator, read
-from MONAI's own constants, is refused or quoted by the bundle target (issue 27, class 1)."""
+from MONAI's own constants, is refused or quoted by the bundle target (issue 27, class 1).
+"""
 
 from __future__ import annotations
 

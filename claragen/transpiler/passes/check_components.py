@@ -21,7 +21,9 @@ from claragen.transpiler.ir import Component, Config, Lit, SearchValue, Value
 
 def check_component(comp: Component, ctx: PassContext) -> None:
     if comp.path is not None:
-        found = byoc.resolve(comp.path, byoc.roots(ctx.mmar_root, ctx.options.pythonpath))
+        found = byoc.resolve(
+            comp.path, byoc.roots(ctx.mmar_root, ctx.options.pythonpath)
+        )
         if isinstance(found, byoc.Refused):
             ctx.diags.error(
                 "E106",

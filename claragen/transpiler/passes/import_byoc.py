@@ -33,7 +33,9 @@ def import_byoc(config: Config, ctx: PassContext) -> Config:
             continue
         found = byoc.resolve(comp.path, folders)
         if isinstance(found, byoc.Resolved) and found.kind != byoc.TABLE:
-            check_byoc(comp, found, folders, ctx)  # refused ones are E106: never imported
+            check_byoc(
+                comp, found, folders, ctx
+            )  # refused ones are E106: never imported
     return config
 
 
