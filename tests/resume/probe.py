@@ -32,7 +32,9 @@ resume_saves, steps, inside = 0, 0, False
 
 def killing_save(obj, f, *args, **kwargs):
     global resume_saves
-    path = os.fspath(f)
+    # the scripts save into a file they opened themselves (open_new): its path
+    path = os.readlink(f"/proc/self/fd/{f.fileno()}") if hasattr(f, "fileno") else f
+    path = os.fspath(path)
     if resume_saves == KILL_SAVE:
         folder = os.path.dirname(path)
         if os.path.isfile(os.path.join(folder, "model.pt")):
@@ -44,8 +46,8 @@ def killing_save(obj, f, *args, **kwargs):
             json.dump({"path": path}, out)
         buffer = io.BytesIO()
         real_save(obj, buffer, *args, **kwargs)
-        with open(path, "wb") as half:
-            half.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+        f.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+        f.flush()
         os._exit(137)
     real_save(obj, f, *args, **kwargs)
     if os.path.basename(path).startswith("resume.pt"):

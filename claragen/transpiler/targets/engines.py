@@ -309,8 +309,9 @@ class EnginesLowering(EnginesMixin, PlainLowering):
             "functools",
             "multiprocessing",
             "signal",
+            "stat",
             "sys",
-        ):  # stop
+        ):  # stop, and append_line
             self.imports.add_module(module)
         self.finish_imports(script)
         script.docstring = self.engines_docstring(values, "train")

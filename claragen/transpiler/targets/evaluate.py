@@ -189,7 +189,8 @@ class EvalLowering(PlainLowering):
         for module in ("argparse", "json", "logging", "os", "time", "torch"):
             self.imports.add_module(module)
         self.imports.add_name("monai.data", "decollate_batch")
-        if script.plan.report:  # MetricsSaver
+        if script.plan.report:  # MetricsSaver (its files made in a folder of its own)
+            self.imports.add_module("tempfile")
             self.imports.add_name("monai.handlers.utils", "write_metrics_reports")
         if self.imports.byoc:
             self.imports.add_module("sys")

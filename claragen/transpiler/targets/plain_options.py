@@ -275,7 +275,8 @@ class OptionsLowering:
             self.imports.add_module(module)
         if script.train.metrics or script.val is not None:  # per-case items
             self.imports.add_name("monai.data", "decollate_batch")
-        if script.plan.report:  # MetricsSaver
+        if script.plan.report:  # MetricsSaver (its files made in a folder of its own)
+            self.imports.add_module("tempfile")
             self.imports.add_name("monai.handlers.utils", "write_metrics_reports")
         if script.seed is not None:
             self.imports.add_name("monai.utils", "set_determinism")
@@ -291,6 +292,7 @@ class OptionsLowering:
             "multiprocessing",
             "shlex",
             "signal",
+            "stat",
             "sys",
         ):
             self.imports.add_module(module)

@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import os
+import tempfile
 import time
 
 import monai
@@ -123,6 +124,40 @@ def metric_value(metric):
     return float(value)
 
 
+def remove_file(path):
+    """Remove the file at `path`, if there is one: a link there goes, not what it points
+    to."""
+    if os.path.lexists(path):
+        os.unlink(path)
+
+
+def open_new(path):
+    """`path` as a new file, open for writing (binary): what was there goes first, and the
+    file is created here, never through a link that was left in its place (O_EXCL |
+    O_NOFOLLOW). Every file the script writes itself is made with it."""
+    remove_file(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(fd, "wb")
+
+
+def replace_atomically(path, write):
+    """Write `path` with `write(f)` into `path`.tmp, flush it to disk, then rename it onto
+    `path`: a reader of `path`, or a run killed while writing, finds the old file or the
+    new one, never half of one."""
+    tmp = path + ".tmp"
+    with open_new(tmp) as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path, data):
+    """`data` as JSON into `path`, atomically (see replace_atomically)."""
+    text = json.dumps(data, indent=2) + "\n"
+    replace_atomically(path, lambda f: f.write(text.encode("utf-8")))
+
+
 # line 66 validate.handlers[2] MetricsSaver: the metrics whose per-case values it writes
 # (its batch_transform: the loop takes each image's file name)
 REPORT_DETAILS = ["val_mean_dice"]
@@ -161,16 +196,24 @@ def validate(model, loader, inferer, postprocessing, metrics, device, amp, repor
 
 def save_metrics_report(save_dir, metrics, report):
     """The metrics, each case's values and their summaries, written as MONAI's
-    MetricsSaver writes them (line 66 validate.handlers[2])."""
-    write_metrics_reports(
-        save_dir=save_dir,
-        images=report["images"] or None,
-        metrics={k: v for k, v in metrics.items() if k in ["val_mean_dice", "val_acc"]},
-        metric_details=report["details"],
-        summary_ops="*",
-        deli=",",
-        output_type="csv",
-    )
+    MetricsSaver writes them (line 66 validate.handlers[2]): into a new folder of the
+    script's own, then each file renamed into `save_dir`, so that none is written
+    through a link that was left there."""
+    os.makedirs(save_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=save_dir) as fresh:
+        write_metrics_reports(
+            save_dir=fresh,
+            images=report["images"] or None,
+            metrics={
+                k: v for k, v in metrics.items() if k in ["val_mean_dice", "val_acc"]
+            },
+            metric_details=report["details"],
+            summary_ops="*",
+            deli=",",
+            output_type="csv",
+        )
+        for name in sorted(os.listdir(fresh)):
+            os.replace(os.path.join(fresh, name), os.path.join(save_dir, name))
 
 
 def main(argv=None):
@@ -260,7 +303,7 @@ def main(argv=None):
     }
 
     # line 53 validate.handlers[0] CheckpointLoader
-    checkpoint = torch.load(args.mmar_ckpt, map_location=device)
+    checkpoint = torch.load(args.mmar_ckpt, map_location=device, weights_only=True)
     for name, obj in {"model": model}.items():
         obj.load_state_dict(checkpoint.get(name, checkpoint), strict=True)
 
@@ -280,8 +323,7 @@ def main(argv=None):
     )
     save_metrics_report(args.mmar_eval_output_path, metrics, report)
     os.makedirs(args.mmar_eval_output_path, exist_ok=True)
-    with open(os.path.join(args.mmar_eval_output_path, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    write_json(os.path.join(args.mmar_eval_output_path, "metrics.json"), metrics)
     for name, value in metrics.items():
         log.info(f"{name}: {value:.4f}")
     log.info(f"validation took {time.time() - start_time:.1f} s")

@@ -122,6 +122,40 @@ def select_device(name):
     return torch.device(name)
 
 
+def remove_file(path):
+    """Remove the file at `path`, if there is one: a link there goes, not what it points
+    to."""
+    if os.path.lexists(path):
+        os.unlink(path)
+
+
+def open_new(path):
+    """`path` as a new file, open for writing (binary): what was there goes first, and the
+    file is created here, never through a link that was left in its place (O_EXCL |
+    O_NOFOLLOW). Every file the script writes itself is made with it."""
+    remove_file(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(fd, "wb")
+
+
+def replace_atomically(path, write):
+    """Write `path` with `write(f)` into `path`.tmp, flush it to disk, then rename it onto
+    `path`: a reader of `path`, or a run killed while writing, finds the old file or the
+    new one, never half of one."""
+    tmp = path + ".tmp"
+    with open_new(tmp) as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path, data):
+    """`data` as JSON into `path`, atomically (see replace_atomically)."""
+    text = json.dumps(data, indent=2) + "\n"
+    replace_atomically(path, lambda f: f.write(text.encode("utf-8")))
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -255,8 +289,7 @@ def main(argv=None):
         if isinstance(value, (int, float))
     }
     os.makedirs(args.mmar_eval_output_path, exist_ok=True)
-    with open(os.path.join(args.mmar_eval_output_path, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    write_json(os.path.join(args.mmar_eval_output_path, "metrics.json"), metrics)
     for name, value in metrics.items():
         log.info(f"{name}: {value:.4f}")
     log.info(f"validation took {time.time() - start_time:.1f} s")

@@ -33,6 +33,7 @@ import multiprocessing
 import os
 import shlex
 import signal
+import stat
 import sys
 import time
 
@@ -192,19 +193,52 @@ def metric_value(metric):
     return float(value)
 
 
-def replace_atomically(tmp, path):
-    """Flush `tmp` to disk, then rename it onto `path`: a reader of `path`, or a run killed
-    while writing, finds the old file or the new one, never half of one."""
-    with open(tmp, "r+b") as f:
+def remove_file(path):
+    """Remove the file at `path`, if there is one: a link there goes, not what it points
+    to."""
+    if os.path.lexists(path):
+        os.unlink(path)
+
+
+def open_new(path):
+    """`path` as a new file, open for writing (binary): what was there goes first, and the
+    file is created here, never through a link that was left in its place (O_EXCL |
+    O_NOFOLLOW). Every file the script writes itself is made with it."""
+    remove_file(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(fd, "wb")
+
+
+def replace_atomically(path, write):
+    """Write `path` with `write(f)` into `path`.tmp, flush it to disk, then rename it onto
+    `path`: a reader of `path`, or a run killed while writing, finds the old file or the
+    new one, never half of one."""
+    tmp = path + ".tmp"
+    with open_new(tmp) as f:
+        write(f)
+        f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
-def write_result(path, result):
-    """result.json, written atomically (see replace_atomically)."""
-    with open(path + ".tmp", "w") as f:
-        json.dump(result, f, indent=2)
-    replace_atomically(path + ".tmp", path)
+def write_json(path, data):
+    """`data` as JSON into `path`, atomically (see replace_atomically)."""
+    text = json.dumps(data, indent=2) + "\n"
+    replace_atomically(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def append_line(path, text):
+    """Append a line to the regular file `path` (made when missing), never through a link."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    with os.fdopen(os.open(path, flags, 0o644), "ab") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(f"{path} is no regular file")
+        f.write(text.encode("utf-8") + b"\n")
+
+
+def own_file(path):
+    """Whether `path` is a regular file, not a link (nor a FIFO or a folder)."""
+    return os.path.lexists(path) and stat.S_ISREG(os.lstat(path).st_mode)
 
 
 def append_progress(path, epoch, epochs, epoch_s, lr, metrics):
@@ -221,8 +255,7 @@ def append_progress(path, epoch, epochs, epoch_s, lr, metrics):
         "lr": lr,
         "key_metric": KEY_METRIC,
     }
-    with open(path, "a") as f:
-        f.write(json.dumps({**record, "metrics": metrics}) + "\n")
+    append_line(path, json.dumps({**record, "metrics": metrics}))
 
 
 class StopOnSignal:
@@ -273,8 +306,7 @@ def save_checkpoint(path, objects):
     state = {
         k: v.state_dict() if hasattr(v, "state_dict") else v for k, v in objects.items()
     }
-    torch.save(state, path + ".tmp")
-    replace_atomically(path + ".tmp", path)
+    replace_atomically(path, lambda f: torch.save(state, f))
 
 
 def init_distributed(device):
@@ -549,8 +581,8 @@ def main(argv=None):
         "scaler": scaler,
     }
     start_epoch = 1
-    if args.resume and os.path.isfile(resume_path):
-        resume = torch.load(resume_path, map_location=device)
+    if args.resume and own_file(resume_path):
+        resume = torch.load(resume_path, map_location=device, weights_only=True)
         for name, obj in resume_objects.items():
             obj.load_state_dict(resume[name])
         start_epoch = resume["epoch"] + 1
@@ -565,8 +597,8 @@ def main(argv=None):
         log.info(f"No {resume_path} to resume from: training from the start")
     # progress.jsonl: a line per epoch (see append_progress); a fresh run starts it again.
     progress_path = os.path.join(args.mmar_ckpt_dir, "progress.jsonl")
-    if start_epoch == 1 and os.path.exists(progress_path) and rank == 0:
-        os.remove(progress_path)
+    if start_epoch == 1 and rank == 0:
+        remove_file(progress_path)
 
     # SIGTERM or Ctrl-C: stop after the current iteration (see StopOnSignal). torchrun
     # passes SIGTERM on to each rank (and kills it 30 s later); the ranks stop at the same
@@ -727,7 +759,7 @@ def main(argv=None):
         "wall_time_s": time.time() - start_time,
     }
     if rank == 0:
-        write_result(os.path.join(args.mmar_ckpt_dir, "result.json"), result)
+        write_json(os.path.join(args.mmar_ckpt_dir, "result.json"), result)
     log.info(f"{KEY_METRIC}: best {best_value} at epoch {best_epoch}")
     if world_size > 1:
         # Leave the group together, before DDP's reducer is torn down: freed while a
