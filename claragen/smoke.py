@@ -9,6 +9,7 @@ validation, with small crops and windows. It reports pass or fail, and why.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from claragen.gates import safe_io
 from claragen.script_errors import cause
 from claragen.stand_ins import write_stand_ins
 from claragen.transpiler.context import CompileOptions
@@ -34,6 +36,7 @@ from claragen.transpiler.ir import (
     is_literal,
     to_python,
 )
+from claragen.transpiler.limits import config_text
 from claragen.transpiler.pipeline import Compilation, compile_to_dir, first_level_names
 
 # A smoke run trains from scratch: no checkpoint to load.
@@ -171,7 +174,11 @@ def make_data(folder: Path, config: Config, train_model: Component | None) -> No
     for key in datalist:
         if "valid" in key or "test" in key:
             datalist[key] = entries[-1:]
-    (folder / "dataset.json").write_text(json.dumps(datalist, indent=2))
+    safe_io.create(folder / "dataset.json", json.dumps(datalist, indent=2).encode())
+
+
+def _script_text(script: Path) -> str:
+    return safe_io.read_text(script, safe_io.LIMITS["script"])
 
 
 def _window(script: str, option: str) -> list[str]:
@@ -240,7 +247,7 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
                 None,
             )  # fmt: skip
             ts = None
-            if "--mmar-torchscript" in script.read_text() and ckpt is not None:
+            if "--mmar-torchscript" in _script_text(script) and ckpt is not None:
                 try:
                     ts = export_torchscript(comp.train_models.get("J0001"), ckpt,
                                             root / "model.ts")  # fmt: skip
@@ -254,7 +261,7 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
 def _train(root: Path, script: Path, config_ir: Config, run_env: dict[str, str],
            model: Component | None) -> SmokeResult:  # fmt: skip
     data = root / "data"
-    text = script.read_text()
+    text = _script_text(script)
     cmd = [sys.executable, str(script), "--epochs", "1", "--device", "cpu",
            "--data-root", str(data), "--dataset-json", str(data / "dataset.json"),
            "--mmar-ckpt-dir", str(root / "models")]  # fmt: skip
@@ -269,7 +276,7 @@ def _train(root: Path, script: Path, config_ir: Config, run_env: dict[str, str],
     failed = _run(cmd, "train", run_env)
     if failed is not None:
         return failed
-    result = json.loads((root / "models" / "result.json").read_text())
+    result = safe_io.read_json(root / "models" / "result.json", safe_io.LIMITS["json"])
     if "validate" in config_ir.sections and result.get("best_value") is None:
         return SmokeResult(False, "validate", "no validation ran")
     return SmokeResult(
@@ -321,9 +328,12 @@ def export_torchscript(model: Component | None, ckpt: Path, out: Path) -> Path:
     import torch
 
     net = build_network(model)
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    data = safe_io.read_bytes(ckpt, 64 * 1024 * safe_io.MiB)
+    state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     net.load_state_dict(state.get("model", state))
-    torch.jit.script(net.eval()).save(str(out))
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(net.eval()), buffer)
+    safe_io.create(out, buffer.getvalue())
     return out
 
 
@@ -338,7 +348,9 @@ def untrained_checkpoint(model: Component | None, out: Path) -> Path | None:
     except (ValueError, TypeError):
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": net.state_dict()}, out)
+    buffer = io.BytesIO()
+    torch.save({"model": net.state_dict()}, buffer)
+    safe_io.create(out, buffer.getvalue())
     return out
 
 
@@ -349,9 +361,8 @@ VALIDATION_SETS = (("dont_load_ts_model", "true"), ("dont_load_ckpt_model", "fal
 def validation_sets(validation: Path) -> tuple[tuple[str, str], ...]:
     """The VALIDATION_SETS a validation config has a variable for (a --set of another is
     an error, E208)."""
-    try:
-        text = validation.read_text(encoding="utf-8")
-    except OSError:
+    text = config_text(validation)
+    if text is None:
         return ()
     names = first_level_names(validation)
     return tuple(
@@ -363,7 +374,7 @@ def _run_validate(root: Path, script: Path, ckpt: Path | None, run_env: dict[str
                   ts: Path | None = None) -> SmokeResult:  # fmt: skip
     """Run a validate.py on root/data; its metrics go to root/eval."""
     data = root / "data"
-    text = script.read_text()
+    text = _script_text(script)
     if "torch.jit.load" in text and ts is None:
         return SmokeResult(False, "validate", "needs a TorchScript model, and there is no "
                            "trained network to export one from")  # fmt: skip
@@ -378,7 +389,7 @@ def _run_validate(root: Path, script: Path, ckpt: Path | None, run_env: dict[str
     failed = _run(cmd, "validate", run_env)
     if failed is not None:
         return failed
-    metrics = json.loads((root / "eval" / "metrics.json").read_text())
+    metrics = safe_io.read_json(root / "eval" / "metrics.json", safe_io.LIMITS["json"])
     shown = ", ".join(f"{k} = {v:.4f}" for k, v in metrics.items()) or "no metrics"
     return SmokeResult(True, "validate", shown)
 
@@ -420,7 +431,7 @@ def smoke_validation_alone(validation: Path, env: Path | None = None, sets: tupl
         run_env, stood = _environment(root, [config_ir], comp.mmar_root, stand_ins)  # type: ignore[arg-type]
         script = root / "out" / manifest["jobs"][0]["validate"]
         ckpt = None
-        if '"--mmar-ckpt",' in script.read_text():
+        if '"--mmar-ckpt",' in _script_text(script):
             ckpt = untrained_checkpoint(model, root / "untrained" / "model.pt")
         result = _run_validate(root, script, ckpt, run_env)
         return dataclasses.replace(result, stand_ins=stood)

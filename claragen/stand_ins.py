@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from claragen.gates import byoc
+from claragen.gates import byoc, safe_io
 from claragen.transpiler.ir import Config
 
 HEADER = '''"""Stand-ins written by `claragen smoke --stand-ins`: the real module is not here."""
@@ -137,14 +137,17 @@ def write_stand_ins(configs: list[Config], mmar_root: Path, folder: Path) -> lis
             if c.path and missing(c.path, mmar_root):
                 module, _, name = c.path.rpartition(".")
                 wanted.setdefault(module, {}).setdefault(name, role_of(c.locator, name))
+    if wanted:
+        folder.mkdir(parents=True, exist_ok=True)
     for module, classes in wanted.items():
-        parts = module.split(".")
-        target = folder.joinpath(*parts[:-1], f"{parts[-1]}.py")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        parts = module.split(".")  # names: the BYOC gate allowed the path
+        safe_io.make_folders(folder, Path(*parts[:-1]) if parts[:-1] else Path())
         for i in range(1, len(parts)):
-            (folder.joinpath(*parts[:i]) / "__init__.py").touch()
+            init = folder.joinpath(*parts[:i]) / "__init__.py"
+            if not safe_io.is_own_file(init):
+                safe_io.create(init, b"")
         body = HEADER + "".join(
             ROLES[role].format(name=name) for name, role in sorted(classes.items())
         )
-        target.write_text(body)
+        safe_io.create(folder.joinpath(*parts[:-1], f"{parts[-1]}.py"), body.encode())
     return sorted(f"{m}.{n}" for m, names in wanted.items() for n in names)

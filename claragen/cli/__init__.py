@@ -17,6 +17,7 @@ import typer
 
 from claragen import __version__
 from claragen.cli import automl, check, compile_cmd, diff, report, smoke, space
+from claragen.gates import show
 
 app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion
@@ -28,7 +29,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"claragen {__version__}")
+        show.echo(f"claragen {__version__}")
         raise typer.Exit()
 
 

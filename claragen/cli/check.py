@@ -25,6 +25,7 @@ from claragen.cli.options import (
     TargetOpt,
     ValidationOpt,
 )
+from claragen.gates import show
 from claragen.transpiler.diagnostics import CompileError, format_all
 from claragen.transpiler.pipeline import (
     Compilation,
@@ -65,9 +66,9 @@ def check_command(
     except CompileError:
         pass  # every diagnostic is in comp.diags
     except InternalError as exc:
-        typer.echo(str(exc), err=True)
+        show.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    typer.echo(check_report(comp, fmt, n_jobs))
+    show.echo(check_report(comp, fmt, n_jobs))
     if comp.diags.errors:
         raise typer.Exit(1)
 

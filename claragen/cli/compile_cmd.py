@@ -32,6 +32,7 @@ from claragen.cli.options import (
     ValidationOpt,
     optimize_names,
 )
+from claragen.gates import show
 from claragen.transpiler.pipeline import (
     compile_to_dir,
 )
@@ -75,4 +76,4 @@ def compile_command(
     for job in manifest["jobs"]:
         for key in ("script", "fast", "validate"):
             if job.get(key):
-                typer.echo(f"{out / job[key]}")
+                show.echo(f"{out / job[key]}")

@@ -11,6 +11,7 @@ import typer
 
 from claragen.cli.inputs import make_compilation, report
 from claragen.cli.options import EnvOpt, JobsOpt, SeedOpt, SetOpt, StepsOpt
+from claragen.gates import safe_io, show
 from claragen.transpiler.pipeline import (
     compile_to_dir,
 )
@@ -47,9 +48,15 @@ def diff_command(
         return collect_scripts(path)
 
     with tempfile.TemporaryDirectory() as tmp:
-        left = scripts(a, Path(tmp) / "a")
-        right = scripts(b, Path(tmp) / "b")
+        try:
+            left = scripts(a, Path(tmp) / "a")
+            right = scripts(b, Path(tmp) / "b")
+        except (OSError, ValueError) as exc:
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            why = safe_io.reason(exc) if isinstance(exc, OSError) else str(exc)
+            show.echo(f"error: {where}{why}", err=True)
+            raise typer.Exit(1) from None
         text = diff_scripts(left, right)
-    typer.echo(text, nl=False)
+    show.echo(text, nl=False)
     if exit_code and text:
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from claragen.cli.options import MMAR_CONFIG, MMAR_ENV, MMAR_VALIDATION, parse_sets
+from claragen.gates import show
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.diagnostics import CompileError, format_all
 from claragen.transpiler.limits import file_label, parse_size
@@ -106,14 +107,14 @@ def report(comp: Compilation, fn):
     try:
         result = fn()
     except CompileError as exc:
-        typer.echo(format_all(exc.diagnostics, comp.sources), err=True)
+        show.echo(format_all(exc.diagnostics, comp.sources), err=True)
         raise typer.Exit(1) from None
     except InternalError as exc:
-        typer.echo(str(exc), err=True)
+        show.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     except (OSError, OutputError) as exc:
-        typer.echo(f"error: {file_label(str(exc))}", err=True)
+        show.echo(f"error: {file_label(str(exc))}", err=True)
         raise typer.Exit(1) from None
     if comp.diags.warnings:
-        typer.echo(format_all(comp.diags.warnings, comp.sources), err=True)
+        show.echo(format_all(comp.diags.warnings, comp.sources), err=True)
     return result

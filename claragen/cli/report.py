@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from claragen.gates import show
+
 
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="automl/<run_id>")],
@@ -22,6 +24,6 @@ def report_command(
     try:
         path = write_report(run_dir, out)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        show.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(str(path))
+    show.echo(str(path))

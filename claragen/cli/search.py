@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import shlex
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from claragen.cli.inputs import make_compilation  # the compiler's own options
+from claragen.gates import show
 from claragen.runtime import automl_conf as conf_mod
 from claragen.runtime.automl_conf import AutomlConfError, read_automl_conf
 from claragen.runtime.controllers import BUILTIN, Controller
@@ -128,7 +128,7 @@ def make_search(args: AutomlArgs, console: Console) -> Search:
         conf_path = args.mmar / MMAR_AUTOML_CONF
     elif conf_path is not None and not conf_path.is_file() and args.mmar:
         conf_path = args.mmar / "config" / conf_path  # Clara: a file name in config/
-    conf_text = conf_path.read_text(encoding="utf-8") if conf_path else ""
+    conf_text = conf_mod.read_conf_text(conf_path) if conf_path else ""
     clara, variables, compile_sets = split_sets(args, conf_text)
     conf = read_automl_conf(conf_path, variables)
 
@@ -282,21 +282,20 @@ def build_controller(
 
 def error(console: Console, message: str) -> None:
     """`error: message`, as it is: no rich markup in it is read (paths, `claragen[ray]`)."""
-    console.print(f"error: {message}", style="red", highlight=False, markup=False,
-                  soft_wrap=True)  # fmt: skip
+    show.line(console, f"error: {message}", style="red")
 
 
 def run_automl(args: AutomlArgs) -> int:
     """The search; 0 when it ran and a job scored (others may have failed), 2 on bad
     options, 1 on bad input or when every job failed, 130 when interrupted. Errors go
     to stderr."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    show.setup_logging(logging.INFO)
     # MLflow's own console lines (run links, "Creating initial MLflow database tables")
     # stay out of the live display
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    console = Console()
-    errors = Console(stderr=True)
+    console = show.console()
+    errors = show.console(stderr=True)
     try:
         args = with_defaults(resumed(args, defaults_of(args)))
         search = make_search(args, console)
@@ -314,22 +313,20 @@ def run_automl(args: AutomlArgs) -> int:
         error(errors, str(exc))
         return 1
     except CompileError as exc:
-        print(format_all(exc.diagnostics, search.compilation.sources), file=sys.stderr)
+        show.echo(format_all(exc.diagnostics, search.compilation.sources), err=True)
         return 1
     finally:
         search.executor.close()
-    console.print(search.leaderboard(console.width))
+    show.render(console, search.leaderboard(console.width))
     if search.retrained:
         from claragen.runtime.retrain import board
 
-        console.print(board(search, search.retrained, console.width))
+        show.render(console, board(search, search.retrained, console.width))
     best = search.best()
     if best is not None:
-        console.print(f"best: {best.row.name} score {best.result.score:.4f} "  # type: ignore[union-attr]
-                      f"({search.run_dir / best.row.name})", highlight=False,
-                      markup=False, soft_wrap=True)  # fmt: skip
-    console.print(f"journal: {search.journal.path}", highlight=False, markup=False,
-                  soft_wrap=True)  # fmt: skip
+        show.line(console, f"best: {best.row.name} score {best.result.score:.4f} "  # type: ignore[union-attr]
+                           f"({search.run_dir / best.row.name})")  # fmt: skip
+    show.line(console, f"journal: {search.journal.path}")
     if status == "interrupted":
         return 130
     if search.finished() and best is None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from claragen.cli.options import EnvOpt, SetOpt, TargetOpt, parse_sets
+from claragen.gates import show
 
 
 def smoke_command(
@@ -39,6 +40,6 @@ def smoke_command(
 
     result = smoke(config, env, parse_sets(set_), target=target, stand_ins=stand_ins,
                    optimize=NAMES if optimize else ())  # fmt: skip
-    typer.echo(str(result))
+    show.echo(str(result))
     if not result.passed:
         raise typer.Exit(1)

@@ -67,6 +67,19 @@ def is_bundle_key(key: str) -> bool:
     )
 
 
+def is_inert_key(key: str) -> bool:
+    """Whether MONAI reads a key of a bundle file as data (a looser rule than
+    `is_bundle_key`, for keys claragen writes itself, such as a changelog's "0.1.0")."""
+    syntax = bundle_syntax()
+    return (
+        key not in syntax["directive_keys"]
+        and not (key.startswith("_") and key.endswith("_"))
+        and not key.startswith((*syntax["key_prefixes"], *syntax["value_prefixes"]))
+        and not any(sep in key for sep in syntax["separators"])
+        and key.isprintable()
+    )
+
+
 def is_bundle_text(text: str) -> bool:
     """Whether a string reaches MONAI as plain text: it starts with no `$`, `@` or `%`
     and holds no id separator (MONAI rewrites `#` in any string)."""
@@ -110,7 +123,7 @@ def _problems(data: Any, where: str, ids: set[str], targets: set[str]) -> Iterat
                 if not (isinstance(value, str) and value in targets):
                     yield f"{here}: {value!r} is no class claragen imports"
                 continue
-            if not isinstance(key, str) or not is_bundle_key(key):
+            if not isinstance(key, str) or not is_inert_key(key):
                 yield f"{where or '(top)'}: the key {key!r} means more than itself"
             if where == "" and key == "imports":
                 yield from _imports(value, here)

@@ -21,7 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from claragen.gates import byoc
+from claragen.gates.names import is_python_name as is_name
+from claragen.gates.show import shown
 from claragen.runtime import controllers, handlers
+from claragen.transpiler.diagnostics import Diagnostics
+from claragen.transpiler.limits import check_depth, file_label, read_config_text
 
 CONTROLLERS = controllers.BUILTIN
 HANDLERS: dict[str, type | None] = {
@@ -86,27 +90,63 @@ def substitute(value: Any, variables: dict[str, str], source: str) -> Any:
 def _spec(
     raw: Any, where: str, source: str, variables: dict[str, str]
 ) -> ComponentSpec:
-    if not isinstance(raw, dict) or not (raw.get("name") or raw.get("path")):
+    if not isinstance(raw, dict):
+        raise AutomlConfError(
+            f"{source}: {where} must be an object with a 'name' or a 'path', not "
+            f"{_kind(raw)}"
+        )
+    name, path = raw.get("name"), raw.get("path")
+    for key, value in (("name", name), ("path", path)):
+        if value is not None and not isinstance(value, str):
+            raise AutomlConfError(
+                f"{source}: {where}.{key} must be a string, not {_kind(value)}"
+            )
+    if not (name or path):
         raise AutomlConfError(f"{source}: {where} needs a 'name' or a 'path'")
     args = raw.get("args", {})
     if not isinstance(args, dict):
-        raise AutomlConfError(f"{source}: {where}.args must be an object")
-    return ComponentSpec(
-        where, raw.get("name"), raw.get("path"), substitute(args, variables, source)
-    )
+        raise AutomlConfError(
+            f"{source}: {where}.args must be an object, not {_kind(args)}"
+        )
+    bad = next((k for k in args if not is_name(k)), None)
+    if bad is not None:
+        raise AutomlConfError(
+            f"{source}: {where}.args has the key {shown(bad)}, which is no argument name"
+        )
+    return ComponentSpec(where, name, path, substitute(args, variables, source))
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")  # fmt: skip
+
+
+def read_conf_text(path: Path) -> str:
+    """config_automl.json's text, read as a config is (a regular file, bounded, UTF-8,
+    nested at most limits.MAX_DEPTH deep); AutomlConfError says what is wrong."""
+    diags = Diagnostics()
+    text = read_config_text(path, diags)
+    if text is not None:
+        check_depth(text, file_label(path), diags)
+    if diags.errors:
+        first = diags.errors[0]
+        raise AutomlConfError(f"{first.span}: {first.message}")
+    assert text is not None
+    return text
 
 
 def read_automl_conf(path: Path | None, variables: dict[str, str]) -> AutomlConf:
     """The file's components, or an empty conf (the CLI's defaults) without a file."""
     if path is None:
         return AutomlConf("(defaults)")
+    text = read_conf_text(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AutomlConfError(f"{path}: cannot read: {exc}") from None
+        raw = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise AutomlConfError(f"{file_label(path)}: not JSON ({exc})") from None
     if not isinstance(raw, dict):
-        raise AutomlConfError(f"{path}: must be a JSON object")
-    source = path.name
+        raise AutomlConfError(f"{file_label(path)}: must be a JSON object")
+    source = file_label(path.name)
     conf = AutomlConf(source)
     if "controller" in raw:
         conf.controller = _spec(raw["controller"], "controller", source, variables)
@@ -114,10 +154,15 @@ def read_automl_conf(path: Path | None, variables: dict[str, str]) -> AutomlConf
         conf.executor = _spec(raw["executor"], "executor", source, variables)
         if conf.executor.path is None and conf.executor.name not in EXECUTORS:
             raise AutomlConfError(
-                f"{source}: unknown executor {conf.executor.name!r}; "
+                f"{source}: unknown executor {shown(conf.executor.name)}; "
                 f"use one of {', '.join(EXECUTORS)}"
             )
-    for i, item in enumerate(raw.get("handlers", [])):
+    handlers = raw.get("handlers", [])
+    if not isinstance(handlers, list):
+        raise AutomlConfError(
+            f"{source}: handlers must be a list, not {_kind(handlers)}"
+        )
+    for i, item in enumerate(handlers):
         conf.handlers.append(_spec(item, f"handlers[{i}]", source, variables))
     return conf
 
@@ -158,7 +203,7 @@ def build(
         return import_class(spec.path, search)(**spec.args)
     if spec.name not in table:
         raise AutomlConfError(
-            f"unknown {spec.where.split('[')[0].rstrip('s')} {spec.name!r}; "
+            f"unknown {spec.where.split('[')[0].rstrip('s')} {shown(spec.name)}; "
             f"use one of {', '.join(sorted(k for k in table if table[k]))}, "
             'or your own class with "path"'
         )

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claragen.gates import safe_io
 from claragen.runtime import ranking
 from claragen.runtime.context import (
     Context,
@@ -162,11 +163,22 @@ class Search:
         """The study on disk, once the journal says this is the run's own start or resume."""
         from claragen.runtime.study import SearchStudy  # imports optuna
 
-        self.study = SearchStudy(
-            self.run_dir / "optuna.log", self.options.run_id, self.space.params,
-            self.header.get("controller", type(self.controller).__name__),
-            self.options.pruner, epochs_of(self.options.job_args), self.direction,
-        )  # fmt: skip
+        path = self.run_dir / "optuna.log"
+        try:
+            self.study = SearchStudy(
+                path, self.options.run_id, self.space.params,
+                self.header.get("controller", type(self.controller).__name__),
+                self.options.pruner, epochs_of(self.options.job_args), self.direction,
+            )  # fmt: skip
+        except OSError as exc:
+            raise SearchError(
+                f"cannot open the study {path}: {safe_io.reason(exc)}"
+            ) from None
+        except Exception as exc:  # Optuna's replay of a study that is not this run's
+            raise SearchError(
+                f"the study {path} does not fit this search ({type(exc).__name__}: "
+                f"{exc}); move it away and --resume, and the study starts again"
+            ) from None
         self.monitor = Monitor(self.executor, self.study, self.tracker)
 
     def compile_job(self, ej: EngineJob, folder: Path) -> Path:

@@ -11,7 +11,6 @@ result.json and exits 143; it ends as `pruned`, with the best score it reached.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claragen.gates import safe_io
 from claragen.runtime.workers import Worker
 from claragen.script_errors import cause
 
@@ -91,7 +91,7 @@ class LocalExecutor:
         start = time.monotonic()
         log_path = spec.folder / "log.txt"
         try:  # in the job's new folder; never through a link
-            log = open(log_path, "w", encoding="utf-8", opener=_no_follow)
+            log = safe_io.rewrite_text(log_path)
         except OSError as exc:
             reason = f"cannot write {log_path}: {exc.strerror or exc}"
             return JobResult("failed", None, reason, time.monotonic() - start)
@@ -194,15 +194,10 @@ STOP_FILE = (
 def _read_stop_file(path: Path) -> str | None:
     """The reason in a stop file (None: there is none); never through a link."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+        data = safe_io.read_bytes(path, 300, tail=True)
+    except OSError:  # none there, or a link, a FIFO: not the engine's
         return None
-    try:
-        return os.read(fd, 300).decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
-    finally:
-        os.close(fd)
+    return data.decode("utf-8", "replace").strip()
 
 
 def _terminate(proc: subprocess.Popen) -> None:
@@ -210,10 +205,6 @@ def _terminate(proc: subprocess.Popen) -> None:
         proc.send_signal(signal.SIGTERM)
     except ProcessLookupError:
         pass
-
-
-def _no_follow(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NOFOLLOW, 0o644)
 
 
 def _die_with_parent_by(sig: int):
@@ -232,9 +223,11 @@ def _die_with_parent_by(sig: int):
 
 def read_result(path: Path, elapsed: float) -> JobResult:
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
+        result = safe_io.read_json(path, safe_io.LIMITS["json"])
     except (OSError, ValueError) as exc:
         return JobResult("failed", None, f"no readable result.json ({exc})", elapsed)
+    if not isinstance(result, dict):
+        return JobResult("failed", None, "result.json is no JSON object", elapsed)
     score = result.get("best_value")
     if not isinstance(score, int | float) or isinstance(score, bool):
         return JobResult(
@@ -248,6 +241,7 @@ def read_result(path: Path, elapsed: float) -> JobResult:
 def error_of(log: Path) -> str:
     """The error a crashed script ended with (see script_errors.cause)."""
     try:
-        return cause(log.read_text(encoding="utf-8", errors="replace"))
+        tail = safe_io.read_bytes(log, safe_io.LIMITS["log"], tail=True)
+        return cause(tail.decode("utf-8", errors="replace"))
     except OSError:
         return "no log"

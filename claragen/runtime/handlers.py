@@ -12,10 +12,10 @@ A bring-your-own handler subclasses `Handler` (or just has the methods it needs)
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
+from claragen.gates import safe_io
 from claragen.runtime import ranking
 from claragen.runtime.context import Context, ContextKey
 from claragen.runtime.ranking import MAXIMIZE, order, reached
@@ -113,10 +113,9 @@ class MMARHandler(Handler):
             if models.is_symlink():  # not the job's own: nothing of it is deleted
                 continue
             for ckpt in sorted(models.glob("*.pt")) + sorted(models.glob("*.ts")):
-                ckpt.unlink()
-            cache = models / "cache"
-            if cache.is_dir():
-                shutil.rmtree(cache)
+                safe_io.remove_file(ckpt)  # a link goes, not what it points to
+            if (models / "cache").is_dir():
+                safe_io.remove_tree(models / "cache")
 
 
 # Without a config_automl.json: a line per finished job.

@@ -25,7 +25,6 @@ that names the file and line.
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
@@ -36,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claragen.gates import safe_io
 from claragen.runtime.handlers import log
-from claragen.runtime.rundir import SearchError, cannot_write, write_all
+from claragen.runtime.rundir import SearchError, cannot_write
 
 JOB = re.compile(r"J[1-9][0-9]{0,8}")  # "J3"
 NAME = re.compile(r"W[0-9]{1,9}_[0-9]{1,9}_J[0-9]{1,9}")  # a job folder: "W1_2_J3"
@@ -145,16 +145,13 @@ class Journal:
         with self._lock:
             if self._broken is not None:
                 raise JournalError(self._broken)
-            flags = (
-                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-            )
             try:
-                fd = os.open(self.path, flags, 0o644)
+                fd = safe_io.open_append(self.path)
             except OSError as exc:
                 raise self._error(exc) from None
             try:
                 size = os.fstat(fd).st_size
-                write_all(fd, line.encode("utf-8"))
+                safe_io.write_all(fd, line.encode("utf-8"))
                 os.fsync(fd)
             except OSError as exc:
                 error = self._error(exc)
@@ -184,10 +181,9 @@ class Journal:
                 size - end,
             )
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                fd = safe_io.open_append(self.path)
                 try:
-                    os.ftruncate(fd, end)
-                    os.fsync(fd)
+                    safe_io.truncate(fd, end)
                 finally:
                     os.close(fd)
             except OSError as exc:
@@ -197,18 +193,13 @@ class Journal:
     def _scan(self) -> tuple[list[dict[str, Any]], int, int]:
         """(records, the offset after the last complete record, the file's size)."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            data = safe_io.read_bytes(self.path, safe_io.LIMITS["journal"])
         except FileNotFoundError:
             return [], 0, 0
         except OSError as exc:
-            reason = (
-                "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
-            )
             raise JournalError(
-                f"cannot read the journal {self.path}: {reason}"
+                f"cannot read the journal {self.path}: {safe_io.reason(exc)}"
             ) from None
-        with os.fdopen(fd, "rb") as f:
-            data = f.read()
         records: list[dict[str, Any]] = []
         end, start, line_no = 0, 0, 0
         torn: int | None = None  # the line where the torn tail starts

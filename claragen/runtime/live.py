@@ -15,8 +15,8 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-from rich.text import Text
 
+from claragen.gates import show
 from claragen.runtime.ranking import MAXIMIZE, ranked, ties
 
 
@@ -57,20 +57,23 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
+RIGHT = ("epoch", "metric", "score", "elapsed", "ETA")
+
+
 def _score(score: float | None) -> str:
     return "" if score is None else f"{score:.4f}"
 
 
 class Display:
     def __init__(self, title: str, console: Console | None = None) -> None:
-        self.console = console or Console()
+        self.console = console or show.console()
         self.title = title
         self.rows: dict[str, JobRow] = {}
         self.live: Live | None = None
 
     def __enter__(self) -> Display:
         if self.console.is_terminal:
-            self.live = Live(self.table(), console=self.console, refresh_per_second=2)
+            self.live = show.live(self.console, self.table())
             self.live.__enter__()
         return self
 
@@ -81,18 +84,18 @@ class Display:
             self.live = None
 
     def table(self) -> Table:
-        table = Table(title=Text(self.title))
-        for column in ("job", "worker", "status", "epoch", "metric", "score",
-                       "elapsed", "ETA"):  # fmt: skip
-            right = column in ("epoch", "metric", "score", "elapsed", "ETA")
-            table.add_column(column, justify="right" if right else "left")
-        for row in self.rows.values():
-            if row.status == "queued":
-                continue
-            table.add_row(*map(Text, (row.name or row.job, row.worker, row.status,
-                                      row.epoch, _score(row.metric), _score(row.score),
-                                      row.elapsed_text(), row.eta_text())))  # fmt: skip
-        return table
+        columns = [
+            (c, {"justify": "right" if c in RIGHT else "left"})
+            for c in ("job", "worker", "status", "epoch", "metric", "score",
+                      "elapsed", "ETA")
+        ]  # fmt: skip
+        rows = [
+            (row.name or row.job, row.worker, row.status, row.epoch,
+             _score(row.metric), _score(row.score), row.elapsed_text(), row.eta_text())
+            for row in self.rows.values()
+            if row.status != "queued"
+        ]  # fmt: skip
+        return show.table(self.title, columns, rows)
 
     def update(self, row: JobRow) -> None:
         self.rows[row.job] = row
@@ -124,7 +127,7 @@ class Display:
                     row.elapsed = time.monotonic() - row.started
 
     def note(self, text: str) -> None:
-        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
+        show.line(self.console, text)
 
 
 def clip(text: str, width: int = 80) -> str:
@@ -153,7 +156,8 @@ def shown_values(values: dict, sep: str = ", ") -> str:
     """`channels=[16, 32, 64, 128, 256], lr=0.0003, loss=dice`: each value as the config
     writes it (value_text), keyed by its parameter's last part."""
     return sep.join(
-        f"{key.rsplit(':', 1)[-1]}={value_text(v)}" for key, v in values.items()
+        f"{show.text(key.rsplit(':', 1)[-1])}={show.text(value_text(v))}"
+        for key, v in values.items()
     )
 
 
@@ -161,14 +165,15 @@ def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str,
                 width: int | None = None, direction: str = MAXIMIZE) -> Table:  # fmt: skip
     """Jobs by score, best first; then pruned jobs (by the score they reached), then
     failed ones with their reason. Jobs of equal score are said to tie."""
-    table = Table(title=Text(title))
-    for column in ("rank", "job", "score"):
-        table.add_column(column, justify="right" if column == "score" else "left")
     # on a narrow console the values keep room for `learning_rate=0.0008` on a line
     narrow = width is not None and width < 140
-    table.add_column("status", max_width=max(12, width // 7) if narrow else None)  # type: ignore[operator]
-    table.add_column("elapsed", justify="right")
-    table.add_column("values", min_width=25 if narrow else None, overflow="fold")  # type: ignore[operator]
+    columns = [
+        ("rank", {}), ("job", {}), ("score", {"justify": "right"}),
+        ("status", {"max_width": max(12, width // 7) if narrow else None}),  # type: ignore[operator]
+        ("elapsed", {"justify": "right"}),
+        ("values", {"min_width": 25 if narrow else None, "overflow": "fold"}),
+    ]  # fmt: skip
+    rows = []
     ok, pruned, failed = ranked(rows, lambda r: r.status, lambda r: r.score, direction)
     tied = ties(r.score for r in ok)  # type: ignore[misc]
     rank = 0
@@ -183,7 +188,6 @@ def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str,
                 f"{row.status}{sep}{clip(row.reason)}" if row.reason else row.status
             )
             shown_rank = "-"
-        table.add_row(*map(Text, (shown_rank, row.name or row.job, _score(row.score),
-                                  status, row.elapsed_text(),
-                                  shown_values(values.get(row.job, {}), "\n"))))  # fmt: skip
-    return table
+        rows.append((shown_rank, row.name or row.job, _score(row.score), status,
+                     row.elapsed_text(), shown_values(values.get(row.job, {}), "\n")))  # fmt: skip
+    return show.table(title, columns, rows)

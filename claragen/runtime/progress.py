@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claragen.gates import safe_io
+
 MAX_LINE = 1 << 20  # a line longer than this is not one of ours: skipped
 MAX_READ = 1 << 22  # read at most this much per poll
 
@@ -91,8 +93,8 @@ class Follower:
     def poll(self) -> list[Epoch]:
         self.restarted = False
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:  # not written yet (or a link: not ours)
+            fd = safe_io.open_regular(self.path)
+        except OSError:  # not written yet (or a link, a FIFO: not ours)
             return []
         try:
             info = os.fstat(fd)

@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from claragen.gates import safe_io
 from claragen.runtime.executor import JobResult, JobSpec, LocalExecutor
 from claragen.runtime.workers import Worker
 
@@ -50,7 +51,7 @@ def run_on_node(
     with tempfile.TemporaryDirectory(prefix="claragen-job-") as tmp:
         folder = Path(tmp) / spec.name
         folder.mkdir()
-        (folder / spec.script.name).write_bytes(script)
+        safe_io.create(folder / spec.script.name, script)
         args = spec.args
         if spec.mmar_root is not None:
             args = ("--mmar-root", str(spec.mmar_root), *args)
@@ -62,7 +63,7 @@ def run_on_node(
 
 def _same_bytes(path: Path, data: bytes) -> bool:
     try:
-        return path.read_bytes() == data
+        return safe_io.read_bytes(path, safe_io.LIMITS["script"]) == data
     except OSError:
         return False
 
@@ -113,7 +114,10 @@ class RayExecutor:
         spec = replace(spec, folder=spec.folder.resolve(), script=spec.script.resolve())
         start = time.monotonic()
         ref = self._task.options(num_gpus=len(spec.worker.gpus), num_cpus=1).remote(
-            spec, spec.script.read_bytes(), os.getcwd(), self.in_place
+            spec,
+            safe_io.read_bytes(spec.script, safe_io.LIMITS["script"]),
+            os.getcwd(),
+            self.in_place,
         )
         with self._lock:
             self._refs[spec.job] = ref

@@ -17,15 +17,14 @@ is a one-line ValueError.
 
 from __future__ import annotations
 
-import html
 import io
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from claragen.gates import names, safe_io
 from claragen.runtime.journal import Journal, JournalState
 from claragen.runtime.live import clip, shown_values, value_text
 from claragen.runtime.ranking import MAXIMIZE, MINIMIZE, ranked
@@ -50,8 +49,9 @@ def _svg(fig: Any) -> str:
 def load_study(run_dir: Path):
     """The search's study (None: the run has no optuna.log)."""
     path = run_dir / "optuna.log"
-    if not path.is_file() or path.is_symlink():
+    if not safe_io.is_own_file(path):
         return None
+    safe_io.check_regular(path, safe_io.LIMITS["study"])
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -173,13 +173,13 @@ def links(run_dir: Path, name: str) -> str:
             out.append(f"<a href='{quote(name)}/{quote(rel)}'>{label}</a>")
     if any((folder / "models").glob("events.out.tfevents*")):
         out.append(f"<a href='{quote(name)}/models/' title='tensorboard --logdir "
-                   f"{html.escape(str(folder / 'models'))}'>TensorBoard</a>")  # fmt: skip
+                   f"{names.html(str(folder / 'models'))}'>TensorBoard</a>")  # fmt: skip
     return " ".join(out)
 
 
 def leaderboard(run_dir: Path, rows: list[dict], values: dict[str, dict],
                 direction: str = MAXIMIZE) -> list[str]:  # fmt: skip
-    esc = html.escape
+    esc = names.html
     ok, pruned, failed = ranked(rows, lambda r: r["status"], lambda r: r.get("score"),
                                 direction)  # fmt: skip
     counts: dict[float, int] = {}
@@ -219,7 +219,7 @@ def retrained(run_dir: Path, state: JournalState, values: dict[str, dict]) -> li
     """The --retrain-top section: each retrain beside the search score of its job."""
     if not state.retrained:
         return []
-    esc = html.escape
+    esc = names.html
     lines = ["<h2>Retrained</h2><p>The best jobs of the search, run again with the full "
              "settings (--retrain-args).</p><table><tr><th>retrain</th><th>job</th>"
              "<th>search score</th><th>score</th><th>status</th><th>elapsed</th>"
@@ -255,7 +255,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     values = {r["job"]: r["values"] for r in state.recommended}
     rows = [state.ended[job] for job in state.end_order]
     header = state.header or {}
-    esc = html.escape
+    esc = names.html
     run_id = esc(str(header.get("run_id", run_dir.name)))
     counts = {
         s: sum(1 for r in rows if r["status"] == s) for s in ("ok", "pruned", "failed")
@@ -278,19 +278,25 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     lines.append("</table>")
     lines += leaderboard(run_dir, rows, values, str(header.get("direction", MAXIMIZE)))
     lines += retrained(run_dir, state, values)
-    study = load_study(run_dir)
+    try:
+        study = load_study(run_dir)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot read {run_dir / 'optuna.log'}: {safe_io.reason(exc)}"
+        ) from None
+    except (
+        Exception
+    ) as exc:  # Optuna's replay of a damaged journal: say so, not a trace
+        raise ValueError(
+            f"cannot read the study {run_dir / 'optuna.log'}: {type(exc).__name__}: {exc}"
+        ) from None
     figures = optuna_plots(study, varied) if study is not None else history_plot(rows)
     for title, svg in figures:
         lines.append(f"<figure><figcaption>{esc(title)}</figcaption>{svg}</figure>")
     lines.append("</body></html>")
     out = out or run_dir / "report.html"
     try:
-        with open(out, "w", encoding="utf-8", opener=_no_follow) as f:
-            f.write("\n".join(lines) + "\n")
+        safe_io.replace(out, ("\n".join(lines) + "\n").encode("utf-8"))
     except OSError as exc:
-        raise ValueError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise ValueError(f"cannot write {out}: {safe_io.reason(exc)}") from None
     return out
-
-
-def _no_follow(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NOFOLLOW, 0o644)

@@ -3,7 +3,8 @@
 A run folder may come from elsewhere (an MMAR archive, a shared disk), so the engine
 trusts nothing already in it:
 
-- it writes its files with O_NOFOLLOW and makes each job folder afresh, so a link planted
+- it reads and writes its files through claragen.gates.safe_io (no link followed, no
+  FIFO waited on, bounded reads) and makes each job folder afresh, so a link planted
   there is refused (the journal, the lock, the MLflow store) or replaced (a job folder),
   never written through;
 - it writes every byte (a short write is continued) and a failed write ends the search
@@ -17,8 +18,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import shutil
 from pathlib import Path
+
+from claragen.gates import safe_io
 
 # The files of a run folder that the engine and MLflow's local store write.
 OWN_FILES = (
@@ -38,39 +40,20 @@ class SearchError(Exception):
 
 def cannot_write(path: Path, exc: OSError, what: str = "") -> SearchError:
     """The error of a failed write: `cannot write [what ]PATH: why; what to do`."""
-    if exc.errno == errno.ELOOP:
-        reason, todo = (
-            "it is a symbolic link, which claragen does not follow",
-            "remove it",
-        )
-    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        reason, todo = exc.strerror, "free space, then --resume"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        todo = "free space, then --resume"
+    elif exc.errno == errno.ELOOP or isinstance(exc, safe_io.UnsafeFile):
+        todo = "remove it"
     else:
-        reason, todo = exc.strerror or str(exc), "fix it, then --resume"
-    return SearchError(f"cannot write {what}{path}: {reason}; {todo}")
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """Write every byte of `data`: os.write may write fewer than it was given."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        if written <= 0:
-            raise OSError(errno.EIO, "a write wrote nothing")
-        view = view[written:]
+        todo = "fix it, then --resume"
+    why = safe_io.reason(exc).split("; ", 1)[0]
+    return SearchError(f"cannot write {what}{path}: {why}; {todo}")
 
 
 def write_file(path: Path, text: str) -> None:
     """A file of the engine's, whole; a link at `path` is replaced, not followed."""
     try:
-        if path.is_symlink():
-            path.unlink()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(path, flags, 0o644)
-        try:
-            write_all(fd, text.encode("utf-8"))
-        finally:
-            os.close(fd)
+        safe_io.replace(path, text.encode("utf-8"))
     except OSError as exc:
         raise cannot_write(path, exc) from None
 
@@ -78,10 +61,7 @@ def write_file(path: Path, text: str) -> None:
 def remove(path: Path) -> None:
     """Remove a job folder of the engine's: a link goes, not what it points to."""
     try:
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-        elif path.is_dir():
-            shutil.rmtree(path)  # unlinks the links inside, follows none
+        safe_io.remove_tree(path)
     except OSError as exc:
         raise SearchError(
             f"cannot remove {path}: {exc.strerror or exc}; fix it, then --resume"
@@ -90,9 +70,8 @@ def remove(path: Path) -> None:
 
 def fresh_folder(path: Path) -> None:
     """An empty folder at `path`, made now (what was there goes, a link included)."""
-    remove(path)
     try:
-        path.mkdir()
+        safe_io.fresh_folder(path)
     except OSError as exc:
         raise cannot_write(path, exc) from None
 
@@ -132,9 +111,8 @@ class RunLock:
     def acquire(self, run_id: str) -> None:
         if self.fd is not None:
             return
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            fd = os.open(self.path, flags, 0o644)
+            fd = safe_io.open_lock(self.path)
         except OSError as exc:
             raise cannot_write(self.path, exc, "the lock ") from None
         try:
@@ -151,7 +129,7 @@ class RunLock:
             ) from None
         try:  # who holds it, for the message of the next process that tries
             os.ftruncate(fd, 0)
-            write_all(fd, f"{os.getpid()}\n".encode())
+            safe_io.write_all(fd, f"{os.getpid()}\n".encode())
         except OSError:
             pass  # the lock holds without its pid
         self.fd = fd

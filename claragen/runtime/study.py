@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from claragen.gates import safe_io
 from claragen.runtime.live import shown
 from claragen.transpiler.space import SearchParam
 
@@ -64,6 +65,7 @@ class SearchStudy:
         from optuna.storages.journal import JournalFileBackend
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        safe_io.check_regular(path, safe_io.LIMITS["study"])  # Optuna opens it itself
         self.optuna = optuna
         self.path = path
         self.storage = JournalStorage(JournalFileBackend(str(path)))
@@ -117,12 +119,14 @@ class SearchStudy:
         """The job's trial, RUNNING: a new one, or its own again when it reruns."""
         TrialState = self.optuna.trial.TrialState
         trial_id = self.trials.get(job)
-        if (
+        finished = (
             trial_id is not None
             and self.storage.get_trial(trial_id).state.is_finished()
-        ):
-            return  # it ended: the journal's end is seen again (or edited by hand)
-        if trial_id is not None:
+        )
+        # A finished trial of a job that starts again: the study and the journal
+        # disagree (a study from a run the journal lost, or an edited journal); the
+        # journal is the record, so the job gets a new trial and the old one stays.
+        if trial_id is not None and not finished:
             # an attempt a crash cut short: ended as FAIL, marked, and the rerun gets a
             # trial of its own (a pruner must not judge it on the old attempt's epochs)
             self.storage.set_trial_user_attr(trial_id, "replaced_by_rerun", True)
@@ -141,8 +145,8 @@ class SearchStudy:
     def report(self, job: str, step: int, value: float) -> bool:
         """An epoch's key metric; True when the pruner says to stop the job."""
         trial_id = self.trials.get(job)
-        if trial_id is None:
-            return False
+        if trial_id is None or self.storage.get_trial(trial_id).state.is_finished():
+            return False  # (a finished trial takes no values: Optuna would raise)
         self.storage.set_trial_intermediate_value(trial_id, step, value)
         if self.pruner_name == "none":
             return False

@@ -20,12 +20,16 @@ import logging
 import os
 import re
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+from claragen.gates import safe_io
 from claragen.runtime.context import Context, ContextKey
 from claragen.runtime.handlers import Handler, log
 from claragen.runtime.progress import Epoch
+from claragen.runtime.rundir import SearchError
 
 EXPERIMENT = "claragen-automl"
 JOB_TAG = "claragen.job"
@@ -46,8 +50,21 @@ def param_key(param_id: str) -> str:
     return key.lstrip(":") or "value"  # ":learning_rate" (a variable) -> learning_rate
 
 
-class TrackingError(Exception):
-    pass
+class TrackingError(SearchError):
+    """The tracking store cannot take the search (the message says why and what to do)."""
+
+
+def artifact_path(uri: str | None) -> Path | None:
+    """The local folder of an artefact URI (`file:///...` or a plain path); None for
+    any other scheme."""
+    if not uri:
+        return None
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+        return Path(urllib.request.url2pathname(parsed.path))
+    if parsed.scheme == "" and uri.startswith("/"):
+        return Path(uri)
+    return None
 
 
 def check_server(uri: str | None, timeout: float = 5.0) -> None:
@@ -89,17 +106,50 @@ class MLflowTracker(Handler):
         logging.getLogger("mlflow").setLevel(logging.WARNING)
 
         self.uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
         self.run_dir = run_dir
+        if self.local:  # a FIFO or a device there would hang SQLite
+            try:
+                safe_io.check_regular(run_dir / "mlflow.db", 4 * 1024 * safe_io.MiB)
+            except OSError as exc:
+                raise TrackingError(
+                    f"cannot open {run_dir / 'mlflow.db'}: {safe_io.reason(exc)}"
+                ) from None
+        self.client = MlflowClient(tracking_uri=tracking_uri)
         self.journal = journal
         self.parent: str | None = None
         self.experiment_id: str | None = None
         self.active: dict[str, str] = {}  # job -> its child run, while it runs
         self.steps: dict[str, set[int]] = {}  # job -> epochs logged while it ran
 
+    @property
+    def local(self) -> bool:
+        """Whether the store is the run folder's own (mlflow.db): what it says about
+        where artefacts go is then checked, since the run folder may come from
+        elsewhere. (A server's or a user's store decides for itself.)"""
+        return self.uri == local_uri(self.run_dir)
+
+    def artifacts_inside(self, uri: str | None) -> bool:
+        """Whether an artefact location of the store stays in the run folder's
+        mlartifacts/, with no link on the way."""
+        root = self.run_dir.resolve() / "mlartifacts"
+        path = artifact_path(uri)
+        return (
+            path is not None
+            and safe_io.no_link_on_the_way(self.run_dir.resolve(), path)
+            and safe_io.inside(path, root)
+        )
+
     def experiment(self) -> str:
         found = self.client.get_experiment_by_name(EXPERIMENT)
         if found is not None:
+            if self.local and not self.artifacts_inside(found.artifact_location):
+                raise TrackingError(
+                    f"the run folder's MLflow store ({self.run_dir / 'mlflow.db'}) puts "
+                    f"artefacts at {found.artifact_location!r}, outside "
+                    f"{self.run_dir / 'mlartifacts'}; claragen writes nothing there: "
+                    "remove mlflow.db (the search's own records are in its journal), or "
+                    "give another --run-id"
+                )
             return found.experiment_id
         location = None
         if self.uri.startswith("sqlite:"):
@@ -215,10 +265,15 @@ class MLflowTracker(Handler):
         reason = str(ctx.get_prop(ContextKey.JOB_REASON) or "")[:5000]
         tags = [RunTag("claragen.status", status), RunTag("claragen.reason", reason)]
         self.client.log_batch(rid, metrics=metrics, tags=tags)
-        for artefact in ("train.py", "log.txt", "models/result.json",
-                         "models/progress.jsonl"):  # fmt: skip
-            if (folder / artefact).is_file():
-                self.client.log_artifact(rid, str(folder / artefact))
+        where = self.client.get_run(rid).info.artifact_uri
+        if self.local and not self.artifacts_inside(where):
+            log.warning("MLflow run %s keeps its artefacts at %r, outside the run "
+                        "folder: none are logged", rid, where)  # fmt: skip
+        else:
+            for artefact in ("train.py", "log.txt", "models/result.json",
+                             "models/progress.jsonl"):  # fmt: skip
+                if safe_io.is_own_file(folder / artefact):
+                    self.client.log_artifact(rid, str(folder / artefact))
         self.client.set_terminated(rid, status=RUN_STATUS.get(status, "FAILED"))
 
     def end_job(self, ctx: Context) -> None:

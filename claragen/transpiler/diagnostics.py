@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from claragen.gates import show
 from claragen.transpiler.codes import CODES, check
 
 
@@ -141,8 +142,10 @@ MAX_QUOTE = 120  # the longest part of a source line a diagnostic quotes
 
 def format_diagnostic(diag: Diagnostic, sources: SourceFiles) -> str:
     """`file:line:col: severity[CODE]: message`, the source line with a caret, and the
-    help."""
-    out = [f"{diag.span}: {diag.severity}[{diag.code}]: {diag.message}"]
+    help. Each part is shown as terminal text (gates/show.py): a config's control
+    characters and line breaks are written as escapes, so that one diagnostic stays
+    its lines, and a terminal shows what the file holds."""
+    out = [show.text(f"{diag.span}: {diag.severity}[{diag.code}]: {diag.message}")]
     text = sources.line(diag.span)
     if text is not None:
         column = max(diag.span.column - 1, 0)
@@ -151,10 +154,11 @@ def format_diagnostic(diag: Diagnostic, sources: SourceFiles) -> str:
             text = ("..." if start else "") + text[start : start + MAX_QUOTE] + "..."
             column -= start - (3 if start else 0)
         gutter = f"{diag.span.line:>5} | "
-        out.append(gutter + text)
-        out.append(" " * (len(gutter) - 2) + "| " + " " * column + "^")
+        out.append(gutter + show.text(text))
+        caret = len(show.text(text[:column]))  # escapes widen what comes before it
+        out.append(" " * (len(gutter) - 2) + "| " + " " * caret + "^")
     if diag.help:
-        out.append(f"help: {diag.help}")
+        out.append(show.text(f"help: {diag.help}"))
     return "\n".join(out)
 
 

@@ -93,6 +93,14 @@ def read_config_text(
         return None
 
 
+def config_text(path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> str | None:
+    """A config's text within the same bounds, or None when it cannot be read (whoever
+    reads it fully says why)."""
+    diags = Diagnostics()
+    text = read_config_text(path, diags, max_bytes)
+    return None if diags.errors else text
+
+
 def check_depth(text: str, file: str, diags: Diagnostics) -> bool:
     """False, with an error at the first bracket too deep, when arrays and objects nest
     deeper than MAX_DEPTH (the parser and the passes recurse on nesting)."""

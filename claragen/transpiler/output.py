@@ -14,11 +14,10 @@ be a link: that is the user's choice of where the output goes.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
 from pathlib import Path
+
+from claragen.gates import safe_io
 
 MANIFEST = "manifest.json"
 JOB_FOLDER = re.compile(r"^J\d{4,}$")
@@ -51,10 +50,7 @@ def prepare(out_dir: Path) -> None:
             f"{', '.join(sorted(foreign)[:5])}; move those away, or give another folder"
         )
     for entry in entries:  # each is a link, manifest.json or a job folder
-        if entry.is_symlink() or not entry.is_dir():
-            entry.unlink()
-        else:
-            shutil.rmtree(entry)  # never follows the links inside
+        safe_io.remove_tree(entry)  # never follows the links inside
 
 
 def write_files(out_dir: Path, files: dict[str, str]) -> None:
@@ -63,37 +59,21 @@ def write_files(out_dir: Path, files: dict[str, str]) -> None:
         path = out_dir / name
         if ".." in Path(name).parts or Path(name).is_absolute():
             raise OutputError(f"{name!r} would leave {out_dir}")  # a claragen bug
-        _make_folders(out_dir, Path(name).parent)
-        _create(path, files[name])
-
-
-def _make_folders(root: Path, rel: Path) -> None:
-    here = root
-    for part in rel.parts:
-        here = here / part
-        if here.is_symlink():
-            raise OutputError(f"{here} is a link; claragen writes no file through one")
-        if not here.exists():
-            here.mkdir()
-
-
-def _create(path: Path, text: str) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-    try:
-        fd = os.open(path, flags, 0o644)
-    except FileExistsError:
-        raise OutputError(f"{path} appeared while claragen wrote the folder") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+        try:
+            safe_io.make_folders(out_dir, Path(name).parent)
+            safe_io.create(path, files[name].encode("utf-8"))
+        except FileExistsError:
+            raise OutputError(
+                f"{path} appeared while claragen wrote the folder"
+            ) from None
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {safe_io.reason(exc)}") from None
 
 
 def _is_claragen_output(out_dir: Path) -> bool:
-    manifest = out_dir / MANIFEST
-    if manifest.is_symlink() or not manifest.is_file():
-        return False
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = safe_io.read_json(out_dir / MANIFEST, safe_io.LIMITS["json"])
+    except (OSError, ValueError):  # none, a link, a FIFO, too large, no JSON
         return False
     return isinstance(data, dict) and "claragen" in data and "jobs" in data
 

@@ -22,7 +22,12 @@ from claragen.transpiler.diagnostics import (
 )
 from claragen.transpiler.ir import VALUE_READS, Component, Config, Lit
 from claragen.transpiler.jsonparse import JNode, JObject, JScalar, JString, parse_json
-from claragen.transpiler.limits import check_depth, file_label, read_config_text
+from claragen.transpiler.limits import (
+    check_depth,
+    config_text,
+    file_label,
+    read_config_text,
+)
 from claragen.transpiler.optimize import optimize
 from claragen.transpiler.passes.apply_search import apply_search, default_values
 from claragen.transpiler.passes.check_components import check_components
@@ -315,11 +320,12 @@ class Compilation:
         assert script is not None
         self.targets[f"{job.id}/configs/train.json"] = "bundle"
         train = self.bundle_file(lambda: bundle.train_bundle(script), config)
+        meta = self.bundle_file(
+            lambda: bundle.metadata(config.file, job.id, job.values), config
+        )
         return {
             f"{job.id}/configs/train.json": bundle.dumps(train),
-            f"{job.id}/configs/metadata.json": bundle.dumps(
-                bundle.metadata(config.file, job.id, job.values)
-            ),
+            f"{job.id}/configs/metadata.json": bundle.dumps(meta),
         }
 
     def lower(self, ctx: PassContext, plain, engines) -> tuple[Any, str]:
@@ -532,8 +538,11 @@ def compile_files(
 def first_level_names(path: Path) -> frozenset[str]:
     """The first-level keys of a JSON config (none when it does not read as one: its own
     build says why)."""
+    text = config_text(path)
+    if text is None or not check_depth(text, str(path), Diagnostics()):
+        return frozenset()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        data = json.loads(text)
+    except (ValueError, RecursionError):
         return frozenset()
     return frozenset(data) if isinstance(data, dict) else frozenset()

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
+import re
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
+from claragen.gates import safe_io, show
 from claragen.transpiler.passes.expand_jobs import grid_size
 from claragen.transpiler.space import SearchSpace
 
 SCRIPT = "train.py"
+SCRIPT_PATH = re.compile(r"J\d{4,}/(train|train_fast|validate)\.py")
 
 
 def space_rows(space: SearchSpace) -> list[dict]:
@@ -44,37 +44,51 @@ def show_space(
             "grid_size": size,
             "float_steps": float_steps,
         }
-        print(json.dumps(data, indent=2))
+        show.echo(json.dumps(data, indent=2))  # ASCII: every control character escaped
         return
-    table = Table(title=f"search space of {source}")
-    for column in ("id", "domain", "type", "targets", "aliases", "line"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        cells = (row["id"], row["domain"], row["type"], json.dumps(row["targets"]),
-                 ", ".join(row["aliases"]), str(row["line"]))  # fmt: skip
-        table.add_row(*(escape(c) for c in cells))
-    console = Console(width=120)
-    console.print(table)
-    console.print(
-        f"{len(rows)} parameter(s); --jobs grid makes {size} job(s) "
-        f"with --float-steps {float_steps}"
-    )
+    columns = [(c, {"overflow": "fold"})
+               for c in ("id", "domain", "type", "targets", "aliases", "line")]  # fmt: skip
+    cells = [
+        (row["id"], row["domain"], row["type"], json.dumps(row["targets"]),
+         ", ".join(row["aliases"]), str(row["line"]))
+        for row in rows
+    ]  # fmt: skip
+    out = show.console()
+    out.width = 120
+    show.render(out, show.table(f"search space of {source}", columns, cells))
+    show.line(out, f"{len(rows)} parameter(s); --jobs grid makes {size} job(s) "
+                   f"with --float-steps {float_steps}")  # fmt: skip
 
 
 def collect_scripts(path: Path) -> dict[str, tuple[str, str]]:
     """job id (or "") -> (label, text) of the scripts at `path`: a script, a job folder, or an
-    output folder with a manifest.json."""
-    if path.is_file():
-        return {"": (str(path), path.read_text())}
+    output folder with a manifest.json. The folder may come from elsewhere: its files are
+    read through safe_io (no link, no FIFO, bounded), and the manifest names only files
+    of the folder. Raises OSError or ValueError with what is wrong."""
+    limit = safe_io.LIMITS["script"]
+    if path.is_file():  # the user's own argument (a link to a script is theirs to give)
+        return {"": (str(path), safe_io.read_text(os.path.realpath(path), limit))}
     manifest = path / "manifest.json"
-    if manifest.is_file():
-        jobs = json.loads(manifest.read_text())["jobs"]
-        return {
-            job["id"]: (str(path / job["script"]), (path / job["script"]).read_text())
-            for job in jobs
-        }
-    if (path / SCRIPT).is_file():
-        return {"": (str(path / SCRIPT), (path / SCRIPT).read_text())}
+    if manifest.exists() or manifest.is_symlink():
+        data = safe_io.read_json(manifest, safe_io.LIMITS["json"])
+        jobs = data.get("jobs") if isinstance(data, dict) else None
+        if not isinstance(jobs, list):
+            raise ValueError(f"{manifest}: no list of jobs; is this a claragen output?")
+        scripts = {}
+        for job in jobs:
+            script = job.get("script") if isinstance(job, dict) else None
+            if script is None:
+                continue  # a bundle job: no script
+            if not (isinstance(script, str) and SCRIPT_PATH.fullmatch(script)):
+                raise ValueError(f"{manifest}: the job script {script!r} is no "
+                                 "J0001/train.py of the folder")  # fmt: skip
+            scripts[script.split("/")[0]] = (
+                str(path / script),
+                safe_io.read_text(path / script, limit),
+            )
+        return scripts
+    if (path / SCRIPT).exists() or (path / SCRIPT).is_symlink():
+        return {"": (str(path / SCRIPT), safe_io.read_text(path / SCRIPT, limit))}
     raise OSError(f"{path}: not a config, a script, a job folder or an output folder")
 
 

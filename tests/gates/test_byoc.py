@@ -1,7 +1,8 @@
 """The BYOC gate (claragen/gates/byoc.py, issue 27 class 2): a `path` is allowed only as
 a class of the component table or a module inside custom/ or --pythonpath, for every
 config that names code (training, validation, inference, config_automl.json) and for
-smoke's stand-ins. The property tests enumerate what the environment has, not examples."""
+smoke's stand-ins. The property tests enumerate what the environment has, not examples.
+"""
 
 from __future__ import annotations
 
@@ -60,7 +61,9 @@ def mmar_custom(tmp_path):
     return root
 
 
-def test_a_module_of_custom_is_the_users_and_one_of_pythonpath_too(mmar_custom, tmp_path):
+def test_a_module_of_custom_is_the_users_and_one_of_pythonpath_too(
+    mmar_custom, tmp_path
+):
     (mmar_custom / "custom" / "my_net.py").write_text("class MyNet: pass\n")
     (mmar_custom / "custom" / "pkg").mkdir()
     (mmar_custom / "custom" / "pkg" / "__init__.py").write_text("")

@@ -175,7 +175,9 @@ def test_every_torch_load_claragen_writes_passes_weights_only_true(tmp_path, tar
         elif path.suffix == ".json":
             for text in re.findall(r'"(\$[^"]*torch\.load[^"]*)"', path.read_text()):
                 loads += torch_loads(text[1:].replace("@", "_at_"))
-    assert loads or target != "plain"  # the others load through MONAI's CheckpointLoader
+    assert (
+        loads or target != "plain"
+    )  # the others load through MONAI's CheckpointLoader
     assert all(weights_only_true(c) for c in loads), [ast.unparse(c) for c in loads]
 
 

@@ -107,7 +107,10 @@ def writes_outside_helpers(text: str) -> list[str]:
         if isinstance(node, ast.FunctionDef) and node.name in HELPERS:
             inside |= {id(n) for n in ast.walk(node)}
         # replace_atomically(path, lambda f: torch.save(state, f)): into the helper's file
-        if isinstance(node, ast.Call) and ast.unparse(node.func) == "replace_atomically":
+        if (
+            isinstance(node, ast.Call)
+            and ast.unparse(node.func) == "replace_atomically"
+        ):
             for arg in node.args[1:]:
                 if isinstance(arg, ast.Lambda) and len(arg.args.args) == 1:
                     param = arg.args.args[0].arg
@@ -131,10 +134,14 @@ def writes_outside_helpers(text: str) -> list[str]:
 
 @pytest.mark.parametrize("target", ["plain", "engines"])
 def test_no_script_writes_around_its_file_helpers(tmp_path, target):
-    out = compile_example(tmp_path, target=target, optimize=("amp",) * (target == "plain"))
+    out = compile_example(
+        tmp_path, target=target, optimize=("amp",) * (target == "plain")
+    )
     scripts = sorted(out.rglob("*.py"))
     assert len(scripts) >= 2
     for script in scripts:
         assert writes_outside_helpers(script.read_text()) == [], script
-    assert writes_outside_helpers("def f():\n    torch.save(x, 'a')\n")  # it can see one
+    assert writes_outside_helpers(
+        "def f():\n    torch.save(x, 'a')\n"
+    )  # it can see one
     assert writes_outside_helpers("replace_atomically(p, lambda f: torch.save(x, 'a'))")

@@ -214,7 +214,7 @@ def fail_writes(monkeypatch, name: str, after: int = 0, partial: int = 0) -> Non
             path = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             path = ""
-        if path.endswith("/" + name):
+        if path.endswith(("/" + name, "/" + name + ".tmp")):  # written to .tmp, renamed
             seen.append(path)
             if len(seen) > after:
                 if partial:

@@ -32,6 +32,7 @@ from typing import Any
 from claragen import __version__
 from claragen.gates import names
 from claragen.transpiler import exprcheck, symbols
+from claragen.transpiler.emit import literal_node
 from claragen.transpiler.targets.engines import EnginesScript
 
 # Modules a `$` expression may name; MONAI imports them for the bundle ("imports").
@@ -283,20 +284,40 @@ def bundle_config(
     return config
 
 
+def data(value: Any) -> Any:
+    """A JSON value of a config as bundle data that MONAI reads back as that value:
+    a string or key that MONAI would act on becomes an expression that rebuilds it."""
+    translator = Translator.__new__(Translator)  # no ids, no imports: data only
+    translator.qualified, translator.ids = {}, set()
+    return translator.value(literal_node(value))
+
+
 def metadata(source: str, job: str, values: dict[str, Any]) -> dict[str, Any]:
-    """configs/metadata.json: what MONAI's bundle tools read, and where the job came from."""
-    return {
+    """configs/metadata.json: what MONAI's bundle tools read, and where the job came from
+    (MONAI parses it as the file's `_meta_`: its config text passes the same gate)."""
+    meta = {
         "schema": "https://github.com/Project-MONAI/MONAI-extra-test-data/releases/"
         "download/0.8.1/meta_schema_20220324.json",
         "version": "0.1.0",
-        "changelog": {"0.1.0": f"compiled from {source} by claragen {__version__}"},
+        "changelog": {
+            "0.1.0": data(f"compiled from {source} by claragen {__version__}")
+        },
         "monai_version": symbols.versions().get("monai"),
         "pytorch_version": symbols.versions().get("torch", "").split("+")[0],
-        "name": f"{source} {job}",
+        "name": data(f"{source} {job}"),
         "task": "training, as the Clara Train config says",
-        "description": f"Job {job} of {source}, compiled by claragen {__version__}.",
-        "search_values": values,
+        "description": data(
+            f"Job {job} of {source}, compiled by claragen {__version__}."
+        ),
+        "search_values": [
+            {"parameter": data(param), "value": data(value)}
+            for param, value in values.items()
+        ],
     }
+    problems = names.check_bundle(meta, set(), set())
+    if problems:
+        raise BundleError("; ".join(problems[:5]))
+    return meta
 
 
 def dumps(data: dict[str, Any]) -> str:
