@@ -22,7 +22,7 @@ from typing import Any
 
 from claragen.gates import byoc
 from claragen.gates.names import is_python_name as is_name
-from claragen.gates.show import shown
+from claragen.gates.show import quoted
 from claragen.runtime import controllers, handlers
 from claragen.transpiler.diagnostics import Diagnostics
 from claragen.transpiler.limits import check_depth, file_label, read_config_text
@@ -111,7 +111,7 @@ def _spec(
     bad = next((k for k in args if not is_name(k)), None)
     if bad is not None:
         raise AutomlConfError(
-            f"{source}: {where}.args has the key {shown(bad)}, which is no argument name"
+            f"{source}: {where}.args has the key {quoted(bad)}, which is no argument name"
         )
     return ComponentSpec(where, name, path, substitute(args, variables, source))
 
@@ -154,7 +154,7 @@ def read_automl_conf(path: Path | None, variables: dict[str, str]) -> AutomlConf
         conf.executor = _spec(raw["executor"], "executor", source, variables)
         if conf.executor.path is None and conf.executor.name not in EXECUTORS:
             raise AutomlConfError(
-                f"{source}: unknown executor {shown(conf.executor.name)}; "
+                f"{source}: unknown executor {quoted(conf.executor.name)}; "
                 f"use one of {', '.join(EXECUTORS)}"
             )
     handlers = raw.get("handlers", [])
@@ -203,7 +203,7 @@ def build(
         return import_class(spec.path, search)(**spec.args)
     if spec.name not in table:
         raise AutomlConfError(
-            f"unknown {spec.where.split('[')[0].rstrip('s')} {shown(spec.name)}; "
+            f"unknown {spec.where.split('[')[0].rstrip('s')} {quoted(spec.name)}; "
             f"use one of {', '.join(sorted(k for k in table if table[k]))}, "
             'or your own class with "path"'
         )
