@@ -37,6 +37,7 @@ CODES: dict[str, Code] = {
         Code("E109", "bad-number", "a number too long to be a config value, or infinite"),
         Code("E110", "not-a-file", "a config path is no regular file (a FIFO, a device)"),
         Code("E111", "older-era", "a Clara 2.x / TLT-era config, which claragen does not read"),
+        Code("E112", "too-large-expansion", "{VAR} uses or the generated files grow past what claragen writes"),
         # values
         Code("E200", "unknown-variable", "a '{NAME}' names no variable"),
         Code("E201", "unbalanced-brace", "a string has a '{' or '}' that opens or closes nothing"),

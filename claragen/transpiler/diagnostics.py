@@ -66,15 +66,19 @@ class SourceFiles:
     """The text of every file read, so that diagnostics can quote their line."""
 
     texts: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def add(self, name: str, text: str) -> None:
         self.texts[name] = text
+        self.lines.pop(name, None)
 
     def line(self, span: Span) -> str | None:
         text = self.texts.get(span.file)
         if text is None or span.line < 1:
             return None
-        lines = text.splitlines()
+        if span.file not in self.lines:  # split once per file, not once per diagnostic
+            self.lines[span.file] = text.splitlines()
+        lines = self.lines[span.file]
         return lines[span.line - 1] if span.line <= len(lines) else None
 
 
@@ -83,10 +87,13 @@ class Diagnostics:
     """The sink that passes report to."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    seen: set[Diagnostic] = field(default_factory=set, repr=False)
 
     def add(self, diag: Diagnostic) -> None:
-        """Keep `diag` unless the same was said already (each job runs the passes)."""
-        if diag not in self.items:
+        """Keep `diag` unless the same was said already (each job runs the passes); a
+        set remembers what was said, so that many diagnostics cost linear time."""
+        if diag not in self.seen:
+            self.seen.add(diag)
             self.items.append(diag)
 
     def error(

@@ -7,6 +7,11 @@ Every bound is a diagnostic (E1xx), said before the work it protects starts:
     nesting deeper than MAX_DEPTH                            E108, before it is parsed
     a number of more than MAX_NUMBER_CHARS characters,
     or a float that overflows to infinity                     E109
+    {VAR} uses that add more than MAX_EXPANDED bytes, a
+    generated file over MAX_OUTPUT_FILE, all over MAX_OUTPUT  E112
+
+Every scan of the raw text is one pass, linear in its length (benchmarks/linear.py
+doubles adversarial inputs and checks that the time does not quadruple).
 
 The largest config of the shared corpus is 23 KB and nests 8 deep; the bounds are two
 orders of magnitude above what a real config needs.
@@ -25,9 +30,13 @@ from claragen.transpiler.diagnostics import Diagnostics, Span
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # --max-config-size's default
 MAX_DEPTH = 100  # arrays and objects inside each other
 MAX_NUMBER_CHARS = 100  # digits, sign, point and exponent of one JSON number
+MAX_EXPANDED = 1024 * 1024  # what {VAR} substitution may add to one job's config
+MAX_OUTPUT_FILE = 16 * 1024 * 1024  # one generated file (a script is about 100 KB)
+MAX_OUTPUT = 2 * 1024 * 1024 * 1024  # all the files of one compile
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+# What the depth scan looks at: an escape (a backslash and the character after it), a
+# quote, a bracket. Each match is one or two characters, so the scan is linear.
+_TOKEN = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
 _SIZE = re.compile(r"^(\d{1,12})([kKmMgG]i?[bB]?)?$")
 
 
@@ -103,22 +112,28 @@ def config_text(path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> str | None:
 
 def check_depth(text: str, file: str, diags: Diagnostics) -> bool:
     """False, with an error at the first bracket too deep, when arrays and objects nest
-    deeper than MAX_DEPTH (the parser and the passes recurse on nesting)."""
-    blanked = _STRING.sub(lambda m: '"' + " " * (len(m.group()) - 2) + '"', text)
-    depth = 0
-    for match in _BRACKET.finditer(blanked):
-        depth += 1 if match.group() in "[{" else -1
-        if depth > MAX_DEPTH:
-            pos = match.start()
-            line = text.count("\n", 0, pos) + 1
-            col = pos - (text.rfind("\n", 0, pos) + 1) + 1
-            diags.error(
-                "E108",
-                Span(file, line, col),
-                f"arrays and objects nest deeper than {MAX_DEPTH} levels here",
-                "a Clara config nests a few levels deep; this one is malformed",
-            )
-            return False
+    deeper than MAX_DEPTH (the parser and the passes recurse on nesting). One pass over
+    the text, in time linear in its length whatever it holds (benchmarks/linear.py)."""
+    depth, in_string = 0, False
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token == '"':
+            in_string = not in_string
+        elif in_string or token[0] == "\\":
+            continue  # a bracket in a string, or an escaped character
+        else:
+            depth += 1 if token in "[{" else -1
+            if depth > MAX_DEPTH:
+                pos = match.start()
+                line = text.count("\n", 0, pos) + 1
+                col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+                diags.error(
+                    "E108",
+                    Span(file, line, col),
+                    f"arrays and objects nest deeper than {MAX_DEPTH} levels here",
+                    "a Clara config nests a few levels deep; this one is malformed",
+                )
+                return False
     return True
 
 

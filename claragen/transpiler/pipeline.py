@@ -17,12 +17,15 @@ from claragen.transpiler import output
 from claragen.transpiler.build import build_config
 from claragen.transpiler.context import CompileOptions, PassContext
 from claragen.transpiler.diagnostics import (
+    NO_SPAN,
     Diagnostics,
     SourceFiles,
 )
 from claragen.transpiler.ir import VALUE_READS, Component, Config, Lit
 from claragen.transpiler.jsonparse import JNode, JObject, JScalar, JString, parse_json
 from claragen.transpiler.limits import (
+    MAX_OUTPUT,
+    MAX_OUTPUT_FILE,
     check_depth,
     config_text,
     file_label,
@@ -459,7 +462,7 @@ def compile_files(
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Every job's script text by its path under `out_dir` ("J0001/train.py"), and the
     manifest; nothing is written (`claragen check` stops here)."""
-    files: dict[str, str] = {}
+    files = OutputFiles(comp)
     manifest_jobs: list[dict[str, Any]] = []
     space: list[str] = []
     jobs = [Job("J0001", {})]
@@ -533,6 +536,41 @@ def compile_files(
     if comp.validation_path is not None:
         manifest["validation_source"] = comp.validation_path.name
     return files, manifest
+
+
+class OutputFiles(dict):
+    """The files of a compile, bounded as they are made: a file over
+    limits.MAX_OUTPUT_FILE, or all of them over limits.MAX_OUTPUT, is E112."""
+
+    def __init__(self, comp: Compilation) -> None:
+        super().__init__()
+        self.comp = comp
+        self.size = 0
+
+    def __setitem__(self, name: str, text: str) -> None:
+        size = len(text.encode("utf-8", "surrogateescape"))
+        self.size += size
+        if size > MAX_OUTPUT_FILE or self.size > MAX_OUTPUT:
+            what, limit = (
+                (f"{name} would be {size:,} bytes", MAX_OUTPUT_FILE)
+                if size > MAX_OUTPUT_FILE
+                else (
+                    f"the compile's files would pass {MAX_OUTPUT:,} bytes",
+                    MAX_OUTPUT,
+                )
+            )
+            self.comp.diags.error(
+                "E112",
+                self.comp.config_span or NO_SPAN,
+                f"{what}, more than claragen writes ({limit:,})",
+                "fewer jobs (--jobs random:N), or a config that copies less",
+            )
+            self.comp.diags.raise_if_errors()
+        super().__setitem__(name, text)
+
+    def update(self, other: dict[str, str]) -> None:  # type: ignore[override]
+        for name, text in other.items():
+            self[name] = text
 
 
 def first_level_names(path: Path) -> frozenset[str]:

@@ -14,6 +14,7 @@ command-line options, with the compiled values as defaults.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import NO_SPAN, did_you_mean
@@ -27,6 +28,7 @@ from claragen.transpiler.ir import (
     Var,
     map_config,
 )
+from claragen.transpiler.limits import MAX_EXPANDED
 
 # environment.json keys that name files or folders (SPEC 7). `MMAR_ROOT` is always defined.
 PATH_VARIABLES = (
@@ -66,9 +68,12 @@ def variable_table(config: Config, ctx: PassContext) -> dict[str, Lit]:
 def resolve_variables(config: Config, ctx: PassContext) -> Config:
     table = variable_table(config, ctx)
     used: set[str] = set()
+    grown = Growth(ctx)
 
     def lookup(var: Var) -> Lit | RuntimeVar | None:
         used.add(var.name)
+        if var.name in table and not grown.add(var, table[var.name].value):
+            return None  # past the bound (said once): nothing more is expanded
         if var.name not in table:
             ctx.diags.error(
                 "E200",
@@ -111,6 +116,37 @@ def resolve_variables(config: Config, ctx: PassContext) -> Config:
     resolved.variables = {k: v.value for k, v in table.items()}
     check_sets(config, ctx, used)
     return resolved
+
+
+class Growth:
+    """What `{VAR}` substitution adds to a config, bounded: a value used many times is
+    copied each time, so a small config could expand to a script of gigabytes. Past
+    limits.MAX_EXPANDED bytes the substitution stops with E112, said once."""
+
+    def __init__(self, ctx: PassContext) -> None:
+        self.ctx = ctx
+        self.total = 0
+        self.sizes: dict[str, int] = {}
+        self.over = False
+
+    def add(self, var: Var, value: object) -> bool:
+        if self.over:
+            return False
+        if var.name not in self.sizes:
+            self.sizes[var.name] = len(json.dumps(value, default=str))
+        self.total += self.sizes[var.name]
+        if self.total <= MAX_EXPANDED:
+            return True
+        self.over = True
+        self.ctx.diags.error(
+            "E112",
+            var.span,
+            f"'{{{var.name}}}' and the uses before it expand the config by more than "
+            f"{MAX_EXPANDED // 1024:,} KiB, the most claragen expands",
+            "a Clara config uses its variables for numbers and paths; this one copies a "
+            "large value many times",
+        )
+        return False
 
 
 def check_sets(config: Config, ctx: PassContext, used: set[str]) -> None:

@@ -143,6 +143,32 @@ class Translator:
                     return ast.parse(_spelled(n.value), mode="eval").body
                 return n
 
+            def visit_JoinedStr(self, n: ast.JoinedStr) -> ast.expr:
+                """An f-string whose text MONAI would rewrite: the same string as a
+                sum of its parts (an f-string's text cannot be an expression)."""
+                if all(
+                    not isinstance(v, ast.Constant) or names.is_bundle_literal(v.value)
+                    for v in n.values
+                ):
+                    self.generic_visit(n)
+                    return n
+                parts: list[ast.expr] = [ast.Constant("")]
+                for v in n.values:
+                    if isinstance(v, ast.Constant):
+                        parts.append(self.visit_Constant(v))
+                        continue
+                    assert isinstance(v, ast.FormattedValue)
+                    inner = self.visit(v.value)
+                    if v.conversion in (ord("s"), ord("r"), ord("a")):
+                        kind = {ord("s"): "str", ord("r"): "repr", ord("a"): "ascii"}
+                        inner = ast.Call(ast.Name(kind[v.conversion]), [inner], [])
+                    spec = [self.visit(v.format_spec)] if v.format_spec else []
+                    parts.append(ast.Call(ast.Name("format"), [inner, *spec], []))
+                total = parts[0]
+                for part in parts[1:]:
+                    total = ast.BinOp(total, ast.Add(), part)
+                return total
+
         tree = Rewrite().visit(ast.parse(ast.unparse(node), mode="eval"))
         return ast.unparse(ast.fix_missing_locations(tree))
 

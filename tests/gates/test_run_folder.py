@@ -1,0 +1,158 @@
+"""Run and output folder state is not trusted (issue 27, class 4): what claragen reads back
+goes through safe_io (a FIFO where a file should be is refused, not waited on; a link is
+not followed; a file over its bound is refused), and MLflow's artefacts stay under the
+run folder whatever the run folder's store says.
+
+The searches run in this process with the fake executor of test_run_safety (each job
+scores at once); a call that could hang runs in a thread with a deadline."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+
+import pytest
+
+from claragen.cli import search as cli
+from claragen.gates import safe_io
+from claragen.runtime.report import write_report
+from tests.gates.common import compile_cli, invoke
+from tests.runtime.test_automl import make_mmar
+from tests.runtime.test_run_safety import FakeExecutor, automl, output
+
+
+@pytest.fixture(autouse=True)
+def fake(monkeypatch):
+    monkeypatch.setattr(cli, "LocalExecutor", FakeExecutor)
+    monkeypatch.setattr(FakeExecutor, "interrupt", False)
+    monkeypatch.setattr(FakeExecutor, "reason", "")
+    monkeypatch.setattr(FakeExecutor, "seen", [])
+    monkeypatch.setenv("COLUMNS", "1000")
+
+
+def no_hang(fn, *fifos, seconds: float = 60):
+    """fn()'s result, or a failure when it blocks (a FIFO waited on): the FIFOs are
+    then opened from here, so that the blocked call returns."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 (handed back to the test)
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        for fifo in fifos:
+            for mode in (os.O_RDONLY, os.O_WRONLY):
+                try:
+                    os.close(os.open(fifo, mode | os.O_NONBLOCK))
+                except OSError:
+                    pass
+        thread.join(10)
+        pytest.fail(f"{fn} blocked on {fifos}")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+@pytest.fixture
+def run(tmp_path, capsys):
+    mmar = make_mmar(tmp_path)
+    assert automl(mmar, workers="1", max_jobs=1, tracking=True) == 0, output(capsys)
+    return mmar, mmar / "automl" / "r"
+
+
+def fifo_at(path):
+    safe_io.remove_tree(path)
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["journal.jsonl", "optuna.log"])
+def test_a_fifo_in_the_run_folder_stops_neither_report_nor_resume(run, capsys, name):
+    mmar, run_dir = run
+    fifo = fifo_at(run_dir / name)
+    if name == "journal.jsonl":
+        with pytest.raises(ValueError, match="no regular file"):
+            no_hang(lambda: write_report(run_dir), fifo)
+    else:
+        no_hang(lambda: write_report(run_dir), fifo)  # the report, without the study
+    code = no_hang(lambda: automl(mmar, workers="1", max_jobs=2, resume=True,
+                                  tracking=True), fifo)  # fmt: skip
+    out = output(capsys)
+    assert code == 1 and name in out and "no regular file" in out, out
+
+
+def test_a_journal_over_its_bound_is_refused(run, monkeypatch):
+    _, run_dir = run
+    monkeypatch.setitem(safe_io.LIMITS, "journal", 100)
+    with pytest.raises(ValueError, match="more than claragen reads"):
+        write_report(run_dir)
+
+
+def sql(run_dir, query, *args):
+    with sqlite3.connect(run_dir / "mlflow.db") as db:
+        db.execute(query, args)
+
+
+def test_the_stores_artefact_location_is_not_followed_on_resume(run, capsys, tmp_path):
+    mmar, run_dir = run
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    sql(run_dir, "UPDATE experiments SET artifact_location = ?", outside.as_uri())
+    code = automl(mmar, workers="1", max_jobs=2, resume=True, tracking=True)
+    out = output(capsys)
+    assert code == 1 and "outside" in out and "mlflow.db" in out, out
+    assert list(outside.iterdir()) == []
+
+
+def test_a_runs_artefact_uri_outside_the_folder_gets_no_artefact(run, capsys, tmp_path):
+    mmar, run_dir = run
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    sql(run_dir, "UPDATE runs SET artifact_uri = ?", outside.as_uri())
+    from claragen.runtime.tracking import MLflowTracker, local_uri
+
+    tracker = MLflowTracker(local_uri(run_dir), run_dir, None)
+    assert not tracker.artifacts_inside(outside.as_uri())
+    assert tracker.artifacts_inside((run_dir / "mlartifacts" / "1").resolve().as_uri())
+
+
+def test_a_link_inside_mlartifacts_is_not_written_through(run, capsys, tmp_path):
+    mmar, run_dir = run
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    store = run_dir / "mlartifacts"
+    for child in list(store.iterdir()):
+        safe_io.remove_tree(child)
+        os.symlink(outside, child)  # mlartifacts/<experiment> -> outside
+    code = automl(mmar, workers="1", max_jobs=2, resume=True, tracking=True)
+    assert code in (0, 1), output(capsys)
+    assert list(outside.iterdir()) == []
+
+
+def test_diff_refuses_what_an_output_folder_should_not_hold(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert compile_cli("-m", make_mmar(tmp_path), "-o", a)[0] == 0
+    assert compile_cli("-m", make_mmar(tmp_path / "2"), "-o", b)[0] == 0
+    fifo = fifo_at(a / "J0001" / "train.py")
+    code, out = no_hang(lambda: invoke("diff", a, b), fifo)
+    assert code == 1 and "no regular file" in out, out
+    safe_io.remove_tree(fifo)
+    secret = tmp_path / "secret.py"
+    secret.write_text("SECRET = 1\n")
+    os.symlink(secret, a / "J0001" / "train.py")
+    code, out = invoke("diff", a, b)
+    assert code == 1 and "symbolic link" in out and "SECRET" not in out, out
+    manifest = a / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"J0001/train.py"',
+                                                     '"../secret.py"'))  # fmt: skip
+    code, out = invoke("diff", a, b)
+    assert code == 1 and "SECRET" not in out, out
+    fifo_at(manifest)
+    code, out = no_hang(lambda: invoke("diff", a, b), manifest)
+    assert code == 1, out
