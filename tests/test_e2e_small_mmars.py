@@ -102,7 +102,10 @@ def test_checkpoint_loader_resumes_from_the_saved_model(tmp_path):
                        env_path=mmar / "config" / "environment.json", mmar_root=mmar)  # fmt: skip
     compile_to_dir(comp, tmp_path / "second")
     second = (tmp_path / "second" / "J0001" / "train.py").read_text()
-    assert "checkpoint = torch.load(args.mmar_ckpt, map_location=device)" in second
+    assert (
+        "checkpoint = torch.load(args.mmar_ckpt, map_location=device, weights_only=True)"
+        in second
+    )
     script = tmp_path / "second" / "J0001" / "train.py"
     proc = subprocess.run(
         [sys.executable, str(script), "--epochs", "1"], capture_output=True

@@ -54,7 +54,9 @@ def test_checkpoint_model_loader_reads_mmar_ckpt(tmp_path):
     compile_to_dir(comp, tmp_path / "out")
     script = (tmp_path / "out" / "J0001" / "validate.py").read_text()
     assert '"--mmar-ckpt",' in script
-    assert "torch.load(args.mmar_ckpt, map_location=device)" in script
+    assert (
+        "torch.load(args.mmar_ckpt, map_location=device, weights_only=True)" in script
+    )
 
 
 @pytest.mark.e2e

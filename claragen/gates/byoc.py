@@ -100,8 +100,8 @@ def resolve(path: str, folders: Sequence[Path]) -> Resolved | Refused:
     if installed is not None:
         return Refused(
             path,
-            f"{path!r} names the installed module {top!r} ({installed}), not a module "
-            "of the MMAR's custom/ folder or --pythonpath",
+            f"{path!r} names the installed module {top!r}, not a module of the MMAR's "
+            "custom/ folder or --pythonpath",
         )
     for root in real_roots:
         found = _module_file(root, parts[:-1])

@@ -173,7 +173,7 @@ def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str,
         ("elapsed", {"justify": "right"}),
         ("values", {"min_width": 25 if narrow else None, "overflow": "fold"}),
     ]  # fmt: skip
-    rows = []
+    cells = []
     ok, pruned, failed = ranked(rows, lambda r: r.status, lambda r: r.score, direction)
     tied = ties(r.score for r in ok)  # type: ignore[misc]
     rank = 0
@@ -188,6 +188,6 @@ def leaderboard(rows: list[JobRow], values: dict[str, dict], title: str,
                 f"{row.status}{sep}{clip(row.reason)}" if row.reason else row.status
             )
             shown_rank = "-"
-        rows.append((shown_rank, row.name or row.job, _score(row.score), status,
-                     row.elapsed_text(), shown_values(values.get(row.job, {}), "\n")))  # fmt: skip
-    return show.table(title, columns, rows)
+        cells.append((shown_rank, row.name or row.job, _score(row.score), status,
+                      row.elapsed_text(), shown_values(values.get(row.job, {}), "\n")))  # fmt: skip
+    return show.table(title, columns, cells)

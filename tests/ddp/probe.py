@@ -30,6 +30,17 @@ def recording_open(file, mode="r", *args, **kwargs):
 
 
 builtins.open = recording_open
+real_os_open = os.open
+
+
+def recording_os_open(path, flags, *args, **kwargs):
+    """The scripts create their files with os.open (O_EXCL | O_NOFOLLOW)."""
+    if flags & (os.O_WRONLY | os.O_RDWR):
+        writes["open"].append(os.fspath(path))
+    return real_os_open(path, flags, *args, **kwargs)
+
+
+os.open = recording_os_open
 
 import torch  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
@@ -38,7 +49,9 @@ real_save, real_writer_init = torch.save, SummaryWriter.__init__
 
 
 def recording_save(obj, f, *args, **kwargs):
-    writes["torch.save"].append(os.fspath(f))
+    # the scripts save into a file they opened themselves (open_new): its path
+    path = os.readlink(f"/proc/self/fd/{f.fileno()}") if hasattr(f, "fileno") else f
+    writes["torch.save"].append(os.fspath(path))
     return real_save(obj, f, *args, **kwargs)
 
 

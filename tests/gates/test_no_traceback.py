@@ -141,21 +141,3 @@ def test_an_epoch_reported_to_a_finished_trial_is_dropped(tmp_path):
     study.start("J1", "W1_1_J1", {":lr": 0.2})
     study.end("J1", "failed", None)
     assert study.report("J1", 3, 0.1) is False
-
-
-def test_a_study_of_another_search_is_one_error(tmp_path, monkeypatch):
-    """optuna.log of a study with the other direction: a line, not Optuna's trace."""
-    import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    root = mmar(tmp_path)
-    run = tmp_path / "a" / "run"
-    run.mkdir(parents=True)
-    storage = JournalStorage(JournalFileBackend(str(run / "optuna.log")))
-    optuna.create_study(study_name="run", storage=storage, direction="minimize")
-    monkeypatch.chdir(tmp_path)
-    code, output = invoke("automl", "-m", root, "--max-jobs", "1", "-o", tmp_path / "a",
-                          "--run-id", "run", "--no-tracking", "--job-args",
-                          "--epochs 1")  # fmt: skip
-    assert code == 1 and "optuna.log" in output, output

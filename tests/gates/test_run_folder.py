@@ -87,6 +87,18 @@ def test_a_fifo_in_the_run_folder_stops_neither_report_nor_resume(run, capsys, n
     assert code == 1 and name in out and "no regular file" in out, out
 
 
+@pytest.mark.parametrize("garbage", ["not json\n", '{"op_code": 99}\n', "[]\n"])
+def test_a_damaged_study_is_one_error_on_resume(run, capsys, garbage):
+    mmar, run_dir = run
+    with open(run_dir / "optuna.log", "a") as f:
+        f.write(garbage)
+    code = automl(mmar, workers="1", max_jobs=2, resume=True, tracking=True)
+    out = output(capsys)
+    assert code in (0, 1) and "Traceback" not in out, out
+    if code == 1:
+        assert "optuna.log" in out, out
+
+
 def test_a_journal_over_its_bound_is_refused(run, monkeypatch):
     _, run_dir = run
     monkeypatch.setitem(safe_io.LIMITS, "journal", 100)

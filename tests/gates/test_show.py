@@ -82,9 +82,13 @@ def test_the_live_table_and_the_leaderboard_escape_names_values_and_reasons():
     ok = JobRow("J2", name="W1_1_J2", worker="w", status="ok", score=0.5)
     display = Display(EVIL, Console(file=io.StringIO(), force_terminal=False))
     display.rows = {"J1": row, "J2": ok}
-    clean(rendered(display.table()))
+    table = rendered(display.table())
+    clean(table)
+    assert "W1_1_J2" in table and "W1_1_J1a" in table
     values = {"J1": {f":lr{EVIL}": EVIL}, "J2": {":lr": [f"{EVIL}"]}}
-    clean(rendered(leaderboard([row, ok], values, EVIL, width=100)))
+    board = rendered(leaderboard([row, ok], values, EVIL, width=100))
+    clean(board)
+    assert "W1_1_J2" in board and "W1_1_J1" in board and "0.5000" in board
 
 
 def test_the_lines_of_a_search_without_a_terminal_are_escaped():
