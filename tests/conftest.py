@@ -16,6 +16,12 @@ import pytest
 # or the three targets of a differential test, run side by side, and two threads each on
 # two cores thrash (a corpus differential test took 2.5 times as long).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The key that seals a search's recorded options (claragen/runtime/seal.py): one of the
+# test session's own, not the user's.
+os.environ.setdefault(
+    "CLARAGEN_KEY_FILE",
+    os.path.join(__import__("tempfile").mkdtemp(prefix="claragen-key-"), "run.key"),
+)
 
 from claragen.transpiler.context import CompileOptions, PassContext
 from claragen.transpiler.diagnostics import CompileError, Diagnostics

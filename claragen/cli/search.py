@@ -247,11 +247,23 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
     return search
 
 
+# The options of a job's script that the engine sets itself, per job: --job-args may not
+# move a job's checkpoints (or, through a journal, send them elsewhere).
+ENGINE_OPTIONS = ("--mmar-ckpt-dir", "--mmar-root")
+
+
 def split_args(option: str, text: str) -> tuple[str, ...]:
     try:
-        return tuple(shlex.split(text))
+        words = tuple(shlex.split(text))
     except ValueError as exc:
         raise UsageError(f"{option} {text!r}: {exc}; quote as in a shell") from None
+    owned = [w for w in words if w.split("=", 1)[0] in ENGINE_OPTIONS]
+    if owned:
+        raise UsageError(
+            f"{option}: {owned[0].split('=', 1)[0]} is set by the search for each job "
+            "(its folder in the run folder); leave it out"
+        )
+    return words
 
 
 def check_pruner(name: str) -> str:
@@ -314,6 +326,11 @@ def run_automl(args: AutomlArgs) -> int:
         return 1
     except CompileError as exc:
         show.echo(format_all(exc.diagnostics, search.compilation.sources), err=True)
+        return 1
+    except Exception as exc:  # the tracking store's own errors: a line, not its trace
+        if not type(exc).__module__.startswith("mlflow"):
+            raise
+        error(errors, f"MLflow: {exc}; see --tracking-uri, or --no-tracking")
         return 1
     finally:
         search.executor.close()

@@ -95,6 +95,15 @@ def resolve(path: str, folders: Sequence[Path]) -> Resolved | Refused:
                              "internals are not components)")  # fmt: skip
     if top in sys.stdlib_module_names or top in sys.builtin_module_names:
         return Refused(path, f"{path!r} names the standard library")
+    for folder in folders:  # the MMAR's own folder of code must be in the MMAR
+        if Path(folder).name == "custom" and _real(folder) is not None:
+            if not _inside(_real(folder), Path(os.path.realpath(Path(folder).parent))):
+                return Refused(
+                    path,
+                    f"{folder} is a link to {_real(folder)}, outside the MMAR, so "
+                    f"{path!r} would come from there",
+                    "make custom/ a folder of the MMAR (copy the modules in)",
+                )
     real_roots = [r for r in (_real(f) for f in folders) if r is not None]
     installed = _installed(top, real_roots)
     if installed is not None:

@@ -20,6 +20,8 @@ import ast
 from collections.abc import Iterator
 from typing import Any
 
+from claragen.transpiler import symbols
+
 # keyword -> the values that keep the guard; () means the keyword itself is refused
 WEAKENING: dict[str, tuple[Any, ...]] = {
     "weights_only": (True,),  # torch.load, PersistentDataset: no pickled objects
@@ -53,6 +55,7 @@ def in_expression(tree: ast.AST) -> Iterator[tuple[ast.AST, str]]:
     weaken a deserializer, and each `**` unpacking in a call (it hides keywords)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
+            yield from _positional(node)
             for kw in node.keywords:
                 if kw.arg is None:
                     yield kw, "a call unpacks '**' arguments, which may hide a keyword"
@@ -61,6 +64,25 @@ def in_expression(tree: ast.AST) -> Iterator[tuple[ast.AST, str]]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             if node.value in WEAKENING:
                 yield node, f"the string {node.value!r} names a deserializer's guard"
+
+
+def _positional(call: ast.Call) -> Iterator[tuple[ast.AST, str]]:
+    """A call of a class of the component table, its positional args bound to the
+    class's parameters as Python binds them (`NumpyReader(None, None, True)` passes
+    allow_pickle=True); a `*` unpacking that could reach a guard is refused."""
+    sym = symbols.lookup(ast.unparse(call.func).rsplit(".", 1)[-1])
+    if sym is None or not sym.params or not call.args:
+        return
+    guarded = any(p in WEAKENING for p in sym.params)
+    for param, arg in zip(sym.params, call.args, strict=False):
+        if isinstance(arg, ast.Starred):
+            if guarded:
+                yield arg, (f"a call of {sym.name} unpacks '*' arguments, which may "
+                            "pass one of its guards")  # fmt: skip
+            return
+        reason = why(param, _literal(arg))
+        if reason is not None:
+            yield arg, f"{reason} (the argument {param!r} of {sym.name}, by position)"
 
 
 def _literal(node: ast.AST) -> Any:

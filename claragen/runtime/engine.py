@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from claragen.gates import safe_io
-from claragen.runtime import ranking
+from claragen.runtime import ranking, seal
 from claragen.runtime.context import (
     Context,
     ContextKey,
@@ -254,7 +254,10 @@ class Search:
         state = JournalState.of(self.journal.repair())
         self.open_study()
         if state.header is None:
-            self.journal.write("search", run_id=self.options.run_id, **self.header)
+            header = dict(self.header)
+            if isinstance(header.get("options"), dict):  # what --resume may take back
+                header["options_seal"] = seal.seal(header["options"])
+            self.journal.write("search", run_id=self.options.run_id, **header)
         if not state.done:
             fire(self.handlers, "startup", self.ctx)
         self.ask("set_search_space", self.space, self.ctx)
@@ -305,7 +308,7 @@ class Search:
         params = {"controller": self.header.get("controller", ""),
                   "workers": str(len(self.options.workers))}  # fmt: skip
         parent = self.tracker.open(self.options.run_id, state.parent_run, params)
-        if state.parent_run is None:
+        if parent != state.parent_run:  # a new one (the first, or the store lost it)
             self.journal.write("parent", mlflow_run=parent)
         for ej in self.finished():  # ended before a crash, not yet in MLflow
             if ej.job not in state.tracked:

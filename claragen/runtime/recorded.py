@@ -4,7 +4,8 @@
 
 needs nothing else: every option left out is the recorded one, and an option given that
 differs from the recorded one is an error that names it (a resumed search must be the same
-search, or the journal's replay would not hold).
+search, or the journal's replay would not hold). The recorded options are taken only when
+their seal holds (seal.py): claragen recorded them on this machine, for this user.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
+
+from claragen.runtime import seal
 
 # AutomlArgs field -> its command-line option
 OPTIONS = {
@@ -112,6 +115,27 @@ def run_folder(args: Any) -> Path | None:
     return output / args.run_id
 
 
+def unsealed(args: Any, defaults: Any, options: dict, folder: Path) -> Any:
+    """A journal whose options claragen did not record on this machine (a run folder
+    from elsewhere, or an edited journal): none of them is taken. When none is given
+    either, the error lists them, for the user to read and give again."""
+    given = {k: v for k, v in record(args).items() if v != record(defaults)[k]}
+    if not given:
+        shown = " ".join(
+            f"{OPTIONS[k]} {json.dumps(v)}"
+            for k, v in options.items()
+            if k in OPTIONS and v not in (None, [], False, "")
+        )
+        raise OptionsError(
+            f"{folder / 'journal.jsonl'} records the options the search started with, "
+            "but claragen did not record them on this machine for you (a run folder "
+            "from elsewhere, or an edited journal), so none is taken from it: they name "
+            "what runs and where it writes. Read them, and give the ones you want "
+            f"again with --resume: {shown}"
+        )
+    return replace(args, output=Path(args.output) if args.output else folder.parent)
+
+
 def resumed(args: Any, defaults: Any) -> Any:
     """--resume: `args` completed from the run's recorded options (as it is when the run
     has none, or no journal: the search then says what is missing)."""
@@ -128,6 +152,8 @@ def resumed(args: Any, defaults: Any) -> Any:
     options = header.get("options")
     if not isinstance(options, dict):
         return args
+    if not seal.holds(options, header.get("options_seal")):
+        return unsealed(args, defaults, options, folder)
     out = merge(args, options, defaults)
     workers = header.get("workers")
     parallel = len(workers) if isinstance(workers, list) and workers else None

@@ -36,7 +36,13 @@ STYLE = (
     " .pruned{color:#777} figure{margin:1em 0} figcaption{font-weight:bold}"
 )
 # readable axes (no "1e-6+3.251e-2" offsets); text in the SVG as text, not paths
-RC = {"axes.formatter.useoffset": False, "svg.fonttype": "none"}
+# Labels are config text (searched values, job names): shown as they are, never read as
+# matplotlib's math ("$...$" would be parsed, and can fail the whole report).
+RC = {
+    "axes.formatter.useoffset": False,
+    "svg.fonttype": "none",
+    "text.parse_math": False,
+}
 
 
 def _svg(fig: Any) -> str:
@@ -127,12 +133,14 @@ def optuna_plots(study: Any, varied: list[str]) -> list[tuple[str, str]]:
         for title, draw in wanted:
             try:
                 axes = draw()
-            except (ValueError, RuntimeError, ZeroDivisionError):
-                continue
-            first = axes.flat[0] if hasattr(axes, "flat") else axes
-            _name_trials(first, study)
-            figures.append((title, _svg(first.figure)))
-            plt.close(first.figure)
+                first = axes.flat[0] if hasattr(axes, "flat") else axes
+                _name_trials(first, study)
+                figures.append((title, _svg(first.figure)))
+            except (
+                Exception
+            ):  # a plot that cannot be drawn (Optuna, matplotlib) is left out
+                pass
+            plt.close("all")
     return figures
 
 

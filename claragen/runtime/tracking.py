@@ -169,7 +169,14 @@ class MLflowTracker(Handler):
             for key, value in params.items():
                 self.client.log_param(parent, key, value)
         else:
-            self.client.update_run(parent, status="RUNNING")
+            from mlflow.exceptions import MlflowException
+
+            try:
+                self.client.update_run(parent, status="RUNNING")
+            except MlflowException:  # the store lost it (a new mlflow.db): a new one
+                log.warning("MLflow has no run %s (the journal's parent run): the "
+                            "search gets a new one", parent)  # fmt: skip
+                return self.open(run_id, None, params)
         self.parent = parent
         return parent
 

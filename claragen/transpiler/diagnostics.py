@@ -77,7 +77,9 @@ class SourceFiles:
         if text is None or span.line < 1:
             return None
         if span.file not in self.lines:  # split once per file, not once per diagnostic
-            self.lines[span.file] = text.splitlines()
+            # at "\n" only, as the parser counts lines (not at U+2028, U+0085 or a
+            # lone "\r", which a JSON string may hold)
+            self.lines[span.file] = [ln.removesuffix("\r") for ln in text.split("\n")]
         lines = self.lines[span.file]
         return lines[span.line - 1] if span.line <= len(lines) else None
 

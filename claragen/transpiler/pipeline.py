@@ -548,7 +548,7 @@ class OutputFiles(dict):
         self.size = 0
 
     def __setitem__(self, name: str, text: str) -> None:
-        size = len(text.encode("utf-8", "surrogateescape"))
+        size = len(text.encode("utf-8", "surrogatepass"))
         self.size += size
         if size > MAX_OUTPUT_FILE or self.size > MAX_OUTPUT:
             what, limit = (

@@ -85,6 +85,23 @@ def test_a_custom_module_that_shadows_an_installed_one_is_refused(mmar_custom):
         assert isinstance(found, byoc.Refused), name
 
 
+def test_a_custom_folder_that_is_a_link_out_of_the_mmar_is_refused(tmp_path):
+    """custom/ -> a folder of installed packages: what it holds is not the MMAR's."""
+    root = mmar(tmp_path)
+    site = tmp_path / "site"
+    (site / "argcomplete_like").mkdir(parents=True)
+    (site / "argcomplete_like" / "__init__.py").write_text("class Finder: pass\n")
+    os.symlink(site, root / "custom")
+    found = byoc.resolve("argcomplete_like.Finder", byoc.roots(root))
+    assert isinstance(found, byoc.Refused) and "outside the MMAR" in found.reason
+    inner = root / "real_custom"
+    inner.mkdir()
+    (inner / "mine.py").write_text("class Mine: pass\n")
+    os.unlink(root / "custom")
+    os.symlink(inner, root / "custom")  # a link inside the MMAR is the MMAR's own
+    assert byoc.resolve("mine.Mine", byoc.roots(root)).kind == byoc.CUSTOM
+
+
 def test_a_link_in_custom_that_leaves_it_is_refused(mmar_custom, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -91,6 +91,25 @@ def test_a_weakened_guard_is_an_error_on_every_class_that_has_one(
         assert keyword in found[0]["message"]
 
 
+@pytest.mark.parametrize(
+    "name,keyword", [c for c in cases() if not c[0].startswith("Load")]
+)
+def test_a_weakened_guard_passed_by_position_is_an_error(tmp_path, name, keyword):
+    """In an expression, a class's positional args are bound to its signature."""
+    sym = symbols.lookup(name)
+    position = sym.params.index(keyword)
+    bad = BAD[keyword][0]
+    args = ", ".join(["None"] * position + [repr(bad)])
+
+    def edit(c):
+        c["train"]["pre_transforms"][0]["args"][
+            "reader"
+        ] = f"#{sym.module}.{name}({args})"
+
+    found = e411(diagnostics(tmp_path, edit))
+    assert found and "by position" in found[0]["message"], (name, keyword)
+
+
 @pytest.mark.parametrize("keyword", sorted(WEAKENING))
 def test_a_guard_inside_a_dict_arg_is_an_error(tmp_path, keyword):
     def edit(c):
@@ -110,6 +129,9 @@ def test_a_guard_inside_a_dict_arg_is_an_error(tmp_path, keyword):
         "#monai.data.NumpyReader(**dict(allow_pickle=True))",
         "#monai.data.NumpyReader(max_header_size=10**9)",
         "#dict(weights_only=False)",
+        "#monai.data.NumpyReader(None, None, True)",  # allow_pickle, by position
+        "#monai.data.NumpyReader(*[None, None, True])",
+        "lambda x: monai.data.NumpyReader(None, 'no_channel', 1)",
     ],
 )
 def test_a_guard_in_an_expression_is_an_error(tmp_path, expr):

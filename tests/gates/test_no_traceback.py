@@ -141,3 +141,54 @@ def test_an_epoch_reported_to_a_finished_trial_is_dropped(tmp_path):
     study.start("J1", "W1_1_J1", {":lr": 0.2})
     study.end("J1", "failed", None)
     assert study.report("J1", 3, 0.1) is False
+
+
+@pytest.mark.parametrize("target", ["bundle", "plain"])
+def test_a_lone_surrogate_in_config_text_compiles(tmp_path, target):
+    """A JSON escape may spell a lone surrogate, which UTF-8 cannot hold: the bundle
+    writes it as its escape, and MONAI reads it back."""
+
+    def edit(c):
+        c["train"]["pre_transforms"][0]["args"]["keys"] = ["image", "label", "\ud800"]
+
+    root = mmar(tmp_path, edit)
+    write(tmp_path, "mmar/config/environment.json",
+          json.dumps({**ENV, "DATA_ROOT": "\udcff"}))  # fmt: skip
+    code, output = compile_cli("-m", root, "-o", tmp_path / "out", "--target", target)
+    assert code == 0, output
+    if target == "bundle":
+        from monai.bundle import ConfigParser
+
+        path = tmp_path / "out" / "J0001" / "configs" / "train.json"
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+        assert ConfigParser(bundle).get_parsed_content("DATA_ROOT") == "\udcff"
+
+
+def test_searched_text_that_looks_like_math_does_not_stop_the_report(tmp_path):
+    """Matplotlib would read "$...$" in a searched value as math notation, and fail."""
+    from claragen.runtime.report import optuna_plots
+    from claragen.runtime.study import SearchStudy
+
+    choices = (["$x^{{$"], ["$\\frac{$"], ["b"])
+    param = SearchParam(id=":tag", locator="", kind="variable", domain="tag", type="enum",
+                        args=(), choices=choices)  # fmt: skip
+    study = SearchStudy(tmp_path / "optuna.log", "run", (param,), "grid")
+    for i, choice in enumerate(choices * 2, start=1):
+        study.start(f"J{i}", f"W1_{i}_J{i}", {":tag": choice})
+        study.report(f"J{i}", 1, 0.1 * i)
+        study.end(f"J{i}", "ok", 0.1 * i)
+    figures = optuna_plots(study.study, [":tag"])
+    assert len(figures) >= 3, [t for t, _ in figures]
+    assert any("$x^{{$" in svg for _, svg in figures)
+
+
+def test_a_diagnostic_after_a_raw_line_separator_quotes_its_own_line(tmp_path):
+    text = ('{"a": "x\u2028y\u0085z",\r\n "train": {"model": {"name": "UNett"}},\r\n'
+            ' "b": 1}\r\n')  # fmt: skip
+    path = tmp_path / "config" / "config_train.json"
+    path.parent.mkdir()
+    path.write_text(text)
+    code, output = invoke("check", path)
+    assert (
+        ":2:" in output and "UNett" in output.split(":2:", 1)[1].splitlines()[1]
+    ), output

@@ -168,3 +168,73 @@ def test_diff_refuses_what_an_output_folder_should_not_hold(tmp_path):
     fifo_at(manifest)
     code, out = no_hang(lambda: invoke("diff", a, b), manifest)
     assert code == 1, out
+
+
+def journal_lines(run_dir):
+    import json
+
+    return [
+        json.loads(line)
+        for line in (run_dir / "journal.jsonl").read_text().splitlines()
+    ]
+
+
+def rewrite_journal(run_dir, records):
+    import json
+
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+    (run_dir / "journal.jsonl").write_text(text)
+
+
+def test_edited_recorded_options_are_not_taken_on_resume(
+    run, capsys, tmp_path, monkeypatch
+):
+    """A journal's options decide what runs and where it writes; edited, their seal no
+    longer holds: none is taken, and the error lists them for the user to read."""
+    mmar, run_dir = run
+    records = journal_lines(run_dir)
+    records = [r for r in records if r["event"] != "done"]
+    records[0]["options"]["job_args"] = f"--mmar-ckpt-dir {tmp_path / 'OUTSIDE'}"
+    records[0]["options"]["pythonpath"] = [str(tmp_path / "evil")]
+    rewrite_journal(run_dir, records)
+    ran = list(FakeExecutor.seen)
+    code, out = invoke("automl", "--resume", "--run-id", "r", "-o", mmar / "automl")
+    assert code == 2 and "did not record them on this machine" in out, out
+    assert "--pythonpath" in out and "OUTSIDE" in out  # shown, to be read
+    assert not (tmp_path / "OUTSIDE").exists() and FakeExecutor.seen == ran
+
+
+def test_a_run_folder_from_another_machine_resumes_only_with_its_options_given(
+    run, capsys, monkeypatch, tmp_path
+):
+    mmar, run_dir = run
+    monkeypatch.setenv("CLARAGEN_KEY_FILE", str(tmp_path / "other" / "run.key"))
+    code, out = invoke("automl", "--resume", "--run-id", "r", "-o", mmar / "automl")
+    assert code == 2 and "did not record them" in out, out
+    code = automl(mmar, workers="1", max_jobs=2, resume=True, tracking=True)
+    assert code == 0, output(capsys)  # the options given again: it goes on
+
+
+@pytest.mark.parametrize(
+    "job_args", ["--mmar-ckpt-dir /tmp/x", "--epochs 1 --mmar-root=/x"]
+)
+def test_job_args_may_not_set_what_the_search_sets_for_each_job(
+    tmp_path, capsys, job_args
+):
+    mmar = make_mmar(tmp_path)
+    assert automl(mmar, workers="1", max_jobs=1, job_args=job_args) == 2
+    assert "is set by the search for each job" in output(capsys)
+
+
+def test_a_store_that_lost_the_parent_run_gets_a_new_one_on_resume(run, capsys):
+    mmar, run_dir = run
+    (parent,) = [
+        r["mlflow_run"] for r in journal_lines(run_dir) if r["event"] == "parent"
+    ]
+    for table in ("tags", "params", "metrics", "latest_metrics", "runs"):
+        sql(run_dir, f"DELETE FROM {table} WHERE run_uuid = ?", parent)
+    code = automl(mmar, workers="1", max_jobs=2, resume=True, tracking=True)
+    out = output(capsys)
+    assert code == 0 and "Traceback" not in out, out
+    parents = [r for r in journal_lines(run_dir) if r["event"] == "parent"]
+    assert len(parents) == 2  # the first, and the new one

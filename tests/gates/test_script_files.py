@@ -25,7 +25,7 @@ EVAL_FILES = ["metrics.json", "metrics.json.tmp", "metrics.csv",
               "val_mean_dice_raw.csv", "val_mean_dice_summary.csv"]  # fmt: skip
 # the file helpers; any other write is a way around them
 HELPERS = {"remove_file", "open_new", "replace_atomically", "write_json",
-           "append_line", "own_file"}  # fmt: skip
+           "append_line", "own_file", "own_folder"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -57,46 +57,92 @@ def untouched(victims):
 
 
 def run(*cmd):
-    proc = subprocess.run([sys.executable, *map(str, cmd)], capture_output=True,
+    return subprocess.run([sys.executable, *map(str, cmd)], capture_output=True,
                           text=True, timeout=600)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def test_train_and_validate_write_no_file_through_a_link(tmp_path, data, out):
-    ckpt, evaluation, victims = tmp_path / "models", tmp_path / "eval", tmp_path / "v"
-    plant(ckpt, TRAIN_FILES, victims)
-    run(out / "J0001" / "train.py", "--device", "cpu", "--epochs", "1",
-        "--data-root", data, "--dataset-json", data / "dataset.json",
-        "--mmar-ckpt-dir", ckpt, "--crop-size", 16, 16, 16, "--roi-size", 16, 16, 16)  # fmt: skip
-    before = untouched(victims)
-    for name in ("result.json", "progress.jsonl", "model.pt", "model_final.pt",
-                 "resume.pt"):  # fmt: skip
-        path = ckpt / name
-        assert path.is_file() and not path.is_symlink(), name
-    plant(evaluation, EVAL_FILES, tmp_path / "ve")
-    run(out / "J0001" / "validate.py", "--device", "cpu",
-        "--data-root", data, "--dataset-json", data / "dataset.json",
-        "--mmar-ckpt", ckpt / "model.pt", "--mmar-eval-output-path", evaluation,
-        "--roi-size", 16, 16, 16)  # fmt: skip
-    untouched(tmp_path / "ve")
-    assert untouched(victims) == before
-    for name in ("metrics.json", "metrics.csv", "val_mean_dice_raw.csv"):
-        assert (evaluation / name).is_file() and not (evaluation / name).is_symlink()
+def train(out, data, ckpt, *extra):
+    return run(out / "J0001" / "train.py", "--device", "cpu", "--epochs", "1",
+               "--data-root", data, "--dataset-json", data / "dataset.json",
+               "--mmar-ckpt-dir", ckpt, "--crop-size", 16, 16, 16,
+               "--roi-size", 16, 16, 16, *extra)  # fmt: skip
 
 
-def test_a_resume_reads_no_checkpoint_through_a_link(tmp_path, data, out):
+@pytest.mark.parametrize("resume", [False, True])
+def test_links_in_the_checkpoint_folder_stop_training_before_it_writes(
+    tmp_path, data, out, resume
+):
+    """Links at every file the script writes (and one in a subfolder, where a MONAI
+    saver would write): the script stops at once, naming a link, and writes nothing."""
     ckpt, victims = tmp_path / "models", tmp_path / "v"
-    plant(ckpt, ["resume.pt"], victims)
-    proc = subprocess.run(
-        [sys.executable, str(out / "J0001" / "train.py"), "--device", "cpu",
-         "--epochs", "1", "--resume", "--data-root", str(data),
-         "--dataset-json", str(data / "dataset.json"), "--mmar-ckpt-dir", str(ckpt),
-         "--crop-size", "16", "16", "16", "--roi-size", "16", "16", "16"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "training from the start" in proc.stderr
+    plant(ckpt, TRAIN_FILES, victims)
+    (ckpt / "sub").mkdir()
+    os.symlink(victims / "x", ckpt / "sub" / "events.out.tfevents.1")
+    proc = train(out, data, ckpt, *(["--resume"] if resume else []))
+    assert proc.returncode != 0 and "is a symbolic link" in proc.stderr, proc.stderr
+    assert untouched(victims) == sorted(f"{n}.victim" for n in TRAIN_FILES[::2])
+
+
+def test_a_checkpoint_folder_that_is_a_link_is_refused(tmp_path, data, out):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, tmp_path / "models")
+    proc = train(out, data, tmp_path / "models")
+    assert proc.returncode != 0 and "is a symbolic link" in proc.stderr, proc.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_links_in_the_evaluation_folder_stop_validation_before_it_writes(tmp_path, out):
+    """Links where validate.py writes, and where MONAI's SaveImaged would (a case's
+    subfolder): the script stops before anything is written."""
+    evaluation, victims = tmp_path / "eval", tmp_path / "ve"
+    plant(evaluation, EVAL_FILES, victims)
+    (evaluation / "case_003").mkdir()
+    os.symlink(victims / "seg", evaluation / "case_003" / "case_003_trans.nii.gz")
+    proc = run(out / "J0001" / "validate.py", "--device", "cpu",
+               "--mmar-ckpt", tmp_path / "none.pt", "--mmar-eval-output-path",
+               evaluation)  # fmt: skip
+    assert proc.returncode != 0 and "is a symbolic link" in proc.stderr, proc.stderr
     untouched(victims)
+    assert not (victims / "seg").exists()
+
+
+def helpers_of(script) -> dict:
+    """The file helpers of a generated script, as functions (nothing else of it runs)."""
+    tree = ast.parse(script.read_text())
+    module = ast.Module(
+        [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in HELPERS],
+        [],
+    )
+    space = {
+        "os": os,
+        "sys": sys,
+        "stat": __import__("stat"),
+        "json": __import__("json"),
+    }
+    exec(compile(module, str(script), "exec"), space)  # the script's own helpers
+    return space
+
+
+def test_the_helpers_replace_a_link_that_appears_after_the_check(tmp_path, out):
+    """A link made while the script runs (after own_folder looked) is replaced when the
+    script writes that file, never written through."""
+    f = helpers_of(out / "J0001" / "train.py")
+    victim = tmp_path / "victim"
+    victim.write_text("secret")
+    for name in ("result.json", "result.json.tmp"):
+        os.symlink(victim, tmp_path / name)
+    f["write_json"](str(tmp_path / "result.json"), {"a": 1})
+    assert victim.read_text() == "secret"
+    assert not (tmp_path / "result.json").is_symlink()
+    os.symlink(victim, tmp_path / "progress.jsonl")
+    with pytest.raises(OSError):
+        f["append_line"](str(tmp_path / "progress.jsonl"), "x")
+    assert victim.read_text() == "secret"
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(OSError):  # not waited on
+        f["append_line"](str(tmp_path / "fifo"), "x")
+    assert not f["own_file"](str(tmp_path / "progress.jsonl"))
 
 
 def writes_outside_helpers(text: str) -> list[str]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from typing import Any
 
 from claragen import __version__
@@ -346,5 +347,11 @@ def metadata(source: str, job: str, values: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """A bundle file's text: UTF-8 as it is, but a lone surrogate (which a config can
+    spell as a JSON escape, and UTF-8 cannot hold) written as its JSON escape."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -189,7 +189,7 @@ class EnginesMixin:
         return str(label.value) if isinstance(label, Lit) else slot.class_name
 
     def finish_imports(self, script: EnginesScript) -> None:
-        for module in ("argparse", "json", "logging", "os", "time", "torch"):
+        for module in ("argparse", "json", "logging", "os", "sys", "time", "torch"):
             self.imports.add_module(module)
         if script.seed is not None:
             self.imports.add_name("monai.utils", "set_determinism")

@@ -186,7 +186,7 @@ class EvalLowering(PlainLowering):
         extra = (self.train_model,) if self.ckpt_path and self.train_model else ()
         script.search_constants = self.search_constants(extra)
 
-        for module in ("argparse", "json", "logging", "os", "time", "torch"):
+        for module in ("argparse", "json", "logging", "os", "sys", "time", "torch"):
             self.imports.add_module(module)
         self.imports.add_name("monai.data", "decollate_batch")
         if script.plan.report:  # MetricsSaver (its files made in a folder of its own)

@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 import time
 
 import monai
@@ -122,6 +123,25 @@ def select_device(name):
     return torch.device(name)
 
 
+def own_folder(path):
+    """`path` as a folder of the files this run writes, made when missing. The script and
+    the MONAI parts it runs (savers, TensorBoard) write there, so neither the folder nor
+    anything in it may be a link, which would send a write elsewhere: the script stops
+    and says which."""
+    if os.path.islink(path):
+        sys.exit(
+            f"{path} is a symbolic link; give the folder it points to, or remove it"
+        )
+    os.makedirs(path, exist_ok=True)
+    for folder, folders, files in os.walk(path):  # (os.walk follows no link)
+        for name in folders + files:
+            if os.path.islink(os.path.join(folder, name)):
+                sys.exit(
+                    f"{os.path.join(folder, name)} is a symbolic link, which this "
+                    "script writes no file through; remove it"
+                )
+
+
 def remove_file(path):
     """Remove the file at `path`, if there is one: a link there goes, not what it points
     to."""
@@ -161,6 +181,8 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = select_device(args.device)
     start_time = time.time()
+    # Where this run's files go (and MONAI's savers' under it): no link in the way.
+    own_folder(args.mmar_eval_output_path)
 
     # line 13 validate.pre_transforms
     val_transforms = Compose(
@@ -288,7 +310,7 @@ def main(argv=None):
         for name, value in evaluator.state.metrics.items()
         if isinstance(value, (int, float))
     }
-    os.makedirs(args.mmar_eval_output_path, exist_ok=True)
+    own_folder(args.mmar_eval_output_path)
     write_json(os.path.join(args.mmar_eval_output_path, "metrics.json"), metrics)
     for name, value in metrics.items():
         log.info(f"{name}: {value:.4f}")

@@ -224,6 +224,25 @@ def metric_value(metric):
     return float(value)
 
 
+def own_folder(path):
+    """`path` as a folder of the files this run writes, made when missing. The script and
+    the MONAI parts it runs (savers, TensorBoard) write there, so neither the folder nor
+    anything in it may be a link, which would send a write elsewhere: the script stops
+    and says which."""
+    if os.path.islink(path):
+        sys.exit(
+            f"{path} is a symbolic link; give the folder it points to, or remove it"
+        )
+    os.makedirs(path, exist_ok=True)
+    for folder, folders, files in os.walk(path):  # (os.walk follows no link)
+        for name in folders + files:
+            if os.path.islink(os.path.join(folder, name)):
+                sys.exit(
+                    f"{os.path.join(folder, name)} is a symbolic link, which this "
+                    "script writes no file through; remove it"
+                )
+
+
 def remove_file(path):
     """Remove the file at `path`, if there is one: a link there goes, not what it points
     to."""
@@ -387,7 +406,7 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = select_device(args.device)
-    os.makedirs(args.mmar_ckpt_dir, exist_ok=True)
+    own_folder(args.mmar_ckpt_dir)
     set_determinism(seed=SEED)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # --optimize cudnn-benchmark
     start_time = time.time()
