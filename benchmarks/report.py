@@ -14,6 +14,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_compile  # noqa: E402
 import bench_fast  # noqa: E402
+import bench_linear  # noqa: E402
 import bench_runtime  # noqa: E402
 
 GPU_RESULTS = HERE / "gpu_results.json"  # written by benchmarks/gpu.sh on a GPU machine
@@ -81,6 +82,21 @@ def gpu_section() -> list[str]:
     return lines
 
 
+def linear_section(rows: list[dict]) -> list[str]:
+    return [
+        "",
+        "## Linear time on adversarial inputs",
+        "",
+        "benchmarks/bench_linear.py: each input doubled twice, the best of "
+        f"{bench_linear.RUNS} runs; a pass that is linear takes twice as long for twice "
+        f"the input, a quadratic one four times (the check fails above "
+        f"{bench_linear.MAX_RATIO}x). `scan`: the raw-text depth scan and the JSON parse; "
+        "`passes`: the build and every pass of a compile.",
+        "",
+        *bench_linear.table(rows),
+    ]
+
+
 def machine() -> list[str]:
     import monai
     import torch
@@ -107,6 +123,7 @@ def main() -> None:
     compile_figures = bench_compile.main()  # pins this process to one core
     if cores is not None:
         os.sched_setaffinity(0, cores)  # the scripts get every core, as users run them
+    linear = bench_linear.main()
     run = bench_runtime.main()
     fast = bench_fast.main()
     first, epoch = run["first_step"], run["epoch"]
@@ -181,10 +198,13 @@ def main() -> None:
             f"- the largest corpus search ({name}, `--jobs grid`, {jobs} jobs): peak "
             f"resident memory {mib:.0f} MiB"
         )
-    lines += fast_section(fast) + gpu_section()
+    lines += linear_section(linear) + fast_section(fast) + gpu_section()
+    bad = [r["family"] for r in linear if r["ratio"] > bench_linear.MAX_RATIO]
     out = HERE / "results.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"-> {out}")
+    if bad:
+        sys.exit(f"not linear (a doubling took over {bench_linear.MAX_RATIO}x): {bad}")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,46 @@ def _imports(value: Any, where: str) -> Iterator[str]:
             yield f"{where}[{i}]: {line!r} is no '$import module' line"
 
 
+# -- Python source ----------------------------------------------------------------------
+
+# What a generated script may import: the standard library modules its templates use, and
+# the frameworks of the component table (plus, at run time, the BYOC modules that passed
+# gates/byoc.py, which the renderer names).
+PYTHON_IMPORTS = frozenset(
+    {"argparse", "atexit", "functools", "json", "logging", "math", "multiprocessing",
+     "os", "shlex", "signal", "stat", "sys", "tempfile", "time", "monai", "torch",
+     "ignite", "numpy"}
+)  # fmt: skip
+# Builtins that run, import or open by name; a generated script calls none of them
+# (exprcheck refuses them in a config's expressions; this is the check on the output).
+PYTHON_FORBIDDEN = frozenset(
+    {"eval", "exec", "compile", "__import__", "breakpoint", "globals", "locals", "vars",
+     "getattr", "setattr", "delattr", "open", "input", "memoryview"}
+)  # fmt: skip
+
+
+def check_python(tree: ast.AST, byoc: set[str] = frozenset()) -> list[str]:
+    """What a piece of generated Python does that no generated script may: import a
+    module outside PYTHON_IMPORTS and the gate-approved BYOC modules `byoc` (by their
+    top-level names), call a builtin of PYTHON_FORBIDDEN, reach a dunder attribute."""
+    problems = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots = [a.name.split(".")[0] for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            roots = [(node.module or "").split(".")[0]] if node.level == 0 else ["."]
+        else:
+            roots = []
+        problems += [f"imports {r!r}" for r in roots
+                     if r not in PYTHON_IMPORTS and r not in byoc]  # fmt: skip
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in PYTHON_FORBIDDEN:
+                problems.append(f"calls {node.func.id}()")
+        if isinstance(node, ast.Attribute) and node.attr.startswith("__"):
+            problems.append(f"reaches the attribute {node.attr!r}")
+    return problems
+
+
 # -- HTML -------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,14 +141,24 @@ class Component:
             return self.path.rsplit(".", 1)[-1]
         return self.name or ""
 
+    # (each lookup by a dict made once per component: a component of many args is
+    # looked up once per arg, and a dict made per lookup would cost their square)
+    @functools.cached_property
+    def _args(self) -> dict[str, Value]:
+        return dict(self.args)
+
+    @functools.cached_property
+    def _arg_spans(self) -> dict[str, Span]:
+        return dict(self.arg_spans)
+
     def arg(self, key: str) -> Value | None:
-        return dict(self.args).get(key)
+        return self._args.get(key)
 
     def attr(self, key: str) -> Value | None:
         return dict(self.attrs).get(key)
 
     def arg_span(self, key: str) -> Span:
-        return dict(self.arg_spans).get(key, self.span)
+        return self._arg_spans.get(key, self.span)
 
     def with_arg_renamed(self, before: str, after: str) -> Component:
         """A copy where `before=v` is `after=v`, in place (same position and span)."""

@@ -10,6 +10,8 @@ diagnostic and every generated comment needs it. A small lark grammar keeps it::
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -198,6 +200,21 @@ def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
     return str(exc), None
 
 
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """No cyclic garbage collection while a parse builds its tree: the tree has no
+    cycles, and a collection at every few thousand new objects scans all of them, which
+    makes a parse of many nodes cost more than linear time (benchmarks/bench_linear.py).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def parse_json(text: str, file: str, diags: Diagnostics | None = None) -> JNode | None:
     """Parse JSON text into position-carrying nodes; syntax errors go to `diags`.
 
@@ -205,7 +222,8 @@ def parse_json(text: str, file: str, diags: Diagnostics | None = None) -> JNode 
     malformed file yields one error and None.
     """
     try:
-        tree = _PARSER.parse(text)
+        with _no_cycle_collection():
+            tree = _PARSER.parse(text)
     except UnexpectedInput as exc:
         message, help_ = _describe(exc, text)
         span = Span(
@@ -216,7 +234,8 @@ def parse_json(text: str, file: str, diags: Diagnostics | None = None) -> JNode 
         diags.error("E101", span, f"invalid JSON: {message}", help_)
         return None
     sink = diags if diags is not None else Diagnostics()
-    root = _Build(file, sink).transform(tree)
+    with _no_cycle_collection():
+        root = _Build(file, sink).transform(tree)
     if diags is None and sink.errors:
         raise ValueError(sink.errors[0].message)
     return root

@@ -12,6 +12,7 @@ would too). A failure is a claragen bug, raised as `InternalError` with the text
 
 from __future__ import annotations
 
+import ast
 import re
 import warnings
 from functools import cache
@@ -19,6 +20,7 @@ from functools import cache
 import black
 import jinja2
 
+from claragen.gates import names
 from claragen.transpiler.emit import comment_text, fstring_text
 
 
@@ -110,7 +112,12 @@ class Renderer:
             if i + 2 < len(pieces):
                 kind, gap = pieces[i + 1], int(pieces[i + 2])
         text = "".join(out)
-        self.check_compiles(text, segments, what)
+        byoc = {
+            line.split()[1].split(".")[0]
+            for line in getattr(model.get("s"), "byoc_imports", None) or ()
+            if line.startswith("from ")
+        }
+        self.check_compiles(text, segments, what, byoc)
         key = tuple(self.shape_of(segment) for segment in structure)
         if key not in self.verified:
             # black leaves it unchanged, so a second black pass would too
@@ -119,7 +126,9 @@ class Renderer:
             self.verified.add(key)
         return text
 
-    def check_compiles(self, text: str, segments: list[str], what: str) -> None:
+    def check_compiles(
+        self, text: str, segments: list[str], what: str, byoc: set[str] = frozenset()
+    ) -> None:
         """`compile()` the file: not `ast.parse`, since compile also refuses a repeated
         keyword, and its SyntaxWarnings are errors (`True(items)` compiles, and never
         runs). Each segment is a run of whole statements at the top level (black formats
@@ -132,9 +141,15 @@ class Renderer:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("error", SyntaxWarning)
-                    compile(code, what, "exec", dont_inherit=True)
+                    tree = compile(
+                        code, what, "exec", ast.PyCF_ONLY_AST, dont_inherit=True
+                    )
+                    compile(tree, what, "exec", dont_inherit=True)
             except (SyntaxError, ValueError) as exc:
                 raise _internal(what, f"is not valid Python: {exc}", text) from exc
+            problems = names.check_python(tree, byoc)  # the output language's gate
+            if problems:
+                raise _internal(what, f"does what no script may: {problems}", text)
         self.compiled.update(segments)
 
     def shape_of(self, segment: str) -> str:
