@@ -182,9 +182,9 @@ def _imports(value: Any, where: str) -> Iterator[str]:
 # the frameworks of the component table (plus, at run time, the BYOC modules that passed
 # gates/byoc.py, which the renderer names).
 PYTHON_IMPORTS = frozenset(
-    {"argparse", "atexit", "functools", "json", "logging", "math", "multiprocessing",
-     "os", "shlex", "signal", "stat", "sys", "tempfile", "time", "monai", "torch",
-     "ignite", "numpy"}
+    {"__future__", "argparse", "atexit", "functools", "json", "logging", "math",
+     "multiprocessing", "os", "shlex", "signal", "stat", "sys", "tempfile", "time",
+     "monai", "torch", "ignite", "numpy"}
 )  # fmt: skip
 # Builtins that run, import or open by name; a generated script calls none of them
 # (exprcheck refuses them in a config's expressions; this is the check on the output).
