@@ -21,15 +21,14 @@ allowlist above, not a list of known-bad modules: tests/gates/test_byoc.py refus
 top-level module of the test environment.
 
 Resolving never runs code: files are looked up on disk, and an installed module is found
-by its top-level name only (`importlib.util.find_spec` of a top-level name runs the
-finders, not the module). `load` is the one place claragen imports such a module, and it
+by its top-level name only (the import system's finders, asked for a top-level name, run
+no module). `load` is the one place claragen imports such a module, and it
 imports only what `resolve` allowed.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -104,7 +103,7 @@ def resolve(path: str, folders: Sequence[Path]) -> Resolved | Refused:
                     f"{path!r} would come from there",
                     "make custom/ a folder of the MMAR (copy the modules in)",
                 )
-    real_roots = [r for r in (_real(f) for f in folders) if r is not None]
+    real_roots = _reals(folders)
     installed = _installed(top, real_roots)
     if installed is not None:
         return Refused(
@@ -130,6 +129,14 @@ def load(found: Resolved, folders: Sequence[Path]) -> object:
         assert found.symbol is not None
         module = importlib.import_module(found.symbol.module)
         return getattr(module, found.symbol.name)
+    top = found.module.split(".")[0]
+    loaded = sys.modules.get(top)
+    where = getattr(loaded, "__file__", None) if loaded is not None else None
+    if loaded is not None and not (
+        where
+        and any(_inside(Path(os.path.realpath(where)), r) for r in _reals(folders))
+    ):
+        raise ImportError(f"a module {top!r} from elsewhere is loaded in this process")
     saved = list(sys.path)
     sys.path[:0] = [str(f) for f in folders]
     try:
@@ -137,6 +144,10 @@ def load(found: Resolved, folders: Sequence[Path]) -> object:
     finally:
         sys.path[:] = saved
     return getattr(module, found.name)
+
+
+def _reals(folders: Sequence[Path]) -> list[Path]:
+    return [r for r in (_real(f) for f in folders) if r is not None]
 
 
 def table_class(sym: symbols.Symbol) -> object:
@@ -169,22 +180,31 @@ def _inside(path: Path, root: Path) -> bool:
 
 def _installed(top: str, real_roots: list[Path]) -> str | None:
     """Where the environment has a top-level module `top` outside the BYOC folders, or
-    None. Only finders run (no module code); a finder that fails counts as a find."""
-    try:
-        spec = importlib.util.find_spec(top)
-    except (ImportError, ValueError, AttributeError) as exc:
-        return f"a finder says {type(exc).__name__}"
-    if spec is None:
-        return None
-    places = [spec.origin] if spec.origin not in (None, "namespace") else []
-    places += list(spec.submodule_search_locations or ())
-    if spec.origin in ("built-in", "frozen"):
-        return spec.origin
-    for place in places:
-        real = Path(os.path.realpath(place))
-        if not any(_inside(real, root) for root in real_roots):
-            return str(place)
-    return None if places else "an installed module"
+    None. Only the finders run (no module code, and not what this process happens to
+    have imported already); a finder that fails counts as a find."""
+    if top in sys.builtin_module_names:
+        return "built-in"
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        try:
+            spec = find(top, None)
+        except (ImportError, ValueError, AttributeError, TypeError) as exc:
+            return f"a finder says {type(exc).__name__}"
+        if spec is None:
+            continue
+        if spec.origin in ("built-in", "frozen"):
+            return spec.origin
+        places = [spec.origin] if spec.origin not in (None, "namespace") else []
+        places += list(spec.submodule_search_locations or ())
+        if not places:
+            return "an installed module"
+        for place in places:
+            real = Path(os.path.realpath(place))
+            if not any(_inside(real, root) for root in real_roots):
+                return str(place)
+    return None
 
 
 def _module_file(root: Path, parts: list[str]) -> Path | None:

@@ -202,3 +202,20 @@ def test_smoke_stands_in_only_for_what_the_gate_allows(tmp_path):
     assert not (folder / "click").exists()
     assert not stand_ins.missing("click.testing.CliRunner", root)
     assert not stand_ins.missing("os.system", root)
+
+
+def test_what_this_process_imported_before_does_not_decide(mmar_custom, monkeypatch):
+    """The gate asks the finders, not sys.modules; and a module of that name loaded
+    from elsewhere is not taken for the custom one."""
+    import types
+
+    (mmar_custom / "custom" / "stale_mod.py").write_text("class X: pass\n")
+    stale = types.ModuleType("stale_mod")
+    stale.__file__ = "/elsewhere/stale_mod.py"
+    stale.X = object
+    monkeypatch.setitem(sys.modules, "stale_mod", stale)
+    folders = byoc.roots(mmar_custom)
+    found = byoc.resolve("stale_mod.X", folders)
+    assert isinstance(found, byoc.Resolved) and found.kind == byoc.CUSTOM
+    with pytest.raises(ImportError, match="from elsewhere"):
+        byoc.load(found, folders)
