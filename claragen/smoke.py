@@ -33,11 +33,14 @@ from claragen.transpiler.ir import (
     ListV,
     Lit,
     SearchValue,
+    Template,
     is_literal,
     to_python,
 )
 from claragen.transpiler.limits import config_text
 from claragen.transpiler.pipeline import Compilation, compile_to_dir, first_level_names
+from claragen.transpiler.render import InternalError
+from claragen.transpiler.targets.plain_options import WRITTEN_FILES, WRITTEN_FOLDERS
 
 # A smoke run trains from scratch: no checkpoint to load.
 SMOKE_SETS = (("dont_load_ckpt_model", "true"),)
@@ -177,6 +180,29 @@ def make_data(folder: Path, config: Config, train_model: Component | None) -> No
     safe_io.create(folder / "dataset.json", json.dumps(datalist, indent=2).encode())
 
 
+def _writes_outside(configs: list[Config]) -> str | None:
+    """A folder a MONAI part of the configs writes into that would leave smoke's
+    scratch folder (an absolute path, or one that climbs with '..'), as `'path' (where)`;
+    None when every one stays in it."""
+    for config in configs:
+        for comp in config.every_component():
+            for key, value in comp.args:
+                if key not in WRITTEN_FOLDERS + WRITTEN_FILES:
+                    continue
+                while isinstance(value, SearchValue):
+                    value = value.value
+                parts = [value.value] if isinstance(value, Lit) else (
+                    list(value.parts) if isinstance(value, Template) else [])  # fmt: skip
+                texts = [p for p in parts if isinstance(p, str)]
+                # absolute only where the path starts ("{MMAR_CKPT_DIR}/x" is not)
+                starts = parts[:1] if parts and isinstance(parts[0], str) else []
+                if any(os.path.isabs(t) for t in starts) or any(
+                    ".." in Path(t).parts for t in texts
+                ):
+                    return f"{''.join(map(str, texts))!r} ({comp.locator} {key})"
+    return None
+
+
 def _script_text(script: Path) -> str:
     return safe_io.read_text(script, safe_io.LIMITS["script"])
 
@@ -202,7 +228,7 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
         base = Compilation(config, CompileOptions(set_values=tuple(sets)), env_path=env)
         try:
             built, _ = base.build()
-        except CompileError as exc:
+        except (CompileError, InternalError) as exc:
             return SmokeResult(False, "compile", _first(exc, base))
         extra = tuple((k, v) for k, v in SMOKE_SETS if k in built.globals)
         options = CompileOptions(set_values=tuple(sets) + extra, target=target,
@@ -211,7 +237,7 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
         out = root / "out"
         try:
             manifest = compile_to_dir(comp, out)
-        except CompileError as exc:
+        except (CompileError, InternalError) as exc:
             return SmokeResult(False, "compile", _first(exc, comp))
         data = root / "data"
         try:
@@ -228,8 +254,13 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
             try:
                 vmanifest = compile_to_dir(vcomp, root / "out_validation")
                 configs.append(vcomp.run_passes(*vcomp.build(validation, "validation")))
-            except CompileError as exc:
+            except (CompileError, InternalError) as exc:
                 return SmokeResult(False, "compile", _first(exc, vcomp))
+        outside = _writes_outside(configs)
+        if outside:
+            return SmokeResult(False, "compile", f"the config writes to {outside}, "
+                               "outside smoke's scratch folder; smoke runs a config "
+                               "whose outputs stay in it")  # fmt: skip
         run_env, stood = _environment(root, configs, comp.mmar_root, stand_ins)  # type: ignore[arg-type]
         train_model = comp.train_models.get("J0001")
         job = manifest["jobs"][0]
@@ -406,7 +437,9 @@ def _network(slot) -> Component | None:
     return next((c for c in items if isinstance(c, Component)), None)
 
 
-def _first(exc: CompileError, comp: Compilation) -> str:
+def _first(exc: CompileError | InternalError, comp: Compilation) -> str:
+    if isinstance(exc, InternalError):  # a claragen bug: its first line, not the script
+        return str(exc).split("\n", 1)[0]
     errors = [d for d in exc.diagnostics if d.severity == "error"]
     return format_all(errors[:1], comp.sources).splitlines()[0]
 
@@ -424,7 +457,7 @@ def smoke_validation_alone(validation: Path, env: Path | None = None, sets: tupl
         try:
             manifest = compile_to_dir(comp, root / "out")
             config_ir = comp.run_passes(*comp.build(validation, "validation"))
-        except CompileError as exc:
+        except (CompileError, InternalError) as exc:
             return SmokeResult(False, "compile", _first(exc, comp))
         model = _network(config_ir.sections.get("validate", {}).get("model"))
         make_data(root / "data", config_ir, model)

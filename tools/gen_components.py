@@ -65,11 +65,49 @@ def main(out: str) -> None:
         "versions": dict(sorted(versions.items())),
         "components": table,
         "bundle": bundle_syntax(),
+        "code_strings": code_strings(table),
     }
     with open(out, "w") as f:
         json.dump(data, f, indent=0, sort_keys=True)
         f.write("\n")
     print(f"{len(table)} components -> {out}")
+
+
+# The args MONAI resolves to code when they are strings (pydoc.locate of a dotted path,
+# or any attribute of a module): class -> arg, and what MONAI documents for that arg.
+# tests/gates/test_code_strings.py checks that MONAI calls locate() nowhere else that a
+# config reaches.
+LOCATE_SITES = {"LoadImage": "reader", "SaveImage": "writer", "PatchInferer": "merger_cls"}
+
+
+def code_strings(table: dict) -> dict[str, dict[str, list[str]]]:
+    """Every class of the table that passes a code string to one of LOCATE_SITES (the
+    class itself, its dictionary version and their aliases), with the names MONAI
+    documents for the arg: its readers, writers and mergers, by class name."""
+    import monai.data
+    import monai.inferers.merger
+
+    def subclasses(module, base) -> list[str]:
+        return sorted(
+            n
+            for n in dir(module)
+            if inspect.isclass(getattr(module, n)) and issubclass(getattr(module, n), base)
+        )
+
+    # (class names only, which MONAI finds among its own first: a name such as
+    # "itkreader", which it would look up with locate() first, could import a module of
+    # that name from wherever the script runs)
+    allowed = {
+        "reader": subclasses(monai.data, monai.data.ImageReader),
+        "writer": subclasses(monai.data, monai.data.ImageWriter),
+        "merger_cls": subclasses(monai.inferers.merger, monai.inferers.merger.Merger),
+    }
+    out: dict[str, dict[str, list[str]]] = {}
+    for name, entry in table.items():
+        for site, arg in LOCATE_SITES.items():
+            if name in (site, f"{site}d", f"{site}D", f"{site}Dict") and arg in entry["params"]:
+                out[name] = {arg: allowed[arg]}
+    return dict(sorted(out.items()))
 
 
 def bundle_syntax() -> dict[str, list[str]]:

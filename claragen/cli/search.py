@@ -135,6 +135,13 @@ def make_search(args: AutomlArgs, console: Console) -> Search:
     config = args.config
     trainconf = clara.get("trainconf") or conf.train_config_file()
     if config is None and args.mmar is not None and trainconf:
+        # a file of the MMAR's config/ folder, as Clara had it: not a path out of it
+        if Path(trainconf).name != trainconf or trainconf in (".", ".."):
+            raise AutomlConfError(
+                f"the training config {show.quoted(trainconf)} (trainconf, or "
+                "MMARHandler's train_config_file) must be a file name of the MMAR's "
+                "config/ folder; give another config as CONFIG"
+            )
         config = args.mmar / "config" / trainconf
     if args.target == "bundle":
         raise UsageError(

@@ -28,6 +28,7 @@ imports only what `resolve` allowed.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import os
 import sys
@@ -39,6 +40,7 @@ from claragen.transpiler import symbols
 from claragen.transpiler.ir import is_name  # the one rule of what a name is
 
 TABLE, CUSTOM, ABSENT = "table", "custom", "absent"
+BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,10 @@ def resolve(path: str, folders: Sequence[Path]) -> Resolved | Refused:
     sym = symbols.lookup_path(path)
     if sym is not None:
         return Resolved(path, TABLE, symbol=sym)
+    if parts[-1] in BUILTIN_NAMES:  # `from m import exec` would hide the builtin
+        return Refused(path, f"the path {path!r} names its class like Python's "
+                             f"builtin {parts[-1]!r}",
+                       "give the class another name")  # fmt: skip
     top = parts[0]
     if top in symbols.FRAMEWORKS:
         return Refused(path, f"{path!r} is no class of the component table ({top} "
@@ -148,6 +154,24 @@ def load(found: Resolved, folders: Sequence[Path]) -> object:
 
 def _reals(folders: Sequence[Path]) -> list[Path]:
     return [r for r in (_real(f) for f in folders) if r is not None]
+
+
+def code_string(class_name: str, arg: str, value: object) -> str | None:
+    """Why `class_name(arg=value)` would have MONAI import code the gate does not allow,
+    or None. MONAI resolves some string args to code (LoadImage's `reader`, SaveImage's
+    `writer`, PatchInferer's `merger_cls`): a name of its own, else any dotted path
+    (`pydoc.locate`, which imports it). Such a string is allowed only as one of the names
+    MONAI documents for the arg (recorded from MONAI in the component table)."""
+    allowed = symbols.code_strings().get(class_name, {}).get(arg)
+    if allowed is None:
+        return None
+    for text in value if isinstance(value, list | tuple) else [value]:
+        if isinstance(text, str) and text not in allowed:
+            return (
+                f"{class_name}'s {arg!r} is a name MONAI imports, and {text!r} is none "
+                f"of its own: give one of {', '.join(allowed)}"
+            )
+    return None
 
 
 def table_class(sym: symbols.Symbol) -> object:

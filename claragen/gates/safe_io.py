@@ -117,6 +117,16 @@ def read_text(path: Path | str, limit: int, errors: str = "strict") -> str:
         raise _refuse(path, f"it is not UTF-8 text ({exc.reason})") from None
 
 
+def read_text_inside(root: Path | str, rel: str, limit: int) -> str:
+    """The text of the file `rel` inside the folder `root`, read as `read_text`, with no
+    link followed on the way either (a linked subfolder is refused too)."""
+    path = Path(root) / rel
+    if not no_link_on_the_way(root, path):
+        raise _refuse(path, "it is, or lies under, a symbolic link, which claragen does "
+                            "not follow")  # fmt: skip
+    return read_text(path, limit)
+
+
 def read_json(path: Path | str, limit: int) -> Any:
     """The JSON value of a regular file, bounded as `read_bytes`; ValueError when it is
     no JSON (nested too deep included)."""

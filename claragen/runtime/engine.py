@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import threading
 import time
@@ -574,7 +575,8 @@ class Search:
         self.interrupted = True
 
     def resume_hint(self) -> str:
-        return f"claragen automl --resume --run-id {self.options.run_id} -o {self.options.output}"
+        return shlex.join(["claragen", "automl", "--resume", "--run-id",
+                           self.options.run_id, "-o", str(self.options.output)])  # fmt: skip
 
     def best(self) -> EngineJob | None:
         scored = [

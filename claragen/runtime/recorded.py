@@ -11,6 +11,7 @@ their seal holds (seal.py): claragen recorded them on this machine, for this use
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -121,10 +122,11 @@ def unsealed(args: Any, defaults: Any, options: dict, folder: Path) -> Any:
     either, the error lists them, for the user to read and give again."""
     given = {k: v for k, v in record(args).items() if v != record(defaults)[k]}
     if not given:
-        shown = " ".join(
-            f"{OPTIONS[k]} {json.dumps(v)}"
+        shown = shlex.join(
+            word
             for k, v in options.items()
             if k in OPTIONS and v not in (None, [], False, "")
+            for word in _words(OPTIONS[k], v)
         )
         raise OptionsError(
             f"{folder / 'journal.jsonl'} records the options the search started with, "
@@ -134,6 +136,24 @@ def unsealed(args: Any, defaults: Any, options: dict, folder: Path) -> Any:
             f"again with --resume: {shown}"
         )
     return replace(args, output=Path(args.output) if args.output else folder.parent)
+
+
+def _words(flag: str, value: Any) -> list[str]:
+    """An option as the command-line words that give it (shlex.join quotes them, so
+    that a line pasted into a shell runs nothing a journal wrote)."""
+    if flag == "CONFIG":
+        return [str(value)]
+    if flag == "--optimize":
+        return ["--optimize"]
+    if flag == "--tracking/--no-tracking":
+        return ["--tracking" if value else "--no-tracking"]
+    if flag == "--set":
+        return [w for pair in value for w in ("--set", "=".join(map(str, pair)))]
+    if isinstance(value, list):
+        return [w for item in value for w in (flag, str(item))]
+    if value is True:
+        return [flag]
+    return [flag, str(value)]
 
 
 def resumed(args: Any, defaults: Any) -> Any:

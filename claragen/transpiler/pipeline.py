@@ -34,7 +34,7 @@ from claragen.transpiler.limits import (
 from claragen.transpiler.optimize import optimize
 from claragen.transpiler.passes.apply_search import apply_search, default_values
 from claragen.transpiler.passes.check_components import check_components
-from claragen.transpiler.passes.check_deserializers import check_deserializers
+from claragen.transpiler.passes.check_gated_args import check_gated_args
 from claragen.transpiler.passes.dialect import (
     OLDER_ERA,
     detect_dialect,
@@ -71,7 +71,8 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("migrate", migrate_monai),
     ("transform_order", check_transform_order),  # after migrate: AddChanneld's new name
     ("check_components", check_components),
-    ("check_deserializers", check_deserializers),  # no arg weakens a deserializer
+    # no arg weakens a deserializer, nor names code MONAI would import
+    ("check_gated_args", check_gated_args),
     ("import_byoc", import_byoc),  # only with --import-byoc: it runs the user's code
 )
 SUPPORTED_DIALECTS = ("3", "4.0", "4.1")

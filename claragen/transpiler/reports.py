@@ -84,7 +84,7 @@ def collect_scripts(path: Path) -> dict[str, tuple[str, str]]:
                                  "J0001/train.py of the folder")  # fmt: skip
             scripts[script.split("/")[0]] = (
                 str(path / script),
-                safe_io.read_text(path / script, limit),
+                safe_io.read_text_inside(path, script, limit),
             )
         return scripts
     if (path / SCRIPT).exists() or (path / SCRIPT).is_symlink():

@@ -53,6 +53,12 @@ def bundle_syntax() -> dict[str, list[str]]:
     return {k: list(v) for k, v in _table()["bundle"].items()}
 
 
+def code_strings() -> dict[str, dict[str, list[str]]]:
+    """class -> {arg: the names MONAI documents for it}: the args a MONAI class resolves to
+    code when they are strings (gates/byoc.py)."""
+    return _table()["code_strings"]
+
+
 def component_names() -> list[str]:
     return list(_table()["components"])
 

@@ -219,3 +219,12 @@ def test_what_this_process_imported_before_does_not_decide(mmar_custom, monkeypa
     assert isinstance(found, byoc.Resolved) and found.kind == byoc.CUSTOM
     with pytest.raises(ImportError, match="from elsewhere"):
         byoc.load(found, folders)
+
+
+@pytest.mark.parametrize("name", ["exec", "open", "getattr", "eval", "print"])
+def test_a_byoc_class_named_like_a_builtin_is_e106(tmp_path, name):
+    root = mmar(
+        tmp_path, lambda c: c["train"]["handlers"].append({"path": f"nosuch.{name}"})
+    )
+    code, output = compile_cli("-m", root, "-o", tmp_path / "out")
+    assert code == 1 and "error[E106]" in output and "INTERNAL" not in output, output

@@ -238,3 +238,62 @@ def test_a_store_that_lost_the_parent_run_gets_a_new_one_on_resume(run, capsys):
     assert code == 0 and "Traceback" not in out, out
     parents = [r for r in journal_lines(run_dir) if r["event"] == "parent"]
     assert len(parents) == 2  # the first, and the new one
+
+
+def test_diff_follows_no_job_folder_that_is_a_link(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert compile_cli("-m", make_mmar(tmp_path), "-o", a)[0] == 0
+    assert compile_cli("-m", make_mmar(tmp_path / "2"), "-o", b)[0] == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "train.py").write_text("SECRET = 1\n")
+    safe_io.remove_tree(a / "J0001")
+    os.symlink(outside, a / "J0001")
+    code, out = invoke("diff", a, b)
+    assert code == 1 and "SECRET" not in out and "symbolic link" in out, out
+
+
+def test_the_training_config_of_config_automl_json_stays_in_config(tmp_path, capsys):
+    import json
+
+    mmar = make_mmar(tmp_path)
+    (tmp_path / "secret.txt").write_text("SECRET_LINE\n")
+    conf = {"handlers": [{"name": "MMARHandler",
+                          "args": {"train_config_file": "../../secret.txt"}}]}  # fmt: skip
+    (mmar / "config" / "config_automl.json").write_text(json.dumps(conf))
+    (mmar / "config" / "config_train.json").rename(mmar / "config" / "other.json")
+    assert automl(mmar, workers="1", max_jobs=1) == 1
+    out = output(capsys)
+    assert "must be a file name of the MMAR's config/ folder" in out, out
+    assert "SECRET_LINE" not in out
+
+
+def test_printed_commands_are_quoted_for_a_shell(tmp_path):
+    """The resume hint and the options of a foreign journal are printed to be pasted:
+    a shell reads back exactly the words, and runs nothing they hold."""
+    import shlex
+
+    from claragen.runtime import recorded
+
+    hostile = '/tmp/mm$(touch PWNED)`id`"x'
+    words = recorded._words("--job-args", "--epochs 1 $(touch x); echo")
+    assert shlex.split(shlex.join(words)) == [
+        "--job-args",
+        "--epochs 1 $(touch x); echo",
+    ]
+    assert recorded._words("--pythonpath", [hostile, "b"]) == [
+        "--pythonpath",
+        hostile,
+        "--pythonpath",
+        "b",
+    ]
+    from claragen.runtime.engine import Search
+
+    class Options:
+        run_id, output = "r", hostile
+
+    search = Search.__new__(Search)
+    search.options = Options()
+    hint = search.resume_hint()
+    assert shlex.split(hint) == ["claragen", "automl", "--resume", "--run-id", "r",
+                                 "-o", hostile]  # fmt: skip

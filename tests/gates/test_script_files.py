@@ -191,3 +191,64 @@ def test_no_script_writes_around_its_file_helpers(tmp_path, target):
         "def f():\n    torch.save(x, 'a')\n"
     )  # it can see one
     assert writes_outside_helpers("replace_atomically(p, lambda f: torch.save(x, 'a'))")
+
+
+def test_every_dir_param_of_the_table_is_known_as_written_or_read():
+    """The folders a MONAI part writes into are checked by own_folder: every `*_dir`
+    parameter of the component table is one of them, or an input."""
+    from claragen.transpiler import symbols
+    from claragen.transpiler.targets.plain_options import INPUT_FOLDERS, WRITTEN_FOLDERS
+
+    params = {p for n in symbols.component_names() for p in symbols.lookup(n).params
+              if p.endswith("_dir")}  # fmt: skip
+    assert params <= set(WRITTEN_FOLDERS) | set(INPUT_FOLDERS) | {"create_dir"}, params
+
+
+def test_a_saver_folder_that_is_a_link_stops_training(tmp_path, data):
+    """SaveImaged's output_dir (a folder MONAI writes into, not the checkpoint folder)."""
+    import json as _json
+
+    from tests.conftest import copy_example
+    from tests.gates.common import compile_cli
+
+    elsewhere, link = tmp_path / "elsewhere", tmp_path / "link"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, link)
+    mmar = copy_example(tmp_path)
+    path = mmar / "config" / "config_train.json"
+    config = _json.loads(path.read_text())
+    config["validate"]["post_transforms"].append(
+        {"name": "SaveImaged", "args": {"keys": "pred", "output_dir": str(link)}}
+    )
+    path.write_text(_json.dumps(config))
+    code, output = compile_cli("-m", mmar, "-o", tmp_path / "out")
+    assert code == 0, output
+    proc = train(tmp_path / "out", data, tmp_path / "models")
+    assert (
+        proc.returncode != 0 and f"{link} is a symbolic link" in proc.stderr
+    ), proc.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("output_dir", ["/tmp/claragen-smoke-absolute", "../../up",
+                                        "{MMAR_EVAL_OUTPUT_PATH}/../../up"])  # fmt: skip
+def test_smoke_runs_no_config_that_writes_outside_its_scratch_folder(
+    tmp_path, output_dir
+):
+    import json as _json
+
+    from claragen.smoke import smoke
+    from tests.conftest import copy_example
+
+    mmar = copy_example(tmp_path)
+    path = mmar / "config" / "config_train.json"
+    config = _json.loads(path.read_text())
+    config["validate"]["post_transforms"].append(
+        {"name": "SaveImaged", "args": {"keys": "pred", "output_dir": output_dir}}
+    )
+    path.write_text(_json.dumps(config))
+    result = smoke(path, mmar / "config" / "environment.json")
+    assert (
+        not result.passed and "outside smoke's scratch folder" in result.reason
+    ), result
+    assert not os.path.exists("/tmp/claragen-smoke-absolute")

@@ -70,6 +70,7 @@ class EnginesScript:
     backend_flags: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
     byoc_imports: list[str] = field(default_factory=list)
+    output_folders: list[str] = field(default_factory=list)  # own_folder checks them
     constants: list[tuple[str, str, str]] = field(default_factory=list)
     search_constants: list[tuple[str, str, str]] = field(default_factory=list)
     options: list[Option] = field(default_factory=list)
@@ -195,6 +196,7 @@ class EnginesMixin:
             self.imports.add_name("monai.utils", "set_determinism")
         if self.imports.byoc:
             self.imports.add_module("sys")
+        script.output_folders = self.output_folders()
         script.imports = self.imports.lines()
         script.byoc_imports = self.imports.byoc_lines()
 

@@ -44,6 +44,7 @@ class EvalScript:
     metrics_dir: str
     imports: list[str] = field(default_factory=list)
     byoc_imports: list[str] = field(default_factory=list)
+    output_folders: list[str] = field(default_factory=list)  # own_folder checks them
     constants: list[tuple[str, str, str]] = field(default_factory=list)
     search_constants: list[tuple[str, str, str]] = field(default_factory=list)
     options: list[Option] = field(default_factory=list)
@@ -194,6 +195,7 @@ class EvalLowering(PlainLowering):
             self.imports.add_name("monai.handlers.utils", "write_metrics_reports")
         if self.imports.byoc:
             self.imports.add_module("sys")
+        script.output_folders = self.output_folders()
         script.imports = self.imports.lines()
         script.byoc_imports = self.imports.byoc_lines()
         lines = [

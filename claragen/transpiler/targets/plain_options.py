@@ -32,6 +32,7 @@ from claragen.transpiler.ir import (
     Lit,
     RuntimeVar,
     SearchValue,
+    Template,
     Value,
     is_literal,
     map_components,
@@ -52,6 +53,15 @@ ROI_INFERERS = frozenset(
 # Transforms that bring every image to one size (DeepGrow's crop and resize) -> --image-size
 SIZING_TRANSFORMS = frozenset({"SpatialCropForegroundd", "Resized"})
 DEFAULT_CKPT_DIR = "models"
+
+
+# Args that name a folder (or a file, by its folder) that a MONAI part of the config
+# writes into: its savers, writers, loggers and dataset caches. The script checks each with
+# own_folder before it runs (no link in the way). tests/gates/test_script_files.py checks
+# that every `*_dir` parameter of the component table is here or among INPUT_FOLDERS.
+WRITTEN_FOLDERS = ("output_dir", "save_dir", "log_dir", "cache_dir")
+WRITTEN_FILES = ("mapping_file_path",)
+INPUT_FOLDERS = ("data_root_dir",)  # FolderLayout/SaveImage: where inputs are found
 
 
 class OptionsLowering:
@@ -168,6 +178,29 @@ class OptionsLowering:
         return flags
 
     # -- finishing: imports, constants and options ---------------------------------------
+
+    def output_folders(self) -> list[str]:
+        """The code of every folder the config's MONAI parts write into, once each."""
+        found: list[str] = []
+        for comp in self.config.every_component():
+            for key, value in comp.args:
+                while isinstance(value, SearchValue):
+                    value = value.value
+                if key not in WRITTEN_FOLDERS + WRITTEN_FILES or not (
+                    isinstance(value, Template | RuntimeVar)
+                    or (
+                        isinstance(value, Lit)
+                        and isinstance(value.value, str)
+                        and value.value
+                    )
+                ):
+                    continue
+                code = self.emitter.value(value)
+                if key in WRITTEN_FILES:
+                    code = f"os.path.dirname(os.path.abspath({code}))"
+                if code not in found:
+                    found.append(code)
+        return found
 
     def add_path_options(self, script: Any, always: tuple[str, ...]) -> None:
         """MMAR_ROOT, the path variables the script uses (and `always`), and the exposed
@@ -296,6 +329,7 @@ class OptionsLowering:
             "sys",
         ):
             self.imports.add_module(module)
+        script.output_folders = self.output_folders()
         script.imports = self.imports.lines()
         script.byoc_imports = self.imports.byoc_lines()
         script.docstring = self.docstring(values)

@@ -155,6 +155,8 @@ class PlainScript:
     notes: list[str] = field(default_factory=list)
     ddp: Distributed | None = None
     fast: FastLoop | None = None  # train_fast.py (--optimize); None: train.py
+    # the folders the MONAI parts of the config write into (own_folder checks them)
+    output_folders: list[str] = field(default_factory=list)
 
 
 def comment(
