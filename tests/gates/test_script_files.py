@@ -232,23 +232,25 @@ def test_a_saver_folder_that_is_a_link_stops_training(tmp_path, data):
 
 @pytest.mark.parametrize("output_dir", ["/tmp/claragen-smoke-absolute", "../../up",
                                         "{MMAR_EVAL_OUTPUT_PATH}/../../up"])  # fmt: skip
-def test_smoke_runs_no_config_that_writes_outside_its_scratch_folder(
-    tmp_path, output_dir
-):
+def test_smoke_writes_nothing_outside_its_scratch_folder(tmp_path, data, output_dir):
+    """A config that writes to an absolute path (or climbs out with '..') is smoke-run
+    with that folder moved into the scratch folder."""
     import json as _json
 
-    from claragen.smoke import smoke
-    from tests.conftest import copy_example
+    from claragen.smoke import _confined
 
-    mmar = copy_example(tmp_path)
+    mmar = tmp_path / "mmar"
+    (mmar / "config").mkdir(parents=True)
+    config = {"train": {"pre_transforms": [
+        {"name": "SaveImaged", "args": {"keys": "image", "output_dir": output_dir}},
+        {"name": "LoadImaged", "args": {"keys": "image", "output_dir": "fine/here"}}]}}  # fmt: skip
     path = mmar / "config" / "config_train.json"
-    config = _json.loads(path.read_text())
-    config["validate"]["post_transforms"].append(
-        {"name": "SaveImaged", "args": {"keys": "pred", "output_dir": output_dir}}
-    )
     path.write_text(_json.dumps(config))
-    result = smoke(path, mmar / "config" / "environment.json")
-    assert (
-        not result.passed and "outside smoke's scratch folder" in result.reason
-    ), result
-    assert not os.path.exists("/tmp/claragen-smoke-absolute")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    copy = _confined(path, scratch)
+    assert copy.parent == scratch / "configs"
+    moved = _json.loads(copy.read_text())["train"]["pre_transforms"]
+    assert moved[0]["args"]["output_dir"].startswith(str(scratch / "outputs"))
+    assert moved[1]["args"]["output_dir"] == "fine/here"
+    assert _confined(copy, scratch) == copy  # nothing left to move
