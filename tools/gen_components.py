@@ -16,6 +16,9 @@ import warnings
 
 from claragen.transpiler.signatures import signature_of
 
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from kwargs_reach import reach  # noqa: E402
+
 # Search order: the first module that has a name wins (SPEC 3, "name" lookup).
 MODULES = (
     "monai.transforms",
@@ -39,6 +42,15 @@ MODULES = (
 
 
 def main(out: str) -> None:
+    data = build_table()
+    with open(out, "w") as f:
+        json.dump(data, f, indent=0, sort_keys=True)
+        f.write("\n")
+    print(f"{len(data['components'])} components -> {out}")
+
+
+def build_table() -> dict:
+    """The table from the installed MONAI, torch and ignite (nothing written)."""
     warnings.simplefilter("ignore")
     from monai.transforms import RandomizableTrait, Transform
 
@@ -61,23 +73,43 @@ def main(out: str) -> None:
                 table[name] = {"module": module_name, **sig}
                 if issubclass(obj, Transform):  # MONAI's own word on randomness
                     table[name]["random"] = issubclass(obj, RandomizableTrait)
+                if sig["varkw"]:  # what its **kwargs reach; None: open
+                    table[name]["kwargs"] = reach(obj)
     data = {
         "versions": dict(sorted(versions.items())),
         "components": table,
         "bundle": bundle_syntax(),
         "code_strings": code_strings(table),
+        "aliases": aliases(table),
     }
-    with open(out, "w") as f:
-        json.dump(data, f, indent=0, sort_keys=True)
-        f.write("\n")
-    print(f"{len(table)} components -> {out}")
+    return json.loads(json.dumps(data))  # as the file holds it (tuples -> lists)
+
+
+def aliases(table: dict) -> dict[str, str]:
+    """Each name of the table that is another name of a class (`AsDiscreteD`, `Unet`) ->
+    the class's own name (`AsDiscreted`, `UNet`), which the table holds too."""
+    out = {}
+    for name, entry in table.items():
+        obj = getattr(importlib.import_module(entry["module"]), name)
+        if obj.__name__ != name:
+            canonical = table[obj.__name__]
+            assert (
+                getattr(importlib.import_module(canonical["module"]), obj.__name__)
+                is obj
+            )
+            out[name] = obj.__name__
+    return dict(sorted(out.items()))
 
 
 # The args MONAI resolves to code when they are strings (pydoc.locate of a dotted path,
 # or any attribute of a module): class -> arg, and what MONAI documents for that arg.
 # tests/gates/test_code_strings.py checks that MONAI calls locate() nowhere else that a
 # config reaches.
-LOCATE_SITES = {"LoadImage": "reader", "SaveImage": "writer", "PatchInferer": "merger_cls"}
+LOCATE_SITES = {
+    "LoadImage": "reader",
+    "SaveImage": "writer",
+    "PatchInferer": "merger_cls",
+}
 
 
 def code_strings(table: dict) -> dict[str, dict[str, list[str]]]:
@@ -91,7 +123,8 @@ def code_strings(table: dict) -> dict[str, dict[str, list[str]]]:
         return sorted(
             n
             for n in dir(module)
-            if inspect.isclass(getattr(module, n)) and issubclass(getattr(module, n), base)
+            if inspect.isclass(getattr(module, n))
+            and issubclass(getattr(module, n), base)
         )
 
     # (class names only, which MONAI finds among its own first: a name such as
@@ -105,7 +138,10 @@ def code_strings(table: dict) -> dict[str, dict[str, list[str]]]:
     out: dict[str, dict[str, list[str]]] = {}
     for name, entry in table.items():
         for site, arg in LOCATE_SITES.items():
-            if name in (site, f"{site}d", f"{site}D", f"{site}Dict") and arg in entry["params"]:
+            if (
+                name in (site, f"{site}d", f"{site}D", f"{site}Dict")
+                and arg in entry["params"]
+            ):
                 out[name] = {arg: allowed[arg]}
     return dict(sorted(out.items()))
 
@@ -120,7 +156,9 @@ def bundle_syntax() -> dict[str, list[str]]:
     from monai.bundle.config_item import ConfigComponent
 
     return {
-        "directive_keys": sorted({*ConfigComponent.non_arg_keys, ConfigParser.meta_key}),
+        "directive_keys": sorted(
+            {*ConfigComponent.non_arg_keys, ConfigParser.meta_key}
+        ),
         "key_prefixes": [bundle_utils.MERGE_KEY],
         "value_prefixes": sorted(
             {bundle_utils.EXPR_KEY, bundle_utils.ID_REF_KEY, bundle_utils.MACRO_KEY}

@@ -92,8 +92,12 @@ REQUIRED: dict[str, dict[str, tuple]] = {
 }
 OPTIONAL: dict[str, dict[str, tuple]] = {
     "tracked": {"retrain": _RNAME},
-    "search": {"direction": (lambda v: v in ("maximize", "minimize"),
-                             "'maximize' or 'minimize'")},  # fmt: skip
+    "search": {
+        "direction": (
+            lambda v: v in ("maximize", "minimize"),
+            "'maximize' or 'minimize'",
+        )
+    },  # fmt: skip
     "end": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER, "worker_label": _STR},
     "stop": {"reason": _STR_OR_NONE},
     "done": {"status": _STR},

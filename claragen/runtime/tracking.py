@@ -203,8 +203,11 @@ class MLflowTracker(Handler):
             self.experiment_id,
             run_name=ctx.get_prop(ContextKey.JOB_NAME),
             start_time=start_ms,
-            tags={"mlflow.parentRunId": self.parent, JOB_TAG: job,
-                  "claragen.status": "running"},  # fmt: skip
+            tags={
+                "mlflow.parentRunId": self.parent,
+                JOB_TAG: job,
+                "claragen.status": "running",
+            },  # fmt: skip
         )
         values = ctx.get_prop(ContextKey.SEARCH_VALUES) or {}
         params = [

@@ -196,7 +196,7 @@ def _describe(exc: UnexpectedInput, text: str) -> tuple[str, str | None]:
             return "strings must use double quotes", None
         if word.startswith("//") or word.startswith("/*"):
             return "JSON has no comments", "remove the comment"
-        return f"unexpected character {text[pos:pos + 1]!r}", None
+        return f"unexpected character {text[pos : pos + 1]!r}", None
     return str(exc), None
 
 

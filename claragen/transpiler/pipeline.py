@@ -33,6 +33,7 @@ from claragen.transpiler.limits import (
 )
 from claragen.transpiler.optimize import optimize
 from claragen.transpiler.passes.apply_search import apply_search, default_values
+from claragen.transpiler.passes.canonical import canonical_names
 from claragen.transpiler.passes.check_components import check_components
 from claragen.transpiler.passes.check_gated_args import check_gated_args
 from claragen.transpiler.passes.dialect import (
@@ -60,6 +61,7 @@ Pass = Callable[[Config, PassContext], Config]
 
 PASSES: tuple[tuple[str, Pass], ...] = (
     ("lower_dialect", lower_dialect),  # 3.x / 4.0 -> 4.1 (it may add {VAR}s and @refs)
+    ("canonical", canonical_names),  # MONAI's aliases -> the class's own name
     (
         "apply_search",
         apply_search,

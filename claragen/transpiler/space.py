@@ -298,7 +298,7 @@ class SpaceReader:
                 span,
                 f"{where} names {name!r}, which {comp.class_name} does not take "
                 f"({comp.locator})",
-                did_you_mean(name, sym.params or ()),
+                did_you_mean(name, sym.names()),
             )
 
     def read(self) -> SearchSpace:
@@ -353,6 +353,13 @@ class SpaceReader:
                         "or as a first-level tag",
                     )
 
+    def class_name(self, comp: Component) -> str:
+        """The class's own name, as the passes will see it (pass `canonical`); a 3.x or
+        4.0 name may be Clara's, which its dialect ports."""
+        if self.config.dialect != "4.1":
+            return comp.class_name
+        return symbols.canonical(comp.class_name)
+
     def name_constants(self) -> None:
         """A constant name for each searched init arg and variable, unique in the script."""
         wanted: list[tuple[int, int, str, str]] = []
@@ -365,7 +372,9 @@ class SpaceReader:
                 base = _snake_upper(arg.alias or arg.name)
                 comp = self.components.get(param.locator)
                 qualified = (
-                    _snake_upper(f"{comp.class_name}_{arg.name}") if comp else base
+                    _snake_upper(f"{self.class_name(comp)}_{arg.name}")
+                    if comp
+                    else base
                 )
                 wanted.append((p, a, base, qualified))
         counts: dict[str, int] = {}

@@ -12,6 +12,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from claragen.transpiler.monai_history import removed_own_name
+
 
 @dataclass(frozen=True)
 class Symbol:
@@ -29,9 +31,18 @@ class Symbol:
     # a MONAI transform: whether it is random (RandomizableTrait); None: no MONAI
     # transform, or one of unknown kind (BYOC)
     random: bool | None = None
+    # every name a varkw class takes, its **kwargs' too (tools/kwargs_reach.py); None:
+    # where they go cannot be read (np.pad, a reader chosen at run time), so any is taken
+    kwargs: tuple[str, ...] | None = None
 
     def accepts(self, arg: str) -> bool:
-        return self.params is None or self.varkw or arg in self.params
+        if self.params is None or arg in self.params:
+            return True
+        return self.varkw and (self.kwargs is None or arg in self.kwargs)
+
+    def names(self) -> tuple[str, ...]:
+        """What a did-you-mean offers: the signature's names and what **kwargs reach."""
+        return tuple(dict.fromkeys((*(self.params or ()), *(self.kwargs or ()))))
 
 
 @cache
@@ -57,6 +68,21 @@ def code_strings() -> dict[str, dict[str, list[str]]]:
     """class -> {arg: the names MONAI documents for it}: the args a MONAI class resolves to
     code when they are strings (gates/byoc.py)."""
     return _table()["code_strings"]
+
+
+def aliases() -> dict[str, str]:
+    """MONAI's other names of a class (`AsDiscreteD`, `AsDiscreteDict`, `Unet`) -> the
+    class's own name (`AsDiscreted`, `UNet`), from the class objects themselves."""
+    return _table()["aliases"]
+
+
+def canonical(name: str) -> str:
+    """The class's own name: the table's for its names, a removed class's by MONAI's
+    rule for dictionary transforms (`AddChannelD` -> `AddChanneld`); else unchanged."""
+    own = _table()["aliases"].get(name)
+    if own is not None or name in _table()["components"]:
+        return own or name
+    return removed_own_name(name) or name
 
 
 def component_names() -> list[str]:
@@ -89,6 +115,7 @@ def from_signature(
         numeric=tuple(sorted(sig["numeric"].items())),
         byoc=byoc,
         random=sig.get("random"),
+        kwargs=None if sig.get("kwargs") is None else tuple(sig["kwargs"]),
     )
 
 

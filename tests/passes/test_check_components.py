@@ -64,3 +64,48 @@ def test_required_arguments_the_generated_code_passes_are_not_asked_for(tmp_path
     cfg = _valid()  # the optimizer's params and the dataset's data come from the wiring
     cfg["train"]["optimizer"] = {"name": "Adam", "args": {"lr": 0.1}}
     assert check(tmp_path, cfg) == []
+
+
+def test_an_arg_that_kwargs_take_to_nowhere_is_an_error(tmp_path):
+    """MONAI's DataLoader takes **kwargs and sends them to torch's DataLoader: an arg
+    neither names is swallowed by neither, and was accepted silently."""
+    cfg = _valid()
+    cfg["train"]["dataloader"]["args"]["batch_sise"] = 2
+    cfg["train"]["post_transforms"] = [
+        {"name": "AsDiscreteD", "args": {"keys": "pred", "argmaxx": True}}]  # fmt: skip
+    found = check(tmp_path, cfg)
+    assert (
+        "DataLoader takes no argument 'batch_sise' (nor does what its **kwargs go to) "
+        "(monai.data.DataLoader)",
+        "did you mean 'batch_size'?",
+    ) in found
+    assert (
+        "AsDiscreteD takes no argument 'argmaxx' (nor does what its **kwargs go to) "
+        "(monai.transforms.AsDiscreted)",
+        "did you mean 'argmax'?",
+    ) in found
+
+
+def test_what_kwargs_forward_is_taken(tmp_path):
+    cfg = _valid()
+    cfg["train"]["dataloader"]["args"].update(shuffle=True, pin_memory=True)
+    cfg["train"]["post_transforms"] = [
+        {"name": "AsDiscreted", "args": {"keys": "pred", "argmax": True, "dim": 0}},
+        {"name": "SpatialPadd", "args": {"keys": "pred", "spatial_size": [4],
+                                         "constant_values": 0}},  # to np.pad: open
+    ]  # fmt: skip
+    assert check(tmp_path, cfg) == []
+
+
+def test_an_arg_of_an_older_monai_says_what_replaced_it(tmp_path):
+    cfg = _valid()
+    cfg["train"]["dataset"] = {"name": "PatchWSIDataset", "args": {
+        "region_size": 768, "grid_shape": 3, "patch_size": 224}}  # fmt: skip
+    found = check(tmp_path, cfg)
+    assert (
+        "PatchWSIDataset takes no argument 'grid_shape' (monai.data.PatchWSIDataset): "
+        "it was MONAI 0.8's, and today's PatchWSIDataset would take it through **kwargs "
+        "and do nothing with it (train.dataset)",
+        "write a GridSplitd(grid=...) transform after the read",
+    ) in found
+    assert len(found) == 2

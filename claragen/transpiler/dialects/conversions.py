@@ -46,8 +46,9 @@ def pos_neg_crop(comp: Component, p: Porting) -> Component:
 
 
 def random_zoom(comp: Component, p: Porting) -> Component:
-    image, label = literal(comp, "image_key", "image"), literal(
-        comp, "label_key", "label"
+    image, label = (
+        literal(comp, "image_key", "image"),
+        literal(comp, "label_key", "label"),
     )
     comp = comp.with_arg("image_key", None).with_arg("label_key", None)
     comp = set_arg(comp, "keys", [image, label], p)

@@ -17,6 +17,7 @@ from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
 from claragen.transpiler.ir import Component, Config, Lit, SearchValue, Value
+from claragen.transpiler.monai_history import FORMER_ARGS
 
 
 def check_component(comp: Component, ctx: PassContext) -> None:
@@ -36,7 +37,7 @@ def check_component(comp: Component, ctx: PassContext) -> None:
         return
     if comp.name is None:
         return
-    sym = symbols.lookup(comp.name)
+    sym = symbols.lookup(symbols.canonical(comp.name))
     if sym is None:
         span = comp.name_span or comp.span
         if span not in {
@@ -57,13 +58,26 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
     """Every arg is a parameter of the real signature; transforms get their required
     args; a string given for a number is a warning."""
     numeric = dict(sym.numeric)
+    former = FORMER_ARGS.get(sym.name, {})
     for key, value in comp.args:
-        if not sym.accepts(key):
+        if key in former and key not in (sym.params or ()):
+            version, replaced = former[key]
             ctx.diags.error(
                 "E401",
                 comp.arg_span(key),
-                f"{comp.class_name} takes no argument {key!r} ({sym.module}.{sym.name})",
-                did_you_mean(key, sym.params or ()),
+                f"{comp.class_name} takes no argument {key!r} ({sym.module}.{sym.name}): "
+                f"it was MONAI {version}'s, and today's {sym.name} would take it through "
+                f"**kwargs and do nothing with it ({comp.locator})",
+                f"write {replaced}",
+            )
+        elif not sym.accepts(key):
+            sent = " (nor does what its **kwargs go to)" if sym.varkw else ""
+            ctx.diags.error(
+                "E401",
+                comp.arg_span(key),
+                f"{comp.class_name} takes no argument {key!r}{sent} "
+                f"({sym.module}.{sym.name})",
+                did_you_mean(key, sym.names()),
             )
         elif key in numeric and (text := _text(value)) is not None:
             ctx.diags.warning(
@@ -83,7 +97,7 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
                 comp.name_span or comp.span,
                 f"{comp.class_name}{was} needs the argument{'s' * (len(missing) > 1)} {names}, "
                 f"which the config does not give ({comp.locator})",
-                f"add {', '.join(f'{m!r}: ...' for m in missing)} to its \"args\"",
+                f'add {", ".join(f"{m!r}: ..." for m in missing)} to its "args"',
             )
 
 

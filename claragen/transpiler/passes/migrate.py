@@ -27,41 +27,7 @@ from claragen.transpiler.ir import (
     read_variable,
     walk,
 )
-
-# Removed classes -> (current class, args to add, args renamed). SPEC 10.
-CLASS_RENAMES: dict[
-    str, tuple[str, tuple[tuple[str, object], ...], tuple[tuple[str, str], ...]]
-] = {
-    "AddChanneld": ("EnsureChannelFirstd", (("channel_dim", "no_channel"),), ()),
-    "AddChannel": ("EnsureChannelFirst", (("channel_dim", "no_channel"),), ()),
-    "AsChannelFirstd": ("EnsureChannelFirstd", (("channel_dim", -1),), ()),
-    "AsChannelFirst": ("EnsureChannelFirst", (("channel_dim", -1),), ()),
-    "SplitChanneld": ("SplitDimd", (), ()),
-    "SplitChannel": ("SplitDim", (), ()),
-    "LoadNiftid": ("LoadImaged", (), ()),
-    "LoadNifti": ("LoadImage", (), ()),
-    "LoadNumpyd": ("LoadImaged", (("reader", "NumpyReader"),), ()),
-    "NiftiDataset": ("Dataset", (), ()),
-    "IgniteMetric": ("IgniteMetricHandler", (), ()),
-    "TorchVisionFullyConvModel": (
-        "TorchVisionFCModel",
-        (("use_conv", True),),
-        (("n_classes", "num_classes"),),
-    ),
-}
-
-# MONAI classes removed with no successor of the same arguments: name -> (its successor,
-# what changed). Not guessed: an E403 names them.
-REMOVED: dict[str, tuple[str, str]] = {
-    "SmartCachePatchWSIDataset": (
-        "monai.data.PatchWSIDataset in a SmartCacheDataset",
-        "patches are located by patch_level/center instead of region_size/grid_shape",
-    ),
-    "MaskedInferenceWSIDataset": (
-        "monai.data.MaskedPatchWSIDataset",
-        "it samples patches of a mask level instead of reading the mask files",
-    ),
-}
+from claragen.transpiler.monai_history import CLASS_RENAMES, REMOVED
 
 Rule = Callable[[Component], Component]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
 from claragen.transpiler.ir import (
@@ -48,7 +49,10 @@ def inline_refs(config: Config, ctx: PassContext) -> Config:
             return comp
         target = by_alias.get(comp.ref)
         if target is None:
-            matches = by_name.get(comp.ref, [])
+            # the name as written, else the class's own (a ref may spell an alias)
+            matches = by_name.get(comp.ref) or by_name.get(
+                symbols.canonical(comp.ref), []
+            )
             if len(matches) > 1:
                 lines = ", ".join(str(m.span.line) for m in matches)
                 ctx.diags.error(

@@ -289,17 +289,30 @@ class EnginesLowering(EnginesMixin, PlainLowering):
             )
         elif self.val_interval is not None:
             script.constants.append(
-                ("VAL_INTERVAL", self.emitter.value(self.val_interval),
-                 f"{self.val_comment} ValidationHandler interval")  # fmt: skip
+                (
+                    "VAL_INTERVAL",
+                    self.emitter.value(self.val_interval),
+                    f"{self.val_comment} ValidationHandler interval",
+                )  # fmt: skip
             )
             script.options.append(
-                Option("--val-interval", "val_interval", "VAL_INTERVAL",
-                       "validate every N epochs (default: %(default)s)", type="int")  # fmt: skip
+                Option(
+                    "--val-interval",
+                    "val_interval",
+                    "VAL_INTERVAL",
+                    "validate every N epochs (default: %(default)s)",
+                    type="int",
+                )  # fmt: skip
             )
         script.constants.append(("EPOCHS", epochs[0], epochs[1]))
         script.options.append(
-            Option("--epochs", "epochs", "EPOCHS",
-                   "epochs to train (default: %(default)s)", type="int")  # fmt: skip
+            Option(
+                "--epochs",
+                "epochs",
+                "EPOCHS",
+                "epochs to train (default: %(default)s)",
+                type="int",
+            )  # fmt: skip
         )
         script.train_conf = self.train_conf()
         script.conf_holder = self.conf_holder

@@ -158,7 +158,9 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
             comps = (
                 slot
                 if isinstance(slot, list)
-                else [slot] if isinstance(slot, Component) else []
+                else [slot]
+                if isinstance(slot, Component)
+                else []
             )
             for comp in comps:
                 for _, value in comp.args:
@@ -175,7 +177,9 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
             comps = (
                 slot
                 if isinstance(slot, list)
-                else [slot] if isinstance(slot, Component) else []
+                else [slot]
+                if isinstance(slot, Component)
+                else []
             )
             refs = [
                 r

@@ -287,8 +287,13 @@ class OptionsLowering:
             constants.append(("VAL_INTERVAL", repr(interval),
                               f"{script.plan.val_comment} ValidationHandler interval"))  # fmt: skip
             options.append(
-                Option("--val-interval", "val_interval", "VAL_INTERVAL",
-                       "validate every N epochs (default: %(default)s)", type="int")  # fmt: skip
+                Option(
+                    "--val-interval",
+                    "val_interval",
+                    "VAL_INTERVAL",
+                    "validate every N epochs (default: %(default)s)",
+                    type="int",
+                )  # fmt: skip
             )
         epochs = self.trainer_epochs()
 

@@ -1,0 +1,74 @@
+"""What older MONAIs had that today's does not: the data the migration pass and the
+component names rest on (no imports of the passes, so that any module may read it).
+
+Sources: MONAI's release notes 0.5-1.0 (SPEC 8, 10).
+"""
+
+from __future__ import annotations
+
+# Removed classes -> (current class, args to add, args renamed). SPEC 10.
+CLASS_RENAMES: dict[
+    str, tuple[str, tuple[tuple[str, object], ...], tuple[tuple[str, str], ...]]
+] = {
+    "AddChanneld": ("EnsureChannelFirstd", (("channel_dim", "no_channel"),), ()),
+    "AddChannel": ("EnsureChannelFirst", (("channel_dim", "no_channel"),), ()),
+    "AsChannelFirstd": ("EnsureChannelFirstd", (("channel_dim", -1),), ()),
+    "AsChannelFirst": ("EnsureChannelFirst", (("channel_dim", -1),), ()),
+    "SplitChanneld": ("SplitDimd", (), ()),
+    "SplitChannel": ("SplitDim", (), ()),
+    "LoadNiftid": ("LoadImaged", (), ()),
+    "LoadNifti": ("LoadImage", (), ()),
+    "LoadNumpyd": ("LoadImaged", (("reader", "NumpyReader"),), ()),
+    "NiftiDataset": ("Dataset", (), ()),
+    "IgniteMetric": ("IgniteMetricHandler", (), ()),
+    "TorchVisionFullyConvModel": (
+        "TorchVisionFCModel",
+        (("use_conv", True),),
+        (("n_classes", "num_classes"),),
+    ),
+}
+
+# MONAI classes removed with no successor of the same arguments: name -> (its successor,
+# what changed). Not guessed: an E403 names them.
+REMOVED: dict[str, tuple[str, str]] = {
+    "SmartCachePatchWSIDataset": (
+        "monai.data.PatchWSIDataset in a SmartCacheDataset",
+        "patches are located by patch_level/center instead of region_size/grid_shape",
+    ),
+    "MaskedInferenceWSIDataset": (
+        "monai.data.MaskedPatchWSIDataset",
+        "it samples patches of a mask level instead of reading the mask files",
+    ),
+}
+
+# Args of an older MONAI that today's class would take through **kwargs and send where
+# they do nothing (or fail late): class -> arg -> (the MONAI that had it, what replaced it).
+# Each is an E401 (check_components) unless a rule below migrates it first.
+_AS_DISCRETE = {
+    "threshold_values": ("0.8", "threshold=<value> (0.5 for threshold_values=True)"),
+    "logit_thresh": ("0.8", "threshold=<value>"),
+    "n_classes": ("0.8", "to_onehot=<number of classes>"),
+}
+FORMER_ARGS: dict[str, dict[str, tuple[str, str]]] = {
+    "AsDiscrete": _AS_DISCRETE,
+    "AsDiscreted": _AS_DISCRETE,
+    "PatchWSIDataset": {
+        "region_size": ("0.8", "patch_size=<region size>, then GridSplitd to cut it"),
+        "grid_shape": ("0.8", "a GridSplitd(grid=...) transform after the read"),
+        "image_reader_name": ("0.8", "reader=<backend>, e.g. reader='cuCIM'"),
+    },
+}
+
+
+# MONAI's rule for a dictionary transform's other names (monai/transforms/*/dictionary.py:
+# `AddChannelD = AddChannelDict = AddChanneld`), for the classes it no longer has
+DICT_SUFFIXES = ("Dict", "D")
+
+
+def removed_own_name(name: str) -> str | None:
+    """`AddChannelD`/`AddChannelDict` -> `AddChanneld`, for a removed dictionary class."""
+    for suffix in DICT_SUFFIXES:
+        stem = name.removesuffix(suffix)
+        if stem != name and stem + "d" in CLASS_RENAMES.keys() | REMOVED.keys():
+            return stem + "d"
+    return None
