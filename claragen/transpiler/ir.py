@@ -37,6 +37,9 @@ def member(locator: str, key: str) -> str:
 class Lit:
     span: Span
     value: str | int | float | bool | None
+    # the variable a whole `"{epochs}"` value came from: a script option that sets that
+    # variable reaches this value too (targets/plain_options.py, `bind_variables`)
+    var: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,10 @@ def test_searched_args_keep_the_config_values_and_aliases_carry_them(tmp_path):
     )
     assert isinstance(shift.arg("prob"), SearchValue)
     assert (shift.arg("prob").const, to_python(shift.arg("prob"))) == ("MY_PROB", 0.5)
-    # "apply": {"prob": "myProb"}: the aliased prob is the same value in both transforms
-    assert noise.arg("prob") == shift.arg("prob")
+    # "apply": {"prob": "myProb"} acts in AutoML jobs only: the default job is what Clara
+    # trained without AutoML, RandGaussianNoised's own prob (issue 28, item 2)
+    assert to_python(noise.arg("prob")) == 0.1
+    assert not isinstance(noise.arg("prob"), SearchValue)
     channels = out.sections["train"]["model"].arg("channels")
     assert (channels.const, to_python(channels)) == ("CHANNELS", [16, 32, 64, 128, 256])
     assert out.globals["learning_rate"].value == 2e-4
@@ -70,7 +72,9 @@ def test_job_values_replace_the_defaults(tmp_path):
     assert out.globals["learning_rate"].value == 5e-4
     dice, focal = out.sections["train"]["loss"]
     assert (dice.disabled.value, focal.disabled.value) == (False, True)
-    assert to_python(transforms(out)["RandGaussianNoised"].arg("prob")) == 0.25
+    # a job's value reaches every component that applies its alias
+    noise = transforms(out)["RandGaussianNoised"].arg("prob")
+    assert to_python(noise) == 0.25 and noise == transforms(out)["RandShiftIntensityd"].arg("prob")
     scale = transforms(out)["ScaleIntensityRanged"]
     assert (to_python(scale.arg("a_min")), to_python(scale.arg("a_max"))) == (-60, 150)
     assert ctx.disabled_by["train.loss[0]"] == [":mySearchLoss1,mySearchLoss2"]

@@ -9,8 +9,10 @@
                             "targets": [[true, false], [false, true]]}]
     "apply": {"@disabled": "d1"} -> disabled = the job's value of the free tag d1
 
-Without job values (the default job) every searched arg keeps the config's own value and a
-free first-level tag, which has none, takes its first choice. The space itself is read and
+Without job values (the default job) every searched arg keeps the config's own value, so
+does every arg an `apply` names (Clara applied aliases in AutoML jobs only: `train.sh`
+trained `RandGaussianNoised(prob=0.1)` even where `prob` applies `myProb`), and a free
+first-level tag, which has no value of its own, takes its first choice. The space itself is read and
 checked once per config by `claragen.transpiler.space.read_space`.
 """
 
@@ -134,7 +136,9 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                 if value is None:
                     value = param.arg_values(first_value(param))[param.args.index(arg)]
                 node = _node(value, span)
-            if arg.alias:
+            if arg.alias and picked is not None:
+                # an alias carries a value the job chose; without one (the default job)
+                # every component keeps its own, as Clara trained without AutoML
                 aliases[arg.alias] = node
             if param.kind == "tag":
                 aliases[arg.name.lstrip(ATTR_KEY)] = node

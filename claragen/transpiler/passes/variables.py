@@ -86,7 +86,7 @@ def resolve_variables(config: Config, ctx: PassContext) -> Config:
         value = table[var.name]
         if var.name in PATH_VARIABLES and isinstance(value.value, str):
             return RuntimeVar(var.span, var.name, value.value)
-        return Lit(var.span, value.value)
+        return Lit(var.span, value.value, var=var.name)
 
     def substitute(value: Value) -> Value:
         if isinstance(value, Var):

@@ -75,6 +75,7 @@ class EnginesScript:
     search_constants: list[tuple[str, str, str]] = field(default_factory=list)
     options: list[Option] = field(default_factory=list)
     train_conf: str = "{}"
+    conf_options: str = ""  # as PlainScript's
     conf_holder: bool = False  # a CheckpointSaver saves TRAIN_CONF (class TrainConf)
     trainer: str = "trainer"
     evaluator: str | None = None
@@ -239,6 +240,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
         self.val_interval: Value | None = None
         self.val_comment = ""
         self.expose_sizes()
+        self.bind_variables()
         trainer = self.config.sections.get("train", {}).get("trainer")
         if not isinstance(trainer, Component):
             self.diags.error(
@@ -315,6 +317,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
             )  # fmt: skip
         )
         script.train_conf = self.train_conf()
+        script.conf_options = self.conf_options()
         script.conf_holder = self.conf_holder
         script.search_constants = self.search_constants()
         self.imports.add_name("ignite.engine", "Events")

@@ -311,6 +311,7 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
 
     def lower(self) -> PlainScript | None:
         self.expose_sizes()
+        self.bind_variables()
         trainer = self.engine("train", "trainer", TRAINER_ARGS)
         if trainer is None:
             self.diags.error(

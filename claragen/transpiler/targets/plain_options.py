@@ -36,6 +36,7 @@ from claragen.transpiler.ir import (
     Value,
     is_literal,
     map_components,
+    map_config,
     read_variable,
     to_python,
     walk,
@@ -53,6 +54,12 @@ ROI_INFERERS = frozenset(
 # Transforms that bring every image to one size (DeepGrow's crop and resize) -> --image-size
 SIZING_TRANSFORMS = frozenset({"SpatialCropForegroundd", "Resized"})
 DEFAULT_CKPT_DIR = "models"
+# Options of a train script read from one arg of a train component: (the component's
+# locator, or its class, arg, the option's constant).
+OPTION_SOURCES = (
+    ("train.trainer", "max_epochs", "EPOCHS"),
+    ("ValidationHandler", "interval", "VAL_INTERVAL"),
+)
 
 
 # Args that name a folder (or a file, by its folder) that a MONAI part of the config
@@ -113,6 +120,48 @@ class OptionsLowering:
         self.config = map_components(self.config, expose)
         self.sizes = found
         self.bind_devices()
+
+    def bind_variables(self) -> None:
+        """--epochs and --val-interval set the variable their config value came from
+        (`"max_epochs": "{epochs}"`), so every other value of that variable follows them:
+        `"T_max": "{epochs}"` is `T_max=args.epochs`, and TRAIN_CONF["epochs"] is set from
+        the option (`conf_options`). Else `--epochs 10` would leave a scheduler annealing
+        over the compiled number of epochs."""
+        bound: dict[str, str] = {}
+        sources: set[int] = set()
+        for comp in self.config.every_component():
+            if not comp.locator.startswith("train."):
+                continue
+            for where, arg, option in OPTION_SOURCES:
+                value = (
+                    comp.arg(arg) if where in (comp.locator, comp.class_name) else None
+                )
+                if isinstance(value, Lit) and value.var and comp.path is None:
+                    sources.add(id(value))
+                    bound.setdefault(value.var, option)
+        self.bound_variables = {
+            var: option_dest(option) for var, option in bound.items()
+        }
+
+        def bind(value: Value) -> Value:
+            if (
+                isinstance(value, Lit)
+                and value.var in bound
+                and id(value) not in sources
+            ):
+                return RuntimeVar(value.span, bound[value.var], value.value)
+            return value
+
+        self.config = map_config(self.config, bind)
+
+    def conf_options(self) -> str:
+        """`{"epochs": args.epochs}`: the first-level values an option sets (TRAIN_CONF
+        is what `@conf` names and what checkpoints save)."""
+        bound = getattr(self, "bound_variables", {})
+        pairs = [(k, d) for k, d in bound.items() if k in self.config.globals]
+        if not pairs:
+            return ""
+        return "{" + ", ".join(f"{k!r}: args.{d}" for k, d in pairs) + "}"
 
     def bind_devices(self) -> None:
         """A transform's `"device": "cuda"` is the script's device (the CPU without a GPU)."""
@@ -309,6 +358,7 @@ class OptionsLowering:
         )
         script.search_constants = self.search_constants()
         script.train_conf = self.train_conf()
+        script.conf_options = self.conf_options()
         for module in ("argparse", "json", "logging", "os", "time", "torch"):
             self.imports.add_module(module)
         if script.train.metrics or script.val is not None:  # per-case items

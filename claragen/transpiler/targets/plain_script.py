@@ -157,6 +157,8 @@ class PlainScript:
     fast: FastLoop | None = None  # train_fast.py (--optimize); None: train.py
     # the folders the MONAI parts of the config write into (own_folder checks them)
     output_folders: list[str] = field(default_factory=list)
+    # first-level values an option sets, updated in TRAIN_CONF: {"epochs": "args.epochs"}
+    conf_options: str = ""
 
 
 def comment(

@@ -342,6 +342,7 @@ def validate(model, loader, inferer, postprocessing, metrics, device, amp):
 
 def main(argv=None):
     args = parse_args(argv)
+    TRAIN_CONF.update({"epochs": args.epochs})  # the config's values these options set
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = select_device(args.device)
     own_folder(args.mmar_ckpt_dir)
@@ -376,7 +377,7 @@ def main(argv=None):
             # line 116 train.pre_transforms[5]
             RandShiftIntensityd(keys="image", offsets=0.1, prob=MY_PROB),
             # line 128 train.pre_transforms[6]
-            RandGaussianNoised(keys="image", prob=MY_PROB),
+            RandGaussianNoised(keys="image", prob=0.1),
             # line 133 train.pre_transforms[7]
             ToTensord(keys=["image", "label"]),
         ]
