@@ -17,7 +17,9 @@ def _compile(tmp_path, edit=None, sets=(), target="plain", jobs="default"):
     options = CompileOptions(set_values=tuple(sets), target=target, jobs=jobs)
     comp = Compilation(path, options, env_path=mmar / "config" / "environment.json")
     manifest = compile_to_dir(comp, tmp_path / "out")
-    return [(tmp_path / "out" / j["script"]).read_text() for j in manifest["jobs"]], comp
+    return [
+        (tmp_path / "out" / j["script"]).read_text() for j in manifest["jobs"]
+    ], comp
 
 
 def test_the_default_job_keeps_each_components_own_value(tmp_path):
@@ -70,3 +72,79 @@ def test_a_value_no_option_sets_stays_a_literal(tmp_path):
 
     (script,), _ = _compile(tmp_path, edit)
     assert "step_size=1260" in script and "TRAIN_CONF.update" not in script
+
+
+# -- Clara 3.x semantics (item 4) ------------------------------------------------------
+
+
+def _compile_3x(tmp_path, edit=None):
+    import shutil
+
+    from tests.conftest import EXAMPLE
+
+    mmar = tmp_path / "spleen_3x"
+    shutil.copytree(
+        EXAMPLE.parent / "spleen_3x", mmar, ignore=shutil.ignore_patterns("data")
+    )
+    path = mmar / "config" / "config_train.json"
+    cfg = json.loads(path.read_text())
+    if edit:
+        edit(cfg)
+    path.write_text(json.dumps(cfg, indent=2))
+    comp = Compilation(path, CompileOptions(), env_path=mmar / "config" / "environment.json",
+                       mmar_root=mmar)  # fmt: skip
+    compile_to_dir(comp, tmp_path / "out")
+    return (tmp_path / "out" / "J0001" / "train.py").read_text(), comp
+
+
+def test_each_3x_seed_seeds_its_generator(tmp_path):
+    """Clara 3.x's docs: python_seed is PYTHONHASHSEED, random_seed Python's random,
+    numpy_seed NumPy's, tf_seed the framework's. They were all random_seed."""
+    script, _ = _compile_3x(tmp_path)
+    main = script[script.index("def main(") :]
+    lines = [line.strip() for line in main.splitlines()]
+    at = lines.index("set_determinism(seed=SEED)")
+    assert lines[at + 1 : at + 4] == [
+        'os.environ.update(PYTHONHASHSEED="20191201")  # determinism.python_seed',
+        "numpy.random.seed(654321)  # determinism.numpy_seed",
+        "torch.manual_seed(11111)  # determinism.tf_seed: TensorFlow's, now torch's",
+    ]
+    assert "SEED = 123456" in script
+
+
+def test_a_seed_that_is_no_number_is_an_error(tmp_path):
+    import pytest
+
+    from claragen.transpiler.diagnostics import CompileError
+
+    def edit(cfg):
+        cfg["determinism"]["numpy_seed"] = "abc"
+
+    with pytest.raises(CompileError) as info:
+        _compile_3x(tmp_path, edit)
+    assert any("determinism.numpy_seed must be a whole number" in d.message
+               for d in info.value.diagnostics)  # fmt: skip
+
+
+def test_ahnet_keeps_its_imagenet_initialisation(tmp_path):
+    script, _ = _compile_3x(tmp_path)
+    assert "pretrained=True" in script and "pretrained=False" not in script
+
+
+def test_the_keras_unet_is_a_warning_naming_both_architectures(tmp_path):
+    def edit(cfg):
+        cfg["train"]["model"] = {"name": "Unet", "args": {
+            "num_classes": 2, "nf_enc": "32,64,64,64", "nf_dec": "64,64,64,64,64,32,32"}}  # fmt: skip
+
+    script, comp = _compile_3x(tmp_path, edit)
+    (warning,) = [d for d in comp.diags.warnings if d.code == "W102"]
+    assert (
+        "Clara 3.x's Unet (a Keras encoder-decoder of encoder widths [32, 64, 64, 64]"
+        in (warning.message)
+    )
+    assert "MONAI's UNet(channels=[32, 64, 64, 64, 64], strides=[2, 2, 2, 2])" in (
+        warning.message
+    )
+    assert (
+        "channels=[32, 64, 64, 64, 64]" in script and "strides=[2, 2, 2, 2]" in script
+    )

@@ -43,9 +43,11 @@ def test_network_loss_optimizer_and_lr_policy(tmp_path):
     train = lowered(tmp_path)[0].sections["train"]
     assert args(train["model"]) == {
         "out_channels": 2, "spatial_dims": 3, "psp_block_num": 0, "in_channels": 1,
-        "pretrained": False,
+        "pretrained": True,
     }  # fmt: skip
-    assert any("pretrain_weight_name" in n for n in train["model"].notes)
+    # Clara started AH-Net from ImageNet ResNet-50 weights: MONAI's pretrained=True
+    # (issue 28, item 4; it was dropped as "TensorFlow weights")
+    assert any("pretrain_weight_name -> pretrained=True" in n for n in train["model"].notes)
     assert (train["loss"].class_name, args(train["loss"])) == (
         "DiceLoss",
         {"to_onehot_y": True, "include_background": True, "softmax": True,

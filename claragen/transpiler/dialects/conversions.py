@@ -61,9 +61,74 @@ def keys_to_engine_names(comp: Component, p: Porting) -> Component:
 
 
 def seg_ahnet(comp: Component, p: Porting) -> Component:
+    """`if_use_psp` -> psp_block_num; `pretrain_weight_name` -> pretrained=True: Clara
+    started AH-Net's encoder from ImageNet ResNet-50 weights, the initialisation MONAI's
+    AHNet(pretrained=True) loads (torchvision's, fetched once into its cache)."""
     psp = literal(comp, "if_use_psp", False)
     comp = comp.with_arg("if_use_psp", None)
+    weights = comp.arg("pretrain_weight_name")
+    if weights is not None:
+        comp = comp.with_arg("pretrain_weight_name", None)
+        if literal(comp.with_arg("w", weights), "w", True) not in ("", None, False):
+            comp = add_note(
+                set_arg(comp, "pretrained", True, p),
+                "3.x pretrain_weight_name -> pretrained=True: ImageNet ResNet-50 "
+                "weights, as Clara's (torchvision downloads them once)",
+            )
     return set_arg(comp, "psp_block_num", 4 if psp else 0, p)
+
+
+def keras_unet(comp: Component, p: Porting) -> Component:
+    """Clara 3.x's Unet, a Keras encoder-decoder of `nf_enc` encoder and `nf_dec`
+    decoder widths, has no MONAI class. The closest MONAI network is UNet with the
+    encoder's widths (`nf_enc`, then the first decoder width at the bottom) and one stride
+    2 per encoder level; where the config gives no widths, NVIDIA's own 4.x port's UNet.
+    The architecture differs either way, and a warning names both."""
+    enc = listify(literal(comp, "nf_enc"))
+    dec = listify(literal(comp, "nf_dec"))
+    comp = comp.with_arg("nf_enc", None).with_arg("nf_dec", None)
+    clara = "Clara 3.x's Unet (a Keras encoder-decoder"
+    if _ints(enc) and (dec is None or _ints(dec)):
+        channels = [*enc, dec[0] if dec else enc[-1]]
+        comp = set_arg(comp, "channels", channels, p)
+        comp = set_arg(comp, "strides", [2] * len(enc), p)
+        clara += f" of encoder widths {enc}" + (
+            f" and decoder widths {dec}" if dec else ""
+        )
+        monai = (
+            f"MONAI's UNet(channels={channels}, strides={[2] * len(enc)}): the encoder's "
+            "widths are kept, its decoder mirrors the encoder"
+            + (" (nf_dec's widths are not kept)" if dec else "")
+        )
+    else:
+        monai = (
+            f"MONAI's UNet(channels={UNET_CHANNELS}, strides={UNET_STRIDES}), as NVIDIA's "
+            "own 4.x port built it"
+        )
+    message = (
+        f"{clara}) has no MONAI class; it is ported as {monai}, with residual units"
+    )
+    p.ctx.diags.warning(
+        "W102",
+        comp.name_span or comp.span,
+        f"{message} ({comp.locator})",
+        "the trained network differs from Clara's: compare its results before you "
+        'rely on them, or give your own network as "path" (BYOC)',
+    )
+    return add_note(comp, f"approximation: {message}")
+
+
+def _ints(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    )
+
+
+# NVIDIA's 4.x port of the 3.x Unet (port_table.UNET)
+UNET_CHANNELS = [16, 32, 64, 128, 256]
+UNET_STRIDES = [2, 2, 2, 2]
 
 
 def seg_resnet(comp: Component, p: Porting) -> Component:

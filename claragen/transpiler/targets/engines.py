@@ -76,6 +76,7 @@ class EnginesScript:
     options: list[Option] = field(default_factory=list)
     train_conf: str = "{}"
     conf_options: str = ""  # as PlainScript's
+    seed_lines: list[str] = field(default_factory=list)  # as PlainScript's
     conf_holder: bool = False  # a CheckpointSaver saves TRAIN_CONF (class TrainConf)
     trainer: str = "trainer"
     evaluator: str | None = None
@@ -318,6 +319,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
         )
         script.train_conf = self.train_conf()
         script.conf_options = self.conf_options()
+        script.seed_lines = self.seed_lines()
         script.conf_holder = self.conf_holder
         script.search_constants = self.search_constants()
         self.imports.add_name("ignite.engine", "Events")

@@ -54,6 +54,13 @@ ROI_INFERERS = frozenset(
 # Transforms that bring every image to one size (DeepGrow's crop and resize) -> --image-size
 SIZING_TRANSFORMS = frozenset({"SpatialCropForegroundd", "Resized"})
 DEFAULT_CKPT_DIR = "models"
+# Clara 3.x's determinism keys beyond random_seed: key -> (the code that sets it, its
+# module, a comment)
+SEEDS = {
+    "python_seed": ('os.environ.update(PYTHONHASHSEED="{}")', "os", ""),
+    "numpy_seed": ("numpy.random.seed({})", "numpy", ""),
+    "tf_seed": ("torch.manual_seed({})", "torch", ": TensorFlow's, now torch's"),
+}  # fmt: skip
 # Options of a train script read from one arg of a train component: (the component's
 # locator, or its class, arg, the option's constant).
 OPTION_SOURCES = (
@@ -202,6 +209,30 @@ class OptionsLowering:
             return repr(seed.value)
         self.diags.error("E602", det.span, "determinism needs an integer 'random_seed'")
         return None
+
+    def seed_lines(self) -> list[str]:
+        """Clara 3.x seeds each generator by its own key (its docs, "Determinism"):
+        `python_seed` is PYTHONHASHSEED, `random_seed` Python's random (SEED, through
+        set_determinism, which seeds torch and NumPy alike), `numpy_seed` NumPy's and
+        `tf_seed` the framework's (torch's here). Each one the config gives is set after
+        set_determinism, as the config says."""
+        det = self.config.extras.get("determinism")
+        lines = []
+        for key, (template, module, comment) in SEEDS.items():
+            value = det.get(key) if hasattr(det, "get") else None
+            if value is None:
+                continue
+            seed = value.value if isinstance(value, Lit) else None
+            if isinstance(seed, str) and seed.isdecimal() and key == "python_seed":
+                seed = int(seed)
+            if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+                self.diags.error(
+                    "E602", value.span, f"determinism.{key} must be a whole number >= 0"
+                )
+                continue
+            self.imports.add_module(module)
+            lines.append(f"{template.format(seed)}  # determinism.{key}{comment}")
+        return lines
 
     def backend_flags(self) -> list[str]:
         flags = []
@@ -359,6 +390,7 @@ class OptionsLowering:
         script.search_constants = self.search_constants()
         script.train_conf = self.train_conf()
         script.conf_options = self.conf_options()
+        script.seed_lines = self.seed_lines()
         for module in ("argparse", "json", "logging", "os", "time", "torch"):
             self.imports.add_module(module)
         if script.train.metrics or script.val is not None:  # per-case items

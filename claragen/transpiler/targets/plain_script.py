@@ -159,6 +159,7 @@ class PlainScript:
     output_folders: list[str] = field(default_factory=list)
     # first-level values an option sets, updated in TRAIN_CONF: {"epochs": "args.epochs"}
     conf_options: str = ""
+    seed_lines: list[str] = field(default_factory=list)  # 3.x's python/numpy seeds
 
 
 def comment(
