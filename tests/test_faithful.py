@@ -3,6 +3,8 @@ own values, and every command-line option reaches every value derived from it.""
 
 import json
 
+import pytest
+
 from claragen.transpiler.pipeline import Compilation, CompileOptions, compile_to_dir
 from tests.conftest import copy_example
 
@@ -113,8 +115,6 @@ def test_each_3x_seed_seeds_its_generator(tmp_path):
 
 
 def test_a_seed_that_is_no_number_is_an_error(tmp_path):
-    import pytest
-
     from claragen.transpiler.diagnostics import CompileError
 
     def edit(cfg):
@@ -148,3 +148,38 @@ def test_the_keras_unet_is_a_warning_naming_both_architectures(tmp_path):
     assert (
         "channels=[32, 64, 64, 64, 64]" in script and "strides=[2, 2, 2, 2]" in script
     )
+
+
+# -- what SegmentationSaver wrote (item 5) ----------------------------------------------
+
+
+@pytest.mark.e2e
+def test_segmentation_saver_writes_seg_files_on_the_original_grid(tmp_path):
+    """A 4.0 SegmentationSaver (MONAI 0.5) wrote `<image>_seg.nii.gz`, resampled to the
+    image's original affine and shape; it became a SaveImaged that wrote `_trans` files
+    on the grid CropForegroundd left. The pair is trained and validated on synthetic data
+    (smoke), and each written file is compared with its image."""
+    import nibabel as nib
+    import numpy as np
+
+    from claragen.smoke import smoke
+    from tests.conftest import CORPUS
+
+    folder = CORPUS / "clara-train-examples"
+    train = (
+        folder / "PyTorch__NoteBooks__GettingStarted__config__config_train_Unet.json"
+    )
+    validation = folder / "PyTorch__NoteBooks__GettingStarted__config__config_validation@968a924.json"  # fmt: skip
+    if not validation.is_file():
+        pytest.skip("needs ../shared/corpus")
+    assert "CropForegroundd" in validation.read_text()  # the grid changes on the way
+    result = smoke(train, validation=validation, workdir=tmp_path)
+    assert result.passed, result
+    written = sorted((tmp_path / "eval").rglob("*.nii.gz"))
+    assert written and all(p.name.endswith("_seg.nii.gz") for p in written)
+    for path in written:
+        case = path.name.removesuffix("_seg.nii.gz")
+        image = nib.load(next((tmp_path / "data").rglob(f"{case}.nii.gz")))
+        seg = nib.load(path)
+        assert seg.shape[:3] == image.shape
+        assert np.allclose(seg.affine, image.affine)

@@ -60,6 +60,16 @@ FORMER_ARGS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# Defaults that changed after MONAI 0.8, which Clara 4.x ran on: class -> arg -> (Clara
+# 4.x's value, today's). A 4.x config that leaves the arg out meant the old value, which the
+# migration pass writes out (with a note saying both).
+CHANGED_DEFAULTS: dict[str, dict[str, tuple[object, object]]] = {
+    # SaveImage resampled to the image's original affine and shape by default
+    "SaveImage": {"resample": (True, False)},
+    "SaveImaged": {"resample": (True, False)},
+}
+
+
 # MONAI's rule for a dictionary transform's other names (monai/transforms/*/dictionary.py:
 # `AddChannelD = AddChannelDict = AddChanneld`), for the classes it no longer has
 DICT_SUFFIXES = ("Dict", "D")

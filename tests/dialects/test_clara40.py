@@ -86,10 +86,13 @@ def test_removed_handlers_become_post_transforms(tmp_path):
     ]  # fmt: skip
     saver = train["post_transforms"][-1]
     assert saver.class_name == "SaveImaged"
+    # what MONAI 0.5's SegmentationSaver wrote: <image>_seg.nii.gz on the original grid,
+    # each of its defaults written out (issue 28, item 5)
     assert {k: to_python(v) for k, v in saver.args} == {
-        "output_dir": "out",
-        "keys": "pred",
-    }
+        "output_dir": "out", "keys": "pred", "output_postfix": "seg",
+        "output_ext": ".nii.gz", "resample": True, "mode": "nearest",
+        "padding_mode": "border", "output_dtype": "float32", "squeeze_end_dims": True,
+    }  # fmt: skip
 
 
 def test_an_interaction_loop_is_wired_and_runs_on_the_engines(tmp_path):

@@ -58,10 +58,15 @@ def port_aux_ops_40(config: Config, ctx: PassContext) -> Config:
 # Handlers MONAI removed for post-transforms (SPEC 10): class -> (transform, arg renames,
 # args it adds, args dropped with a note).
 HANDLER_TO_TRANSFORM: dict[str, tuple[str, dict[str, str], dict[str, Any], tuple[str, ...]]] = {
+    # MONAI 0.5's SegmentationSaver wrote `<image>_seg.nii.gz`, resampled to the image's
+    # original affine and shape: its documented defaults, carried over explicitly (the
+    # SaveImaged of today writes `_trans` on the transformed grid)
     "SegmentationSaver": (
         "SaveImaged",
         {"dtype": "output_dtype"},
-        {"keys": "pred"},
+        {"keys": "pred", "output_postfix": "seg", "output_ext": ".nii.gz",
+         "resample": True, "mode": "nearest", "padding_mode": "border",
+         "output_dtype": "float32", "squeeze_end_dims": True},
         ("batch_transform", "output_transform", "name"),
     ),
     "TransformInverter": (

@@ -27,7 +27,7 @@ from claragen.transpiler.ir import (
     read_variable,
     walk,
 )
-from claragen.transpiler.monai_history import CLASS_RENAMES, REMOVED
+from claragen.transpiler.monai_history import CHANGED_DEFAULTS, CLASS_RENAMES, REMOVED
 
 Rule = Callable[[Component], Component]
 
@@ -109,6 +109,18 @@ def as_discrete_threshold(comp: Component) -> Component:
         comp = comp.with_arg("threshold", value)
         return _note(comp, "threshold_values=True, logit_thresh=t -> threshold=t")
     return _note(comp, "threshold_values/logit_thresh dropped (thresholding was off)")
+
+
+def changed_defaults(comp: Component) -> Component:
+    """An arg a Clara 4.x config leaves out meant MONAI 0.8's default: where today's
+    differs, the old one is written out (`SaveImaged` resampled to the original image)."""
+    for arg, (old, new) in CHANGED_DEFAULTS.get(comp.class_name, {}).items():
+        if comp.arg(arg) is None:
+            comp = _note(
+                comp.with_arg(arg, Lit(comp.span, old)),
+                f"{arg}={old!r}, MONAI 0.8's default (today's is {new!r})",
+            )
+    return comp
 
 
 def path_to_name(comp: Component) -> Component:
@@ -264,6 +276,8 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
 
         for rule in ARG_RULES.get(comp.class_name, ()):
             comp = rule(comp)
+        if config.dialect != "3":  # a 3.x port chose its args itself
+            comp = changed_defaults(comp)
         if comp.class_name in ("LoadImaged", "LoadImage"):
             comp = load_image_meta(comp, needs_meta)
         if comp.class_name == "ToTensord" and inverts:
