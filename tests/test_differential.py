@@ -145,14 +145,18 @@ def test_first_divergence_names_the_iteration():
     assert first_divergence(runs) == "iteration 6: plain 1.0000000, bundle 1.1000000"
 
 
+def _every_epochs(cfg):  # an interval checkpoint at the last epoch of the run
+    cfg["train"]["handlers"][2]["args"]["save_interval"] = EPOCHS
+
+
 def test_the_three_targets_of_the_example_train_alike(tmp_path, data):
     started = {}
     for target in ("plain", "engines"):
-        out = compile_example(tmp_path / target, target=target)
+        out = compile_example(tmp_path / target, target=target, edit=_every_epochs)
         started[target] = start_script(
             out / "J0001" / "train.py", data, tmp_path / target / "m"
         )
-    out = compile_example(tmp_path / "bundle", target="bundle")
+    out = compile_example(tmp_path / "bundle", target="bundle", edit=_every_epochs)
     started["bundle"] = start_bundle(
         out / "J0001" / "configs", data, tmp_path / "bm", tmp_path
     )
@@ -163,6 +167,33 @@ def test_the_three_targets_of_the_example_train_alike(tmp_path, data):
     assert first_divergence(runs) is None, first_divergence(runs)
     metrics = {n: r["metric"] for n, r in runs.items()}
     assert max(metrics.values()) - min(metrics.values()) <= TOLERANCE, metrics
+    # the same checkpoints, by CheckpointSaver's names, holding the same objects
+    # (issue 28, item 6; resume.pt is the plain loop's own, for --resume)
+    written = {
+        target: checkpoints(folder)
+        for target, folder in (("plain", tmp_path / "plain" / "m"),
+                               ("engines", tmp_path / "engines" / "m"),
+                               ("bundle", tmp_path / "bm"))
+    }  # fmt: skip
+    assert written["plain"] == written["engines"] == written["bundle"], written
+    assert written["plain"][f"checkpoint_epoch={EPOCHS}.pt"] == [
+        "lr_scheduler", "model", "optimizer", "train_conf"]  # fmt: skip
+    assert set(written["plain"]) == {
+        "model.pt",
+        "model_final.pt",
+        f"checkpoint_epoch={EPOCHS}.pt",
+    }
+
+
+def checkpoints(folder: Path) -> dict[str, list[str]]:
+    """Each checkpoint file of a run's folder, with the names of what it holds."""
+    import torch
+
+    return {
+        p.name: sorted(torch.load(p, map_location="cpu", weights_only=True))
+        for p in sorted(folder.glob("*.pt"))
+        if p.name != "resume.pt"
+    }
 
 
 # -- corpus configs ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 Update deliberately with `CLARAGEN_UPDATE_GOLDEN=1 make test`, then read the diff.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -25,8 +26,14 @@ def compile_example(
     target: str = "auto",
     sets: tuple = (),
     optimize: tuple[str, ...] = (),
+    edit=None,
 ) -> Path:
     mmar = copy_example(tmp_path)
+    if edit is not None:  # a change to the example's training config
+        path = mmar / "config" / "config_train.json"
+        cfg = json.loads(path.read_text())
+        edit(cfg)
+        path.write_text(json.dumps(cfg, indent=2))
     comp = Compilation(
         mmar / "config" / "config_train.json",
         CompileOptions(target=target, set_values=sets, optimize=optimize),
@@ -44,9 +51,9 @@ def check_golden(produced: Path, golden: Path) -> None:
     if UPDATE:
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(produced.read_text())
-    assert (
-        golden.is_file()
-    ), f"no golden file {golden}; run with CLARAGEN_UPDATE_GOLDEN=1"
+    assert golden.is_file(), (
+        f"no golden file {golden}; run with CLARAGEN_UPDATE_GOLDEN=1"
+    )
     assert produced.read_text() == golden.read_text(), (
         f"{produced} differs from {golden}; if the change is intended, "
         "update with CLARAGEN_UPDATE_GOLDEN=1 and review the diff"

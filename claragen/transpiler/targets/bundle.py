@@ -37,7 +37,7 @@ from claragen.transpiler.emit import literal_node
 from claragen.transpiler.targets.engines import EnginesScript
 
 # Modules a `$` expression may name; MONAI imports them for the bundle ("imports").
-IMPORTS = ("os", "torch", "monai", "numpy", "ignite")
+IMPORTS = ("os", "torch", "monai", "numpy", "ignite", "types")
 
 
 class Translator:
@@ -47,6 +47,8 @@ class Translator:
         self.qualified = _imported_names(script.imports + script.byoc_imports)
         self.ids = {b.target for b in script.blocks} | {"device"}
         self.ids |= {name for name, _, _ in script.constants + script.search_constants}
+        if script.conf_saved:
+            self.ids.add("TRAIN_CONF")
 
     # -- values ------------------------------------------------------------------------
 
@@ -240,6 +242,7 @@ def checked(config: dict[str, Any], script: EnginesScript) -> dict[str, Any]:
     """`config` once the bundle language's gate has passed it (raises BundleError)."""
     byoc = set(_imported_names(script.byoc_imports).values())
     targets = set(symbols.qualified_names()) | byoc | set(exprcheck.PUBLIC_API)
+    targets.add("types.SimpleNamespace")  # claragen's own: TRAIN_CONF's holder (engines)
     problems = names.check_bundle(config, set(config), targets)
     if problems:
         raise BundleError("; ".join(problems[:5]))
@@ -280,6 +283,17 @@ def bundle_config(
     for name, code, _ in script.constants + script.search_constants:
         if name != "MMAR_ROOT":  # train.py's is relative to itself; a bundle's is "."
             config[name] = t.value(ast.parse(code, mode="eval").body)
+    if script.conf_saved:  # what checkpoints save as "train_conf", options applied
+        conf = ast.parse(script.train_conf, mode="eval").body
+        assert isinstance(conf, ast.Dict)
+        if script.conf_options:  # {"epochs": args.epochs}: "epochs": "@epochs"
+            options = ast.parse(script.conf_options, mode="eval").body
+            assert isinstance(options, ast.Dict)
+            pairs = zip(options.keys, options.values, strict=True)
+            by_key = {ast.literal_eval(k): v for k, v in pairs}  # type: ignore[arg-type]
+            own = zip(conf.keys, conf.values, strict=True)
+            conf.values = [by_key.get(ast.literal_eval(k), v) for k, v in own]  # type: ignore[arg-type]
+        config["TRAIN_CONF"] = t.value(conf)
     for option in script.options:
         if option.const == "MMAR_ROOT":
             continue

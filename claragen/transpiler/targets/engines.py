@@ -78,6 +78,7 @@ class EnginesScript:
     conf_options: str = ""  # as PlainScript's
     seed_lines: list[str] = field(default_factory=list)  # as PlainScript's
     conf_holder: bool = False  # a CheckpointSaver saves TRAIN_CONF (class TrainConf)
+    conf_saved: bool = False  # ... in the bundle too (its TRAIN_CONF id)
     trainer: str = "trainer"
     evaluator: str | None = None
     loaders: list[tuple[str, str]] = field(default_factory=list)  # comment, path
@@ -92,6 +93,7 @@ class EnginesMixin:
 
     LOWERS_MULTI_GPU = False  # MONAI's engines would need ignite's idist: not lowered
     conf_holder = False  # set when a CheckpointSaver saves TRAIN_CONF
+    conf_saved = False  # the same, in any target (the bundle's TRAIN_CONF id)
     bundle = False  # the bundle target: TRAIN_CONF is left out of checkpoints
 
     config: Config
@@ -118,10 +120,11 @@ class EnginesMixin:
             conf = [isinstance(v, Ref) and v.name == "conf" for _, v in save.items]
             if any(conf):  # ignite saves objects by their state_dict: TrainConf
                 self.conf_holder = not self.bundle
+                self.conf_saved = True
+                holder = _code(BUNDLE_CONF if self.bundle else "TrainConf()")
                 items = tuple(
-                    (k, _code("TrainConf()") if is_conf else v)
+                    (k, holder if is_conf else v)
                     for (k, v), is_conf in zip(save.items, conf, strict=True)
-                    if not (is_conf and self.bundle)
                 )
                 comp = comp.with_arg(
                     "save_dict", dataclasses.replace(save, items=items)
@@ -236,6 +239,14 @@ class EnginesMixin:
         return "\n".join(docstring_line(line) for line in lines)
 
 
+# TRAIN_CONF as a bundle's CheckpointSaver saves it: an object with a state_dict (a
+# bundle's JSON defines no class; train.py's TrainConf does the same)
+BUNDLE_CONF = (
+    "types.SimpleNamespace(state_dict=lambda: dict(TRAIN_CONF), "
+    "load_state_dict=TRAIN_CONF.update)"
+)
+
+
 class EnginesLowering(EnginesMixin, PlainLowering):
     def lower_engines(self, values: dict[str, Any]) -> EnginesScript | None:
         self.val_interval: Value | None = None
@@ -321,6 +332,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
         script.conf_options = self.conf_options()
         script.seed_lines = self.seed_lines()
         script.conf_holder = self.conf_holder
+        script.conf_saved = self.conf_saved
         script.search_constants = self.search_constants()
         self.imports.add_name("ignite.engine", "Events")
         self.imports.add_name("monai.handlers", "from_engine")

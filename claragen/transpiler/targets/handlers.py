@@ -37,6 +37,9 @@ class Saver:
     objects: str  # source of a dict of name -> object
     final: str | None = None  # file name
     interval: int = 0  # epochs
+    # the interval files' name before "_epoch=N.pt", as CheckpointSaver (ignite's
+    # Checkpoint) names them: [file_prefix_]<the one object's name, or "checkpoint">
+    interval_stem: str = "checkpoint"
     key_metric: str | None = None  # file name of the best-key-metric checkpoint
 
 
@@ -136,7 +139,6 @@ def _arg(comp: Component, name: str, hc: HandlerContext, default: object) -> obj
 NOT_HONOURED = {
     "n_saved": (None, "it keeps every interval checkpoint"),
     "key_metric_n_saved": (1, "it keeps the one best checkpoint"),
-    "file_prefix": ("", "its files have no prefix"),
     "key_metric_name": (None, "the best checkpoint follows the key metric"),
     "key_metric_save_state": (False, "it saves no metric state"),
     "epoch_level": (True, "save_interval counts epochs"),
@@ -289,11 +291,24 @@ def lower_checkpoint_saver(comp: Component, hc: HandlerContext) -> None:
     interval = _arg(comp, "save_interval", hc, 0)
     if isinstance(interval, int) and interval > 0:
         saver.interval = interval
+        saver.interval_stem = interval_stem(comp, hc)
     if _arg(comp, "save_key_metric", hc, False):
         saver.key_metric = str(
             _arg(comp, "key_metric_filename", hc, None) or "model.pt"
         )
     hc.plan.savers[hc.section].append(saver)
+
+
+def interval_stem(comp: Component, hc: HandlerContext) -> str:
+    """ignite's Checkpoint names a file `{prefix}_{name}_{score_name}={score}.pt`: the
+    name is the one saved object's key, or "checkpoint" for several (MONAI's
+    CheckpointSaver passes its file_prefix as the prefix and "epoch" as the score name);
+    the plain loop writes the same names."""
+    save = comp.arg("save_dict")
+    keys = [k for k, _ in save.items] if isinstance(save, DictV) else []
+    name = keys[0] if len(keys) == 1 else "checkpoint"
+    prefix = _arg(comp, "file_prefix", hc, "")
+    return f"{prefix}_{name}" if prefix else name
 
 
 def lower_checkpoint_loader(comp: Component, hc: HandlerContext) -> None:

@@ -638,7 +638,7 @@ def main(argv=None):
         # line 169 train.handlers[2] CheckpointSaver
         if epoch % 400 == 0:
             save_checkpoint(
-                os.path.join(args.mmar_ckpt_dir, f"model_epoch={epoch}.pt"),
+                os.path.join(args.mmar_ckpt_dir, f"checkpoint_epoch={epoch}.pt"),
                 {
                     "model": model,
                     "optimizer": optimizer,
