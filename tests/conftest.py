@@ -80,7 +80,8 @@ def context(tmp_path: Path) -> PassContext:
 def copy_example(tmp_path: Path) -> Path:
     """The example MMAR copied under tmp_path, so that generated relative paths are stable."""
     dest = tmp_path / "spleen_41"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("data", "models"))
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("data", "models"),
+                    dirs_exist_ok=True)  # fmt: skip
     return dest
 
 

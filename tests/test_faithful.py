@@ -183,3 +183,68 @@ def test_segmentation_saver_writes_seg_files_on_the_original_grid(tmp_path):
         seg = nib.load(path)
         assert seg.shape[:3] == image.shape
         assert np.allclose(seg.affine, image.affine)
+
+
+# -- warnings that were missing (item 8) ---------------------------------------------------
+
+
+def test_a_validation_interval_past_the_epochs_is_a_warning(tmp_path):
+    def edit(cfg):
+        cfg["epochs"] = 2
+        cfg["train"]["handlers"][1]["args"]["interval"] = 5
+
+    _, comp = _compile(tmp_path, edit)
+    (warning,) = [d for d in comp.diags.warnings if d.code == "W111"]
+    assert "validates every 5 epochs and the config trains 2" in warning.message
+    _, comp = _compile(tmp_path / "ok")
+    assert not [d for d in comp.diags.warnings if d.code == "W111"]
+
+
+def test_an_invertd_over_a_spatial_transform_stays(tmp_path):
+    from claragen.transpiler.passes.migrate import drop_empty_inverts
+    from tests.conftest import build, minimal
+
+    cfg = minimal()
+    cfg["train"]["pre_transforms"].append(
+        {"name": "Spacingd", "args": {"keys": "image", "pixdim": [1, 1, 1]}}
+    )
+    cfg["train"]["post_transforms"] = [
+        {"name": "Invertd", "args": {"keys": "pred", "transform": "@pre_transforms",
+                                     "orig_keys": "image"}}]  # fmt: skip
+    config, ctx = build(tmp_path, cfg)
+    from claragen.transpiler.passes.references import resolve_refs
+
+    config = resolve_refs(config, ctx)
+    kept = drop_empty_inverts(config, ctx).sections["train"]["post_transforms"]
+    assert [c.class_name for c in kept] == ["Invertd"]
+    cfg["train"]["pre_transforms"].pop()  # LoadImaged, EnsureChannelFirstd: nothing
+    cfg["train"]["post_transforms"].append(
+        {"name": "Activationsd", "args": {"keys": "pred"}}
+    )
+    config, ctx = build(tmp_path / "none", cfg)
+    config = resolve_refs(config, ctx)
+    (after,) = drop_empty_inverts(config, ctx).sections["train"]["post_transforms"]
+    assert after.notes == (
+        "Invertd (line 97) left out: it inverts nothing of train.pre_transforms",
+    )  # the script says where it departs from the config
+    assert [d.code for d in ctx.diags.warnings] == ["W101"]
+
+
+def test_the_script_finds_its_mmar_wherever_out_moves(tmp_path):
+    """MMAR_ROOT was relative to the script: moving out/ lost the MMAR. It is the MMAR's
+    absolute path; a script whose MMAR is gone asks for --mmar-root."""
+    import shutil
+
+    (script,), _ = _compile(tmp_path)
+    moved = tmp_path / "elsewhere" / "train.py"
+    moved.parent.mkdir()
+    shutil.move(str(tmp_path / "out"), str(moved.parent / "out"))
+    namespace: dict = {"__name__": "x", "__file__": str(moved)}
+    exec(compile(script, str(moved), "exec"), namespace)
+    args = namespace["parse_args"]([])
+    mmar = (tmp_path / "spleen_41").resolve()
+    assert args.data_root == str(mmar / "data")
+    shutil.move(str(mmar), str(tmp_path / "gone"))
+    with pytest.raises(SystemExit):
+        namespace["parse_args"]([])
+    assert namespace["parse_args"](["--mmar-root", str(tmp_path / "gone")]).mmar_root

@@ -47,14 +47,19 @@ def compile_example(
     return out
 
 
-def check_golden(produced: Path, golden: Path) -> None:
+def check_golden(produced: Path, golden: Path, tmp: Path | None = None) -> None:
+    """`produced` against `golden`; the test's own folder `tmp` (where the copied MMAR
+    is: scripts name it by its absolute path) reads as /path/to."""
+    text = produced.read_text()
+    if tmp is not None:
+        text = text.replace(str(tmp.resolve()), "/path/to")
     if UPDATE:
         golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(produced.read_text())
+        golden.write_text(text)
     assert golden.is_file(), (
         f"no golden file {golden}; run with CLARAGEN_UPDATE_GOLDEN=1"
     )
-    assert produced.read_text() == golden.read_text(), (
+    assert text == golden.read_text(), (
         f"{produced} differs from {golden}; if the change is intended, "
         "update with CLARAGEN_UPDATE_GOLDEN=1 and review the diff"
     )
@@ -63,12 +68,18 @@ def check_golden(produced: Path, golden: Path) -> None:
 def test_spleen_41_train_script(tmp_path):
     out = compile_example(tmp_path)
     check_golden(
-        out / "J0001" / "train.py", GOLDEN / "spleen_41" / "J0001" / "train.py"
+        out / "J0001" / "train.py",
+        GOLDEN / "spleen_41" / "J0001" / "train.py",
+        tmp_path,
     )
     check_golden(
-        out / "J0001" / "validate.py", GOLDEN / "spleen_41" / "J0001" / "validate.py"
+        out / "J0001" / "validate.py",
+        GOLDEN / "spleen_41" / "J0001" / "validate.py",
+        tmp_path,
     )
-    check_golden(out / "manifest.json", GOLDEN / "spleen_41" / "manifest.json")
+    check_golden(
+        out / "manifest.json", GOLDEN / "spleen_41" / "manifest.json", tmp_path
+    )
 
 
 def test_spleen_41_train_fast_script(tmp_path):
@@ -77,10 +88,14 @@ def test_spleen_41_train_fast_script(tmp_path):
     check_golden(
         out / "J0001" / "train_fast.py",
         GOLDEN / "spleen_41_fast" / "J0001" / "train_fast.py",
+        tmp_path,
     )
-    assert (out / "J0001" / "train.py").read_text() == (
-        GOLDEN / "spleen_41" / "J0001" / "train.py"
-    ).read_text()  # the literal script is the same with --optimize
+    # the literal script is the same with --optimize
+    check_golden(
+        out / "J0001" / "train.py",
+        GOLDEN / "spleen_41" / "J0001" / "train.py",
+        tmp_path,
+    )
 
 
 def test_spleen_41_multi_gpu_train_script(tmp_path):
@@ -89,6 +104,7 @@ def test_spleen_41_multi_gpu_train_script(tmp_path):
     check_golden(
         out / "J0001" / "train.py",
         GOLDEN / "spleen_41_multi_gpu" / "J0001" / "train.py",
+        tmp_path,
     )
 
 
@@ -97,7 +113,9 @@ def test_spleen_41_engines_scripts(tmp_path):
     out = compile_example(tmp_path, target="engines")
     for name in ("train.py", "validate.py"):
         check_golden(
-            out / "J0001" / name, GOLDEN / "spleen_41_engines" / "J0001" / name
+            out / "J0001" / name,
+            GOLDEN / "spleen_41_engines" / "J0001" / name,
+            tmp_path,
         )
 
 
@@ -108,13 +126,17 @@ def test_spleen_41_bundle(tmp_path):
         check_golden(
             out / "J0001" / "configs" / name,
             GOLDEN / "spleen_41_bundle" / "J0001" / "configs" / name,
+            tmp_path,
         )
-    check_golden(out / "manifest.json", GOLDEN / "spleen_41_bundle" / "manifest.json")
+    check_golden(
+        out / "manifest.json", GOLDEN / "spleen_41_bundle" / "manifest.json", tmp_path
+    )
 
 
 def test_compiling_twice_gives_identical_bytes(tmp_path):
-    a = compile_example(tmp_path / "a")
-    b = compile_example(tmp_path / "b")
+    """The same MMAR, compiled twice (its absolute path is in the scripts)."""
+    a = compile_example(tmp_path, out_name="a")
+    b = compile_example(tmp_path, out_name="b")
     for name in ("J0001/train.py", "J0001/validate.py", "manifest.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
 

@@ -52,7 +52,7 @@ def main(out: str) -> None:
 def build_table() -> dict:
     """The table from the installed MONAI, torch and ignite (nothing written)."""
     warnings.simplefilter("ignore")
-    from monai.transforms import RandomizableTrait, Transform
+    from monai.transforms import InvertibleTransform, RandomizableTrait, Transform
 
     table: dict[str, dict] = {}
     versions = {}
@@ -73,6 +73,7 @@ def build_table() -> dict:
                 table[name] = {"module": module_name, **sig}
                 if issubclass(obj, Transform):  # MONAI's own word on randomness
                     table[name]["random"] = issubclass(obj, RandomizableTrait)
+                    table[name]["invertible"] = issubclass(obj, InvertibleTransform)
                 if sig["varkw"]:  # what its **kwargs reach; None: open
                     table[name]["kwargs"] = reach(obj)
     data = {

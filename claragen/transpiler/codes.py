@@ -88,6 +88,7 @@ CODES: dict[str, Code] = {
         Code("W108", "duplicate-key", "a key given twice in one object: the last one is used"),
         Code("W107", "inert-search", "a searched arg changes nothing in the scripts"),
         Code("W110", "transform-order", "a spatial transform runs before the channel is made first"),
+        Code("W111", "never-validates", "the validation interval is longer than the training"),
         Code("W109", "chosen-default", "an arg a legacy config left out, with no documented Clara default, is given NVIDIA's choice"),
     )
 }  # fmt: skip

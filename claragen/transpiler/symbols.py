@@ -34,6 +34,8 @@ class Symbol:
     # every name a varkw class takes, its **kwargs' too (tools/kwargs_reach.py); None:
     # where they go cannot be read (np.pad, a reader chosen at run time), so any is taken
     kwargs: tuple[str, ...] | None = None
+    # a MONAI transform: whether Invertd can undo it (InvertibleTransform); None: not one
+    invertible: bool | None = None
 
     def accepts(self, arg: str) -> bool:
         if self.params is None or arg in self.params:
@@ -116,6 +118,7 @@ def from_signature(
         byoc=byoc,
         random=sig.get("random"),
         kwargs=None if sig.get("kwargs") is None else tuple(sig["kwargs"]),
+        invertible=sig.get("invertible"),
     )
 
 

@@ -19,6 +19,7 @@ from claragen.transpiler.ir import (
     Config,
     ListV,
     Lit,
+    Ref,
     RuntimeVar,
     Template,
     Value,
@@ -239,7 +240,68 @@ def slices_of_2d_labels(pipeline: list[Component]) -> list[Component]:
     return out
 
 
+def _inverts_nothing(comp: Component, config: Config) -> bool:
+    """An Invertd whose `transform` is a list of transforms none of which MONAI can
+    invert (no InvertibleTransform; a BYOC one may be)."""
+    ref = comp.arg("transform")
+    if comp.class_name != "Invertd" or not isinstance(ref, Ref) or ref.section is None:
+        return False
+    pipeline = config.sections.get(ref.section, {}).get(ref.name)
+    if not isinstance(pipeline, list):
+        return False
+    for step in pipeline:
+        if step.class_name == "ToTensord":
+            continue  # inverted, it is EnsureTyped (to_tensor_for_invertd): no inverse
+        sym = symbols.lookup(step.class_name) if step.path is None else None
+        if sym is None or sym.invertible is not False:
+            return False
+    return True
+
+
+def drop_empty_inverts(config: Config, ctx: PassContext) -> Config:
+    """Invertd over a pipeline that inverts nothing leaves its keys as they are and warns
+    for each case (MONAI: "transform info ... is not available"): it is left out, and
+    W101 says so once."""
+    sections = {}
+    for section, slots in config.sections.items():
+        new = dict(slots)
+        for key, slot in slots.items():
+            if not isinstance(slot, list):
+                continue
+            kept: list = []
+            pending: str | None = None
+            for comp in slot:
+                if isinstance(comp, Component) and _inverts_nothing(comp, config):
+                    ref = comp.arg("transform")
+                    pending = (
+                        f"Invertd (line {comp.span.line}) left out: it inverts nothing "
+                        f"of {ref.section}.{ref.name}"  # type: ignore[union-attr]
+                    )
+                    ctx.diags.warning(
+                        "W101",
+                        comp.name_span or comp.span,
+                        f"Invertd is left out: no transform of {ref.section}."  # type: ignore[union-attr]
+                        f"{ref.name} is invertible, so it would change nothing and "  # type: ignore[union-attr]
+                        f"warn for every case ({comp.locator})",
+                        "remove it from the config, or invert a pipeline with spatial "
+                        "transforms",
+                    )
+                    continue
+                if pending is not None and isinstance(comp, Component):
+                    comp = dataclasses.replace(comp, notes=(*comp.notes, pending))
+                    pending = None
+                kept.append(comp)
+            if pending is not None and kept and isinstance(kept[-1], Component):
+                kept[-1] = dataclasses.replace(
+                    kept[-1], notes=kept[-1].notes + (pending,)
+                )
+            new[key] = kept
+        sections[section] = new
+    return dataclasses.replace(config, sections=sections)
+
+
 def migrate_monai(config: Config, ctx: PassContext) -> Config:
+    config = drop_empty_inverts(config, ctx)
     needs_meta = _reads_meta_dict(config)
     inverts = any(c.class_name == "Invertd" for c in config.every_component())
     ckpt_dir = str(read_variable(config, "MMAR_CKPT_DIR", "models"))

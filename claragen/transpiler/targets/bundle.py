@@ -242,7 +242,8 @@ def checked(config: dict[str, Any], script: EnginesScript) -> dict[str, Any]:
     """`config` once the bundle language's gate has passed it (raises BundleError)."""
     byoc = set(_imported_names(script.byoc_imports).values())
     targets = set(symbols.qualified_names()) | byoc | set(exprcheck.PUBLIC_API)
-    targets.add("types.SimpleNamespace")  # claragen's own: TRAIN_CONF's holder (engines)
+    # claragen's own: TRAIN_CONF's holder (engines.BUNDLE_CONF)
+    targets.add("types.SimpleNamespace")
     problems = names.check_bundle(config, set(config), targets)
     if problems:
         raise BundleError("; ".join(problems[:5]))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -302,12 +301,15 @@ class OptionsLowering:
         }
         constants: list[tuple[str, str, str]] = []
         options: list[Option] = []
-        mmar = os.path.relpath(
-            self.ctx.mmar_root.resolve(), os.path.abspath(self.script_dir)
-        )
-        root_code = f"os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), {mmar!r}))"
+        # the MMAR as an absolute path: the script finds it wherever out/ moves to (a
+        # path relative to the script broke when out/ moved); --mmar-root gives another
+        mmar = str(self.ctx.mmar_root.resolve())
         constants.append(
-            ("MMAR_ROOT", root_code, "the MMAR this script was compiled from")
+            (
+                "MMAR_ROOT",
+                repr(mmar),
+                "the MMAR this script was compiled from (absolute)",
+            )
         )
         options.append(
             Option(
@@ -477,6 +479,7 @@ class OptionsLowering:
             and isinstance(value.value, int)
             and not isinstance(value.value, bool)
         ):
+            self.check_validates(value.value)
             return (
                 repr(value.value),
                 f"line {value.span.line} train.trainer max_epochs",
@@ -487,6 +490,28 @@ class OptionsLowering:
             "train.trainer needs an integer 'max_epochs'",
         )
         return "1", ""
+
+    def check_validates(self, epochs: int) -> None:
+        """A validation interval longer than the training never validates, so the best
+        key metric's checkpoint (model.pt) is never written: W111 says so."""
+        for comp in self.config.every_component():
+            interval = comp.arg("interval")
+            if not (
+                comp.class_name == "ValidationHandler"
+                and comp.locator.startswith("train.")
+                and isinstance(interval, Lit)
+                and isinstance(interval.value, int)
+                and interval.value > epochs
+            ):
+                continue
+            self.diags.warning(
+                "W111",
+                interval.span,
+                f"the ValidationHandler validates every {interval.value} epochs and the "
+                f"config trains {epochs}: it never validates, so no key metric is "
+                f"scored and no best checkpoint (model.pt) is written ({comp.locator})",
+                f"give an interval of at most {epochs}, or more epochs",
+            )
 
     def docstring(self, values: dict[str, Any]) -> str:
         lines = [

@@ -29,18 +29,15 @@ from monai.transforms import (
     AsDiscreted,
     Compose,
     EnsureChannelFirstd,
-    EnsureTyped,
-    Invertd,
     LoadImaged,
     ScaleIntensityRanged,
+    ToTensord,
 )
 
 log = logging.getLogger("validate")
 
 # Compiled from config_validation.json; each is the default of a command-line option.
-MMAR_ROOT = os.path.normpath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../spleen_41")
-)  # the MMAR this script was compiled from
+MMAR_ROOT = "/path/to/spleen_41"  # the MMAR this script was compiled from (absolute)
 DATA_ROOT = "data"  # environment.json
 DATASET_JSON = "config/dataset_0.json"  # environment.json
 MMAR_CKPT = "models/model.pt"  # environment.json
@@ -93,6 +90,10 @@ def parse_args(argv=None):
         help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
     )
     args = parser.parse_args(argv)
+    if not os.path.isdir(args.mmar_root):
+        parser.error(
+            f"there is no MMAR at {args.mmar_root}; give its folder with --mmar-root"
+        )
     # Relative default paths are relative to the MMAR root, as in Clara.
     if args.data_root is None:
         args.data_root = os.path.join(args.mmar_root, DATA_ROOT)
@@ -187,7 +188,7 @@ def validate(model, loader, inferer, postprocessing, metrics, device, amp, repor
     """Run the evaluator once; return {metric label: value}.
     `report` (MetricsSaver) gets each case's image file name and metric values.
 
-    line 125 validate.evaluator
+    line 113 validate.evaluator
     """
     model.eval()
     with torch.no_grad():
@@ -257,8 +258,7 @@ def main(argv=None):
                 keys="image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True
             ),
             # line 32 validate.pre_transforms[3]
-            # migrated: ToTensord -> EnsureTyped (Invertd runs this list backwards)
-            EnsureTyped(keys=["image", "label"]),
+            ToTensord(keys=["image", "label"]),
         ]
     )
 
@@ -287,17 +287,6 @@ def main(argv=None):
             # line 79 validate.post_transforms[0]
             Activationsd(keys="pred", softmax=True),
             # line 83 validate.post_transforms[1]
-            # "device": "cuda" -> the script's device
-            Invertd(
-                keys=["pred"],
-                transform=val_transforms,
-                orig_keys="image",
-                meta_keys=["pred_meta_dict"],
-                nearest_interp=False,
-                to_tensor=True,
-                device=device,
-            ),
-            # line 95 validate.post_transforms[2]
             # migrated: n_classes dropped (to_onehot already gives the class count)
             AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
         ]
@@ -317,9 +306,9 @@ def main(argv=None):
 
     # Metrics of the evaluator, by log label.
     val_metrics = {
-        # line 110 validate.key_metric
+        # line 98 validate.key_metric
         "val_mean_dice": DiceMetric(reduction="mean", include_background=True),
-        # line 119 validate.additional_metrics[0]
+        # line 107 validate.additional_metrics[0]
         # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
         "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
     }
@@ -329,7 +318,7 @@ def main(argv=None):
     for name, obj in {"model": model}.items():
         obj.load_state_dict(checkpoint.get(name, checkpoint), strict=True)
 
-    # line 125 validate.evaluator: one pass over the data.
+    # line 113 validate.evaluator: one pass over the data.
     # Automatic mixed precision ("amp") runs on CUDA only.
     val_amp = device.type == "cuda"
     report = {"images": []}

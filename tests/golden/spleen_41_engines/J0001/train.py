@@ -66,9 +66,7 @@ from monai.utils import set_determinism
 log = logging.getLogger("train")
 
 # Compiled from config_train.json; each is the default of a command-line option.
-MMAR_ROOT = os.path.normpath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../spleen_41")
-)  # the MMAR this script was compiled from
+MMAR_ROOT = "/path/to/spleen_41"  # the MMAR this script was compiled from (absolute)
 DATA_ROOT = "data"  # environment.json
 DATASET_JSON = "config/dataset_0.json"  # environment.json
 MMAR_CKPT_DIR = "models"  # environment.json
@@ -166,6 +164,10 @@ def parse_args(argv=None):
         help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
     )
     args = parser.parse_args(argv)
+    if not os.path.isdir(args.mmar_root):
+        parser.error(
+            f"there is no MMAR at {args.mmar_root}; give its folder with --mmar-root"
+        )
     # Relative default paths are relative to the MMAR root, as in Clara.
     if args.data_root is None:
         args.data_root = os.path.join(args.mmar_root, DATA_ROOT)

@@ -70,9 +70,7 @@ from torch.utils.tensorboard import SummaryWriter
 log = logging.getLogger("train")
 
 # Compiled from config_train.json; each is the default of a command-line option.
-MMAR_ROOT = os.path.normpath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../spleen_41")
-)  # the MMAR this script was compiled from
+MMAR_ROOT = "/path/to/spleen_41"  # the MMAR this script was compiled from (absolute)
 DATA_ROOT = "data"  # environment.json
 DATASET_JSON = "config/dataset_0.json"  # environment.json
 MMAR_CKPT_DIR = "models"  # environment.json
@@ -163,6 +161,10 @@ def parse_args(argv=None):
         help="go on from resume.pt in --mmar-ckpt-dir, where an interrupted run stopped",
     )
     args = parser.parse_args(argv)
+    if not os.path.isdir(args.mmar_root):
+        parser.error(
+            f"there is no MMAR at {args.mmar_root}; give its folder with --mmar-root"
+        )
     # Relative default paths are relative to the MMAR root, as in Clara.
     if args.data_root is None:
         args.data_root = os.path.join(args.mmar_root, DATA_ROOT)
