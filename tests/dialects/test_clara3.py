@@ -47,7 +47,9 @@ def test_network_loss_optimizer_and_lr_policy(tmp_path):
     }  # fmt: skip
     # Clara started AH-Net from ImageNet ResNet-50 weights: MONAI's pretrained=True
     # (issue 28, item 4; it was dropped as "TensorFlow weights")
-    assert any("pretrain_weight_name -> pretrained=True" in n for n in train["model"].notes)
+    assert any(
+        "pretrain_weight_name -> pretrained=True" in n for n in train["model"].notes
+    )
     assert (train["loss"].class_name, args(train["loss"])) == (
         "DiceLoss",
         {"to_onehot_y": True, "include_background": True, "softmax": True,

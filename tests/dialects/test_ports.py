@@ -245,8 +245,12 @@ def _built(out, target: str):
     script = (out / "J0001" / "train.py").read_text()
     namespace = _namespace(script)
     statement = _statement(script, target)
-    for node in ast.walk(statement):  # no download in a test: the architecture is built,
-        if isinstance(node, ast.keyword) and node.arg == "pretrained":  # not the weights
+    for node in ast.walk(
+        statement
+    ):  # no download in a test: the architecture is built,
+        if (
+            isinstance(node, ast.keyword) and node.arg == "pretrained"
+        ):  # not the weights
             node.value = ast.copy_location(ast.Constant(False), node.value)
     module = ast.Module(body=[statement], type_ignores=[])
     exec(compile(module, "train.py", "exec"), namespace)
@@ -314,7 +318,9 @@ def test_the_ported_component_runs(compiled, volume, name, every):
     elif kind == "networks":
         model = _built(out, "model").eval()
         kwargs = _keywords(out, "model")
-        if name == "SegAhnet":  # Clara's pretrain_weight_name: ImageNet ResNet-50 weights
+        if (
+            name == "SegAhnet"
+        ):  # Clara's pretrain_weight_name: ImageNet ResNet-50 weights
             assert kwargs["pretrained"] is every
         dims = kwargs.get("spatial_dims", 3)
         size = (

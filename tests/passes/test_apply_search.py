@@ -74,7 +74,9 @@ def test_job_values_replace_the_defaults(tmp_path):
     assert (dice.disabled.value, focal.disabled.value) == (False, True)
     # a job's value reaches every component that applies its alias
     noise = transforms(out)["RandGaussianNoised"].arg("prob")
-    assert to_python(noise) == 0.25 and noise == transforms(out)["RandShiftIntensityd"].arg("prob")
+    assert to_python(noise) == 0.25 and noise == transforms(out)[
+        "RandShiftIntensityd"
+    ].arg("prob")
     scale = transforms(out)["ScaleIntensityRanged"]
     assert (to_python(scale.arg("a_min")), to_python(scale.arg("a_max"))) == (-60, 150)
     assert ctx.disabled_by["train.loss[0]"] == [":mySearchLoss1,mySearchLoss2"]

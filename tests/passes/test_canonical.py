@@ -92,7 +92,8 @@ def _passes(tmp_path, cfg):
     except CompileError:
         config = None
     found = sorted(
-        (d.code, d.span.line, d.span.column) for d in [*ctx.diags.errors, *ctx.diags.warnings]
+        (d.code, d.span.line, d.span.column)
+        for d in [*ctx.diags.errors, *ctx.diags.warnings]
     )
     if config is None:
         return None, found
@@ -118,13 +119,19 @@ def test_as_discrete_d_is_migrated_like_as_discreted(tmp_path):
         comp = compilation(tmp_path / name, cfg)
         built, ctx = comp.build()
         (post,) = comp.run_passes(built, ctx).sections["train"]["post_transforms"]
-        assert post.name == "AsDiscreted" and post.origin in (None, name) != "AsDiscreted"
-        assert {k: to_python(v) for k, v in post.args} == {"keys": "pred", "threshold": 0.3}
+        assert post.name == "AsDiscreted"
+        assert post.origin == (None if name == "AsDiscreted" else name)
+        assert {k: to_python(v) for k, v in post.args} == {
+            "keys": "pred",
+            "threshold": 0.3,
+        }
 
 
 def test_a_removed_class_keeps_its_aliases_rule(tmp_path):
     cfg = minimal()
-    cfg["train"]["post_transforms"] = [{"name": "AddChannelD", "args": {"keys": "pred"}}]
+    cfg["train"]["post_transforms"] = [
+        {"name": "AddChannelD", "args": {"keys": "pred"}}
+    ]
     comp = compilation(tmp_path, cfg)
     built, ctx = comp.build()
     (post,) = comp.run_passes(built, ctx).sections["train"]["post_transforms"]
@@ -134,7 +141,9 @@ def test_a_removed_class_keeps_its_aliases_rule(tmp_path):
 def test_a_ref_may_spell_an_alias(tmp_path):
     cfg = minimal()
     cfg["train"]["pre_transforms"][0]["name"] = "LoadImageD"
-    cfg["validate"] = {"pre_transforms": [{"ref": "LoadImaged"}, {"ref": "LoadImageDict"}]}
+    cfg["validate"] = {
+        "pre_transforms": [{"ref": "LoadImaged"}, {"ref": "LoadImageDict"}]
+    }
     comp = compilation(tmp_path, cfg)
     built, ctx = comp.build()
     config = comp.run_passes(built, ctx, stop_after="inline_refs")
