@@ -450,9 +450,7 @@ def _network(slot) -> Component | None:
     items = (
         slot.items
         if isinstance(slot, ListV)
-        else slot
-        if isinstance(slot, list)
-        else []
+        else slot if isinstance(slot, list) else []
     )
     return next((c for c in items if isinstance(c, Component)), None)
 

@@ -223,9 +223,9 @@ def test_there_are_enough_cases():
 def test_an_attack_is_refused_or_inert(tmp_path, monkeypatch, helper, name):
     monkeypatch.chdir(tmp_path)
     result, out, expected = compile_case(tmp_path, name)
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        result.output
-    )
+    assert result.exception is None or isinstance(
+        result.exception, SystemExit
+    ), result.output
     assert not list(tmp_path.rglob(MARK)), "the payload ran at compile time"
     if expected != "inert":
         assert result.exit_code == 1, result.output

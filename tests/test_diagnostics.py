@@ -27,9 +27,9 @@ SPLEEN_3X = EXAMPLE.parent / "spleen_3x" / "config" / "config_train.json"
 
 def check_json(*args) -> tuple[int, dict]:
     result = runner.invoke(app, ["check", "--format", "json", *map(str, args)])
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        result.output
-    )
+    assert result.exception is None or isinstance(
+        result.exception, SystemExit
+    ), result.output
     return result.exit_code, json.loads(result.output)
 
 

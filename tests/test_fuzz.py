@@ -264,13 +264,13 @@ def compile_once(
         ):
             raise result.exception  # a traceback: claragen crashed on this input
         # 2: an internal error, or an option typer refused (a --set with no '=')
-        assert result.exit_code in (0, 1) or "Invalid value" in result.output, (
-            result.output
-        )
+        assert (
+            result.exit_code in (0, 1) or "Invalid value" in result.output
+        ), result.output
         if result.exit_code == 1:
-            assert "error[E" in result.output or "error: -o" in result.output, (
-                result.output
-            )
+            assert (
+                "error[E" in result.output or "error: -o" in result.output
+            ), result.output
         elif result.exit_code == 0:
             scratch = root / "scratch"
             scratch.mkdir()

@@ -56,9 +56,9 @@ def check_golden(produced: Path, golden: Path, tmp: Path | None = None) -> None:
     if UPDATE:
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text)
-    assert golden.is_file(), (
-        f"no golden file {golden}; run with CLARAGEN_UPDATE_GOLDEN=1"
-    )
+    assert (
+        golden.is_file()
+    ), f"no golden file {golden}; run with CLARAGEN_UPDATE_GOLDEN=1"
     assert text == golden.read_text(), (
         f"{produced} differs from {golden}; if the change is intended, "
         "update with CLARAGEN_UPDATE_GOLDEN=1 and review the diff"

@@ -107,9 +107,9 @@ def test_a_hostile_config_is_refused_or_inert(tmp_path, monkeypatch, name):
     out = tmp_path / "out"
     result = runner.invoke(app, ["compile", str(config), "-o", str(out), *args])
     assert not list(tmp_path.rglob(MARK)), "the payload ran at compile time"
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        result.output
-    )
+    assert result.exception is None or isinstance(
+        result.exception, SystemExit
+    ), result.output
     if expected == "refused":
         assert result.exit_code == 1, result.output
         assert "error[E" in result.output and not out.exists()

@@ -73,7 +73,8 @@ def test_without_code_strings_everything_is_text():  # 3.x, and search/apply blo
         ),
         (
             "lambda x: x.__class__",
-            "the lambda 'lambda x: x.__class__' uses the private attribute '__class__'",
+            "the lambda 'lambda x: x.__class__' uses the private "
+            "attribute '__class__'",
         ),
         (
             "lambda x: open(x)",

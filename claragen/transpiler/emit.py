@@ -145,9 +145,9 @@ class Emitter:
 
     def symbol(self, comp: Component) -> str:
         sym = symbols.byoc(comp.path) if comp.path else symbols.lookup(comp.class_name)
-        assert sym is not None, (
-            comp.class_name
-        )  # check_components reported unknown names
+        assert (
+            sym is not None
+        ), comp.class_name  # check_components reported unknown names
         return self.imports.symbol(sym)
 
     def construct(

@@ -147,13 +147,13 @@ def test_any_other_import_in_a_lambda_stays_refused(tmp_path):
 
     for module in ("os", "monai.utils", "subprocess"):
         cfg = config_40()
-        cfg["train"]["metrics"][0]["args"]["output_transform"] = (
-            f"lambda x: __import__({module!r})"
-        )
+        cfg["train"]["metrics"][0]["args"][
+            "output_transform"
+        ] = f"lambda x: __import__({module!r})"
         (error,) = errors_of(tmp_path, cfg)
         assert "__import__" in error, error
     cfg = config_40()
-    cfg["train"]["metrics"][0]["args"]["output_transform"] = (
-        "lambda x: __import__('monai', fromlist=['x'])"
-    )
+    cfg["train"]["metrics"][0]["args"][
+        "output_transform"
+    ] = "lambda x: __import__('monai', fromlist=['x'])"
     assert errors_of(tmp_path, cfg)

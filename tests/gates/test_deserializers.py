@@ -102,9 +102,9 @@ def test_a_weakened_guard_passed_by_position_is_an_error(tmp_path, name, keyword
     args = ", ".join(["None"] * position + [repr(bad)])
 
     def edit(c):
-        c["train"]["pre_transforms"][0]["args"]["reader"] = (
-            f"#{sym.module}.{name}({args})"
-        )
+        c["train"]["pre_transforms"][0]["args"][
+            "reader"
+        ] = f"#{sym.module}.{name}({args})"
 
     found = e411(diagnostics(tmp_path, edit))
     assert found and "by position" in found[0]["message"], (name, keyword)

@@ -189,6 +189,6 @@ def test_a_diagnostic_after_a_raw_line_separator_quotes_its_own_line(tmp_path):
     path.parent.mkdir()
     path.write_text(text)
     code, output = invoke("check", path)
-    assert ":2:" in output and "UNett" in output.split(":2:", 1)[1].splitlines()[1], (
-        output
-    )
+    assert (
+        ":2:" in output and "UNett" in output.split(":2:", 1)[1].splitlines()[1]
+    ), output

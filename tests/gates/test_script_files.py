@@ -224,9 +224,9 @@ def test_a_saver_folder_that_is_a_link_stops_training(tmp_path, data):
     code, output = compile_cli("-m", mmar, "-o", tmp_path / "out")
     assert code == 0, output
     proc = train(tmp_path / "out", data, tmp_path / "models")
-    assert proc.returncode != 0 and f"{link} is a symbolic link" in proc.stderr, (
-        proc.stderr
-    )
+    assert (
+        proc.returncode != 0 and f"{link} is a symbolic link" in proc.stderr
+    ), proc.stderr
     assert list(elsewhere.iterdir()) == []
 
 

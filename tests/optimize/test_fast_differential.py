@@ -91,7 +91,9 @@ def test_the_metrics_train_fast_py_stacks_give_what_they_give_case_by_case():
         assert torch.allclose(a, b, equal_nan=True), (rule.metric, a, b)
 
 
-def test_the_examples_fast_script_trains_as_its_literal_one(tmp_path, data):  # noqa: F811
+def test_the_examples_fast_script_trains_as_its_literal_one(
+    tmp_path, data
+):  # noqa: F811
     out = compile_example(tmp_path, optimize=EXACT_ON_CPU) / "J0001"
     runs = wait_all({
         name: start_script(out / f"{name}.py", data, tmp_path / f"{name}_m")

@@ -197,9 +197,7 @@ def structure(config: Config, ctx: PassContext) -> Config:
     handlers: list[Component] = (
         list(given)
         if isinstance(given, list)
-        else [given]
-        if isinstance(given, Component)
-        else []
+        else [given] if isinstance(given, Component) else []
     )
     dataset = train.get("dataset")
     if isinstance(dataset, Component) and dataset.class_name == "SmartCacheDataset":

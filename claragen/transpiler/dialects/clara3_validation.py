@@ -100,9 +100,9 @@ def validation_sections(config: Config, ctx: PassContext) -> Config:
     renames: dict[str, str] = {}
     pre: list[Component] = []
     post: list[Component] = []
-    label_splits: list[
-        Component
-    ] = []  # a split of the label waits for the prediction's
+    label_splits: list[Component] = (
+        []
+    )  # a split of the label waits for the prediction's
     for key in ("pre_transforms", "label_transforms"):
         for comp in slots.pop(key, None) or []:
             if comp.name in SPLITTERS:

@@ -242,9 +242,7 @@ def decollated_transforms(config: Config, ctx: PassContext) -> Config:
             key: (
                 [fix(c) for c in slot]
                 if isinstance(slot, list)
-                else fix(slot)
-                if isinstance(slot, Component)
-                else slot
+                else fix(slot) if isinstance(slot, Component) else slot
             )
             for key, slot in slots.items()
         }

@@ -114,7 +114,8 @@ def as_discrete_threshold(comp: Component) -> Component:
 
 def changed_defaults(comp: Component) -> Component:
     """An arg a Clara 4.x config leaves out meant MONAI 0.8's default: where today's
-    differs, the old one is written out (`SaveImaged` resampled to the original image)."""
+    differs, the old one is written out (`SaveImaged` resampled to the original image).
+    """
     for arg, (old, new) in CHANGED_DEFAULTS.get(comp.class_name, {}).items():
         if comp.arg(arg) is None:
             comp = _note(

@@ -158,9 +158,7 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
             comps = (
                 slot
                 if isinstance(slot, list)
-                else [slot]
-                if isinstance(slot, Component)
-                else []
+                else [slot] if isinstance(slot, Component) else []
             )
             for comp in comps:
                 for _, value in comp.args:
@@ -177,9 +175,7 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
             comps = (
                 slot
                 if isinstance(slot, list)
-                else [slot]
-                if isinstance(slot, Component)
-                else []
+                else [slot] if isinstance(slot, Component) else []
             )
             refs = [
                 r
