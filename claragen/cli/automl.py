@@ -19,6 +19,7 @@ from claragen.cli.options import (
     NoNonBlocking,
     NoSwBatchSize,
     OptimizeOpt,
+    OverrideDeterminismOpt,
     SetOpt,
     Target,
     optimize_names,
@@ -166,6 +167,7 @@ def automl_command(
     no_amp: NoAmp = False,
     no_batched_metrics: NoBatchedMetrics = False,
     no_sw_batch_size: NoSwBatchSize = False,
+    override_determinism: OverrideDeterminismOpt = False,
 ) -> None:
     """Run an AutoML search: compile a job per recommendation into
     automl/<run_id>/W<worker>_<round>_J<job>/, run it, feed its score back to the

@@ -24,6 +24,7 @@ from claragen.cli.options import (
     NoNonBlocking,
     NoSwBatchSize,
     OptimizeOpt,
+    OverrideDeterminismOpt,
     PythonPathOpt,
     SeedOpt,
     SetOpt,
@@ -63,6 +64,7 @@ def compile_command(
     no_amp: NoAmp = False,
     no_batched_metrics: NoBatchedMetrics = False,
     no_sw_batch_size: NoSwBatchSize = False,
+    override_determinism: OverrideDeterminismOpt = False,
 ) -> None:
     """Compile a config into OUT/<job>/train.py (one per job), OUT/<job>/validate.py for a
     validation config, OUT/<job>/train_fast.py with --optimize, and OUT/manifest.json.

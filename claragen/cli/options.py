@@ -127,6 +127,15 @@ NoNonBlocking = off_option("non-blocking", "pinned memory and non-blocking copie
 NoAmp = off_option("amp", "AMP in bfloat16 / float16 on CUDA")
 NoBatchedMetrics = off_option("batched-metrics", "train metrics that skip the images")
 NoSwBatchSize = off_option("sw-batch-size", "4 sliding windows at a time on CUDA")
+OverrideDeterminismOpt = Annotated[
+    bool,
+    typer.Option(
+        "--override-determinism",
+        help="Let --optimize's cudnn-benchmark replace the config's cudnn_benchmark: "
+        "false or determinism block (kept otherwise)",
+        rich_help_panel=FAST,
+    ),
+]
 
 
 def optimize_names(optimize: bool, params: dict) -> tuple[str, ...]:
@@ -134,7 +143,7 @@ def optimize_names(optimize: bool, params: dict) -> tuple[str, ...]:
     command's `locals()`: its `no_<name>` flags, one per rewrite (a command that lacks
     one fails here, not silently). A --no-<name> without --optimize would change
     nothing, so it is a usage error."""
-    from claragen.transpiler.optimize import NAMES
+    from claragen.transpiler.optimize import NAMES, OVERRIDE
 
     off = {name: params["no_" + name.replace("-", "_")] for name in NAMES}
     given = [name for name, on in off.items() if on]
@@ -143,4 +152,10 @@ def optimize_names(optimize: bool, params: dict) -> tuple[str, ...]:
             f"--no-{given[0]} turns off a rewrite of --optimize; add --optimize",
             param_hint=f"--no-{given[0]}",
         )
-    return tuple(n for n in NAMES if optimize and not off[n])
+    if params.get("override_determinism") and not optimize:
+        raise typer.BadParameter(
+            "--override-determinism changes what --optimize does; add --optimize",
+            param_hint="--override-determinism",
+        )
+    names = tuple(n for n in NAMES if optimize and not off[n])
+    return names + (OVERRIDE,) * bool(params.get("override_determinism") and optimize)

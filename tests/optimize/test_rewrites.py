@@ -53,9 +53,24 @@ def code_of(script, target):
     return found
 
 
+def test_cudnn_benchmark_keeps_a_configs_determinism_unless_told(tmp_path):
+    """An explicit cudnn_benchmark: false, or a determinism block, is the config's ask
+    for reproducible results: kept, and said, unless --override-determinism."""
+    script = lowered(tmp_path, example())  # "cudnn_benchmark": false, determinism
+    skip = cudnn_benchmark.apply(script)
+    assert isinstance(skip, Skip)
+    assert "cudnn_benchmark: False and a determinism block" in skip.why
+    assert script.backend_flags == ["torch.backends.cudnn.benchmark = False"]
+    cfg = minimal()
+    cfg["determinism"] = {"random_seed": 1}
+    script = lowered(tmp_path / "seed", cfg)
+    assert isinstance(cudnn_benchmark.apply(script), Skip)
+
+
 def test_cudnn_benchmark_replaces_the_configs_flag_or_adds_one(tmp_path):
     script = lowered(tmp_path, example())  # "cudnn_benchmark": false
     assert "torch.backends.cudnn.benchmark = False" in script.backend_flags
+    script.fast = FastLoop(override_determinism=True)
     change = cudnn_benchmark.apply(script)
     assert script.backend_flags == [
         'torch.backends.cudnn.benchmark = device.type == "cuda"  # --optimize cudnn-benchmark'
@@ -180,6 +195,19 @@ def test_every_rewrite_has_its_no_option_and_they_need_optimize():
     result = runner.invoke(app, ["compile", "-m", str(EXAMPLE), "--optimize",
                                  "--target", "engines"], env=wide)  # fmt: skip
     assert result.exit_code == 2 and "--target engines has none" in result.output
+    result = runner.invoke(app, ["compile", "-m", str(EXAMPLE),
+                                 "--override-determinism"], env=wide)  # fmt: skip
+    assert result.exit_code == 2 and "add --optimize" in result.output
+
+
+def test_override_determinism_lets_cudnn_autotune(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["compile", "-m", str(EXAMPLE), "-o", str(out),
+                                 "--optimize", "--override-determinism"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    fast = (out / "J0001" / "train_fast.py").read_text()
+    assert 'torch.backends.cudnn.benchmark = device.type == "cuda"' in fast
+    assert "the config's cudnn_benchmark: False" in fast
 
 
 def items_of(script, target):
@@ -207,6 +235,31 @@ def test_device_cache_ends_the_cache_on_the_device_before_the_first_random_trans
     # non-blocking pins no batch that is on the device already
     assert "pin_memory" not in non_blocking.apply(script).what
     assert "pin_memory" not in code_of(script, "train_loader").code
+
+
+def test_device_cache_neither_copies_the_cache_nor_scans_for_the_crop(tmp_path):
+    """MONAI's fast-training idioms (issue 28, item 9): copy_cache=False (nothing after
+    the cache writes into it), and the crop's foreground/background indices computed
+    once, into the cache, with the crop's own label, image and threshold."""
+    script = lowered(tmp_path, example())
+    device_cache.apply(script)
+    for dataset in ("train_dataset", "val_dataset"):
+        assert "copy_cache=False" in code_of(script, dataset).code
+    train = items_of(script, "train_transforms")
+    at = train.index("RandCropByPosNegLabeld")
+    assert train[at - 2 : at] == ["FgBgToIndicesd", "EnsureTyped"]
+    code = code_of(script, "train_transforms").code.replace('"', "'")
+    assert "FgBgToIndicesd(keys='label', image_key='image', image_threshold=0)" in code
+    assert (
+        "fg_indices_key='label_fg_indices', bg_indices_key='label_bg_indices'" in code
+    )
+    cfg = example()  # a random transform before the crop: the indices would be stale
+    cfg["train"]["pre_transforms"].insert(
+        4, {"name": "RandFlipd", "args": {"keys": ["image", "label"], "prob": 0.5}}
+    )
+    script = lowered(tmp_path / "flip", cfg)
+    device_cache.apply(script)
+    assert "FgBgToIndicesd" not in items_of(script, "train_transforms")
 
 
 @pytest.mark.parametrize(

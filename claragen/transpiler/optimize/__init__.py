@@ -33,7 +33,7 @@ from claragen.transpiler.optimize.base import Change, Skip
 from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.plain_script import FastLoop, PlainScript
 
-__all__ = ["NAMES", "REWRITES", "Change", "Skip", "optimize"]
+__all__ = ["NAMES", "OVERRIDE", "REWRITES", "Change", "Skip", "optimize"]
 REWRITES: tuple[ModuleType, ...] = (
     device_cache,  # first: non-blocking pins no batch that is on the device already
     cudnn_benchmark,
@@ -44,13 +44,16 @@ REWRITES: tuple[ModuleType, ...] = (
     sw_batch_size,
 )
 NAMES = tuple(m.NAME for m in REWRITES)
+# Not a rewrite: with it, a rewrite may replace what the config asked for determinism
+# (cudnn_benchmark: false, a determinism block); without it, such a config is kept.
+OVERRIDE = "override-determinism"
 
 
 def optimize(script: PlainScript, names: tuple[str, ...]) -> tuple[PlainScript, list]:
     """train_fast.py's render model: a copy of `script` with the rewrites `names` applied
     in REWRITES order; and what each did (Change or Skip)."""
     fast = copy.deepcopy(script)
-    fast.fast = FastLoop()
+    fast.fast = FastLoop(override_determinism=OVERRIDE in names)
     done = []
     for module in REWRITES:
         if module.NAME in names:

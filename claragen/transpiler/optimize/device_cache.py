@@ -90,6 +90,42 @@ def apply(script: PlainScript) -> Change | Skip:
     )
 
 
+CROP = "RandCropByPosNegLabeld"
+
+
+def crop_indices(items: list[Item], at: int) -> bool:
+    """RandCropByPosNegLabeld as the first random transform: the cache computes its
+    foreground and background indices once (FgBgToIndicesd, with the crop's own label,
+    image and threshold), instead of the crop scanning the whole volume for each sample.
+    The crop draws the same centres from the same indices."""
+    crop = items[at]
+    call = call_of(crop.code)
+    if crop.name != CROP or call is None or keyword(call, "fg_indices_key") is not None:
+        return False
+    label = keyword(call, "label_key")
+    if label is None or not isinstance(label.value, ast.Constant):
+        return False
+    name = label.value.value
+    args = [f"keys={name!r}"] + [
+        f"{k.arg}={ast.unparse(k.value)}"
+        for k in call.keywords
+        if k.arg in ("image_key", "image_threshold")
+    ]
+    call.keywords += [
+        ast.keyword("fg_indices_key", ast.Constant(f"{name}_fg_indices")),
+        ast.keyword("bg_indices_key", ast.Constant(f"{name}_bg_indices")),
+    ]
+    crop.code = ast.unparse(call)
+    crop.comments.append(note(NAME, "the foreground/background indices are cached"))
+    indices = Item(
+        [note(NAME, "the crop's indices, computed once for the cache")],
+        f"FgBgToIndicesd({', '.join(args)})",
+        "FgBgToIndicesd",
+    )
+    items.insert(at, indices)
+    return True
+
+
 def cache_on_device(
     script: PlainScript, name: str, section: Section, notes: list[str], caps: list[str]
 ) -> str | None:
@@ -136,6 +172,10 @@ def cache_on_device(
         kinds.append(sym.random)
     at = kinds.index(True) if True in kinds else len(kinds)
     keys = '["image", "label"]' if section.labels else '["image"]'
+    if at < len(transforms.items) and crop_indices(transforms.items, at):
+        kinds.insert(at, False)  # FgBgToIndicesd, the cache's last step
+        at += 1
+        add_import(script, "monai.transforms", "FgBgToIndicesd")
     # MetaTensor's metadata goes only where nothing after the cache may read it: a
     # deterministic transform after a random one (a Spacingd) keeps it, unless it only
     # converts types (an allowlist: whatever is not on it keeps the metadata)
@@ -153,6 +193,12 @@ def cache_on_device(
             "train keeps its metadata (a deterministic transform that may read it "
             "follows a random one)"
         )
+    # the cache is read, never written: MONAI's transforms after it make new tensors
+    # (every one is MONAI's, above), so no deep copy per item (MONAI's fast training
+    # tutorial turns it off for this reason)
+    if keyword(dataset_call, "copy_cache") is None:
+        dataset_call.keywords.append(ast.keyword("copy_cache", ast.Constant(False)))
+        set_code(dataset, dataset_call, note(NAME, "the cache is not copied per item"))
     cache_num = keyword(dataset_call, "cache_num")
     if cache_num is not None:
         caps.append(f"{name} {ast.unparse(cache_num.value)}")

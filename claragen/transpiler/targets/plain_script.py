@@ -123,6 +123,8 @@ class FastLoop:
     # the loaders whose data is on the device (device-cache)
     device_loaders: list[str] = field(default_factory=list)
     light_decollate: bool = False  # train metrics decollate pred and label only
+    # --override-determinism: a rewrite may replace the config's determinism settings
+    override_determinism: bool = False
 
 
 @dataclass
