@@ -70,3 +70,32 @@ def test_device_cache_gives_the_literal_samples_on_the_cpu(tmp_path, make):
         for key in ("image", "label"):
             assert a[key].shape == b[key].shape
             assert torch.equal(torch.as_tensor(a[key]), torch.as_tensor(b[key]))
+
+
+def test_the_device_cache_falls_back_to_the_host_when_it_does_not_fit(
+    tmp_path, monkeypatch, caplog
+):
+    """cache_device_for() of train_fast.py: the first case times the cached cases
+    against the device's free memory (issue 28, item 9); without a GPU here, the free
+    memory is what the test says."""
+    import json
+    import logging
+
+    from tests.conftest import synthetic_data
+
+    comp = compilation(tmp_path, example(), {**ENV, **EXAMPLE_ENV})
+    comp.options = dataclasses.replace(comp.options, optimize=("device-cache",))
+    compile_to_dir(comp, tmp_path / "out")
+    ns = runpy.run_path(str(tmp_path / "out" / "J0001" / "train_fast.py"), run_name="x")
+    root = synthetic_data(tmp_path / "d", 2, 1, (16, 16, 16))
+    data = [{k: str(root / v) for k, v in case.items()}
+            for case in json.loads((root / "dataset.json").read_text())["training"]]  # fmt: skip
+    case = 2 * 16 * 16 * 16 * 4  # image and label, float32
+    cuda, keys = torch.device("cuda"), ["image", "label"]
+    assert len(data) == 1
+    for free, expected in ((2 * case, cuda), (case, torch.device("cpu"))):
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda d, f=free: (f, f))
+        with caplog.at_level(logging.INFO):
+            assert ns["cache_device_for"](cuda, data, keys, None) == expected
+    assert "it stays on the host, pinned" in caplog.text
+    assert ns["cache_device_for"](torch.device("cpu"), data, keys, 1).type == "cpu"

@@ -41,6 +41,7 @@ from claragen.transpiler.optimize.base import (
     set_code,
 )
 from claragen.transpiler.targets.plain_script import (
+    Block,
     Item,
     PlainScript,
     Section,
@@ -126,6 +127,31 @@ def crop_indices(items: list[Item], at: int) -> bool:
     return True
 
 
+def place_cache(
+    script: PlainScript, section: Section, transforms, dataset_call: ast.Call, keys: str
+) -> str:
+    """Where the section's cache lives: `device`, or, where the script can estimate it
+    (its data list is built in the dataset's call), a variable that the script's
+    cache_device_for() sets at run time: the device when the first case times the cached
+    cases fits in its free memory, else the CPU, with a line saying so (a 1 mm
+    SegResNet config caches some 16 GB). The name of that variable, or "device"."""
+    data = keyword(dataset_call, "data")
+    if data is None:
+        return "device"
+    count = keyword(dataset_call, "cache_num")
+    var = f"{section.loader.removesuffix('_loader')}_cache_device"
+    code = (
+        f"cache_device_for(device, {ast.unparse(data.value)}, {keys}, "
+        f"{ast.unparse(count.value) if count is not None else 'None'})"
+    )
+    at = script.blocks.index(transforms)
+    script.blocks.insert(at, Block(
+        [note(NAME, "the cache on the device if it fits, else on the host")], var, code))  # fmt: skip
+    assert script.fast is not None
+    script.fast.cache_estimate = True
+    return var
+
+
 def cache_on_device(
     script: PlainScript, name: str, section: Section, notes: list[str], caps: list[str]
 ) -> str | None:
@@ -184,8 +210,9 @@ def cache_on_device(
         for item, random in zip(transforms.items[at:], kinds[at:], strict=True)
     )
     meta = "" if keep_meta else ", track_meta=False"
+    where = place_cache(script, section, transforms, dataset_call, keys)
     ensure = Item([note(NAME, "the cache ends here, on the training device")],
-                  f"EnsureTyped(keys={keys}, device=device{meta})", "EnsureTyped")  # fmt: skip
+                  f"EnsureTyped(keys={keys}, device={where}{meta})", "EnsureTyped")  # fmt: skip
     transforms.items.insert(at, ensure)
     transforms.code = compose_code(transforms.compose, transforms.items)
     if name == "train" and keep_meta:
@@ -211,11 +238,16 @@ def cache_on_device(
         else:
             loader_call.keywords.append(ast.keyword("num_workers", value))
     pin = keyword(loader_call, "pin_memory")
+    host = f'{where}.type != "cuda"'  # the cache on the CPU (or on a host fallback)
     if pin is not None and ast.unparse(pin.value) != "False":  # CUDA: cannot pin
         pinned = ast.unparse(pin.value)
         on_cpu = "" if pinned == "True" else f" and {pinned}"
-        pin.value = expr(f'device.type != "cuda"{on_cpu}')
+        pin.value = expr(f"{host}{on_cpu}")
         notes.append(f"{name}'s loader pins no batch on CUDA (pin_memory={pinned})")
+    elif pin is None and where != "device":  # a host fallback: pinned batches
+        loader_call.keywords.append(
+            ast.keyword("pin_memory", expr(f'device.type == "cuda" and {host}'))
+        )
     loader_call.func = ast.Name("ThreadDataLoader")
     set_code(loader, loader_call,
              note(NAME, "data on the device: no worker processes on CUDA"))  # fmt: skip

@@ -123,6 +123,7 @@ class FastLoop:
     # the loaders whose data is on the device (device-cache)
     device_loaders: list[str] = field(default_factory=list)
     light_decollate: bool = False  # train metrics decollate pred and label only
+    cache_estimate: bool = False  # cache_device_for(): the device cache, if it fits
     # --override-determinism: a rewrite may replace the config's determinism settings
     override_determinism: bool = False
 
