@@ -27,6 +27,7 @@ def train_transforms(path):
     )  # fmt: skip
     ns = runpy.run_path(str(path), run_name="not_main")
     ns["device"], ns["args"] = torch.device("cpu"), ns["parse_args"]([])
+    ns["train_cache_device"] = ns["device"]  # (train_fast.py: cache_device_for(...))
     exec(compile(ast.Module([stmt], []), str(path), "exec"), ns)
     return ns["train_transforms"]
 

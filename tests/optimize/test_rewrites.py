@@ -222,7 +222,7 @@ def test_device_cache_ends_the_cache_on_the_device_before_the_first_random_trans
     assert isinstance(change, Change) and "train and validate" in change.what
     train = items_of(script, "train_transforms")
     assert train.index("EnsureTyped") == train.index("RandCropByPosNegLabeld") - 1
-    assert "EnsureTyped(keys=['image', 'label'], device=device, track_meta=False)" in (
+    assert "EnsureTyped(keys=['image', 'label'], device=train_cache_device, track_meta=False)" in (
         code_of(script, "train_transforms").code.replace('"', "'"))  # fmt: skip
     assert items_of(script, "val_transforms")[-1] == "EnsureTyped"  # all deterministic
     for loader, workers in (("train_loader", 2), ("val_loader", 2)):
@@ -232,9 +232,13 @@ def test_device_cache_ends_the_cache_on_the_device_before_the_first_random_trans
     assert "from monai.transforms import" in "\n".join(script.imports)
     assert any("ThreadDataLoader" in line for line in script.imports)
     assert not any(" DataLoader" in line for line in script.imports)
-    # non-blocking pins no batch that is on the device already
+    # non-blocking pins no batch that is on the device already; a cache kept on the
+    # host (it does not fit on the device) pins its batches
     assert "pin_memory" not in non_blocking.apply(script).what
-    assert "pin_memory" not in code_of(script, "train_loader").code
+    assert (
+        'pin_memory=device.type == "cuda" and train_cache_device.type != "cuda"'
+        in code_of(script, "train_loader").code
+    )
 
 
 def test_device_cache_neither_copies_the_cache_nor_scans_for_the_crop(tmp_path):
@@ -293,7 +297,7 @@ def test_device_cache_keeps_metadata_for_a_transform_after_a_random_one(tmp_path
     script = lowered(tmp_path, cfg)
     change = device_cache.apply(script)
     train = code_of(script, "train_transforms").code.replace('"', "'")
-    assert "EnsureTyped(keys=['image', 'label'], device=device)" in train
+    assert "EnsureTyped(keys=['image', 'label'], device=train_cache_device)" in train
     assert "track_meta" not in train
     assert "train keeps its metadata" in change.what
     # only random transforms and type conversions after the cache: no metadata
@@ -318,7 +322,10 @@ def test_device_cache_pins_no_cuda_batch_of_a_config_that_pins(tmp_path):
     cfg["validate"]["dataloader"]["args"]["pin_memory"] = False
     script = lowered(tmp_path, cfg)
     change = device_cache.apply(script)
-    assert 'pin_memory=device.type != "cuda")' in code_of(script, "train_loader").code
+    assert (
+        'pin_memory=train_cache_device.type != "cuda")'
+        in code_of(script, "train_loader").code
+    )
     assert "pin_memory=False" in code_of(script, "val_loader").code
     assert "validate's loader pins" not in change.what
     assert "train's loader pins no batch on CUDA (pin_memory=True)" in change.what

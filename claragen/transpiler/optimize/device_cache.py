@@ -149,6 +149,9 @@ def place_cache(
         [note(NAME, "the cache on the device if it fits, else on the host")], var, code))  # fmt: skip
     assert script.fast is not None
     script.fast.cache_estimate = True
+    add_import(
+        script, "monai.transforms", "LoadImaged"
+    )  # cache_device_for reads a case
     return var
 
 

@@ -382,7 +382,7 @@ def cache_device_for(device, data, keys, cache_num):
     memory; else the CPU, said in one line (batches are then pinned and copied)."""
     if device.type != "cuda" or not data:
         return device
-    first = monai.transforms.LoadImaged(keys=keys, image_only=True)(dict(data[0]))
+    first = LoadImaged(keys=keys, image_only=True)(dict(data[0]))
     size = sum(first[key].numel() * 4 for key in keys)
     cases = len(data) if cache_num is None else min(cache_num, len(data))
     free, _ = torch.cuda.mem_get_info(device)
