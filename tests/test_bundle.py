@@ -2,7 +2,9 @@
 
 import ast
 import json
+import os
 
+import pytest
 from typer.testing import CliRunner
 
 from claragen.cli import app
@@ -62,3 +64,68 @@ def test_byoc_modules_are_imported_by_the_bundle(tmp_path):
     bundle = json.loads((tmp_path / "out/J0001/configs/train.json").read_text())
     assert "$import my_mod" in bundle["imports"]
     assert {"_target_": "my_mod.MyHandler", "every": 2} in bundle["train_handlers"]
+
+
+# -- MONAI's bundle specification (issue 28, item 7) ----------------------------------
+
+# The fields metadata.json must have (MONAI's bundle specification, mb_specification;
+# its optional_packages_version is required_packages_version in MONAI 1.x, which warns
+# and renames the older one).
+REQUIRED_METADATA = ("version", "changelog", "monai_version", "pytorch_version",
+                     "numpy_version", "required_packages_version", "task", "description",
+                     "authors", "copyright", "network_data_format")  # fmt: skip
+
+
+def _bundle(tmp_path):
+    from tests.test_golden import compile_example
+
+    return compile_example(tmp_path, target="bundle") / "J0001" / "configs"
+
+
+def test_the_bundle_follows_monais_ids_and_roots(tmp_path):
+    train = json.loads((_bundle(tmp_path) / "train.json").read_text())
+    assert train["network_def"]["_target_"] == "monai.networks.nets.UNet"
+    assert train["network"] == "$@network_def.to(@device)"
+    assert "model" not in train and "model_def" not in train
+    assert train["optimizer"]["params"] == "$@network.parameters()"
+    assert train["bundle_root"] == "."
+    # the data and checkpoints are the MMAR's, by its absolute path, not the cwd's
+    assert os.path.isabs(train["mmar_root"])
+    assert train["data_root"] == "$os.path.join(@mmar_root, @DATA_ROOT)"
+
+
+def test_metadata_has_every_field_the_specification_requires(tmp_path):
+    meta = json.loads((_bundle(tmp_path) / "metadata.json").read_text())
+    missing = [key for key in REQUIRED_METADATA if key not in meta]
+    assert not missing
+    image = meta["network_data_format"]["inputs"]["image"]
+    pred = meta["network_data_format"]["outputs"]["pred"]
+    assert (image["num_channels"], pred["num_channels"]) == (1, 2)
+
+
+def test_monais_verify_net_in_out_passes(tmp_path):
+    """MONAI's own check: network_def built from train.json, run on an input of the
+    metadata's shape and channels, gives the metadata's output channels."""
+    from monai.bundle import verify_net_in_out
+
+    configs = _bundle(tmp_path)
+    verify_net_in_out(
+        net_id="network_def",
+        meta_file=str(configs / "metadata.json"),
+        config_file=str(configs / "train.json"),
+        device="cpu",
+    )
+
+
+@pytest.mark.skipif(
+    not os.environ.get("CLARAGEN_MONAI_META_SCHEMA"),
+    reason="MONAI's verify_metadata downloads its schema (set CLARAGEN_MONAI_META_SCHEMA "
+    "to a local copy of meta_schema_20240725.json)",
+)
+def test_monais_verify_metadata_passes(tmp_path):
+    from monai.bundle import verify_metadata
+
+    verify_metadata(
+        meta_file=str(_bundle(tmp_path) / "metadata.json"),
+        filepath=os.environ["CLARAGEN_MONAI_META_SCHEMA"],
+    )

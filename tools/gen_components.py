@@ -76,6 +76,8 @@ def build_table() -> dict:
                     table[name]["invertible"] = issubclass(obj, InvertibleTransform)
                 if sig["varkw"]:  # what its **kwargs reach; None: open
                     table[name]["kwargs"] = reach(obj)
+    for package in ("numpy", "nibabel"):  # a bundle's metadata.json names them
+        versions[package] = importlib.import_module(package).__version__
     data = {
         "versions": dict(sorted(versions.items())),
         "components": table,

@@ -327,7 +327,7 @@ class Compilation:
         self.targets[f"{job.id}/configs/train.json"] = "bundle"
         train = self.bundle_file(lambda: bundle.train_bundle(script), config)
         meta = self.bundle_file(
-            lambda: bundle.metadata(config.file, job.id, job.values), config
+            lambda: bundle.metadata(config.file, job.id, job.values, train), config
         )
         return {
             f"{job.id}/configs/train.json": bundle.dumps(train),

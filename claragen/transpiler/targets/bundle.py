@@ -47,6 +47,9 @@ class Translator:
         self.qualified = _imported_names(script.imports + script.byoc_imports)
         self.ids = {b.target for b in script.blocks} | {"device"}
         self.ids |= {name for name, _, _ in script.constants + script.search_constants}
+        # MONAI's bundle names: the network the script calls `model` is `network`
+        # (built from `network_def`, the spec's ids, which MONAI's tools look for)
+        self.renames = network_ids(script)
         if script.conf_saved:
             self.ids.add("TRAIN_CONF")
 
@@ -71,7 +74,7 @@ class Translator:
             target = self.target(node.func)
             return {"_target_": target, **{k: self.value(v) for k, v in kwargs}}
         if isinstance(node, ast.Name) and node.id in self.ids:
-            return f"@{node.id}"
+            return f"@{self.renames.get(node.id, node.id)}"
         if _is_args(node):
             return f"@{node.attr}"  # type: ignore[attr-defined]
         return "$" + self.expression(node)
@@ -132,7 +135,7 @@ class Translator:
                 if n.id in bound:
                     return n
                 if n.id in translator.ids:
-                    return ast.Name(f"@{n.id}", n.ctx)
+                    return ast.Name(f"@{translator.renames.get(n.id, n.id)}", n.ctx)
                 return ast.Name(translator.qualified.get(n.id, n.id), n.ctx)
 
             def visit_Attribute(self, n: ast.Attribute) -> ast.expr:
@@ -206,6 +209,20 @@ def _is_args(node: ast.expr) -> bool:
     )
 
 
+def network_ids(script: EnginesScript) -> dict[str, str]:
+    """{"model": "network"} for the one block built as `X(...).to(device)` (the
+    network); {} where there is none or more than one."""
+    built = [
+        b.target
+        for b in script.blocks
+        if _moved_to_device(ast.parse(b.code, mode="eval").body) is not None
+    ]
+    return {built[0]: NETWORK} if len(built) == 1 else {}
+
+
+NETWORK = "network"
+
+
 def _moved_to_device(node: ast.expr) -> ast.expr | None:
     """`X(...)` of `X(...).to(device)`, else None."""
     if (
@@ -262,7 +279,7 @@ def evaluate_bundle(script: EnginesScript) -> dict[str, Any]:
     for _, path in script.loaders:  # the trained weights (train.py's checkpoint)
         where = t.expression(ast.parse(path, mode="eval").body)
         config["initialize"].append(
-            "$@model.load_state_dict((lambda c: c.get('model', c))("
+            f"$@{t.renames.get('model', 'model')}.load_state_dict((lambda c: c.get('model', c))("
             f"torch.load({where}, map_location=@device, weights_only=True)))"
         )
     return checked(config, script)
@@ -278,11 +295,14 @@ def bundle_config(
     config: dict[str, Any] = {
         # bring-your-own modules: run with PYTHONPATH=<the MMAR's custom/ folder>
         "imports": [f"$import {m}" for m in (*IMPORTS, *byoc)],
-        # the MMAR's folder: where relative data and model paths start, as in Clara
-        "mmar_root": ".",
+        # the bundle's own folder, as MONAI's spec names it (`--bundle_root` sets it)
+        "bundle_root": ".",
     }
     for name, code, _ in script.constants + script.search_constants:
-        if name != "MMAR_ROOT":  # train.py's is relative to itself; a bundle's is "."
+        if name == "MMAR_ROOT":  # where relative data and model paths start, as in
+            # Clara: the MMAR's absolute path, as train.py has it (--mmar_root sets it)
+            config["mmar_root"] = t.value(ast.parse(code, mode="eval").body)
+        else:
             config[name] = t.value(ast.parse(code, mode="eval").body)
     if script.conf_saved:  # what checkpoints save as "train_conf", options applied
         conf = ast.parse(script.train_conf, mode="eval").body
@@ -310,13 +330,12 @@ def bundle_config(
     for block in script.blocks:
         node = ast.parse(block.code, mode="eval").body
         inner = _moved_to_device(node)
-        if (
-            inner is not None
-        ):  # UNet(...).to(device): MONAI bundles' network_def + network
-            config[f"{block.target}_def"] = t.value(inner)
-            config[block.target] = f"$@{block.target}_def.to(@device)"
+        name = t.renames.get(block.target, block.target)
+        if inner is not None:  # UNet(...).to(device): the spec's network_def, network
+            config[f"{name}_def"] = t.value(inner)
+            config[name] = f"$@{name}_def.to(@device)"
         else:
-            config[block.target] = t.value(node)
+            config[name] = t.value(node)
     folder = "mmar_ckpt_dir" if engine == "trainer" else "mmar_eval_output_path"
     initialize = [f"$os.makedirs(@{folder}, exist_ok=True)"]
     if script.seed is not None:
@@ -335,23 +354,36 @@ def data(value: Any) -> Any:
     return translator.value(literal_node(value))
 
 
-def metadata(source: str, job: str, values: dict[str, Any]) -> dict[str, Any]:
-    """configs/metadata.json: what MONAI's bundle tools read, and where the job came from
-    (MONAI parses it as the file's `_meta_`: its config text passes the same gate)."""
+def metadata(
+    source: str, job: str, values: dict[str, Any], train: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """configs/metadata.json: the fields MONAI's bundle specification requires (the
+    versions, the authors, the network's data format, read from `train`, the train.json
+    of the job) and where the job came from (MONAI parses it as the file's `_meta_`: its
+    config text passes the same gate)."""
+    versions = symbols.versions()
     meta = {
-        "schema": "https://github.com/Project-MONAI/MONAI-extra-test-data/releases/"
-        "download/0.8.1/meta_schema_20220324.json",
+        "schema": SCHEMA,
         "version": "0.1.0",
         "changelog": {
             "0.1.0": data(f"compiled from {source} by claragen {__version__}")
         },
-        "monai_version": symbols.versions().get("monai"),
-        "pytorch_version": symbols.versions().get("torch", "").split("+")[0],
+        "monai_version": versions.get("monai"),
+        "pytorch_version": versions.get("torch", "").split("+")[0],
+        "numpy_version": versions.get("numpy"),
+        # (MONAI 1.x's name: it reads the older optional_packages_version as this one)
+        "required_packages_version": {
+            "nibabel": versions.get("nibabel"),
+            "pytorch-ignite": versions.get("ignite"),
+        },
         "name": data(f"{source} {job}"),
         "task": "training, as the Clara Train config says",
         "description": data(
             f"Job {job} of {source}, compiled by claragen {__version__}."
         ),
+        "authors": data(f"the authors of {source}"),
+        "copyright": data(f"as {source}"),
+        "network_data_format": network_data_format(train or {}),
         "search_values": [
             {"parameter": data(param), "value": data(value)}
             for param, value in values.items()
@@ -361,6 +393,54 @@ def metadata(source: str, job: str, values: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise BundleError("; ".join(problems[:5]))
     return meta
+
+
+SCHEMA = (
+    "https://github.com/Project-MONAI/MONAI-extra-test-data/releases/download/0.8.1/"
+    "meta_schema_20240725.json"
+)
+
+
+def network_data_format(train: dict[str, Any]) -> dict[str, Any]:
+    """The network's input and output, as MONAI's verify_net_in_out reads them: the
+    channels of network_def, the window (or crop) the network sees, float32."""
+    net = train.get(f"{NETWORK}_def", {})
+
+    def resolved(value: Any) -> Any:  # "@CHANNELS" -> the constant's value
+        while isinstance(value, str) and value.startswith("@") and value[1:] in train:
+            value = train[value[1:]]
+        return value
+
+    shape = next(
+        (
+            resolved(train[k])
+            for k in ("ROI_SIZE", "CROP_SIZE", "IMAGE_SIZE")
+            if k in train
+        ),
+        None,
+    )
+    inputs, outputs = resolved(net.get("in_channels")), resolved(
+        net.get("out_channels")
+    )
+
+    def tensor(channels: Any, what: str, fmt: str) -> dict[str, Any]:
+        count = channels if isinstance(channels, int) else 1
+        return {
+            "type": "image",
+            "format": fmt,
+            "modality": "n/a",
+            "num_channels": count,
+            "spatial_shape": shape if isinstance(shape, list) else [],
+            "dtype": "float32",
+            "value_range": [],
+            "is_patch_data": True,
+            "channel_def": {str(i): f"{what} {i}" for i in range(count)},
+        }
+
+    return {
+        "inputs": {"image": tensor(inputs, "channel", "magnitude")},
+        "outputs": {"pred": tensor(outputs, "class", "segmentation")},
+    }
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
