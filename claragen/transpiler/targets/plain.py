@@ -73,6 +73,7 @@ LOWERED_KEYS = frozenset(
     {"handlers", "trainer", "evaluator", "key_metric", "additional_metrics"}
 )
 TRANSFORM_LISTS = frozenset({"pre_transforms", "post_transforms"})
+REF_NOTE = "ref "  # references.inline_refs: "ref 'LoadImaged': same as train.pre_..."
 TRAINER_ARGS = {
     "max_epochs",
     "device",
@@ -139,6 +140,13 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
 
     def note(self, comp: Component) -> list[str]:
         return comment(self.config, comp.span.line, comp.locator, comp.notes)
+
+    def departures(self, comp: Component) -> list[str]:
+        """A transform's comment: its line and notes where it departs from the config."""
+        notes = tuple(n for n in comp.notes if not n.startswith(REF_NOTE))
+        return (
+            comment(self.config, comp.span.line, comp.locator, notes) if notes else []
+        )
 
     # -- building objects ----------------------------------------------------------------
 
@@ -213,8 +221,11 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
                 )
                 return None
             compose = self.imports.symbol(symbols.lookup("Compose"))  # type: ignore[arg-type]
+            # a transform carries its source line only where it departs from the
+            # config (its notes say how; a `ref` copy is the config's own meaning, said
+            # once at the list's head, which names where the list is)
             items = [
-                Item(self.note(comp), self.emitter.value(comp),
+                Item(self.departures(comp), self.emitter.value(comp),
                      None if comp.path is not None and symbols.lookup_path(comp.path)
                      is None else comp.class_name)
                 for comp in slot
@@ -222,6 +233,10 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
             head = comment(
                 self.config, slot[0].span.line if slot else 0, f"{section}.{key}"
             )
+            copied = sorted({n.split("same as ", 1)[1].split("[")[0]
+                             for c in slot for n in c.notes if n.startswith(REF_NOTE)})  # fmt: skip
+            if copied:
+                head[0] += f" (its refs copy {', '.join(copied)})"
             return Block(head, target, compose_code(compose, items), items, compose)
         if not isinstance(slot, Component):
             return Block(

@@ -322,17 +322,12 @@ def main(argv=None):
     # line 72 train.pre_transforms
     train_transforms = Compose(
         [
-            # line 72 train.pre_transforms[0]
             LoadImaged(keys=["image", "label"]),
-            # line 76 train.pre_transforms[1]
             EnsureChannelFirstd(keys=["image", "label"]),
-            # line 80 train.pre_transforms[2]
             ScaleIntensityRanged(
                 keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
             ),
-            # line 99 train.pre_transforms[3]
             CropForegroundd(keys=["image", "label"], source_key="image"),
-            # line 103 train.pre_transforms[4]
             RandCropByPosNegLabeld(
                 keys=["image", "label"],
                 label_key="label",
@@ -343,11 +338,8 @@ def main(argv=None):
                 image_key="image",
                 image_threshold=0,
             ),
-            # line 116 train.pre_transforms[5]
             RandShiftIntensityd(keys="image", offsets=0.1, prob=MY_PROB),
-            # line 128 train.pre_transforms[6]
             RandGaussianNoised(keys="image", prob=0.1),
-            # line 133 train.pre_transforms[7]
             ToTensord(keys=["image", "label"]),
         ]
     )
@@ -371,25 +363,15 @@ def main(argv=None):
         dataset=train_dataset, batch_size=2, shuffle=True, num_workers=2
     )
 
-    # line 236 validate.pre_transforms
+    # line 236 validate.pre_transforms (its refs copy train.pre_transforms)
     val_transforms = Compose(
         [
-            # line 236 validate.pre_transforms[0]
-            # ref 'LoadImaged': same as train.pre_transforms[0] (line 72)
             LoadImaged(keys=["image", "label"]),
-            # line 237 validate.pre_transforms[1]
-            # ref 'EnsureChannelFirstd': same as train.pre_transforms[1] (line 76)
             EnsureChannelFirstd(keys=["image", "label"]),
-            # line 238 validate.pre_transforms[2]
-            # ref 'ScaleIntensityRanged': same as train.pre_transforms[2] (line 80)
             ScaleIntensityRanged(
                 keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
             ),
-            # line 239 validate.pre_transforms[3]
-            # ref 'CropForegroundd': same as train.pre_transforms[3] (line 99)
             CropForegroundd(keys=["image", "label"], source_key="image"),
-            # line 240 validate.pre_transforms[4]
-            # ref 'ToTensord': same as train.pre_transforms[7] (line 133)
             ToTensord(keys=["image", "label"]),
         ]
     )
@@ -447,21 +429,15 @@ def main(argv=None):
     # line 203 train.post_transforms
     train_post_transforms = Compose(
         [
-            # line 203 train.post_transforms[0]
             Activationsd(keys="pred", softmax=True),
-            # line 207 train.post_transforms[1]
             AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
         ]
     )
 
-    # line 289 validate.post_transforms
+    # line 289 validate.post_transforms (its refs copy train.post_transforms)
     val_post_transforms = Compose(
         [
-            # line 289 validate.post_transforms[0]
-            # ref 'Activationsd': same as train.post_transforms[0] (line 203)
             Activationsd(keys="pred", softmax=True),
-            # line 290 validate.post_transforms[1]
-            # ref 'AsDiscreted': same as train.post_transforms[1] (line 207)
             AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
         ]
     )

@@ -191,13 +191,10 @@ def main(argv=None):
             # line 13 validate.pre_transforms[0]
             # migrated: image_only=False, since the config reads *_meta_dict
             LoadImaged(keys=["image", "label"], image_only=False),
-            # line 17 validate.pre_transforms[1]
             EnsureChannelFirstd(keys=["image", "label"]),
-            # line 21 validate.pre_transforms[2]
             ScaleIntensityRanged(
                 keys="image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True
             ),
-            # line 32 validate.pre_transforms[3]
             ToTensord(keys=["image", "label"]),
         ]
     )
@@ -236,7 +233,6 @@ def main(argv=None):
     # line 79 validate.post_transforms
     val_post_transforms = Compose(
         [
-            # line 79 validate.post_transforms[0]
             Activationsd(keys="pred", softmax=True),
             # line 83 validate.post_transforms[1]
             # migrated: n_classes dropped (to_onehot already gives the class count)

@@ -131,6 +131,443 @@ TRAIN_CONF = {
 }
 
 
+def main(argv=None):
+    args = parse_args(argv)
+    TRAIN_CONF.update({"epochs": args.epochs})  # the config's values these options set
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    device = select_device(args.device)
+    own_folder(args.mmar_ckpt_dir)
+    set_determinism(seed=SEED)
+    torch.backends.cudnn.benchmark = False
+    start_time = time.time()
+
+    # --optimize device-cache: the cache on the device if it fits, else on the host
+    train_cache_device = cache_device_for(
+        device,
+        load_decathlon_datalist(
+            args.dataset_json,
+            is_segmentation=True,
+            data_list_key="training",
+            base_dir=args.data_root,
+        ),
+        ["image", "label"],
+        32,
+    )
+
+    # line 72 train.pre_transforms
+    train_transforms = Compose(
+        [
+            LoadImaged(keys=["image", "label"]),
+            EnsureChannelFirstd(keys=["image", "label"]),
+            ScaleIntensityRanged(
+                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
+            ),
+            CropForegroundd(keys=["image", "label"], source_key="image"),
+            # --optimize device-cache: the crop's indices, computed once for the cache
+            FgBgToIndicesd(keys="label", image_key="image", image_threshold=0),
+            # --optimize device-cache: the cache ends here, on the training device
+            EnsureTyped(
+                keys=["image", "label"], device=train_cache_device, track_meta=False
+            ),
+            # --optimize device-cache: the foreground/background indices are cached
+            RandCropByPosNegLabeld(
+                keys=["image", "label"],
+                label_key="label",
+                spatial_size=args.crop_size,
+                pos=1,
+                neg=1,
+                num_samples=4,
+                image_key="image",
+                image_threshold=0,
+                fg_indices_key="label_fg_indices",
+                bg_indices_key="label_bg_indices",
+            ),
+            RandShiftIntensityd(keys="image", offsets=0.1, prob=MY_PROB),
+            RandGaussianNoised(keys="image", prob=0.1),
+            ToTensord(keys=["image", "label"]),
+        ]
+    )
+
+    # line 138 train.dataset
+    # --optimize device-cache: the cache is not copied per item
+    train_dataset = CacheDataset(
+        data=load_decathlon_datalist(
+            args.dataset_json,
+            is_segmentation=True,
+            data_list_key="training",
+            base_dir=args.data_root,
+        ),
+        transform=train_transforms,
+        cache_num=32,
+        cache_rate=1.0,
+        num_workers=2,
+        copy_cache=False,
+    )
+
+    # line 150 train.dataloader
+    # --optimize device-cache: data on the device: no worker processes on CUDA
+    train_loader = ThreadDataLoader(
+        dataset=train_dataset,
+        batch_size=2,
+        shuffle=True,
+        num_workers=0 if device.type == "cuda" else 2,
+        pin_memory=device.type == "cuda" and train_cache_device.type != "cuda",
+    )
+
+    # --optimize device-cache: the cache on the device if it fits, else on the host
+    val_cache_device = cache_device_for(
+        device,
+        load_decathlon_datalist(
+            args.dataset_json,
+            is_segmentation=True,
+            data_list_key="validation",
+            base_dir=args.data_root,
+        ),
+        ["image", "label"],
+        9,
+    )
+
+    # line 236 validate.pre_transforms (its refs copy train.pre_transforms)
+    val_transforms = Compose(
+        [
+            LoadImaged(keys=["image", "label"]),
+            EnsureChannelFirstd(keys=["image", "label"]),
+            ScaleIntensityRanged(
+                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
+            ),
+            CropForegroundd(keys=["image", "label"], source_key="image"),
+            ToTensord(keys=["image", "label"]),
+            # --optimize device-cache: the cache ends here, on the training device
+            EnsureTyped(keys=["image", "label"], device=val_cache_device),
+        ]
+    )
+
+    # line 242 validate.dataset
+    # --optimize device-cache: the cache is not copied per item
+    val_dataset = CacheDataset(
+        data=load_decathlon_datalist(
+            args.dataset_json,
+            is_segmentation=True,
+            data_list_key="validation",
+            base_dir=args.data_root,
+        ),
+        transform=val_transforms,
+        cache_num=9,
+        cache_rate=1.0,
+        num_workers=2,
+        copy_cache=False,
+    )
+
+    # line 254 validate.dataloader
+    # --optimize device-cache: data on the device: no worker processes on CUDA
+    val_loader = ThreadDataLoader(
+        dataset=val_dataset,
+        batch_size=1,
+        shuffle=False,
+        num_workers=0 if device.type == "cuda" else 2,
+        pin_memory=device.type == "cuda" and val_cache_device.type != "cuda",
+    )
+
+    # line 45 train.model
+    # migrated: dimensions -> spatial_dims
+    model = UNet(
+        spatial_dims=3,
+        in_channels=1,
+        out_channels=2,
+        channels=CHANNELS,
+        strides=[2, 2, 2, 2],
+        num_res_units=NUM_RES_UNITS,
+        norm="batch",
+    ).to(device)
+
+    # line 31 train.loss[1]
+    loss_function = FocalLoss(to_onehot_y=True)
+
+    # line 37 train.optimizer
+    # --optimize fused-optimizer: one kernel for all parameters on CUDA
+    optimizer = torch.optim.Adam(
+        params=model.parameters(), lr=LEARNING_RATE, fused=device.type == "cuda"
+    )
+
+    # line 41 train.lr_scheduler
+    lr_scheduler = torch.optim.lr_scheduler.StepLR(
+        optimizer=optimizer, step_size=5000, gamma=0.1
+    )
+
+    # line 159 train.inferer
+    train_inferer = SimpleInferer()
+
+    # line 263 validate.inferer
+    val_inferer = SlidingWindowInferer(
+        roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
+    )
+
+    # line 203 train.post_transforms
+    train_post_transforms = Compose(
+        [
+            Activationsd(keys="pred", softmax=True),
+            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
+        ]
+    )
+
+    # line 289 validate.post_transforms (its refs copy train.post_transforms)
+    val_post_transforms = Compose(
+        [
+            Activationsd(keys="pred", softmax=True),
+            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
+        ]
+    )
+
+    # Metrics of the trainer and the evaluator, by log label.
+    train_metrics = {
+        # line 212 train.key_metric
+        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        "train_acc": ConfusionMatrixMetric(metric_name="accuracy"),
+    }
+    val_metrics = {
+        # line 292 validate.key_metric
+        "val_mean_dice": DiceMetric(reduction="mean", include_background=False),
+        # line 301 validate.additional_metrics[0]
+        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
+    }
+
+    # line 184 train.handlers[3]
+    # line 192 train.handlers[4]
+    # line 268 validate.handlers[0]
+    # line 273 validate.handlers[1]
+    writer = SummaryWriter(log_dir=args.mmar_ckpt_dir)
+
+    # line 217 train.trainer: the training loop.
+    # Automatic mixed precision ("amp") runs on CUDA only.
+    train_amp = device.type == "cuda"
+    val_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler(
+        device.type, enabled=train_amp and amp_dtype(device) == torch.float16
+    )
+    history, iteration_losses = [], []
+    best_value, best_epoch = None, None
+    global_step = 0
+
+    # resume.pt: all that the loop needs to go on where a stopped run left off (--resume),
+    # saved after each epoch. The config's CheckpointSavers keep what the config asks for;
+    # none holds the scaler, the best value or the history. The random augmentations
+    # after a resume are not those the stopped run would have drawn.
+    resume_path = os.path.join(args.mmar_ckpt_dir, "resume.pt")
+    resume_objects = {
+        "model": model,
+        "optimizer": optimizer,
+        "lr_scheduler": lr_scheduler,
+        "scaler": scaler,
+    }
+    start_epoch = 1
+    if args.resume and own_file(resume_path):
+        resume = torch.load(resume_path, map_location=device, weights_only=True)
+        for name, obj in resume_objects.items():
+            obj.load_state_dict(resume[name])
+        start_epoch = resume["epoch"] + 1
+        best_value, best_epoch = resume["best_value"], resume["best_epoch"]
+        history, iteration_losses = resume["history"], resume["iteration_losses"]
+        global_step = resume["global_step"]
+        start_time -= resume["wall_time_s"]
+        log.info(
+            f"Resuming from {resume_path}: {resume['epoch']} of {args.epochs} epochs done"
+        )
+    elif args.resume:
+        log.info(f"No {resume_path} to resume from: training from the start")
+    # progress.jsonl: a line per epoch (see append_progress); a fresh run starts it again.
+    progress_path = os.path.join(args.mmar_ckpt_dir, "progress.jsonl")
+    if start_epoch == 1:
+        remove_file(progress_path)
+
+    # SIGTERM or Ctrl-C: stop after the current iteration (see StopOnSignal).
+    stop = StopOnSignal()
+    for loader in (train_loader, val_loader):
+        loader.worker_init_fn = functools.partial(quiet_worker, loader.worker_init_fn)
+    # registered after multiprocessing's own exit function (torch's), so it runs before it
+    atexit.register(end_workers)
+    interrupted = False
+    for epoch in range(start_epoch, args.epochs + 1):
+        # (a signal while the last epoch validated or saved)
+        interrupted = stop.requested()
+        if interrupted:
+            break
+        epoch_start = time.time()
+        model.train()
+        epoch_loss, steps = 0.0, 0
+        for batch in train_loader:
+            steps += 1
+            global_step += 1
+            inputs = batch["image"].to(device, non_blocking=True)
+            labels = batch["label"].to(device, non_blocking=True)
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(
+                device.type, enabled=train_amp, dtype=amp_dtype(device)
+            ):
+                preds = train_inferer(inputs, model)
+                loss = loss_function(preds, labels)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            loss_value = loss.item()
+            epoch_loss += loss_value
+            iteration_losses.append(loss_value)
+            log.info(
+                f"Epoch {epoch}/{args.epochs}, iteration {steps}/{len(train_loader)}: "
+                f"train_loss {loss_value:.4f}"
+            )
+            writer.add_scalar("train_loss", loss_value, global_step)
+            with torch.no_grad():
+                # --optimize batched-metrics: pred and label only, metrics on batches
+                scored = {"pred": preds.detach(), "label": labels}
+                items = [
+                    train_post_transforms(item) for item in decollate_batch(scored)
+                ]
+                train_metrics["train_acc"](
+                    *batched(monai.handlers.from_engine(["pred", "label"])(items))
+                )
+            interrupted = stop.requested()
+            if interrupted:
+                break
+        if interrupted:
+            break  # an unfinished epoch: not recorded, --resume trains it again
+        record = {"epoch": epoch, "loss": epoch_loss / max(steps, 1)}
+        record.update({label: metric_value(m) for label, m in train_metrics.items()})
+
+        # line 161 train.handlers[0] LrScheduleHandler
+        lr_scheduler.step()
+        log.info(f"Current learning rate: {lr_scheduler.get_last_lr()[0]}")
+
+        # line 165 train.handlers[1] ValidationHandler
+        if epoch % args.val_interval == 0:
+            record.update(
+                validate(
+                    model,
+                    val_loader,
+                    val_inferer,
+                    val_post_transforms,
+                    val_metrics,
+                    device,
+                    val_amp,
+                )
+            )
+
+        history.append(record)
+        improved = KEY_METRIC in record and (
+            best_value is None or record[KEY_METRIC] > best_value
+        )
+        if improved:
+            best_value, best_epoch = record[KEY_METRIC], epoch
+
+        # line 169 train.handlers[2] CheckpointSaver
+        if epoch % 400 == 0:
+            save_checkpoint(
+                os.path.join(args.mmar_ckpt_dir, f"checkpoint_epoch={epoch}.pt"),
+                {
+                    "model": model,
+                    "optimizer": optimizer,
+                    "lr_scheduler": lr_scheduler,
+                    "train_conf": TRAIN_CONF,
+                },
+            )
+
+        # line 278 validate.handlers[2] CheckpointSaver
+        if improved:
+            save_checkpoint(
+                os.path.join(args.mmar_ckpt_dir, "model.pt"),
+                {"model": model, "train_conf": TRAIN_CONF},
+            )
+
+        # resume.pt (see above), after this epoch's other checkpoints.
+        save_checkpoint(
+            resume_path,
+            {
+                **resume_objects,
+                "epoch": epoch,
+                "best_value": best_value,
+                "best_epoch": best_epoch,
+                "history": history,
+                "iteration_losses": iteration_losses,
+                "global_step": global_step,
+                "wall_time_s": time.time() - start_time,
+            },
+        )
+        # progress.jsonl, after resume.pt: an epoch it lists is one --resume does not redo.
+        append_progress(
+            progress_path,
+            epoch,
+            args.epochs,
+            time.time() - epoch_start,
+            optimizer.param_groups[0]["lr"],
+            {k: v for k, v in record.items() if k != "epoch"},
+        )
+        log.info(
+            f"Epoch {epoch}/{args.epochs}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch")
+        )
+        for name, value in record.items():
+            if name != "epoch":
+                writer.add_scalar(name, value, epoch)
+
+    # line 169 train.handlers[2] CheckpointSaver (final), also when interrupted
+    save_checkpoint(
+        os.path.join(args.mmar_ckpt_dir, "model_final.pt"),
+        {
+            "model": model,
+            "optimizer": optimizer,
+            "lr_scheduler": lr_scheduler,
+            "train_conf": TRAIN_CONF,
+        },
+    )
+    writer.close()
+
+    result = {
+        "key_metric": KEY_METRIC,
+        "direction": "maximize",  # which way the key metric is better
+        "best_value": best_value,
+        "best_epoch": best_epoch,
+        "values": [r.get(KEY_METRIC) for r in history],
+        "epochs": history,
+        "iteration_losses": iteration_losses,
+        "interrupted": interrupted,
+        "wall_time_s": time.time() - start_time,
+    }
+    write_json(os.path.join(args.mmar_ckpt_dir, "result.json"), result)
+    log.info(f"{KEY_METRIC}: best {best_value} at epoch {best_epoch}")
+    if interrupted:
+        again = sys.argv if args.resume else [*sys.argv, "--resume"]
+        log.warning(
+            f"Interrupted by {signal.Signals(stop.signum).name} after {len(history)} of "
+            f"{args.epochs} epochs. Go on with: python {shlex.join(again)}"
+        )
+        sys.exit(128 + stop.signum)
+    return result
+
+
+def validate(model, loader, inferer, postprocessing, metrics, device, amp):
+    """Run the evaluator once; return {metric label: value}.
+
+    line 307 validate.evaluator
+    """
+    model.eval()
+    with torch.no_grad():
+        for batch in loader:
+            batch["image"] = batch["image"].to(device, non_blocking=True)
+            batch["label"] = batch["label"].to(device, non_blocking=True)
+            with torch.autocast(device.type, enabled=amp, dtype=amp_dtype(device)):
+                batch["pred"] = inferer(batch["image"], model)
+            items = [postprocessing(item) for item in decollate_batch(batch)]
+            metrics["val_mean_dice"](
+                *monai.handlers.from_engine(["pred", "label"])(items)
+            )
+            metrics["val_acc"](*monai.handlers.from_engine(["pred", "label"])(items))
+    return {label: metric_value(metric) for label, metric in metrics.items()}
+
+
+# -- The run's plumbing: options, files, signals and checkpoints; nothing of the
+# config is decided below this line.
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -402,463 +839,6 @@ def amp_dtype(device):
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float16
-
-
-def validate(model, loader, inferer, postprocessing, metrics, device, amp):
-    """Run the evaluator once; return {metric label: value}.
-
-    line 307 validate.evaluator
-    """
-    model.eval()
-    with torch.no_grad():
-        for batch in loader:
-            batch["image"] = batch["image"].to(device, non_blocking=True)
-            batch["label"] = batch["label"].to(device, non_blocking=True)
-            with torch.autocast(device.type, enabled=amp, dtype=amp_dtype(device)):
-                batch["pred"] = inferer(batch["image"], model)
-            items = [postprocessing(item) for item in decollate_batch(batch)]
-            metrics["val_mean_dice"](
-                *monai.handlers.from_engine(["pred", "label"])(items)
-            )
-            metrics["val_acc"](*monai.handlers.from_engine(["pred", "label"])(items))
-    return {label: metric_value(metric) for label, metric in metrics.items()}
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    TRAIN_CONF.update({"epochs": args.epochs})  # the config's values these options set
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    device = select_device(args.device)
-    own_folder(args.mmar_ckpt_dir)
-    set_determinism(seed=SEED)
-    torch.backends.cudnn.benchmark = False
-    start_time = time.time()
-
-    # --optimize device-cache: the cache on the device if it fits, else on the host
-    train_cache_device = cache_device_for(
-        device,
-        load_decathlon_datalist(
-            args.dataset_json,
-            is_segmentation=True,
-            data_list_key="training",
-            base_dir=args.data_root,
-        ),
-        ["image", "label"],
-        32,
-    )
-
-    # line 72 train.pre_transforms
-    train_transforms = Compose(
-        [
-            # line 72 train.pre_transforms[0]
-            LoadImaged(keys=["image", "label"]),
-            # line 76 train.pre_transforms[1]
-            EnsureChannelFirstd(keys=["image", "label"]),
-            # line 80 train.pre_transforms[2]
-            ScaleIntensityRanged(
-                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
-            ),
-            # line 99 train.pre_transforms[3]
-            CropForegroundd(keys=["image", "label"], source_key="image"),
-            # --optimize device-cache: the crop's indices, computed once for the cache
-            FgBgToIndicesd(keys="label", image_key="image", image_threshold=0),
-            # --optimize device-cache: the cache ends here, on the training device
-            EnsureTyped(
-                keys=["image", "label"], device=train_cache_device, track_meta=False
-            ),
-            # line 103 train.pre_transforms[4]
-            # --optimize device-cache: the foreground/background indices are cached
-            RandCropByPosNegLabeld(
-                keys=["image", "label"],
-                label_key="label",
-                spatial_size=args.crop_size,
-                pos=1,
-                neg=1,
-                num_samples=4,
-                image_key="image",
-                image_threshold=0,
-                fg_indices_key="label_fg_indices",
-                bg_indices_key="label_bg_indices",
-            ),
-            # line 116 train.pre_transforms[5]
-            RandShiftIntensityd(keys="image", offsets=0.1, prob=MY_PROB),
-            # line 128 train.pre_transforms[6]
-            RandGaussianNoised(keys="image", prob=0.1),
-            # line 133 train.pre_transforms[7]
-            ToTensord(keys=["image", "label"]),
-        ]
-    )
-
-    # line 138 train.dataset
-    # --optimize device-cache: the cache is not copied per item
-    train_dataset = CacheDataset(
-        data=load_decathlon_datalist(
-            args.dataset_json,
-            is_segmentation=True,
-            data_list_key="training",
-            base_dir=args.data_root,
-        ),
-        transform=train_transforms,
-        cache_num=32,
-        cache_rate=1.0,
-        num_workers=2,
-        copy_cache=False,
-    )
-
-    # line 150 train.dataloader
-    # --optimize device-cache: data on the device: no worker processes on CUDA
-    train_loader = ThreadDataLoader(
-        dataset=train_dataset,
-        batch_size=2,
-        shuffle=True,
-        num_workers=0 if device.type == "cuda" else 2,
-        pin_memory=device.type == "cuda" and train_cache_device.type != "cuda",
-    )
-
-    # --optimize device-cache: the cache on the device if it fits, else on the host
-    val_cache_device = cache_device_for(
-        device,
-        load_decathlon_datalist(
-            args.dataset_json,
-            is_segmentation=True,
-            data_list_key="validation",
-            base_dir=args.data_root,
-        ),
-        ["image", "label"],
-        9,
-    )
-
-    # line 236 validate.pre_transforms
-    val_transforms = Compose(
-        [
-            # line 236 validate.pre_transforms[0]
-            # ref 'LoadImaged': same as train.pre_transforms[0] (line 72)
-            LoadImaged(keys=["image", "label"]),
-            # line 237 validate.pre_transforms[1]
-            # ref 'EnsureChannelFirstd': same as train.pre_transforms[1] (line 76)
-            EnsureChannelFirstd(keys=["image", "label"]),
-            # line 238 validate.pre_transforms[2]
-            # ref 'ScaleIntensityRanged': same as train.pre_transforms[2] (line 80)
-            ScaleIntensityRanged(
-                keys="image", a_min=A_MIN, a_max=A_MAX, b_min=0.0, b_max=1.0, clip=True
-            ),
-            # line 239 validate.pre_transforms[3]
-            # ref 'CropForegroundd': same as train.pre_transforms[3] (line 99)
-            CropForegroundd(keys=["image", "label"], source_key="image"),
-            # line 240 validate.pre_transforms[4]
-            # ref 'ToTensord': same as train.pre_transforms[7] (line 133)
-            ToTensord(keys=["image", "label"]),
-            # --optimize device-cache: the cache ends here, on the training device
-            EnsureTyped(keys=["image", "label"], device=val_cache_device),
-        ]
-    )
-
-    # line 242 validate.dataset
-    # --optimize device-cache: the cache is not copied per item
-    val_dataset = CacheDataset(
-        data=load_decathlon_datalist(
-            args.dataset_json,
-            is_segmentation=True,
-            data_list_key="validation",
-            base_dir=args.data_root,
-        ),
-        transform=val_transforms,
-        cache_num=9,
-        cache_rate=1.0,
-        num_workers=2,
-        copy_cache=False,
-    )
-
-    # line 254 validate.dataloader
-    # --optimize device-cache: data on the device: no worker processes on CUDA
-    val_loader = ThreadDataLoader(
-        dataset=val_dataset,
-        batch_size=1,
-        shuffle=False,
-        num_workers=0 if device.type == "cuda" else 2,
-        pin_memory=device.type == "cuda" and val_cache_device.type != "cuda",
-    )
-
-    # line 45 train.model
-    # migrated: dimensions -> spatial_dims
-    model = UNet(
-        spatial_dims=3,
-        in_channels=1,
-        out_channels=2,
-        channels=CHANNELS,
-        strides=[2, 2, 2, 2],
-        num_res_units=NUM_RES_UNITS,
-        norm="batch",
-    ).to(device)
-
-    # line 31 train.loss[1]
-    loss_function = FocalLoss(to_onehot_y=True)
-
-    # line 37 train.optimizer
-    # --optimize fused-optimizer: one kernel for all parameters on CUDA
-    optimizer = torch.optim.Adam(
-        params=model.parameters(), lr=LEARNING_RATE, fused=device.type == "cuda"
-    )
-
-    # line 41 train.lr_scheduler
-    lr_scheduler = torch.optim.lr_scheduler.StepLR(
-        optimizer=optimizer, step_size=5000, gamma=0.1
-    )
-
-    # line 159 train.inferer
-    train_inferer = SimpleInferer()
-
-    # line 263 validate.inferer
-    val_inferer = SlidingWindowInferer(
-        roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
-    )
-
-    # line 203 train.post_transforms
-    train_post_transforms = Compose(
-        [
-            # line 203 train.post_transforms[0]
-            Activationsd(keys="pred", softmax=True),
-            # line 207 train.post_transforms[1]
-            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
-        ]
-    )
-
-    # line 289 validate.post_transforms
-    val_post_transforms = Compose(
-        [
-            # line 289 validate.post_transforms[0]
-            # ref 'Activationsd': same as train.post_transforms[0] (line 203)
-            Activationsd(keys="pred", softmax=True),
-            # line 290 validate.post_transforms[1]
-            # ref 'AsDiscreted': same as train.post_transforms[1] (line 207)
-            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
-        ]
-    )
-
-    # Metrics of the trainer and the evaluator, by log label.
-    train_metrics = {
-        # line 212 train.key_metric
-        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
-        "train_acc": ConfusionMatrixMetric(metric_name="accuracy"),
-    }
-    val_metrics = {
-        # line 292 validate.key_metric
-        "val_mean_dice": DiceMetric(reduction="mean", include_background=False),
-        # line 301 validate.additional_metrics[0]
-        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
-        "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
-    }
-
-    # line 184 train.handlers[3]
-    # line 192 train.handlers[4]
-    # line 268 validate.handlers[0]
-    # line 273 validate.handlers[1]
-    writer = SummaryWriter(log_dir=args.mmar_ckpt_dir)
-
-    # line 217 train.trainer: the training loop.
-    # Automatic mixed precision ("amp") runs on CUDA only.
-    train_amp = device.type == "cuda"
-    val_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler(
-        device.type, enabled=train_amp and amp_dtype(device) == torch.float16
-    )
-    history, iteration_losses = [], []
-    best_value, best_epoch = None, None
-    global_step = 0
-
-    # resume.pt: all that the loop needs to go on where a stopped run left off (--resume),
-    # saved after each epoch. The config's CheckpointSavers keep what the config asks for;
-    # none holds the scaler, the best value or the history. The random augmentations
-    # after a resume are not those the stopped run would have drawn.
-    resume_path = os.path.join(args.mmar_ckpt_dir, "resume.pt")
-    resume_objects = {
-        "model": model,
-        "optimizer": optimizer,
-        "lr_scheduler": lr_scheduler,
-        "scaler": scaler,
-    }
-    start_epoch = 1
-    if args.resume and own_file(resume_path):
-        resume = torch.load(resume_path, map_location=device, weights_only=True)
-        for name, obj in resume_objects.items():
-            obj.load_state_dict(resume[name])
-        start_epoch = resume["epoch"] + 1
-        best_value, best_epoch = resume["best_value"], resume["best_epoch"]
-        history, iteration_losses = resume["history"], resume["iteration_losses"]
-        global_step = resume["global_step"]
-        start_time -= resume["wall_time_s"]
-        log.info(
-            f"Resuming from {resume_path}: {resume['epoch']} of {args.epochs} epochs done"
-        )
-    elif args.resume:
-        log.info(f"No {resume_path} to resume from: training from the start")
-    # progress.jsonl: a line per epoch (see append_progress); a fresh run starts it again.
-    progress_path = os.path.join(args.mmar_ckpt_dir, "progress.jsonl")
-    if start_epoch == 1:
-        remove_file(progress_path)
-
-    # SIGTERM or Ctrl-C: stop after the current iteration (see StopOnSignal).
-    stop = StopOnSignal()
-    for loader in (train_loader, val_loader):
-        loader.worker_init_fn = functools.partial(quiet_worker, loader.worker_init_fn)
-    # registered after multiprocessing's own exit function (torch's), so it runs before it
-    atexit.register(end_workers)
-    interrupted = False
-    for epoch in range(start_epoch, args.epochs + 1):
-        # (a signal while the last epoch validated or saved)
-        interrupted = stop.requested()
-        if interrupted:
-            break
-        epoch_start = time.time()
-        model.train()
-        epoch_loss, steps = 0.0, 0
-        for batch in train_loader:
-            steps += 1
-            global_step += 1
-            inputs = batch["image"].to(device, non_blocking=True)
-            labels = batch["label"].to(device, non_blocking=True)
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(
-                device.type, enabled=train_amp, dtype=amp_dtype(device)
-            ):
-                preds = train_inferer(inputs, model)
-                loss = loss_function(preds, labels)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            loss_value = loss.item()
-            epoch_loss += loss_value
-            iteration_losses.append(loss_value)
-            log.info(
-                f"Epoch {epoch}/{args.epochs}, iteration {steps}/{len(train_loader)}: "
-                f"train_loss {loss_value:.4f}"
-            )
-            writer.add_scalar("train_loss", loss_value, global_step)
-            with torch.no_grad():
-                # --optimize batched-metrics: pred and label only, metrics on batches
-                scored = {"pred": preds.detach(), "label": labels}
-                items = [
-                    train_post_transforms(item) for item in decollate_batch(scored)
-                ]
-                train_metrics["train_acc"](
-                    *batched(monai.handlers.from_engine(["pred", "label"])(items))
-                )
-            interrupted = stop.requested()
-            if interrupted:
-                break
-        if interrupted:
-            break  # an unfinished epoch: not recorded, --resume trains it again
-        record = {"epoch": epoch, "loss": epoch_loss / max(steps, 1)}
-        record.update({label: metric_value(m) for label, m in train_metrics.items()})
-
-        # line 161 train.handlers[0] LrScheduleHandler
-        lr_scheduler.step()
-        log.info(f"Current learning rate: {lr_scheduler.get_last_lr()[0]}")
-
-        # line 165 train.handlers[1] ValidationHandler
-        if epoch % args.val_interval == 0:
-            record.update(
-                validate(
-                    model,
-                    val_loader,
-                    val_inferer,
-                    val_post_transforms,
-                    val_metrics,
-                    device,
-                    val_amp,
-                )
-            )
-
-        history.append(record)
-        improved = KEY_METRIC in record and (
-            best_value is None or record[KEY_METRIC] > best_value
-        )
-        if improved:
-            best_value, best_epoch = record[KEY_METRIC], epoch
-
-        # line 169 train.handlers[2] CheckpointSaver
-        if epoch % 400 == 0:
-            save_checkpoint(
-                os.path.join(args.mmar_ckpt_dir, f"checkpoint_epoch={epoch}.pt"),
-                {
-                    "model": model,
-                    "optimizer": optimizer,
-                    "lr_scheduler": lr_scheduler,
-                    "train_conf": TRAIN_CONF,
-                },
-            )
-
-        # line 278 validate.handlers[2] CheckpointSaver
-        if improved:
-            save_checkpoint(
-                os.path.join(args.mmar_ckpt_dir, "model.pt"),
-                {"model": model, "train_conf": TRAIN_CONF},
-            )
-
-        # resume.pt (see above), after this epoch's other checkpoints.
-        save_checkpoint(
-            resume_path,
-            {
-                **resume_objects,
-                "epoch": epoch,
-                "best_value": best_value,
-                "best_epoch": best_epoch,
-                "history": history,
-                "iteration_losses": iteration_losses,
-                "global_step": global_step,
-                "wall_time_s": time.time() - start_time,
-            },
-        )
-        # progress.jsonl, after resume.pt: an epoch it lists is one --resume does not redo.
-        append_progress(
-            progress_path,
-            epoch,
-            args.epochs,
-            time.time() - epoch_start,
-            optimizer.param_groups[0]["lr"],
-            {k: v for k, v in record.items() if k != "epoch"},
-        )
-        log.info(
-            f"Epoch {epoch}/{args.epochs}: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch")
-        )
-        for name, value in record.items():
-            if name != "epoch":
-                writer.add_scalar(name, value, epoch)
-
-    # line 169 train.handlers[2] CheckpointSaver (final), also when interrupted
-    save_checkpoint(
-        os.path.join(args.mmar_ckpt_dir, "model_final.pt"),
-        {
-            "model": model,
-            "optimizer": optimizer,
-            "lr_scheduler": lr_scheduler,
-            "train_conf": TRAIN_CONF,
-        },
-    )
-    writer.close()
-
-    result = {
-        "key_metric": KEY_METRIC,
-        "direction": "maximize",  # which way the key metric is better
-        "best_value": best_value,
-        "best_epoch": best_epoch,
-        "values": [r.get(KEY_METRIC) for r in history],
-        "epochs": history,
-        "iteration_losses": iteration_losses,
-        "interrupted": interrupted,
-        "wall_time_s": time.time() - start_time,
-    }
-    write_json(os.path.join(args.mmar_ckpt_dir, "result.json"), result)
-    log.info(f"{KEY_METRIC}: best {best_value} at epoch {best_epoch}")
-    if interrupted:
-        again = sys.argv if args.resume else [*sys.argv, "--resume"]
-        log.warning(
-            f"Interrupted by {signal.Signals(stop.signum).name} after {len(history)} of "
-            f"{args.epochs} epochs. Go on with: python {shlex.join(again)}"
-        )
-        sys.exit(128 + stop.signum)
-    return result
 
 
 if __name__ == "__main__":
