@@ -85,6 +85,21 @@ def copy_example(tmp_path: Path) -> Path:
     return dest
 
 
+def compile_edited_example(tmp_path: Path, edit=None, sets: tuple = (),
+                           target: str = "plain", jobs: str = "default"):  # fmt: skip
+    """The example MMAR copied, its training config changed by `edit(cfg)`, compiled
+    into tmp_path/out: (the manifest, the Compilation)."""
+    mmar = copy_example(tmp_path)
+    path = mmar / "config" / "config_train.json"
+    cfg = json.loads(path.read_text())
+    if edit:
+        edit(cfg)
+    path.write_text(json.dumps(cfg, indent=2))
+    options = CompileOptions(set_values=tuple(sets), target=target, jobs=jobs)
+    comp = Compilation(path, options, env_path=mmar / "config" / "environment.json")
+    return compile_to_dir(comp, tmp_path / "out"), comp
+
+
 # A minimal valid 4.1 train config that the tests vary.
 MINIMAL = {
     "CLARA_TRAIN_VERSION": "4.1.0",

@@ -6,19 +6,11 @@ import json
 import pytest
 
 from claragen.transpiler.pipeline import Compilation, CompileOptions, compile_to_dir
-from tests.conftest import copy_example
+from tests.conftest import compile_edited_example
 
 
 def _compile(tmp_path, edit=None, sets=(), target="plain", jobs="default"):
-    mmar = copy_example(tmp_path)
-    path = mmar / "config" / "config_train.json"
-    cfg = json.loads(path.read_text())
-    if edit:
-        edit(cfg)
-    path.write_text(json.dumps(cfg, indent=2))
-    options = CompileOptions(set_values=tuple(sets), target=target, jobs=jobs)
-    comp = Compilation(path, options, env_path=mmar / "config" / "environment.json")
-    manifest = compile_to_dir(comp, tmp_path / "out")
+    manifest, comp = compile_edited_example(tmp_path, edit, sets, target, jobs)
     return [
         (tmp_path / "out" / j["script"]).read_text() for j in manifest["jobs"]
     ], comp

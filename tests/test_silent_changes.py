@@ -1,22 +1,11 @@
 """No silent changes (issue 16, rule 7): what the generated code does differently from
 the config is honoured or said, found reading generated code as a MONAI expert would."""
 
-import json
-
-from claragen.transpiler.pipeline import Compilation, CompileOptions, compile_to_dir
-from tests.conftest import copy_example
+from tests.conftest import compile_edited_example
 
 
 def _compile(tmp_path, edit=None, sets=(), target="plain"):
-    mmar = copy_example(tmp_path)
-    path = mmar / "config" / "config_train.json"
-    cfg = json.loads(path.read_text())
-    if edit:
-        edit(cfg)
-    path.write_text(json.dumps(cfg, indent=2))
-    options = CompileOptions(set_values=tuple(sets), target=target)
-    comp = Compilation(path, options, env_path=mmar / "config" / "environment.json")
-    compile_to_dir(comp, tmp_path / "out")
+    _, comp = compile_edited_example(tmp_path, edit, sets, target)
     script = (tmp_path / "out" / "J0001" / "train.py").read_text()
     return script, [d for d in comp.diags.warnings if d.code == "W104"]
 
