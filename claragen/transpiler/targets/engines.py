@@ -43,6 +43,7 @@ from claragen.transpiler.ir import (
 from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.evaluate import SECTION, EvalLowering
 from claragen.transpiler.targets.plain import PlainLowering
+from claragen.transpiler.targets.plain_options import add_loop_options
 from claragen.transpiler.targets.plain_script import Block, Option, comment
 from claragen.transpiler.targets.stopping import saves_final
 
@@ -293,6 +294,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
             saves_final=saves_final(self.handlers(trainer.arg("train_handlers"))),
         )
         self.add_path_options(script, always=("MMAR_CKPT_DIR",))
+        interval = None
         if self.val_interval is not None and not is_literal(self.val_interval):
             self.ctx.diags.error(
                 "E207",
@@ -302,32 +304,8 @@ class EnginesLowering(EnginesMixin, PlainLowering):
                 "write the number itself",
             )
         elif self.val_interval is not None:
-            script.constants.append(
-                (
-                    "VAL_INTERVAL",
-                    self.emitter.value(self.val_interval),
-                    f"{self.val_comment} ValidationHandler interval",
-                )  # fmt: skip
-            )
-            script.options.append(
-                Option(
-                    "--val-interval",
-                    "val_interval",
-                    "VAL_INTERVAL",
-                    "validate every N epochs (default: %(default)s)",
-                    type="int",
-                )  # fmt: skip
-            )
-        script.constants.append(("EPOCHS", epochs[0], epochs[1]))
-        script.options.append(
-            Option(
-                "--epochs",
-                "epochs",
-                "EPOCHS",
-                "epochs to train (default: %(default)s)",
-                type="int",
-            )  # fmt: skip
-        )
+            interval = (self.emitter.value(self.val_interval), self.val_comment)
+        add_loop_options(script, interval, epochs)
         script.train_conf = self.train_conf()
         script.conf_options = self.conf_options()
         script.seed_lines = self.seed_lines()

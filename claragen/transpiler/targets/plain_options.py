@@ -77,6 +77,26 @@ WRITTEN_FILES = ("mapping_file_path",)
 INPUT_FOLDERS = ("data_root_dir",)  # FolderLayout/SaveImage: where inputs are found
 
 
+def add_loop_options(
+    script: Any, interval: tuple[str, str] | None, epochs: tuple[str, str]
+) -> None:
+    """--val-interval (when the script validates) and --epochs, with their constants:
+    `interval` and `epochs` are (the default's code, where the config gives it)."""
+    if interval is not None:
+        script.constants.append(
+            ("VAL_INTERVAL", interval[0], f"{interval[1]} ValidationHandler interval")
+        )
+        script.options.append(
+            Option("--val-interval", "val_interval", "VAL_INTERVAL",
+                   "validate every N epochs (default: %(default)s)", type="int")  # fmt: skip
+        )
+    script.constants.append(("EPOCHS", *epochs))
+    script.options.append(
+        Option("--epochs", "epochs", "EPOCHS", "epochs to train (default: %(default)s)",
+               type="int")  # fmt: skip
+    )
+
+
 class OptionsLowering:
     """Runtime options and the script's head; a mixin of PlainLowering, whose state it
     reads."""
@@ -363,32 +383,10 @@ class OptionsLowering:
 
     def finish(self, script: PlainScript, values: dict[str, Any]) -> PlainScript:
         self.add_path_options(script, always=("MMAR_CKPT_DIR",))
-        constants, options = script.constants, script.options
+        interval = None
         if script.val is not None:
-            interval = script.plan.val_interval or 1
-            constants.append(("VAL_INTERVAL", repr(interval),
-                              f"{script.plan.val_comment} ValidationHandler interval"))  # fmt: skip
-            options.append(
-                Option(
-                    "--val-interval",
-                    "val_interval",
-                    "VAL_INTERVAL",
-                    "validate every N epochs (default: %(default)s)",
-                    type="int",
-                )  # fmt: skip
-            )
-        epochs = self.trainer_epochs()
-
-        constants.append(("EPOCHS", epochs[0], epochs[1]))
-        options.append(
-            Option(
-                "--epochs",
-                "epochs",
-                "EPOCHS",
-                "epochs to train (default: %(default)s)",
-                type="int",
-            )
-        )
+            interval = (repr(script.plan.val_interval or 1), script.plan.val_comment)
+        add_loop_options(script, interval, self.trainer_epochs())
         script.search_constants = self.search_constants()
         script.train_conf = self.train_conf()
         script.conf_options = self.conf_options()
