@@ -40,6 +40,12 @@ def test_unet_dimensions_become_spatial_dims(tmp_path):
             {"to_onehot": 2},
         ),  # the corpus' config_train_Unet
         ({"threshold_values": True, "logit_thresh": 0.3}, {"threshold": 0.3}),
+        # MONAI 1.x refuses a boolean to_onehot: per key, and off (a review's finding)
+        ({"to_onehot": [True, True], "n_classes": 2}, {"to_onehot": [2, 2]}),
+        ({"to_onehot": [True, False], "n_classes": 3}, {"to_onehot": [3, None]}),
+        ({"to_onehot": False, "n_classes": 2}, {}),
+        ({"to_onehot": False}, {}),
+        ({"to_onehot": [False, False]}, {}),
         ({"threshold_values": False, "logit_thresh": 0.3}, {}),
     ],
 )
@@ -146,3 +152,18 @@ def test_valid_slices_of_3d_labels_stay(tmp_path):
         "FindAllValidSlicesd",
         "AddInitialSeedPointd",
     ]
+
+
+def test_to_onehot_true_without_a_class_count_is_an_error(tmp_path):
+    """MONAI 0.8 read the count from n_classes; MONAI 1.x raises on a boolean."""
+    config, ctx = build(
+        tmp_path,
+        post({"name": "AsDiscreteD", "args": {"keys": "pred", "to_onehot": True}}),
+    )
+    from claragen.transpiler.passes.canonical import canonical_names
+
+    migrate_monai(canonical_names(config, ctx), ctx)
+    (error,) = ctx.diags.errors
+    assert error.code == "E401" and "to_onehot=True needs the number of classes" in (
+        error.message
+    )

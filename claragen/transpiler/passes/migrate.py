@@ -83,19 +83,50 @@ def dimensions_to_spatial_dims(comp: Component) -> Component:
     return _note(comp, "dimensions -> spatial_dims")
 
 
+def _flags(value: Value | None) -> list[bool] | None:
+    """`True` -> [True]; `[true, false]` (one per key) -> [True, False]; else None."""
+    if isinstance(value, Lit) and isinstance(value.value, bool):
+        return [value.value]
+    if (
+        isinstance(value, ListV)
+        and value.items
+        and all(isinstance(v, Lit) and isinstance(v.value, bool) for v in value.items)
+    ):
+        return [v.value for v in value.items]  # type: ignore[union-attr]
+    return None
+
+
 def as_discrete_n_classes(comp: Component) -> Component:
-    """`AsDiscreted(to_onehot=True, n_classes=N)` -> `to_onehot=N`; drop a redundant n_classes."""
+    """MONAI 0.8's boolean `to_onehot` (with `n_classes`) -> MONAI 1.x's class count,
+    which refuses a boolean: `to_onehot=True, n_classes=N` -> `to_onehot=N`, `False` ->
+    left out (off), and per key alike (`[true, false]` -> `[N, None]`); a redundant
+    n_classes is dropped. `True` with no class count is left for `migrate` to refuse."""
     n_classes = comp.arg("n_classes")
+    onehot = comp.arg("to_onehot")
+    flags = _flags(onehot)
+    if n_classes is not None:
+        comp = comp.with_arg("n_classes", None)
+    if flags is None:  # a count already (or an expression): MONAI 1.x's own form
+        if n_classes is None:
+            return comp
+        return _note(
+            comp, "n_classes dropped (to_onehot already gives the class count)"
+        )
+    if not any(flags):
+        comp = comp.with_arg("to_onehot", None)
+        return _note(
+            comp, "to_onehot=False left out (MONAI 1.x: to_onehot=None is off)"
+        )
     if n_classes is None:
         return comp
-    onehot = comp.arg("to_onehot")
-    comp = comp.with_arg("n_classes", None)
-    if isinstance(onehot, Lit) and onehot.value is True:
-        comp = comp.with_arg("to_onehot", n_classes)
-        return _note(comp, "to_onehot=True, n_classes=N -> to_onehot=N")
-    if isinstance(onehot, Lit) and onehot.value is False:
-        return _note(comp, "n_classes dropped (to_onehot is off)")
-    return _note(comp, "n_classes dropped (to_onehot already gives the class count)")
+    assert onehot is not None
+    if isinstance(onehot, Lit):
+        count: Value = n_classes
+    else:
+        count = ListV(onehot.span, tuple(n_classes if f else Lit(onehot.span, None)
+                                          for f in flags))  # fmt: skip
+    comp = comp.with_arg("to_onehot", count)
+    return _note(comp, "to_onehot=True, n_classes=N -> to_onehot=N")
 
 
 def as_discrete_threshold(comp: Component) -> Component:
@@ -339,6 +370,17 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
 
         for rule in ARG_RULES.get(comp.class_name, ()):
             comp = rule(comp)
+        if comp.class_name in ARG_RULES and True in (
+            _flags(comp.arg("to_onehot")) or ()
+        ):
+            ctx.diags.error(
+                "E401",
+                comp.arg_span("to_onehot"),
+                f"{comp.class_name}'s to_onehot=True needs the number of classes: MONAI "
+                f"0.8 read it from n_classes, which the config does not give, and MONAI "
+                f"1.x refuses a boolean ({comp.locator})",
+                "write to_onehot=<number of classes>",
+            )
         if config.dialect != "3":  # a 3.x port chose its args itself
             comp = changed_defaults(comp)
         if comp.class_name in ("LoadImaged", "LoadImage"):
