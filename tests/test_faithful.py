@@ -98,7 +98,8 @@ def test_each_3x_seed_seeds_its_generator(tmp_path):
     main = script[script.index("def main(") :]
     lines = [line.strip() for line in main.splitlines()]
     at = lines.index("set_determinism(seed=SEED)")
-    assert lines[at + 1 : at + 4] == [
+    assert lines[at + 1 : at + 5] == [
+        "# PYTHONHASHSEED reaches the processes this one starts",
         'os.environ.update(PYTHONHASHSEED="20191201")  # determinism.python_seed',
         "numpy.random.seed(654321)  # determinism.numpy_seed",
         "torch.manual_seed(11111)  # determinism.tf_seed: TensorFlow's, now torch's",
@@ -240,3 +241,16 @@ def test_the_script_finds_its_mmar_wherever_out_moves(tmp_path):
     with pytest.raises(SystemExit):
         namespace["parse_args"]([])
     assert namespace["parse_args"](["--mmar-root", str(tmp_path / "gone")]).mmar_root
+
+
+def test_a_handler_arg_from_epochs_follows_the_option(tmp_path):
+    """`"save_interval": "{epochs}"` (a review's finding: it became W104 and 0 in the
+    plain loop once {epochs} followed --epochs): an interval checkpoint every
+    args.epochs epochs, as the engines target builds it."""
+
+    def edit(cfg):
+        cfg["train"]["handlers"][2]["args"]["save_interval"] = "{epochs}"
+
+    (script,), comp = _compile(tmp_path, edit)
+    assert "if epoch % args.epochs == 0:" in script
+    assert not [d for d in comp.diags.warnings if d.code == "W104"]

@@ -340,7 +340,11 @@ def bundle_config(
     initialize = [f"$os.makedirs(@{folder}, exist_ok=True)"]
     if script.seed is not None:
         initialize.append(f"$monai.utils.set_determinism(seed={script.seed})")
-        initialize += [f"${line.split('  #')[0]}" for line in script.seed_lines]
+        initialize += [
+            f"${line.split('  #')[0]}"
+            for line in script.seed_lines
+            if not line.startswith("#")
+        ]
     config["initialize"] = initialize
     config["run"] = [f"$@{script.trainer if engine == 'trainer' else engine}.run()"]
     return config

@@ -22,6 +22,7 @@ from claragen.transpiler.ir import (
     Expr,
     Lit,
     Ref,
+    RuntimeVar,
     Value,
     is_literal,
     to_python,
@@ -36,7 +37,7 @@ class Saver:
     save_dir: str
     objects: str  # source of a dict of name -> object
     final: str | None = None  # file name
-    interval: int = 0  # epochs
+    interval: int | str = 0  # epochs (or the code of an option: "args.epochs")
     # the interval files' name before "_epoch=N.pt", as CheckpointSaver (ignite's
     # Checkpoint) names them: [file_prefix_]<the one object's name, or "checkpoint">
     interval_stem: str = "checkpoint"
@@ -123,6 +124,8 @@ def _arg(comp: Component, name: str, hc: HandlerContext, default: object) -> obj
         return default
     if is_literal(value):
         return to_python(value)
+    if isinstance(value, RuntimeVar) and not isinstance(value.default, str):
+        return value.default  # a value an option sets (--epochs): its compiled default
     hc.diags.warning(
         "W104",
         value.span,
@@ -291,6 +294,8 @@ def lower_checkpoint_saver(comp: Component, hc: HandlerContext) -> None:
     interval = _arg(comp, "save_interval", hc, 0)
     if isinstance(interval, int) and interval > 0:
         saver.interval = interval
+        if isinstance(comp.arg("save_interval"), RuntimeVar):  # "{epochs}": --epochs
+            saver.interval = hc.emitter.value(comp.arg("save_interval"))  # type: ignore[arg-type]
         saver.interval_stem = interval_stem(comp, hc)
     if _arg(comp, "save_key_metric", hc, False):
         saver.key_metric = str(

@@ -250,6 +250,8 @@ class OptionsLowering:
                 )
                 continue
             self.imports.add_module(module)
+            if key == "python_seed":  # the running process hashed with its own seed
+                lines.append("# PYTHONHASHSEED reaches the processes this one starts")
             lines.append(f"{template.format(seed)}  # determinism.{key}{comment}")
         return lines
 
