@@ -49,6 +49,168 @@ CHANNELS = [16, 32, 64, 128, 256]  # train.model:channels (the train search)
 NUM_RES_UNITS = 2  # train.model:num_res_units (the train search)
 
 
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    device = select_device(args.device)
+    start_time = time.time()
+    # Where this run's files go (and MONAI's savers' under it): no link in the way.
+    own_folder(args.mmar_eval_output_path)
+
+    # line 13 validate.pre_transforms
+    val_transforms = Compose(
+        [
+            # line 13 validate.pre_transforms[0]
+            # migrated: image_only=False, since the config reads *_meta_dict
+            LoadImaged(keys=["image", "label"], image_only=False),
+            EnsureChannelFirstd(keys=["image", "label"]),
+            ScaleIntensityRanged(
+                keys="image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True
+            ),
+            ToTensord(keys=["image", "label"]),
+        ]
+    )
+
+    # line 37 validate.dataset
+    val_dataset = Dataset(
+        data=load_decathlon_datalist(
+            args.dataset_json,
+            is_segmentation=True,
+            data_list_key="validation",
+            base_dir=args.data_root,
+        ),
+        transform=val_transforms,
+    )
+
+    # line 44 validate.dataloader
+    val_loader = DataLoader(dataset=val_dataset, batch_size=1, shuffle=False)
+
+    # line 48 validate.inferer
+    val_inferer = SlidingWindowInferer(
+        roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
+    )
+
+    # line 79 validate.post_transforms
+    val_post_transforms = Compose(
+        [
+            Activationsd(keys="pred", softmax=True),
+            # line 83 validate.post_transforms[1]
+            # migrated: n_classes dropped (to_onehot already gives the class count)
+            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
+        ]
+    )
+
+    # line 10 validate.model
+    # the network of the train config (line 45)
+    model = UNet(
+        spatial_dims=3,
+        in_channels=1,
+        out_channels=2,
+        channels=CHANNELS,
+        strides=[2, 2, 2, 2],
+        num_res_units=NUM_RES_UNITS,
+        norm="batch",
+    ).to(device)
+
+    # Metrics of the evaluator, by log label.
+    val_metrics = {
+        # line 98 validate.key_metric
+        "val_mean_dice": DiceMetric(reduction="mean", include_background=True),
+        # line 107 validate.additional_metrics[0]
+        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
+    }
+
+    # line 53 validate.handlers[0] CheckpointLoader
+    checkpoint = torch.load(args.mmar_ckpt, map_location=device, weights_only=True)
+    for name, obj in {"model": model}.items():
+        obj.load_state_dict(checkpoint.get(name, checkpoint), strict=True)
+
+    # line 113 validate.evaluator: one pass over the data.
+    # Automatic mixed precision ("amp") runs on CUDA only.
+    val_amp = device.type == "cuda"
+    report = {"images": []}
+    metrics = validate(
+        model,
+        val_loader,
+        val_inferer,
+        val_post_transforms,
+        val_metrics,
+        device,
+        val_amp,
+        report,
+    )
+    save_metrics_report(args.mmar_eval_output_path, metrics, report)
+    own_folder(args.mmar_eval_output_path)
+    write_json(os.path.join(args.mmar_eval_output_path, "metrics.json"), metrics)
+    for name, value in metrics.items():
+        log.info(f"{name}: {value:.4f}")
+    log.info(f"validation took {time.time() - start_time:.1f} s")
+    return metrics
+
+
+# line 66 validate.handlers[2] MetricsSaver: the metrics whose per-case values it writes
+# (its batch_transform: the loop takes each image's file name)
+REPORT_DETAILS = ["val_mean_dice"]
+
+
+def validate(model, loader, inferer, postprocessing, metrics, device, amp, report=None):
+    """Run the evaluator once; return {metric label: value}.
+    `report` (MetricsSaver) gets each case's image file name and metric values.
+
+    line 113 validate.evaluator
+    """
+    model.eval()
+    with torch.no_grad():
+        for batch in loader:
+            batch["image"] = batch["image"].to(device)
+            batch["label"] = batch["label"].to(device)
+            with torch.autocast(device.type, enabled=amp):
+                batch["pred"] = inferer(batch["image"], model)
+            items = [postprocessing(item) for item in decollate_batch(batch)]
+            metrics["val_mean_dice"](
+                *monai.handlers.from_engine(["pred", "label"])(items)
+            )
+            metrics["val_acc"](*monai.handlers.from_engine(["pred", "label"])(items))
+            if report is not None:
+                report["images"] += [
+                    str(f) for f in batch["image"].meta["filename_or_obj"]
+                ]
+    if report is not None:  # each case's values, before metric_value resets the metrics
+        report["details"] = {
+            label: metric.get_buffer()
+            for label, metric in metrics.items()
+            if label in REPORT_DETAILS or "*" in REPORT_DETAILS
+        }
+    return {label: metric_value(metric) for label, metric in metrics.items()}
+
+
+def save_metrics_report(save_dir, metrics, report):
+    """The metrics, each case's values and their summaries, written as MONAI's
+    MetricsSaver writes them (line 66 validate.handlers[2]): into a new folder of the
+    script's own, then each file renamed into `save_dir`, so that none is written
+    through a link that was left there."""
+    os.makedirs(save_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=save_dir) as fresh:
+        write_metrics_reports(
+            save_dir=fresh,
+            images=report["images"] or None,
+            metrics={
+                k: v for k, v in metrics.items() if k in ["val_mean_dice", "val_acc"]
+            },
+            metric_details=report["details"],
+            summary_ops="*",
+            deli=",",
+            output_type="csv",
+        )
+        for name in sorted(os.listdir(fresh)):
+            os.replace(os.path.join(fresh, name), os.path.join(save_dir, name))
+
+
+# -- The run's plumbing: options and files; nothing of the config is decided below
+# this line.
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -177,164 +339,6 @@ def write_json(path, data):
     """`data` as JSON into `path`, atomically (see replace_atomically)."""
     text = json.dumps(data, indent=2) + "\n"
     replace_atomically(path, lambda f: f.write(text.encode("utf-8")))
-
-
-# line 66 validate.handlers[2] MetricsSaver: the metrics whose per-case values it writes
-# (its batch_transform: the loop takes each image's file name)
-REPORT_DETAILS = ["val_mean_dice"]
-
-
-def validate(model, loader, inferer, postprocessing, metrics, device, amp, report=None):
-    """Run the evaluator once; return {metric label: value}.
-    `report` (MetricsSaver) gets each case's image file name and metric values.
-
-    line 113 validate.evaluator
-    """
-    model.eval()
-    with torch.no_grad():
-        for batch in loader:
-            batch["image"] = batch["image"].to(device)
-            batch["label"] = batch["label"].to(device)
-            with torch.autocast(device.type, enabled=amp):
-                batch["pred"] = inferer(batch["image"], model)
-            items = [postprocessing(item) for item in decollate_batch(batch)]
-            metrics["val_mean_dice"](
-                *monai.handlers.from_engine(["pred", "label"])(items)
-            )
-            metrics["val_acc"](*monai.handlers.from_engine(["pred", "label"])(items))
-            if report is not None:
-                report["images"] += [
-                    str(f) for f in batch["image"].meta["filename_or_obj"]
-                ]
-    if report is not None:  # each case's values, before metric_value resets the metrics
-        report["details"] = {
-            label: metric.get_buffer()
-            for label, metric in metrics.items()
-            if label in REPORT_DETAILS or "*" in REPORT_DETAILS
-        }
-    return {label: metric_value(metric) for label, metric in metrics.items()}
-
-
-def save_metrics_report(save_dir, metrics, report):
-    """The metrics, each case's values and their summaries, written as MONAI's
-    MetricsSaver writes them (line 66 validate.handlers[2]): into a new folder of the
-    script's own, then each file renamed into `save_dir`, so that none is written
-    through a link that was left there."""
-    os.makedirs(save_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=save_dir) as fresh:
-        write_metrics_reports(
-            save_dir=fresh,
-            images=report["images"] or None,
-            metrics={
-                k: v for k, v in metrics.items() if k in ["val_mean_dice", "val_acc"]
-            },
-            metric_details=report["details"],
-            summary_ops="*",
-            deli=",",
-            output_type="csv",
-        )
-        for name in sorted(os.listdir(fresh)):
-            os.replace(os.path.join(fresh, name), os.path.join(save_dir, name))
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    device = select_device(args.device)
-    start_time = time.time()
-    # Where this run's files go (and MONAI's savers' under it): no link in the way.
-    own_folder(args.mmar_eval_output_path)
-
-    # line 13 validate.pre_transforms
-    val_transforms = Compose(
-        [
-            # line 13 validate.pre_transforms[0]
-            # migrated: image_only=False, since the config reads *_meta_dict
-            LoadImaged(keys=["image", "label"], image_only=False),
-            EnsureChannelFirstd(keys=["image", "label"]),
-            ScaleIntensityRanged(
-                keys="image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True
-            ),
-            ToTensord(keys=["image", "label"]),
-        ]
-    )
-
-    # line 37 validate.dataset
-    val_dataset = Dataset(
-        data=load_decathlon_datalist(
-            args.dataset_json,
-            is_segmentation=True,
-            data_list_key="validation",
-            base_dir=args.data_root,
-        ),
-        transform=val_transforms,
-    )
-
-    # line 44 validate.dataloader
-    val_loader = DataLoader(dataset=val_dataset, batch_size=1, shuffle=False)
-
-    # line 48 validate.inferer
-    val_inferer = SlidingWindowInferer(
-        roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
-    )
-
-    # line 79 validate.post_transforms
-    val_post_transforms = Compose(
-        [
-            Activationsd(keys="pred", softmax=True),
-            # line 83 validate.post_transforms[1]
-            # migrated: n_classes dropped (to_onehot already gives the class count)
-            AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
-        ]
-    )
-
-    # line 10 validate.model
-    # the network of the train config (line 45)
-    model = UNet(
-        spatial_dims=3,
-        in_channels=1,
-        out_channels=2,
-        channels=CHANNELS,
-        strides=[2, 2, 2, 2],
-        num_res_units=NUM_RES_UNITS,
-        norm="batch",
-    ).to(device)
-
-    # Metrics of the evaluator, by log label.
-    val_metrics = {
-        # line 98 validate.key_metric
-        "val_mean_dice": DiceMetric(reduction="mean", include_background=True),
-        # line 107 validate.additional_metrics[0]
-        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
-        "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
-    }
-
-    # line 53 validate.handlers[0] CheckpointLoader
-    checkpoint = torch.load(args.mmar_ckpt, map_location=device, weights_only=True)
-    for name, obj in {"model": model}.items():
-        obj.load_state_dict(checkpoint.get(name, checkpoint), strict=True)
-
-    # line 113 validate.evaluator: one pass over the data.
-    # Automatic mixed precision ("amp") runs on CUDA only.
-    val_amp = device.type == "cuda"
-    report = {"images": []}
-    metrics = validate(
-        model,
-        val_loader,
-        val_inferer,
-        val_post_transforms,
-        val_metrics,
-        device,
-        val_amp,
-        report,
-    )
-    save_metrics_report(args.mmar_eval_output_path, metrics, report)
-    own_folder(args.mmar_eval_output_path)
-    write_json(os.path.join(args.mmar_eval_output_path, "metrics.json"), metrics)
-    for name, value in metrics.items():
-        log.info(f"{name}: {value:.4f}")
-    log.info(f"validation took {time.time() - start_time:.1f} s")
-    return metrics
 
 
 if __name__ == "__main__":
