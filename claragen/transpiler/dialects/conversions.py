@@ -21,7 +21,7 @@ from claragen.transpiler.dialects.legacy import (
     make,
     set_arg,
 )
-from claragen.transpiler.ir import Component, ListV, Lit
+from claragen.transpiler.ir import Component, ListV, Lit, is_literal, to_python
 
 
 def scale_by_resolution(comp: Component, p: Porting) -> Component:
@@ -69,7 +69,8 @@ def seg_ahnet(comp: Component, p: Porting) -> Component:
     weights = comp.arg("pretrain_weight_name")
     if weights is not None:
         comp = comp.with_arg("pretrain_weight_name", None)
-        if literal(comp.with_arg("w", weights), "w", True) not in ("", None, False):
+        named = to_python(weights) if is_literal(weights) else True  # {VAR}: a file
+        if named not in ("", None, False):
             comp = add_note(
                 set_arg(comp, "pretrained", True, p),
                 "3.x pretrain_weight_name -> pretrained=True: ImageNet ResNet-50 "
@@ -126,7 +127,7 @@ def _ints(value: object) -> bool:
     )
 
 
-# NVIDIA's 4.x port of the 3.x Unet (port_table.UNET)
+# NVIDIA's 4.x port of the 3.x Unet (port_table.UNET is built from them)
 UNET_CHANNELS = [16, 32, 64, 128, 256]
 UNET_STRIDES = [2, 2, 2, 2]
 

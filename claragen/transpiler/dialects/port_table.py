@@ -18,7 +18,7 @@ from claragen.transpiler.dialects import conversions as c
 from claragen.transpiler.dialects.legacy import Port
 
 NETWORK = {"spatial_dims": 3, "in_channels": 1}
-UNET = {"channels": [16, 32, 64, 128, 256], "strides": [2, 2, 2, 2], "num_res_units": 2,
+UNET = {"channels": c.UNET_CHANNELS, "strides": c.UNET_STRIDES, "num_res_units": 2,
         "norm": "batch"}  # fmt: skip
 # TensorFlow-era args of many classes, with no meaning in MONAI: dropped with a note
 # unless a port renames them (LoadNifti's dtype is LoadImaged's).
