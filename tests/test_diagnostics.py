@@ -196,6 +196,7 @@ def test_corpus_defect(name):
     assert status == (1 if any(c.startswith("E") for c, _, _ in found) else 0)
 
 
+@pytest.mark.skipif(not FOLDER.is_dir(), reason="needs ../shared/corpus")
 def test_every_noted_defect_is_pinned():
     """A new defect note in INDEX.tsv needs its entry above."""
     rows = (CORPUS / "INDEX.tsv").read_text().splitlines()
