@@ -177,7 +177,8 @@ CORPUS_DEFECTS = {
     "f38ab4f.json": [("W106", 26, 15), ("W110", 57, 17), ("E504", 124, 34)],
     # "mixed: 4.0 layout but still TF names Focal/NovoGrad/aux_ops DiceMaskedOutput"
     "PyTorch-Early-Access__NoteBooks__AutoML__config__trn_autoML_Loss_Optimizer@"
-    "f38ab4f.json": [("W106", 37, 17), ("W106", 52, 15), ("W101", 57, 7),
+    "f38ab4f.json": [("W101", 28, 30), ("W106", 37, 17), ("W101", 46, 30),  # issue 28:
+                     ("W106", 52, 15), ("W101", 57, 7),  # the default job's choices
                      ("W106", 66, 15), ("W110", 97, 17),
                      ("W111", 182, 23)],  # epochs 1, validation every 20 (issue 28)
     # "4.0 layout; lr_scheduler ReducePoly (Clara medl class)"

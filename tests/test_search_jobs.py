@@ -239,7 +239,7 @@ def test_diff_two_jobs_two_outputs_and_two_configs(tmp_path):
     assert both.exit_code == 1
     changes = [
         line for line in both.output.splitlines()
-        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+        if line[:1] in ("+", "-") and line[:3] not in ("+++", "---")
     ]  # fmt: skip
     assert changes == [
         "-                num_samples=4,",

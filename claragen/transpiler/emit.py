@@ -54,6 +54,12 @@ class Imports:
     def add_name(self, module: str, name: str) -> None:
         self.names.setdefault(module, set()).add(name)
 
+    def discard_name(self, module: str, name: str) -> None:
+        """No longer import `name` (the code that used it was left out)."""
+        self.names.get(module, set()).discard(name)
+        if not self.names.get(module, True):
+            del self.names[module]
+
     def symbol(self, sym: symbols.Symbol) -> str:
         """The expression that names `sym` in the generated code (importing it)."""
         if sym.byoc:

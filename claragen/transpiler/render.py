@@ -47,7 +47,21 @@ def environment() -> jinja2.Environment:
     env.filters["pyrepr"] = repr
     env.filters["comment"] = comment_text
     env.filters["fstring"] = fstring_text
+    env.filters["comment_items"] = comment_items
     return env
+
+
+def comment_items(items: list[str], pad: str, width: int = 84) -> str:
+    """Comment lines that name items separated by ", ", each line as full as `width`
+    allows, no item broken: the text after the first `# ` (`pad` indents the others)."""
+    lines = [""]
+    for item in (comment_text(i) for i in items):
+        if lines[-1] and len(lines[-1]) + len(item) + 2 > width:
+            lines[-1] += ","
+            lines.append(item)
+        else:
+            lines[-1] += (", " if lines[-1] else "") + item
+    return f"\n{pad}# ".join(lines)
 
 
 def _internal(what: str, problem: str, text: str) -> InternalError:

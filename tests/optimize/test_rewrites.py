@@ -358,7 +358,7 @@ def test_batched_metrics_decollates_pred_and_label_only_when_nothing_else_is_rea
 ):
     script = lowered(tmp_path, example())
     assert isinstance(batched_metrics.apply(script), Change)
-    assert script.fast.light_decollate
+    assert script.fast.batched_metrics
     cfg = example()  # a post-transform that reads the image keeps the literal batch
     cfg["train"]["post_transforms"].append(
         {"name": "CopyItemsd", "args": {"keys": "image", "names": "image_copy"}}
@@ -366,7 +366,7 @@ def test_batched_metrics_decollates_pred_and_label_only_when_nothing_else_is_rea
     script = lowered(tmp_path / "image", cfg)
     result = batched_metrics.apply(script)
     assert isinstance(result, Skip) and "'image'" in result.why
-    assert not script.fast.light_decollate
+    assert not script.fast.batched_metrics
     result = batched_metrics.apply(lowered(tmp_path / "m", minimal()))
     assert result == Skip("batched-metrics", "the trainer has no train metrics")
 

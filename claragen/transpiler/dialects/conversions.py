@@ -174,10 +174,15 @@ def dice_loss(comp: Component, p: Porting) -> Component:
 
 
 def focal_loss(comp: Component, p: Porting) -> Component:
+    """As dice_loss: Clara's network applied final_activation (softmax by default), so
+    MONAI's FocalLoss, which applies a sigmoid unless told, is told use_softmax."""
     skip = literal(comp, "skip_background", False)
     comp = comp.with_arg("skip_background", None)
     comp = set_arg(comp, "include_background", not skip, p)
-    return set_arg(comp, "to_onehot_y", True, p)
+    comp = set_arg(comp, "to_onehot_y", True, p)
+    if p.activation == "softmax":
+        comp = set_arg(comp, "use_softmax", True, p)
+    return comp
 
 
 def average_dice(comp: Component, p: Porting) -> Component:

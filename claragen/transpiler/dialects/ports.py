@@ -34,7 +34,7 @@ from claragen.transpiler.dialects.port_table import (
     NO_EQUIVALENT,
     TF_ONLY,
 )
-from claragen.transpiler.ir import Component, Config, Slot, to_python
+from claragen.transpiler.ir import Component, Config, Slot, is_literal, to_python
 
 
 def port_component(comp: Component, p: Porting) -> Component | list[Component]:
@@ -55,7 +55,7 @@ def port_component(comp: Component, p: Porting) -> Component | list[Component]:
     old = comp.name
     sym = symbols.lookup(port.target)
     comp = dataclasses.replace(comp, name=port.target, origin=comp.origin or old)
-    comp, renamed = _renamed(comp, port, sym)
+    comp, renamed = _renamed(comp, port, sym, old, p)
     comp = dataclasses.replace(comp, renamed=comp.renamed + tuple(renamed))
     comp = _unknown_args(comp, port, sym, dict((b, a) for a, b in renamed if b), p)
     ported = port.convert(comp, p) if port.convert is not None else comp
@@ -83,20 +83,37 @@ def port_component(comp: Component, p: Porting) -> Component | list[Component]:
 
 
 def _renamed(
-    comp: Component, port: Port, sym: symbols.Symbol | None
+    comp: Component, port: Port, sym: symbols.Symbol | None, old: str, p: Porting
 ) -> tuple[Component, list[tuple[str, str | None]]]:
-    """Drops first, then renames, so that a diagnostic names the config's own arg."""
+    """Drops first, then renames, so that a diagnostic names the config's own arg. A
+    dropped arg whose leaving changes nothing says why in a note; one that switches an
+    option off (false, 0, null, empty) is left out without a word; any other changes
+    what the script does, and W102 names both sides."""
     renamed: list[tuple[str, str | None]] = []
     for name in (*TF_ONLY, *port.drop):
-        if name in port.renames or comp.arg(name) is None:
+        value = comp.arg(name)
+        if name in port.renames or value is None:
             continue
-        why = TF_ONLY.get(name) or DROP_REASONS.get(name, "it has no MONAI equivalent")
-        text = to_python(comp.arg(name)) if name in TF_ONLY else None
-        shown = f" ({text!r})" if isinstance(text, str | int | float) else ""
+        renamed.append((name, None))
+        why = TF_ONLY.get(name) or DROP_REASONS.get(name)
+        literal = is_literal(value)
+        text = to_python(value) if literal else None
+        if why is None and literal and text in (False, None, 0, [], ""):
+            comp = comp.with_arg(name, None)  # an option that is off: nothing is lost
+            continue
+        shown = f" ({text!r})" if isinstance(text, str | int | float | list) else ""
+        if why is None:
+            why = f"MONAI's {port.target} has no counterpart"
+            p.ctx.diags.warning(
+                "W102",
+                comp.arg_span(name),
+                f"Clara 3.x {old}'s {name!r}{shown} has no counterpart in MONAI's "
+                f"{port.target}: the script does without it ({comp.locator})",
+                "add a transform of your own (BYOC) where it matters",
+            )
         comp = add_note(
             comp.with_arg(name, None), f"3.x arg {name!r}{shown} left out: {why}"
         )
-        renamed.append((name, None))
     common = {k: v for k, v in COMMON_RENAMES.items() if k not in port.renames}
     for before, after in {**port.renames, **common}.items():
         if comp.arg(before) is None or before == after:

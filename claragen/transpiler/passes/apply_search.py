@@ -11,9 +11,12 @@
 
 Without job values (the default job) every searched arg keeps the config's own value, so
 does every arg an `apply` names (Clara applied aliases in AutoML jobs only: `train.sh`
-trained `RandGaussianNoised(prob=0.1)` even where `prob` applies `myProb`), and a free
-first-level tag, which has no value of its own, takes its first choice. The space itself is read and
-checked once per config by `claragen.transpiler.space.read_space`.
+trained `RandGaussianNoised(prob=0.1)` even where `prob` applies `myProb`), a searched
+arg the config leaves out stays out (the class's default), and a free first-level tag,
+which has no value of its own, changes nothing, except in a list of alternatives
+(`loss`, `optimizer`: exactly one enabled), where the default job must choose: it takes
+the tag's first choice, with W101 for each component that leaves. The space itself is
+read and checked once per config by `claragen.transpiler.space.read_space`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from claragen.transpiler.ir import (
     map_components,
     to_python,
 )
+from claragen.transpiler.passes.disabled import LIST_SLOTS
 from claragen.transpiler.space import ATTR_KEY, SearchParam, SearchSpace
 
 
@@ -60,11 +64,33 @@ def default_values(config: Config, space: SearchSpace) -> dict[str, Any]:
             own.append(
                 to_python(node) if node is not None and is_literal(node) else None
             )
-        if param.kind == "tag" or any(v is None for v in own):
+        if param.kind == "tag":  # no value of its own; one only where one is needed
+            needed = set(alternatives(config))
+            chosen = any(a.name.lstrip(ATTR_KEY) in needed for a in param.args)
+            values[param.id] = first_value(param) if chosen else None
+        elif param.kind == "component" and any(v is None for v in own):
+            values[param.id] = None  # the config leaves it to the class's default
+        elif any(v is None for v in own):
             values[param.id] = first_value(param)
         else:
             values[param.id] = own if param.type == "enum" else own[0]
     return values
+
+
+def alternatives(config: Config) -> dict[str, list[str]]:
+    """Free tags that an `apply` of '@disabled' gives to the items of a list of
+    alternatives (`loss`, `optimizer`: exactly one enabled), and those items' locators.
+    Such a list needs a choice in every job; the default job takes the tag's first."""
+    out: dict[str, list[str]] = {}
+    for section, key, comp in config.components():
+        slot = config.sections[section][key]
+        if not isinstance(slot, list) or key in LIST_SLOTS:
+            continue
+        if isinstance(comp.apply, DictV):
+            for attr, alias in comp.apply.items:
+                if attr == ATTR_KEY + "disabled" and isinstance(alias, Lit):
+                    out.setdefault(str(alias.value), []).append(comp.locator)
+    return out
 
 
 def _node(value: Any, span) -> Value:
@@ -86,6 +112,7 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
     components = {c.locator: c for _, _, c in config.components()}
     changes: dict[str, dict[str, Value]] = {}  # locator -> {arg or "@disabled": value}
     aliases: dict[str, Value] = {}
+    first_tags: dict[str, tuple[str, Any]] = {}  # free tags at their first choice
     globals_ = dict(config.globals)
     searched = dict(config.searched)
 
@@ -119,7 +146,7 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                 if arg.is_attr and own is None:
                     own = Lit(comp.span, False)
                 if value is None and own is None:
-                    value = param.arg_values(first_value(param))[param.args.index(arg)]
+                    continue  # the default job: unset in the config, as Clara trained it
                 node = own if value is None else _node(value, span)
                 if not arg.is_attr:
                     node = SearchValue(node.span, arg.const, node, param.id)  # type: ignore[arg-type, union-attr]
@@ -133,8 +160,9 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                 searched[arg.name] = (arg.const, param.id)  # type: ignore[assignment]
                 node = SearchValue(node.span, arg.const, node, param.id)  # type: ignore[arg-type]
             else:  # a free tag
-                if value is None:
+                if value is None:  # the default job: a value where a choice is needed
                     value = param.arg_values(first_value(param))[param.args.index(arg)]
+                    first_tags[arg.name.lstrip(ATTR_KEY)] = (param.id, value)
                 node = _node(value, span)
             if arg.alias and picked is not None:
                 # an alias carries a value the job chose; without one (the default job)
@@ -143,6 +171,7 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
             if param.kind == "tag":
                 aliases[arg.name.lstrip(ATTR_KEY)] = node
 
+    choosing = alternatives(config)
     for locator, comp in components.items():
         if isinstance(comp.apply, DictV):
             for key, alias in comp.apply.items:
@@ -150,9 +179,24 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                 key = dict(comp.renamed).get(key, key)  # type: ignore[assignment]
                 if key is None or not _takes(comp, key):
                     continue  # an arg it does not take: read_space said so (E504)
-
+                if name in first_tags and locator not in choosing.get(name, ()):
+                    continue  # the default job: the config's own value, as Clara's
                 if isinstance(name, str) and name in aliases:
                     changes.setdefault(locator, {})[key] = aliases[name]
+                    if (
+                        key == ATTR_KEY + "disabled"
+                        and first_tags.get(name, ("", 0))[1] is True
+                    ):
+                        ctx.diags.warning(
+                            "W101",
+                            alias.span,
+                            f"{comp.class_name} ({locator}) is left out of the default "
+                            f"job: its 'disabled' applies the free tag {name!r}, which has "
+                            "no value outside a search, and the default job takes the "
+                            f"first choice of {first_tags[name][0]} (true for {name!r})",
+                            "--jobs grid compiles every choice; or give the config's "
+                            'components "disabled" values of their own',
+                        )
                     if key == ATTR_KEY + "disabled":
                         ctx.disabled_by.setdefault(locator, []).append(
                             space.param(space.aliases[name][0]).id

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +42,10 @@ from claragen.transpiler.ir import (
 from claragen.transpiler.render import docstring_line
 from claragen.transpiler.targets.evaluate import SECTION, EvalLowering
 from claragen.transpiler.targets.plain import PlainLowering
-from claragen.transpiler.targets.plain_options import add_loop_options
+from claragen.transpiler.targets.plain_options import (
+    add_loop_options,
+    search_value_text,
+)
 from claragen.transpiler.targets.plain_script import Block, Option, comment
 from claragen.transpiler.targets.stopping import saves_final
 
@@ -218,7 +220,7 @@ class EnginesMixin:
         ]
         if values:
             lines += ["", "Search values of this job (parameter id = value):"]
-            lines += [f"    {k} = {json.dumps(v)}" for k, v in values.items()]
+            lines += [f"    {k} = {search_value_text(v)}" for k, v in values.items()]
         if kind == "train":
             lines += [
                 "",

@@ -156,6 +156,7 @@ class EvalLowering(PlainLowering):
         blocks.append(model) if model else None
         val = self.section(evaluator, SECTION, "val_data_loader", "key_val_metric")
         val.labels = bool(val.metrics)
+        self.find_other_keys(blocks, val)
         if (
             self.ckpt_path is not None and not plan.loaders
         ):  # a CheckpointLoader loads it

@@ -37,7 +37,10 @@ from claragen.transpiler.ir import (
 )
 from claragen.transpiler.targets.handlers import HandlerContext, LoopPlan, lower_handler
 from claragen.transpiler.targets.plain_data import DataLowering
-from claragen.transpiler.targets.plain_metrics import MetricsLowering
+from claragen.transpiler.targets.plain_metrics import (
+    MetricsLowering,
+    keys_beyond_pred_label,
+)
 from claragen.transpiler.targets.plain_options import OptionsLowering
 from claragen.transpiler.targets.plain_script import (
     NAMES,
@@ -285,7 +288,7 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
         self, engine: Component, section: str, loader_arg: str, key_arg: str
     ) -> Section:
         inferer = engine.arg("inferer")
-        if inferer is None:
+        if inferer is None and section != "train":  # the train loop calls the model
             self.imports.add_name("monai.inferers", "SimpleInferer")
         post = engine.arg("postprocessing")
         metrics = self.metrics_of(
@@ -387,6 +390,7 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
             val = self.section(
                 evaluator, "validate", "val_data_loader", "key_val_metric"
             )
+        self.tutorial_idioms(blocks, train, val, trainer)
         key_section, key_label = "train", train.key_label or "loss"
         if val is not None and val.key_label:
             key_section, key_label = "validate", val.key_label
@@ -417,6 +421,46 @@ class PlainLowering(OptionsLowering, DataLowering, MetricsLowering):
             trainer_comment=comment(self.config, trainer.span.line, trainer.locator)[0],
             ddp=self.ddp,
         )
+
+    def tutorial_idioms(
+        self,
+        blocks: list[Block],
+        train: Section,
+        val: Section | None,
+        trainer: Component,
+    ) -> None:
+        """The loop as MONAI's tutorials write it: the model called on the inputs where
+        the trainer's inferer is a plain SimpleInferer (which does just that), and only
+        the prediction and the label decollated where nothing else of the batch is read.
+        """
+        for sec in (train, val):
+            if sec is not None:
+                self.find_other_keys(blocks, sec)
+        value = trainer.arg("inferer")
+        comp = self.slot(value) if isinstance(value, Ref) else value
+        if value is None:
+            train.inferer, train.simple_inferer = "", "the trainer's default inferer"
+        elif (isinstance(comp, Component) and comp.path is None and not comp.args
+              and comp.class_name == "SimpleInferer"):  # fmt: skip
+            name = train.inferer
+            others = [b.code for b in blocks if b.target != name] + [
+                val.inferer if val else ""]  # fmt: skip
+            if not any(name in code for code in others):
+                blocks[:] = [b for b in blocks if b.target != name]
+                train.inferer = ""
+                train.simple_inferer = (
+                    f"line {comp.span.line} {comp.locator}: SimpleInferer"
+                )
+                if not any("SimpleInferer" in code for code in others):
+                    self.imports.discard_name("monai.inferers", "SimpleInferer")
+
+    def find_other_keys(self, blocks: list[Block], sec: Section) -> None:
+        """What a section's post-transforms and metrics read of the batch."""
+        post = next((b for b in blocks if b.target == sec.post), None)
+        if sec.post is not None and post is None:
+            sec.other_keys = ["?"]  # a post-processing the script does not build
+        else:
+            sec.other_keys = keys_beyond_pred_label(post, sec.metrics)
 
     def handlers(self, value: Value | None) -> list[Component]:
         if value is None:

@@ -5,7 +5,7 @@
                          "args": {"include_background": false}}
     -> Metric(var="val_key_metric", label="val_mean_dice",
               code='DiceMetric(reduction="mean", include_background=False)',
-              inputs='from_engine(["pred", "label"])(items)')
+              inputs=None)  # each case's "pred" and "label": y_pred=, y=
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from claragen.transpiler.diagnostics import Diagnostics
 from claragen.transpiler.emit import Emitter, Imports, literal_node
 from claragen.transpiler.ir import Component, DictV, ListV, Lit, Ref, Slot, Value
 from claragen.transpiler.targets.metrics import METRICS
-from claragen.transpiler.targets.plain_script import SECTION_PREFIX, Metric
+from claragen.transpiler.targets.plain_script import SECTION_PREFIX, Block, Metric
 
 
 class MetricsLowering:
@@ -27,6 +27,7 @@ class MetricsLowering:
     imports: Imports
     emitter: Emitter
     slot: Callable[[Ref], Slot | None]
+    ref_name: Callable[[Ref], str]
     note: Callable[[Component], list[str]]
 
     def metric(self, comp: Component, section: str, var: str) -> Metric | None:
@@ -56,9 +57,9 @@ class MetricsLowering:
                 )
         self.imports.add_name("monai.metrics", rule.metric)
         code = ast.unparse(ast.Call(ast.Name(rule.metric), [], keywords))
+        inputs: str | None = None  # each case's "pred" and "label"
         if transform is None:
-            self.imports.add_name("monai.handlers", "from_engine")
-            inputs = 'from_engine(["pred", "label"])(items)'
+            pass
         elif isinstance(transform, Lit | ListV | DictV):  # data: nothing to call
             self.diags.error(
                 "E602",
@@ -69,8 +70,11 @@ class MetricsLowering:
             )
             inputs = "()"
         else:
-            call = ast.Call(self.emitter.node(transform), [ast.Name("items")], [])
-            inputs = ast.unparse(call)
+            # from_engine(["pred", "label"]) is what the loop gives a metric by default
+            # (looked at without importing what it names)
+            if not _reads_pred_label(Emitter(Imports(), self.ref_name).node(transform)):
+                call = ast.Call(self.emitter.node(transform), [ast.Name("items")], [])
+                inputs = ast.unparse(call)
         label = comp.attr("log_label")
         label_text = str(label.value) if isinstance(label, Lit) else var
         notes = self.note(comp) + ([rule.note] if rule.note else [])
@@ -94,6 +98,55 @@ class MetricsLowering:
                 if metric:
                     metrics.append(metric)
         return metrics
+
+
+PRED_LABEL = frozenset({"pred", "label"})
+FROM_ENGINE = {"from_engine", "monai.handlers.from_engine"}
+
+
+def _reads_pred_label(node: ast.expr) -> bool:
+    """Whether an output_transform is MONAI's `from_engine(["pred", "label"])` (with
+    first=False, its default), which gives what the loop gives a metric by default: each
+    case's "pred" and "label"."""
+    if not (isinstance(node, ast.Call) and ast.unparse(node.func) in FROM_ENGINE):
+        return False
+    try:
+        args = [ast.literal_eval(a) for a in node.args]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+    except ValueError:
+        return False
+    if len(args) > 2 or None in kwargs:
+        return False
+    bound = dict(zip(("keys", "first"), args, strict=False)) | kwargs
+    return set(bound) <= {"keys", "first"} and bound.get("keys") in (
+        ["pred", "label"], ("pred", "label")) and bound.get("first", False) is False  # fmt: skip
+
+
+def keys_beyond_pred_label(post: Block | None, metrics: list[Metric]) -> list[str]:
+    """The strings that the post-transforms and metric inputs name besides "pred" and
+    "label", any of which may be a key of the batch; ["?"] when a part is not known (a
+    transform of the user's own, a post-processing the script does not build). Where
+    there are none, the loop decollates the prediction and the label only."""
+    named: set[str] = set()
+    if post is not None:
+        if post.items is not None and any(i.name is None for i in post.items):
+            return ["?"]
+        for code in [i.code for i in post.items] if post.items else [post.code]:
+            named |= _strings(code)
+    for metric in metrics:
+        named |= _strings(metric.inputs or "")
+    return sorted(named - PRED_LABEL)
+
+
+def _strings(code: str) -> set[str]:
+    if not code:
+        return set()
+    try:
+        tree = ast.parse(code, mode="eval")
+    except SyntaxError:
+        return {"?"}
+    return {n.value for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)}  # fmt: skip
 
 
 def _data_text(value: Value) -> str:

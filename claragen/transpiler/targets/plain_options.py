@@ -523,7 +523,7 @@ class OptionsLowering:
         ]
         if values:
             lines += ["", "Search values of this job (parameter id = value):"]
-            lines += [f"    {k} = {json.dumps(v)}" for k, v in values.items()]
+            lines += [f"    {k} = {search_value_text(v)}" for k, v in values.items()]
         lines += [
             "",
             "Run:",
@@ -550,3 +550,9 @@ class OptionsLowering:
 def _disabled(value: Value) -> bool:
     flag = value.get("disabled") if isinstance(value, DictV) else None
     return isinstance(flag, Lit) and flag.value is True
+
+
+def search_value_text(value: Any) -> str:
+    """A job's value of a search parameter, as its docstring shows it; None: the default
+    job leaves the config as it is there (an arg it leaves out, a free tag)."""
+    return "(the config's own)" if value is None else json.dumps(value)

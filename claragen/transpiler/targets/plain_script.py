@@ -72,7 +72,9 @@ class Metric:
     var: str
     label: str
     code: str
-    inputs: str  # expression applied to the decollated, post-processed items
+    # the output_transform applied to the decollated, post-processed items; None: the
+    # metric reads each item's "pred" and "label" (y_pred=, y=)
+    inputs: str | None
 
 
 @dataclass
@@ -104,6 +106,17 @@ class Section:
     amp: str
     comment: str
     labels: bool = True  # whether batches carry labels (inference has none)
+    # what the post-transforms and metrics name besides the prediction and the label
+    # (plain_metrics.keys_beyond_pred_label); none: the loop decollates those two, not the
+    # whole batch (images and their metadata)
+    other_keys: list[str] = field(default_factory=lambda: ["?"])
+    # the trainer's inferer is a plain SimpleInferer: the loop calls the model (inferer
+    # is then ""), and this says where the config named it
+    simple_inferer: str = ""
+
+    @property
+    def pred_label_only(self) -> bool:
+        return not self.other_keys
 
 
 @dataclass
@@ -122,7 +135,7 @@ class FastLoop:
     amp_dtype: bool = False  # autocast in bfloat16 where the GPU has it (amp_dtype())
     # the loaders whose data is on the device (device-cache)
     device_loaders: list[str] = field(default_factory=list)
-    light_decollate: bool = False  # train metrics decollate pred and label only
+    batched_metrics: bool = False  # train metrics decollate pred and label only
     cache_estimate: bool = False  # cache_device_for(): the device cache, if it fits
     # --override-determinism: a rewrite may replace the config's determinism settings
     override_determinism: bool = False

@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 
-import monai
 import torch
 from monai.data import DataLoader, Dataset, decollate_batch, load_decathlon_datalist
 from monai.handlers.utils import write_metrics_reports
@@ -163,15 +162,14 @@ def validate(model, loader, inferer, postprocessing, metrics, device, amp, repor
     model.eval()
     with torch.no_grad():
         for batch in loader:
-            batch["image"] = batch["image"].to(device)
-            batch["label"] = batch["label"].to(device)
+            images, labels = batch["image"].to(device), batch["label"].to(device)
             with torch.autocast(device.type, enabled=amp):
-                batch["pred"] = inferer(batch["image"], model)
-            items = [postprocessing(item) for item in decollate_batch(batch)]
-            metrics["val_mean_dice"](
-                *monai.handlers.from_engine(["pred", "label"])(items)
-            )
-            metrics["val_acc"](*monai.handlers.from_engine(["pred", "label"])(items))
+                preds = inferer(images, model)
+            outputs = decollate_batch({"pred": preds, "label": labels})
+            items = [postprocessing(i) for i in outputs]
+            y_pred, y = [i["pred"] for i in items], [i["label"] for i in items]
+            metrics["val_mean_dice"](y_pred=y_pred, y=y)
+            metrics["val_acc"](y_pred=y_pred, y=y)
             if report is not None:
                 report["images"] += [
                     str(f) for f in batch["image"].meta["filename_or_obj"]

@@ -272,12 +272,21 @@ class StopOnSignal:
     """SIGTERM or Ctrl-C (SIGINT) only sets `signum`: the training loop reads it after
     each iteration and stops there, saves its checkpoints, writes result.json and exits
     with 128 + signum (143 for SIGTERM, 130 for Ctrl-C). A second signal ends the script
-    at once; the files it writes atomically stay whole."""
+    at once; the files it writes atomically stay whole. The workers of the `loaders` leave
+    both signals to the loop (quiet_worker) and end with the script (end_workers)."""
 
-    def __init__(self):
+    def __init__(self, *loaders):
         self.signum = None
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self.handle)
+        for loader in loaders:
+            loader.worker_init_fn = functools.partial(
+                quiet_worker, loader.worker_init_fn
+            )
+        if (
+            loaders
+        ):  # registered after multiprocessing's exit function, it runs before it
+            atexit.register(end_workers)
 
     def handle(self, signum, frame):
         self.signum = signum
@@ -599,11 +608,7 @@ def main(argv=None):
     # target has no --resume: going on would need the engines' own state (ignite's epoch
     # and iteration, each CheckpointSaver's record of its best checkpoint) saved with the
     # model; the plain target (--target plain) resumes.
-    stop = StopOnSignal()
-    for loader in (trainer.data_loader, evaluator.data_loader):
-        loader.worker_init_fn = functools.partial(quiet_worker, loader.worker_init_fn)
-    # registered after multiprocessing's own exit function (torch's), so it runs before it
-    atexit.register(end_workers)
+    stop = StopOnSignal(trainer.data_loader, evaluator.data_loader)
 
     @trainer.on(Events.ITERATION_COMPLETED)
     def stop_on_signal(engine):

@@ -47,10 +47,9 @@ off.
   (numerics: 16-bit rounding on the GPU: the loss curve differs from float32's, the
   accuracy reached agrees within training noise; none on the CPU).
 
-- batched-metrics: the train metrics decollate the prediction and the label only,
-  not the images, and compute on whole batches.
-  Why: no per-iteration split and copy of the input images, one metric call a batch
-  (exact).
+- batched-metrics: the train metrics compute on whole batches: the cases' inputs are
+  stacked.
+  Why: one metric call a batch, not one a case (exact).
 
 - sw-batch-size: not applied: the config's sw_batch_size=4 is kept.
 """
@@ -68,7 +67,6 @@ import stat
 import sys
 import time
 
-import monai
 import torch
 from monai.data import (
     CacheDataset,
@@ -76,7 +74,7 @@ from monai.data import (
     decollate_batch,
     load_decathlon_datalist,
 )
-from monai.inferers import SimpleInferer, SlidingWindowInferer
+from monai.inferers import SlidingWindowInferer
 from monai.losses import FocalLoss
 from monai.metrics import ConfusionMatrixMetric, DiceMetric
 from monai.networks.nets import UNet
@@ -139,7 +137,6 @@ def main(argv=None):
     own_folder(args.mmar_ckpt_dir)
     set_determinism(seed=SEED)
     torch.backends.cudnn.benchmark = False
-    start_time = time.time()
 
     # --optimize device-cache: the cache on the device if it fits, else on the host
     train_cache_device = cache_device_for(
@@ -294,9 +291,6 @@ def main(argv=None):
         optimizer=optimizer, step_size=5000, gamma=0.1
     )
 
-    # line 159 train.inferer
-    train_inferer = SimpleInferer()
-
     # line 263 validate.inferer
     val_inferer = SlidingWindowInferer(
         roi_size=args.roi_size, sw_batch_size=4, overlap=0.5
@@ -332,10 +326,8 @@ def main(argv=None):
         "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
     }
 
-    # line 184 train.handlers[3]
-    # line 192 train.handlers[4]
-    # line 268 validate.handlers[0]
-    # line 273 validate.handlers[1]
+    # line 184 train.handlers[3], line 192 train.handlers[4],
+    # line 268 validate.handlers[0], line 273 validate.handlers[1]
     writer = SummaryWriter(log_dir=args.mmar_ckpt_dir)
 
     # line 217 train.trainer: the training loop.
@@ -345,87 +337,58 @@ def main(argv=None):
     scaler = torch.amp.GradScaler(
         device.type, enabled=train_amp and amp_dtype(device) == torch.float16
     )
-    history, iteration_losses = [], []
-    best_value, best_epoch = None, None
-    global_step = 0
-
-    # resume.pt: all that the loop needs to go on where a stopped run left off (--resume),
-    # saved after each epoch. The config's CheckpointSavers keep what the config asks for;
-    # none holds the scaler, the best value or the history. The random augmentations
-    # after a resume are not those the stopped run would have drawn.
-    resume_path = os.path.join(args.mmar_ckpt_dir, "resume.pt")
-    resume_objects = {
-        "model": model,
-        "optimizer": optimizer,
-        "lr_scheduler": lr_scheduler,
-        "scaler": scaler,
-    }
-    start_epoch = 1
-    if args.resume and own_file(resume_path):
-        resume = torch.load(resume_path, map_location=device, weights_only=True)
-        for name, obj in resume_objects.items():
-            obj.load_state_dict(resume[name])
-        start_epoch = resume["epoch"] + 1
-        best_value, best_epoch = resume["best_value"], resume["best_epoch"]
-        history, iteration_losses = resume["history"], resume["iteration_losses"]
-        global_step = resume["global_step"]
-        start_time -= resume["wall_time_s"]
-        log.info(
-            f"Resuming from {resume_path}: {resume['epoch']} of {args.epochs} epochs done"
-        )
-    elif args.resume:
-        log.info(f"No {resume_path} to resume from: training from the start")
-    # progress.jsonl: a line per epoch (see append_progress); a fresh run starts it again.
-    progress_path = os.path.join(args.mmar_ckpt_dir, "progress.jsonl")
-    if start_epoch == 1:
-        remove_file(progress_path)
+    # The epochs' values, the best key metric, resume.pt and progress.jsonl (RunRecord).
+    run = RunRecord(
+        args.mmar_ckpt_dir,
+        args.epochs,
+        {
+            "model": model,
+            "optimizer": optimizer,
+            "lr_scheduler": lr_scheduler,
+            "scaler": scaler,
+        },
+    )
+    run.start(args.resume, device)
 
     # SIGTERM or Ctrl-C: stop after the current iteration (see StopOnSignal).
-    stop = StopOnSignal()
-    for loader in (train_loader, val_loader):
-        loader.worker_init_fn = functools.partial(quiet_worker, loader.worker_init_fn)
-    # registered after multiprocessing's own exit function (torch's), so it runs before it
-    atexit.register(end_workers)
+    stop = StopOnSignal(train_loader, val_loader)
     interrupted = False
-    for epoch in range(start_epoch, args.epochs + 1):
+    for epoch in range(run.start_epoch, args.epochs + 1):
         # (a signal while the last epoch validated or saved)
         interrupted = stop.requested()
         if interrupted:
             break
-        epoch_start = time.time()
         model.train()
         epoch_loss, steps = 0.0, 0
         for batch in train_loader:
             steps += 1
-            global_step += 1
-            inputs = batch["image"].to(device, non_blocking=True)
-            labels = batch["label"].to(device, non_blocking=True)
+            inputs, labels = batch["image"].to(device, non_blocking=True), batch[
+                "label"
+            ].to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(
                 device.type, enabled=train_amp, dtype=amp_dtype(device)
             ):
-                preds = train_inferer(inputs, model)
+                preds = model(inputs)  # line 159 train.inferer: SimpleInferer
                 loss = loss_function(preds, labels)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
             loss_value = loss.item()
             epoch_loss += loss_value
-            iteration_losses.append(loss_value)
+            run.iteration_losses.append(loss_value)
             log.info(
                 f"Epoch {epoch}/{args.epochs}, iteration {steps}/{len(train_loader)}: "
                 f"train_loss {loss_value:.4f}"
             )
-            writer.add_scalar("train_loss", loss_value, global_step)
-            with torch.no_grad():
-                # --optimize batched-metrics: pred and label only, metrics on batches
-                scored = {"pred": preds.detach(), "label": labels}
-                items = [
-                    train_post_transforms(item) for item in decollate_batch(scored)
-                ]
-                train_metrics["train_acc"](
-                    *batched(monai.handlers.from_engine(["pred", "label"])(items))
-                )
+            writer.add_scalar("train_loss", loss_value, len(run.iteration_losses))
+            outputs = decollate_batch({"pred": preds.detach(), "label": labels})
+            items = [train_post_transforms(i) for i in outputs]
+            # --optimize batched-metrics: the cases of a batch stacked, one metric call a batch
+            y_pred, y = batched(
+                [[i["pred"] for i in items], [i["label"] for i in items]]
+            )
+            train_metrics["train_acc"](y_pred=y_pred, y=y)
             interrupted = stop.requested()
             if interrupted:
                 break
@@ -440,24 +403,16 @@ def main(argv=None):
 
         # line 165 train.handlers[1] ValidationHandler
         if epoch % args.val_interval == 0:
-            record.update(
-                validate(
-                    model,
-                    val_loader,
-                    val_inferer,
-                    val_post_transforms,
-                    val_metrics,
-                    device,
-                    val_amp,
-                )
+            record |= validate(
+                model,
+                val_loader,
+                val_inferer,
+                val_post_transforms,
+                val_metrics,
+                device,
+                val_amp,
             )
-
-        history.append(record)
-        improved = KEY_METRIC in record and (
-            best_value is None or record[KEY_METRIC] > best_value
-        )
-        if improved:
-            best_value, best_epoch = record[KEY_METRIC], epoch
+        improved = run.add_epoch(record)
 
         # line 169 train.handlers[2] CheckpointSaver
         if epoch % 400 == 0:
@@ -477,30 +432,7 @@ def main(argv=None):
                 os.path.join(args.mmar_ckpt_dir, "model.pt"),
                 {"model": model, "train_conf": TRAIN_CONF},
             )
-
-        # resume.pt (see above), after this epoch's other checkpoints.
-        save_checkpoint(
-            resume_path,
-            {
-                **resume_objects,
-                "epoch": epoch,
-                "best_value": best_value,
-                "best_epoch": best_epoch,
-                "history": history,
-                "iteration_losses": iteration_losses,
-                "global_step": global_step,
-                "wall_time_s": time.time() - start_time,
-            },
-        )
-        # progress.jsonl, after resume.pt: an epoch it lists is one --resume does not redo.
-        append_progress(
-            progress_path,
-            epoch,
-            args.epochs,
-            time.time() - epoch_start,
-            optimizer.param_groups[0]["lr"],
-            {k: v for k, v in record.items() if k != "epoch"},
-        )
+        run.save(optimizer.param_groups[0]["lr"])  # resume.pt and progress.jsonl
         log.info(
             f"Epoch {epoch}/{args.epochs}: "
             + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch")
@@ -520,24 +452,11 @@ def main(argv=None):
         },
     )
     writer.close()
-
-    result = {
-        "key_metric": KEY_METRIC,
-        "direction": "maximize",  # which way the key metric is better
-        "best_value": best_value,
-        "best_epoch": best_epoch,
-        "values": [r.get(KEY_METRIC) for r in history],
-        "epochs": history,
-        "iteration_losses": iteration_losses,
-        "interrupted": interrupted,
-        "wall_time_s": time.time() - start_time,
-    }
-    write_json(os.path.join(args.mmar_ckpt_dir, "result.json"), result)
-    log.info(f"{KEY_METRIC}: best {best_value} at epoch {best_epoch}")
+    result = run.result(interrupted)
     if interrupted:
         again = sys.argv if args.resume else [*sys.argv, "--resume"]
         log.warning(
-            f"Interrupted by {signal.Signals(stop.signum).name} after {len(history)} of "
+            f"Interrupted by {signal.Signals(stop.signum).name} after {len(run.history)} of "
             f"{args.epochs} epochs. Go on with: python {shlex.join(again)}"
         )
         sys.exit(128 + stop.signum)
@@ -552,15 +471,16 @@ def validate(model, loader, inferer, postprocessing, metrics, device, amp):
     model.eval()
     with torch.no_grad():
         for batch in loader:
-            batch["image"] = batch["image"].to(device, non_blocking=True)
-            batch["label"] = batch["label"].to(device, non_blocking=True)
+            images, labels = batch["image"].to(device, non_blocking=True), batch[
+                "label"
+            ].to(device, non_blocking=True)
             with torch.autocast(device.type, enabled=amp, dtype=amp_dtype(device)):
-                batch["pred"] = inferer(batch["image"], model)
-            items = [postprocessing(item) for item in decollate_batch(batch)]
-            metrics["val_mean_dice"](
-                *monai.handlers.from_engine(["pred", "label"])(items)
-            )
-            metrics["val_acc"](*monai.handlers.from_engine(["pred", "label"])(items))
+                preds = inferer(images, model)
+            outputs = decollate_batch({"pred": preds, "label": labels})
+            items = [postprocessing(i) for i in outputs]
+            y_pred, y = [i["pred"] for i in items], [i["label"] for i in items]
+            metrics["val_mean_dice"](y_pred=y_pred, y=y)
+            metrics["val_acc"](y_pred=y_pred, y=y)
     return {label: metric_value(metric) for label, metric in metrics.items()}
 
 
@@ -751,12 +671,21 @@ class StopOnSignal:
     """SIGTERM or Ctrl-C (SIGINT) only sets `signum`: the training loop reads it after
     each iteration and stops there, saves its checkpoints, writes result.json and exits
     with 128 + signum (143 for SIGTERM, 130 for Ctrl-C). A second signal ends the script
-    at once; the files it writes atomically stay whole."""
+    at once; the files it writes atomically stay whole. The workers of the `loaders` leave
+    both signals to the loop (quiet_worker) and end with the script (end_workers)."""
 
-    def __init__(self):
+    def __init__(self, *loaders):
         self.signum = None
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self.handle)
+        for loader in loaders:
+            loader.worker_init_fn = functools.partial(
+                quiet_worker, loader.worker_init_fn
+            )
+        if (
+            loaders
+        ):  # registered after multiprocessing's exit function, it runs before it
+            atexit.register(end_workers)
 
     def handle(self, signum, frame):
         self.signum = signum
@@ -786,6 +715,98 @@ def end_workers():
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for child in multiprocessing.active_children():
         child.kill()
+
+
+class RunRecord:
+    """What the training loop keeps of the run beside the model: each epoch's values, the
+    best value of the key metric and its epoch, every iteration's loss. After each epoch
+    it saves resume.pt, all that --resume needs to go on where a stopped run left off
+    (the config's CheckpointSavers keep what the config asks for, and none holds the
+    scaler, the best value or the history), then appends the epoch to progress.jsonl: an
+    epoch listed there is one --resume does not redo. The random augmentations after a
+    resume are not those the stopped run would have drawn."""
+
+    def __init__(self, folder, epochs, objects):
+        self.resume_path = os.path.join(folder, "resume.pt")
+        self.progress_path = os.path.join(folder, "progress.jsonl")
+        self.result_path = os.path.join(folder, "result.json")
+        self.epochs, self.objects = epochs, objects
+        self.history, self.iteration_losses = [], []
+        self.best_value, self.best_epoch = None, None
+        self.start_epoch = 1
+        self.start_time = self.saved_at = time.time()
+
+    def start(self, resume, device):
+        """Before the first epoch: with --resume (`resume`), load resume.pt if there is
+        one; a fresh run starts progress.jsonl again."""
+        if resume and own_file(self.resume_path):
+            state = torch.load(self.resume_path, map_location=device, weights_only=True)
+            for name, obj in self.objects.items():
+                obj.load_state_dict(state[name])
+            self.start_epoch = state["epoch"] + 1
+            self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
+            self.history = state["history"]
+            self.iteration_losses = state["iteration_losses"]
+            self.start_time -= state["wall_time_s"]
+            log.info(
+                f"Resuming from {self.resume_path}: {state['epoch']} of {self.epochs} "
+                "epochs done"
+            )
+        elif resume:
+            log.info(f"No {self.resume_path} to resume from: training from the start")
+        if self.start_epoch == 1:
+            remove_file(self.progress_path)
+        self.saved_at = time.time()
+
+    def add_epoch(self, record):
+        """Keep an epoch's values; return whether its key metric is the best so far."""
+        self.history.append(record)
+        value = record.get(KEY_METRIC)
+        improved = value is not None and (
+            self.best_value is None or value > self.best_value
+        )
+        if improved:
+            self.best_value, self.best_epoch = record[KEY_METRIC], record["epoch"]
+        return improved
+
+    def save(self, lr):
+        """After the epoch's other checkpoints: resume.pt, then its progress.jsonl line."""
+        record = self.history[-1]
+        save_checkpoint(
+            self.resume_path,
+            {
+                **self.objects,
+                "epoch": record["epoch"],
+                "best_value": self.best_value,
+                "best_epoch": self.best_epoch,
+                "history": self.history,
+                "iteration_losses": self.iteration_losses,
+                "wall_time_s": time.time() - self.start_time,
+            },
+        )
+        epoch_s, self.saved_at = time.time() - self.saved_at, time.time()
+        metrics = {k: v for k, v in record.items() if k != "epoch"}
+        append_progress(
+            self.progress_path, record["epoch"], self.epochs, epoch_s, lr, metrics
+        )
+
+    def result(self, interrupted):
+        """result.json: the key metric, its best value and epoch, each epoch's values,
+        the iteration losses and the wall time; also returned."""
+        result = {
+            "key_metric": KEY_METRIC,
+            "direction": "maximize",  # which way the key metric is better
+            "best_value": self.best_value,
+            "best_epoch": self.best_epoch,
+            "values": [r.get(KEY_METRIC) for r in self.history],
+            "epochs": self.history,
+            "iteration_losses": self.iteration_losses,
+            "interrupted": interrupted,
+            "wall_time_s": time.time() - self.start_time,
+        }
+        write_json(self.result_path, result)
+        log.info(f"{KEY_METRIC}: best {self.best_value} at epoch {self.best_epoch}")
+        return result
 
 
 def save_checkpoint(path, objects):
