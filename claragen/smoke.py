@@ -282,6 +282,11 @@ def smoke(config: Path, env: Path | None = None, sets: tuple = (),
         run_env, stood = _environment(root, configs, comp.mmar_root, stand_ins)  # type: ignore[arg-type]
         train_model = comp.train_models.get("J0001")
         job = manifest["jobs"][0]
+        if job.get("script") is None:  # a bundle: configs that MONAI's runner reads
+            return SmokeResult(
+                False, "compile", f"the {job.get('target')} target writes no train.py to "
+                "run; smoke the config with --target plain or engines (a bundle runs "
+                "with python -m monai.bundle run --config_file configs/train.json)")  # fmt: skip
         result = _train(root, out / job.get("fast", job["script"]), config_ir, run_env,
                         train_model)  # fmt: skip
         if optimize:

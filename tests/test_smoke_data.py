@@ -43,3 +43,20 @@ def test_the_volumes_have_the_spacing_the_config_resamples_to(tmp_path):
     assert voxel_size(config, 3) == [1.5, 1.5, 2.0]
     assert voxel_size(config, 2) == [1.5, 1.5, 1.0]
     assert voxel_size(run_passes(tmp_path / "b", minimal()), 3) == [1.0, 1.0, 1.0]
+
+
+def test_smoke_of_a_bundle_says_what_to_run_instead(tmp_path):
+    """The bundle target writes configs, no train.py: smoke says so (it raised a
+    TypeError with a traceback; found by the attack on issue 28)."""
+    from typer.testing import CliRunner
+
+    from claragen.cli import app
+    from tests.conftest import EXAMPLE
+
+    result = CliRunner().invoke(
+        app,
+        ["smoke", str(EXAMPLE / "config" / "config_train.json"), "--target", "bundle"],
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "the bundle target writes no train.py to run" in result.output
+    assert result.exit_code != 0

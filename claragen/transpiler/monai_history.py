@@ -14,8 +14,8 @@ CLASS_RENAMES: dict[
     "AddChannel": ("EnsureChannelFirst", (("channel_dim", "no_channel"),), ()),
     "AsChannelFirstd": ("EnsureChannelFirstd", (("channel_dim", -1),), ()),
     "AsChannelFirst": ("EnsureChannelFirst", (("channel_dim", -1),), ()),
-    "SplitChanneld": ("SplitDimd", (), ()),
-    "SplitChannel": ("SplitDim", (), ()),
+    "SplitChanneld": ("SplitDimd", (), (("channel_dim", "dim"),)),
+    "SplitChannel": ("SplitDim", (), (("channel_dim", "dim"),)),
     "LoadNiftid": ("LoadImaged", (), ()),
     "LoadNifti": ("LoadImage", (), ()),
     "LoadNumpyd": ("LoadImaged", (("reader", "NumpyReader"),), ()),
@@ -50,6 +50,9 @@ _AS_DISCRETE = {
     "n_classes": ("0.8", "to_onehot=<number of classes>"),
 }
 FORMER_ARGS: dict[str, dict[str, tuple[str, str]]] = {
+    # any class: `dimensions` became `spatial_dims` (MONAI 0.8), which a config that
+    # gives both has already
+    "*": {"dimensions": ("0.8", "spatial_dims alone (the config gives both)")},
     "AsDiscrete": _AS_DISCRETE,
     "AsDiscreted": _AS_DISCRETE,
     "PatchWSIDataset": {
@@ -57,6 +60,13 @@ FORMER_ARGS: dict[str, dict[str, tuple[str, str]]] = {
         "grid_shape": ("0.8", "a GridSplitd(grid=...) transform after the read"),
         "image_reader_name": ("0.8", "reader=<backend>, e.g. reader='cuCIM'"),
     },
+}
+
+
+# Args of MONAI 0.8 that today's classes dropped because what they chose is now always
+# so: left out, with a note (migrate.dropped_no_ops). arg -> what is now always so.
+NO_OPS: dict[str, str] = {
+    "as_tensor_output": "MONAI 0.9+: every transform returns tensors",
 }
 
 

@@ -23,12 +23,17 @@ import dataclasses
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.ir import Component, Config, Value, map_components, map_config
+from claragen.transpiler.monai_history import CLASS_RENAMES, REMOVED
 
 
 def canonical_component(comp: Component) -> Component:
     if comp.path is not None:
         module, _, name = comp.path.rpartition(".")
         own = symbols.canonical(name)
+        if module.split(".")[0] == "monai" and own in CLASS_RENAMES.keys() | REMOVED:
+            # a class MONAI removed, by its path: named as by "name", for the migration
+            return dataclasses.replace(comp, name=own, path=None,
+                                       origin=comp.origin or comp.path)  # fmt: skip
         if own == name or symbols.lookup_path(comp.path) is None:
             return comp
         return dataclasses.replace(

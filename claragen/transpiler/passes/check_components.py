@@ -58,16 +58,19 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
     """Every arg is a parameter of the real signature; transforms get their required
     args; a string given for a number is a warning."""
     numeric = dict(sym.numeric)
-    former = FORMER_ARGS.get(sym.name, {})
+    former = {**FORMER_ARGS["*"], **FORMER_ARGS.get(sym.name, {})}
+    was = f", the config's {comp.origin}" if comp.origin else ""
     for key, value in comp.args:
         if key in former and key not in (sym.params or ()):
             version, replaced = former[key]
+            fate = ("would take it through **kwargs and do nothing with it"
+                    if sym.varkw else "does not take it")  # fmt: skip
             ctx.diags.error(
                 "E401",
                 comp.arg_span(key),
-                f"{comp.class_name} takes no argument {key!r} ({sym.module}.{sym.name}): "
-                f"it was MONAI {version}'s, and today's {sym.name} would take it through "
-                f"**kwargs and do nothing with it ({comp.locator})",
+                f"{comp.class_name} takes no argument {key!r} ({sym.module}.{sym.name}"
+                f"{was}): it was MONAI {version}'s, and today's {sym.name} {fate} "
+                f"({comp.locator})",
                 f"write {replaced}",
             )
         elif not sym.accepts(key):
@@ -76,7 +79,7 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
                 "E401",
                 comp.arg_span(key),
                 f"{comp.class_name} takes no argument {key!r}{sent} "
-                f"({sym.module}.{sym.name})",
+                f"({sym.module}.{sym.name}{was})",
                 did_you_mean(key, sym.names()),
             )
         elif key in numeric and (text := _text(value)) is not None:

@@ -28,7 +28,12 @@ from claragen.transpiler.ir import (
     read_variable,
     walk,
 )
-from claragen.transpiler.monai_history import CHANGED_DEFAULTS, CLASS_RENAMES, REMOVED
+from claragen.transpiler.monai_history import (
+    CHANGED_DEFAULTS,
+    CLASS_RENAMES,
+    NO_OPS,
+    REMOVED,
+)
 
 Rule = Callable[[Component], Component]
 
@@ -83,6 +88,16 @@ def dimensions_to_spatial_dims(comp: Component) -> Component:
     return _note(comp, "dimensions -> spatial_dims")
 
 
+def dropped_no_ops(comp: Component) -> Component:
+    """An arg of MONAI 0.8 that chose what today's class always does (NO_OPS): left
+    out, with a note, where the class no longer takes it."""
+    sym = symbols.lookup(comp.class_name)
+    for arg, why in NO_OPS.items():
+        if comp.arg(arg) is not None and sym is not None and arg not in sym.params:
+            comp = _note(comp.with_arg(arg, None), f"{arg} left out ({why})")
+    return comp
+
+
 def _flags(value: Value | None) -> list[bool] | None:
     """`True` -> [True]; `[true, false]` (one per key) -> [True, False]; else None."""
     if isinstance(value, Lit) and isinstance(value.value, bool):
@@ -122,9 +137,13 @@ def as_discrete_n_classes(comp: Component) -> Component:
     assert onehot is not None
     if isinstance(onehot, Lit):
         count: Value = n_classes
-    else:
-        count = ListV(onehot.span, tuple(n_classes if f else Lit(onehot.span, None)
-                                          for f in flags))  # fmt: skip
+    else:  # per key, with one class count or one per key
+        counts = (list(n_classes.items) if isinstance(n_classes, ListV)
+                  else [n_classes] * len(flags))  # fmt: skip
+        if len(counts) != len(flags):
+            return comp.with_arg("n_classes", n_classes)  # E401 says what replaced it
+        count = ListV(onehot.span, tuple(c if f else Lit(onehot.span, None)
+                                          for f, c in zip(flags, counts, strict=True)))  # fmt: skip
     comp = comp.with_arg("to_onehot", count)
     return _note(comp, "to_onehot=True, n_classes=N -> to_onehot=N")
 
@@ -135,12 +154,26 @@ def as_discrete_threshold(comp: Component) -> Component:
     thresh = comp.arg("logit_thresh")
     if flag is None and thresh is None:
         return comp
+    flags = _flags(flag) if flag is not None else [False]
+    if flags is None:  # computed: E401 says what replaced it
+        return comp
     comp = comp.with_arg("threshold_values", None).with_arg("logit_thresh", None)
-    if isinstance(flag, Lit) and flag.value is True:
-        value = thresh if thresh is not None else Lit(comp.span, 0.5)
-        comp = comp.with_arg("threshold", value)
+    if not any(flags):
+        return _note(
+            comp, "threshold_values/logit_thresh dropped (thresholding was off)"
+        )
+    span = flag.span if flag is not None else comp.span
+    default = Lit(span, 0.5)  # MONAI 0.8's logit_thresh
+    if isinstance(flag, Lit):  # one for every key
+        comp = comp.with_arg("threshold", thresh if thresh is not None else default)
         return _note(comp, "threshold_values=True, logit_thresh=t -> threshold=t")
-    return _note(comp, "threshold_values/logit_thresh dropped (thresholding was off)")
+    per_key = (list(thresh.items) if isinstance(thresh, ListV)
+               else [thresh or default] * len(flags))  # fmt: skip
+    if len(per_key) != len(flags):
+        return comp.with_arg("threshold_values", flag)  # E401 says what replaced it
+    comp = comp.with_arg("threshold", ListV(span, tuple(
+        t if f else Lit(span, None) for f, t in zip(flags, per_key, strict=True))))  # fmt: skip
+    return _note(comp, "threshold_values/logit_thresh per key -> threshold per key")
 
 
 def changed_defaults(comp: Component) -> Component:
@@ -358,7 +391,7 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
         if comp.name in CLASS_RENAMES:
             new_name, extra, renames = CLASS_RENAMES[comp.name]
             old = comp.name
-            comp = dataclasses.replace(comp, name=new_name)
+            comp = dataclasses.replace(comp, name=new_name, origin=comp.origin or old)
             for before, after in renames:
                 comp = comp.with_arg_renamed(before, after)
             for key, value in extra:
@@ -367,6 +400,7 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
             comp = _note(comp, f"{old} -> {new_name}")
         comp = keys_to_dict_transform(comp)
         comp = dimensions_to_spatial_dims(comp)
+        comp = dropped_no_ops(comp)
 
         for rule in ARG_RULES.get(comp.class_name, ()):
             comp = rule(comp)

@@ -708,11 +708,14 @@ class RunRecord:
 
 def save_checkpoint(path, objects):
     """Save each object's state_dict() (or the object itself) under its name, atomically:
-    a run killed while saving keeps the checkpoint it had."""
+    a run killed while saving keeps the checkpoint it had. One object alone is saved as
+    its state_dict itself, as MONAI's CheckpointSaver (ignite's Checkpoint) saves it."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     state = {
         k: v.state_dict() if hasattr(v, "state_dict") else v for k, v in objects.items()
     }
+    if len(state) == 1:
+        (state,) = state.values()
     replace_atomically(path, lambda f: torch.save(state, f))
 
 
