@@ -63,7 +63,7 @@ def test_byoc_modules_are_imported_by_the_bundle(tmp_path):
     assert result.exit_code == 0, result.output
     bundle = json.loads((tmp_path / "out/J0001/configs/train.json").read_text())
     assert "$import my_mod" in bundle["imports"]
-    assert {"_target_": "my_mod.MyHandler", "every": 2} in bundle["train_handlers"]
+    assert {"_target_": "my_mod.MyHandler", "every": 2} in bundle["train"]["handlers"]
 
 
 # -- MONAI's bundle specification (issue 28, item 7) ----------------------------------
@@ -91,7 +91,7 @@ def test_the_bundle_follows_monais_ids_and_roots(tmp_path):
     assert train["bundle_root"] == "."
     # the data and checkpoints are the MMAR's, by its absolute path, not the cwd's
     assert os.path.isabs(train["mmar_root"])
-    assert train["data_root"] == "$os.path.join(@mmar_root, @DATA_ROOT)"
+    assert train["dataset_dir"] == "$os.path.join(@mmar_root, @DATA_ROOT)"
 
 
 def test_metadata_has_every_field_the_specification_requires(tmp_path):
@@ -129,3 +129,27 @@ def test_monais_verify_metadata_passes(tmp_path):
         meta_file=str(_bundle(tmp_path) / "metadata.json"),
         filepath=os.environ["CLARAGEN_MONAI_META_SCHEMA"],
     )
+
+
+def test_monais_workflows_find_every_property_of_the_specification(tmp_path):
+    """MONAI's ConfigWorkflow, on synthetic data: a train workflow finds every required
+    (and each optional) property in train.json, an inference one in evaluate.json
+    (dataset_dir, train::trainer::max_epochs, ...; found missing by the attack on issue
+    28)."""
+    from monai.bundle import ConfigWorkflow
+
+    from tests.conftest import synthetic_data
+    from tests.test_golden import compile_example
+
+    data = synthetic_data(tmp_path / "data", 2, 1, (32, 32, 32))
+    configs = compile_example(tmp_path / "c", target="bundle") / "J0001" / "configs"
+    overrides = {"dataset_dir": str(data), "dataset_json": str(data / "dataset.json")}
+    for config, kind, extra in (
+        ("train.json", "train", {"mmar_ckpt_dir": str(tmp_path / "m")}),
+        ("evaluate.json", "infer", {"mmar_eval_output_path": str(tmp_path / "e")}),
+    ):
+        workflow = ConfigWorkflow(
+            config_file=str(configs / config), meta_file=str(configs / "metadata.json"),
+            workflow_type=kind, **overrides, **extra)  # fmt: skip
+        workflow.initialize()
+        assert workflow.check_properties() == [], config

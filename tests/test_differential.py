@@ -116,7 +116,7 @@ json.dump({"losses": losses, "metric": evaluator.state.best_metric}, open(out, "
 def start_bundle(configs: Path, data: Path, ckpt: Path, tmp: Path,
                  sizes: dict | None = None, epochs: int = EPOCHS) -> Run:  # fmt: skip
     overrides = {
-        "data_root": str(data), "dataset_json": str(data / "dataset.json"),
+        "dataset_dir": str(data), "dataset_json": str(data / "dataset.json"),
         "mmar_ckpt_dir": str(ckpt), "epochs": epochs,
         "device": "$torch.device('cpu')", **(SIZES if sizes is None else sizes),
     }  # fmt: skip

@@ -166,7 +166,7 @@ def test_bundle_target_runs_with_monai_bundle_run_and_scores_like_the_plain_loop
         [sys.executable, "-m", "monai.bundle", "run",
          "--config_file", str(configs / "train.json"),
          "--meta_file", str(configs / "metadata.json"),
-         "--data_root", str(data), "--dataset_json", str(data / "dataset.json"),
+         "--dataset_dir", str(data), "--dataset_json", str(data / "dataset.json"),
          "--mmar_ckpt_dir", str(ckpt), "--epochs", "1", "--device", "$torch.device('cpu')",
          "--crop_size", "[32, 32, 32]", "--roi_size", "[32, 32, 32]"],
         capture_output=True, text=True, timeout=600,
@@ -182,7 +182,7 @@ def test_bundle_target_runs_with_monai_bundle_run_and_scores_like_the_plain_loop
     proc = subprocess.run(
         [sys.executable, "-m", "monai.bundle", "run",
          "--config_file", str(configs / "evaluate.json"),
-         "--data_root", str(data), "--dataset_json", str(data / "dataset.json"),
+         "--dataset_dir", str(data), "--dataset_json", str(data / "dataset.json"),
          "--mmar_ckpt", str(ckpt / "model.pt"), "--device", "$torch.device('cpu')",
          "--mmar_eval_output_path", str(tmp_path / "eval"), "--roi_size", "[32, 32, 32]"],
         capture_output=True, text=True, timeout=600,

@@ -169,7 +169,7 @@ def test_config_text_stays_text_in_a_monai_bundle(tmp_path, monkeypatch, text):
     assert result.exit_code == 0, result.output
     bundle = json.loads((out / "J0001" / "configs" / "train.json").read_text())
     (stats,) = [
-        h for h in bundle["train_handlers"] if h["_target_"].endswith("StatsHandler")
+        h for h in bundle["train"]["handlers"] if h["_target_"].endswith("StatsHandler")
     ]
     parser = ConfigParser({"tag": stats["tag_name"]})
     assert parser.get_parsed_content("tag") == text

@@ -98,10 +98,26 @@ def is_bundle_literal(text: str) -> bool:
     )
 
 
-_REF = re.compile(r"@(\w+)")
+_REF = re.compile(r"@(\w+(?:::\w+)*)")  # an id, or a nested one: @train::trainer
 _MARK = (
     "__claragen_bundle_ref_"  # an @id of a `$` expression, as check_bundle parses it
 )
+_SEP = "__claragen_bundle_sep_"  # the `::` of a nested id, likewise
+
+
+def bundle_ids(data: dict[str, Any]) -> set[str]:
+    """Every id of a bundle file that an `@` may name: each key, and each key of a dict
+    under it joined by MONAI's separator (`train::trainer`, `train::trainer::max_epochs`).
+    """
+    ids: set[str] = set()
+    todo = [("", data)]
+    while todo:
+        prefix, node = todo.pop()
+        for key, value in node.items():
+            ids.add(prefix + str(key))
+            if isinstance(value, dict):
+                todo.append((f"{prefix}{key}::", value))
+    return ids
 
 
 def check_bundle(data: Any, ids: set[str], targets: set[str]) -> list[str]:
@@ -150,7 +166,8 @@ def _string(text: str, where: str, ids: set[str]) -> Iterator[str]:
     if refs - ids:
         yield f"{where}: {text!r} refers to {sorted(refs - ids)}, no id of the bundle"
     try:
-        tree = ast.parse(_REF.sub(_MARK + r"\1", text[1:]), mode="eval")
+        marked = _REF.sub(lambda m: _MARK + m.group(1).replace("::", _SEP), text[1:])
+        tree = ast.parse(marked, mode="eval")
     except SyntaxError:
         yield f"{where}: {text!r} is no Python expression"
         return

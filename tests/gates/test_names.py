@@ -126,7 +126,7 @@ def test_a_directive_key_inside_a_dict_arg_is_data(tmp_path, key):
     bundle = bundle_of(tmp_path, edit)
     assert_no_foreign_directive(bundle, key)
     parser = ConfigParser(bundle)
-    assert parser.get_parsed_content("train_transforms::transforms::2::d") == data
+    assert parser.get_parsed_content("train::preprocessing::transforms::2::d") == data
 
 
 @pytest.mark.parametrize("text", special_texts())
@@ -146,7 +146,7 @@ def test_every_prefix_and_separator_of_monai_stays_text(tmp_path, text):
 
     bundle = bundle_of(tmp_path, edit)
     parser = ConfigParser(bundle)
-    base = "train_transforms::transforms::2"
+    base = "train::preprocessing::transforms::2"
     assert parser.get_parsed_content(f"{base}::d") == data
     if value:
         assert parser.get_parsed_content(f"{base}::t") == text
@@ -185,3 +185,23 @@ def test_check_bundle_names_each_thing_monai_would_act_on():
 def test_html_text_is_escaped_with_its_control_characters(text):
     shown = names.html(text)
     assert not any(c in shown for c in "<>\"'\x1b\x07")
+
+
+def test_a_nested_id_is_an_id_of_the_bundle_only_where_the_file_has_it():
+    """MONAI's specification nests its ids (`train::trainer`): the gate reads `::`
+    references as ids of the file, and an id it does not have stays a problem."""
+    data = {
+        "device": "$torch.device('cpu')",
+        "train": {"trainer": {"_target_": "monai.engines.SupervisedTrainer",
+                              "max_epochs": 2, "device": "@device"}},  # fmt: skip
+        "run": ["$@train::trainer.run()"],
+        "epochs": "@train::trainer::max_epochs",
+    }
+    ids = names.bundle_ids(data)
+    assert {"train", "train::trainer", "train::trainer::max_epochs"} <= ids
+    targets = {"monai.engines.SupervisedTrainer"}
+    assert names.check_bundle(data, ids, targets) == []
+    data["run"] = ["$@train::evaluator.run()"]
+    data["epochs"] = "@train::nothing"
+    problems = names.check_bundle(data, ids, targets)
+    assert len(problems) == 2 and all("no id of the bundle" in p for p in problems)

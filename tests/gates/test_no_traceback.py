@@ -102,10 +102,10 @@ def test_a_hash_in_a_templated_path_under_the_bundle_target(tmp_path):
     code, output = compile_cli("-m", root, "-o", out, "--target", "bundle")
     assert code == 0, output
     bundle = json.loads((out / "J0001" / "configs" / "train.json").read_text())
-    (index,) = [i for i, h in enumerate(bundle["train_handlers"])
+    (index,) = [i for i, h in enumerate(bundle["train"]["handlers"])
                 if h.get("_target_", "").endswith("CheckpointSaver")]  # fmt: skip
     parser = ConfigParser(bundle)
-    save_dir = parser.get_parsed_content(f"train_handlers::{index}::save_dir")
+    save_dir = parser.get_parsed_content(f"train::handlers::{index}::save_dir")
     assert save_dir.endswith("models/a#b%c"), save_dir
     assert parser.get_parsed_content("DATA_ROOT") == "d#x"
 

@@ -13,7 +13,7 @@ from the Python AST into bundle syntax::
     -> "train_loader": {"_target_": "torch.utils.data.DataLoader", "dataset": "@train_dataset", ...}
 
 The script's constants and command-line options become top-level ids (`EPOCHS`, `epochs`,
-`data_root`, ...), so `python -m monai.bundle run --epochs 1 --data_root /data` works like
+`dataset_dir`, ...), so `python -m monai.bundle run --epochs 1 --dataset_dir /data` works like
 `python train.py --epochs 1 --data-root /data`.
 
 MONAI evaluates `$` strings, resolves `@`/`%` strings and rewrites `#`, so config text never
@@ -43,13 +43,17 @@ IMPORTS = ("os", "torch", "monai", "numpy", "ignite", "types")
 class Translator:
     """Python expressions of one script -> bundle values."""
 
-    def __init__(self, script: EnginesScript):
+    def __init__(self, script: EnginesScript, engine: str = "trainer"):
         self.qualified = _imported_names(script.imports + script.byoc_imports)
         self.ids = {b.target for b in script.blocks} | {"device"}
         self.ids |= {name for name, _, _ in script.constants + script.search_constants}
         # MONAI's bundle names: the network the script calls `model` is `network`
-        # (built from `network_def`, the spec's ids, which MONAI's tools look for)
-        self.renames = network_ids(script)
+        # (built from `network_def`), the trainer `train::trainer`, ... (the spec's ids,
+        # which MONAI's workflows and tools look for: monai.bundle.properties)
+        built = {b.target for b in script.blocks} | {o.dest for o in script.options}
+        spec = TRAIN_IDS if engine == "trainer" else EVAL_IDS
+        self.renames = {k: v for k, v in spec.items() if k in built}
+        self.renames |= network_ids(script)
         if script.conf_saved:
             self.ids.add("TRAIN_CONF")
 
@@ -76,7 +80,7 @@ class Translator:
         if isinstance(node, ast.Name) and node.id in self.ids:
             return f"@{self.renames.get(node.id, node.id)}"
         if _is_args(node):
-            return f"@{node.attr}"  # type: ignore[attr-defined]
+            return f"@{self.renames.get(node.attr, node.attr)}"  # type: ignore[attr-defined]
         return "$" + self.expression(node)
 
     def keywords(self, call: ast.Call) -> list[tuple[str, ast.expr]] | None:
@@ -140,7 +144,7 @@ class Translator:
 
             def visit_Attribute(self, n: ast.Attribute) -> ast.expr:
                 if _is_args(n):
-                    return ast.Name(f"@{n.attr}", n.ctx)
+                    return ast.Name(f"@{translator.renames.get(n.attr, n.attr)}", n.ctx)
                 self.generic_visit(n)
                 return n
 
@@ -221,6 +225,51 @@ def network_ids(script: EnginesScript) -> dict[str, str]:
 
 
 NETWORK = "network"
+# The names of the engines target -> the ids of MONAI's bundle specification
+# (monai.bundle.properties.TrainProperties / InferProperties; `::` nests them).
+TRAIN_IDS = {
+    "data_root": "dataset_dir",
+    "trainer": "train::trainer",
+    "train_transforms": "train::preprocessing",
+    "train_dataset": "train::dataset",
+    "train_loader": "train::dataloader",
+    "train_inferer": "train::inferer",
+    "train_post_transforms": "train::postprocessing",
+    "train_key_metric": "train::key_metric",
+    "train_handlers": "train::handlers",
+    "evaluator": "validate::evaluator",
+    "val_transforms": "validate::preprocessing",
+    "val_dataset": "validate::dataset",
+    "val_loader": "validate::dataloader",
+    "val_inferer": "validate::inferer",
+    "val_post_transforms": "validate::postprocessing",
+    "val_key_metric": "validate::key_metric",
+    "val_handlers": "validate::handlers",
+}
+EVAL_IDS = {
+    "data_root": "dataset_dir",
+    "evaluator": "evaluator",
+    "val_transforms": "preprocessing",
+    "val_dataset": "dataset",
+    "val_loader": "dataloader",
+    "val_inferer": "inferer",
+    "val_post_transforms": "postprocessing",
+    "val_key_metric": "key_metric",
+    "val_handlers": "handlers",
+}
+
+
+def nested(config: dict[str, Any]) -> dict[str, Any]:
+    """`{"train::trainer": x}` -> `{"train": {"trainer": x}}`, each section where its
+    first id was."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        *path, last = key.split("::")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
 
 
 def _moved_to_device(node: ast.expr) -> ast.expr | None:
@@ -261,7 +310,7 @@ def checked(config: dict[str, Any], script: EnginesScript) -> dict[str, Any]:
     targets = set(symbols.qualified_names()) | byoc | set(exprcheck.PUBLIC_API)
     # claragen's own: TRAIN_CONF's holder (engines.BUNDLE_CONF)
     targets.add("types.SimpleNamespace")
-    problems = names.check_bundle(config, set(config), targets)
+    problems = names.check_bundle(config, names.bundle_ids(config), targets)
     if problems:
         raise BundleError("; ".join(problems[:5]))
     return config
@@ -269,12 +318,12 @@ def checked(config: dict[str, Any], script: EnginesScript) -> dict[str, Any]:
 
 def train_bundle(script: EnginesScript) -> dict[str, Any]:
     """configs/train.json of one job."""
-    return checked(bundle_config(script, "trainer"), script)
+    return checked(nested(bundle_config(script, "trainer")), script)
 
 
 def evaluate_bundle(script: EnginesScript) -> dict[str, Any]:
     """configs/evaluate.json of one job: its validation config, on the job's network."""
-    t = Translator(script)
+    t = Translator(script, "evaluator")
     config = bundle_config(script, "evaluator", t)
     for _, path in script.loaders:  # the trained weights (train.py's checkpoint)
         where = t.expression(ast.parse(path, mode="eval").body)
@@ -282,7 +331,7 @@ def evaluate_bundle(script: EnginesScript) -> dict[str, Any]:
             f"$@{t.renames.get('model', 'model')}.load_state_dict((lambda c: c.get('model', c))("
             f"torch.load({where}, map_location=@device, weights_only=True)))"
         )
-    return checked(config, script)
+    return checked(nested(config), script)
 
 
 def bundle_config(
@@ -318,10 +367,11 @@ def bundle_config(
     for option in script.options:
         if option.const == "MMAR_ROOT":
             continue
+        dest = t.renames.get(option.dest, option.dest)
         if option.is_path:  # relative to the MMAR root, as in Clara and train.py
-            config[option.dest] = f"$os.path.join(@mmar_root, @{option.const})"
+            config[dest] = f"$os.path.join(@mmar_root, @{option.const})"
         else:
-            config[option.dest] = f"@{option.const}"
+            config[dest] = f"@{option.const}"
     config["device"] = (
         "$torch.device('cuda' if torch.cuda.is_available() else 'cpu')"
         if script.device_default.startswith("cuda")
@@ -346,7 +396,8 @@ def bundle_config(
             if not line.startswith("#")
         ]
     config["initialize"] = initialize
-    config["run"] = [f"$@{script.trainer if engine == 'trainer' else engine}.run()"]
+    runs = script.trainer if engine == "trainer" else engine
+    config["run"] = [f"$@{t.renames.get(runs, runs)}.run()"]
     return config
 
 
