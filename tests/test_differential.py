@@ -102,13 +102,13 @@ parser.read_config(config)
 parser.update(overrides)
 for step in parser.get_parsed_content("initialize"):
     pass
-trainer = parser.get_parsed_content("trainer")
+trainer = parser.get_parsed_content("train::trainer")
 losses = []
 trainer.add_event_handler(
     Events.ITERATION_COMPLETED, lambda e: losses.append(float(e.state.output[0]["loss"]))
 )
 parser.get_parsed_content("run")
-evaluator = parser.get_parsed_content("evaluator")
+evaluator = parser.get_parsed_content("validate::evaluator")
 json.dump({"losses": losses, "metric": evaluator.state.best_metric}, open(out, "w"))
 """
 

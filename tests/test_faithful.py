@@ -49,6 +49,42 @@ def test_epochs_reaches_every_value_derived_from_it(tmp_path):
         assert main.index("TRAIN_CONF.update") < main.index("T_max=args.epochs")
 
 
+def test_a_variable_inside_an_expression_is_substituted_and_follows_its_option(
+    tmp_path,
+):
+    """SPEC 4.1: `{VAR}` is substituted into every string, `#` expressions and lambdas
+    too (they were E204); `{epochs}` there is `args.epochs`, in every target."""
+
+    def edit(cfg):
+        _cosine(cfg)
+        cfg["train"]["lr_scheduler"]["args"]["T_max"] = "#{epochs} * 2"
+        cfg["train"]["optimizer"]["args"]["lr"] = "#{learning_rate} / 2"
+
+    for target in ("plain", "engines"):
+        (script,), _ = _compile(tmp_path / target, edit, target=target)
+        assert "T_max=args.epochs * 2" in script, target
+        assert "lr=LEARNING_RATE / 2" in script, target
+    compile_edited_example(tmp_path / "bundle", edit, target="bundle")
+    train = json.loads((tmp_path / "bundle/out/J0001/configs/train.json").read_text())
+    assert train["lr_scheduler"]["T_max"] == "$@epochs * 2"
+
+    def lam(cfg):
+        cfg["train"]["lr_scheduler"] = {"name": "LambdaLR", "args": {
+            "optimizer": "@optimizer", "lr_lambda": "lambda e: 1 - e / {epochs}"}}  # fmt: skip
+
+    (script,), _ = _compile(tmp_path / "lambda", lam)
+    assert "lr_lambda=lambda e: 1 - e / args.epochs" in script
+
+    from claragen.transpiler.diagnostics import CompileError
+
+    def unknown(cfg):
+        cfg["train"]["lr_scheduler"]["args"]["step_size"] = "#{nosuch} * 2"
+
+    with pytest.raises(CompileError) as info:
+        _compile(tmp_path / "unknown", unknown)
+    assert [d.code for d in info.value.diagnostics if d.severity == "error"] == ["E200"]
+
+
 def test_val_interval_reaches_every_value_derived_from_it(tmp_path):
     def edit(cfg):
         cfg["train"]["handlers"][1]["args"]["interval"] = "{num_interval_per_valid}"

@@ -55,6 +55,37 @@ def test_stats_every_n_iterations_is_said(tmp_path):
     assert any("not every 10" in w.message for w in warnings)
 
 
+def test_a_stats_handler_logging_other_than_the_loss_is_said(tmp_path):
+    """The plain loop logs each iteration's loss under one name: a StatsHandler whose
+    output_transform computes something else, or a second one with another tag, was
+    ignored or replaced without a word (found by the attack on issue 28)."""
+
+    def other(cfg):
+        cfg["train"]["handlers"][3]["args"][
+            "output_transform"
+        ] = "#lambda x: x[0]['loss'] * 100"
+
+    script, warnings = _compile(tmp_path / "other", other)
+    assert [w.message.split(";")[0] for w in warnings] == [
+        "the plain target logs each iteration's loss"
+    ]
+
+    def second(cfg):
+        cfg["train"]["handlers"].append({"name": "StatsHandler", "args": {
+            "tag_name": "foo", "output_transform": "lambda x: x['loss']"}})  # fmt: skip
+
+    script, warnings = _compile(tmp_path / "second", second)
+    assert "'foo' too, which it does not log" in " ".join(w.message for w in warnings)
+    assert 'f"train_loss {loss_value:.4f}"' in script
+
+    def loss(cfg):  # the forms that log the loss say nothing
+        cfg["train"]["handlers"][3]["args"][
+            "output_transform"
+        ] = "#monai.handlers.from_engine(['loss'], first=True)"
+
+    assert _compile(tmp_path / "loss", loss)[1] == []
+
+
 def test_a_computed_handler_arg_is_said_not_replaced_silently(tmp_path):
     def edit(cfg):
         cfg["train"]["handlers"][2]["args"]["save_interval"] = "#max(2, 5)"

@@ -139,12 +139,15 @@ class Emitter:
         for module in sorted(expr_modules(expr)):
             self.imports.add_module("numpy as np" if module == "np" else module)
         names = {REF_PREFIX + r.name: self.ref_name(r) for r in expr.refs}
+        values = {name: self.node(value) for name, value in expr.values}
         tree = ast.parse(ast.unparse(expr.tree), mode="eval")  # a fresh copy to rewrite
 
         class Rename(ast.NodeTransformer):
             def visit_Name(self, node: ast.Name) -> ast.expr:
                 if node.id in names:
                     return ast.copy_location(ast.Name(names[node.id], node.ctx), node)
+                if node.id in values:  # a {VAR}: its value, or the option that sets it
+                    return ast.copy_location(values[node.id], node)
                 return node
 
         return Rename().visit(tree).body

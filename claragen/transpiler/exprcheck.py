@@ -34,6 +34,7 @@ MODULES = {"monai": "monai", "torch": "torch", "numpy": "numpy", "np": "numpy",
 REF_PREFIX = (
     "__claragen_ref_"  # how an @name inside #expr is spelled in the parsed tree
 )
+VAR_PREFIX = "__claragen_var_"  # how a {VAR} inside #expr or a lambda is spelled there
 
 BUILTINS = frozenset(
     {"len", "min", "max", "int", "float", "str", "bool", "list", "dict", "tuple",
@@ -213,7 +214,11 @@ class _Checker:
 
     def visit_name(self, node: ast.Name, scope: frozenset[str]) -> None:
         name = node.id
-        if name in scope or name.startswith(REF_PREFIX) or name in BUILTINS:
+        if (
+            name in scope
+            or name.startswith((REF_PREFIX, VAR_PREFIX))
+            or name in BUILTINS
+        ):
             return
         if name.startswith("__"):
             self.report("E204", f"uses {name!r}, which a config may not use")

@@ -103,6 +103,9 @@ class Expr:
     tree: ast.expression
     kind: str = "expr"  # "expr" | "lambda"
     refs: tuple[Ref, ...] = ()
+    # each `{VAR}` of the text, spelled VAR_PREFIX + name in `tree`: its value (a Var
+    # until the variables pass resolves it; SPEC 4.1: substitution reaches every string)
+    values: tuple[tuple[str, Value], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,10 @@ def map_values(value: Value, fn: Callable[[Value], Value]) -> Value:
         )
     elif isinstance(value, SearchValue):
         value = dataclasses.replace(value, value=map_values(value.value, fn))
+    elif isinstance(value, Expr) and value.values:
+        value = dataclasses.replace(
+            value, values=tuple((k, map_values(v, fn)) for k, v in value.values)
+        )
     elif isinstance(value, Component):
         value = map_component(value, fn)
     return fn(value)
@@ -305,6 +312,8 @@ def walk(value: Value) -> Iterator[Value]:
                 yield from walk(p)
     elif isinstance(value, Expr):
         yield from value.refs
+        for _, v in value.values:
+            yield from walk(v)
     elif isinstance(value, SearchValue):
         yield from walk(value.value)
     elif isinstance(value, Component):

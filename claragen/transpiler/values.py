@@ -20,7 +20,12 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput
 
 from claragen.transpiler.diagnostics import Diagnostics, Span
-from claragen.transpiler.exprcheck import MODULES, REF_PREFIX, check_expression
+from claragen.transpiler.exprcheck import (
+    MODULES,
+    REF_PREFIX,
+    VAR_PREFIX,
+    check_expression,
+)
 from claragen.transpiler.ir import Expr, Lit, Ref, Template, Value, Var
 
 REF_KEY = "@"  # "@model": object reference (4.1)
@@ -162,6 +167,34 @@ def _mark_refs(source: str) -> tuple[str, list[str]]:
     return tokenize.untokenize(out), refs
 
 
+def _mark_vars(source: str) -> tuple[str, list[str]]:
+    """Spell each `{NAME}` (braces and name with nothing between them) as a plain name;
+    return the new source and the variables. A config substitutes variables into every
+    string (SPEC 4.1), `#` expressions and lambdas too: `"#{epochs} * 2"`."""
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    names: list[str] = []
+    out: list[tuple[int, str]] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        three = tokens[i : i + 3]
+        if (
+            len(three) == 3
+            and [t.string for t in (three[0], three[2])] == ["{", "}"]
+            and three[1].type == tokenize.NAME
+            and three[0].end == three[1].start
+            and three[1].end == three[2].start
+        ):
+            names.append(three[1].string)
+            out.append((tokenize.NAME, VAR_PREFIX + three[1].string))
+            i += 3
+            continue
+        if tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER):
+            out.append((tok.type, tok.string))
+        i += 1
+    return tokenize.untokenize(out), names
+
+
 IMPORTABLE = frozenset({"monai", "torch", "numpy"})  # what 4.0 lambdas __import__ed
 
 
@@ -200,7 +233,8 @@ def parse_code(
         )
         return Lit(span, text)
     try:
-        marked, ref_names = _mark_refs(source) if kind == "expr" else (source, [])
+        marked, var_names = _mark_vars(source) if "{" in source else (source, [])
+        marked, ref_names = _mark_refs(marked) if kind == "expr" else (marked, [])
         tree = ImportedModules().visit(ast.parse(marked.strip(), mode="eval"))
         problems = check_expression(tree)
     except (RecursionError, MemoryError):
@@ -225,7 +259,8 @@ def parse_code(
     if problems:
         return Lit(span, text)
     refs = tuple(Ref(span, name) for name in dict.fromkeys(ref_names))
-    return Expr(span, source, tree, kind, refs)
+    values = tuple((VAR_PREFIX + n, Var(span, n)) for n in dict.fromkeys(var_names))
+    return Expr(span, source, tree, kind, refs, values)
 
 
 def expr_modules(expr: Expr) -> set[str]:

@@ -185,6 +185,49 @@ def _is_silent(transform: Value | None) -> bool:
     return False
 
 
+# What a Stats/TensorBoardStatsHandler's output_transform may be when the plain loop logs
+# the iteration's loss, as it does: the loss itself, or nothing (_is_silent).
+LOSS_TRANSFORMS = frozenset({
+    "lambda x: x['loss']",
+    "monai.handlers.from_engine(['loss'], first=True)",
+})  # fmt: skip
+
+
+def _logs_the_loss(comp: Component, hc: HandlerContext) -> bool:
+    """Whether the handler logs what the plain loop logs per iteration, the loss; any
+    other output_transform is said (W104), and the handler logs no iteration line."""
+    transform = comp.arg("output_transform")
+    if transform is None or _is_silent(transform):
+        return True
+    text = ast.unparse(transform.tree.body) if isinstance(transform, Expr) else None
+    if text in LOSS_TRANSFORMS:
+        return True
+    hc.diags.warning(
+        "W104",
+        transform.span,
+        f"the plain target logs each iteration's loss; {comp.class_name}'s "
+        f"output_transform computes something else, which it does not log "
+        f"({comp.locator})",
+        "compile with --target engines for MONAI's handler, or edit the loop",
+    )
+    return False
+
+
+def _one_tag(comp: Component, current: str | None, tag: str, hc: HandlerContext) -> str:
+    """The loop logs the loss under one tag; a second handler's other tag is said."""
+    if current is not None and current != tag:
+        hc.diags.warning(
+            "W104",
+            comp.arg_span("tag_name") if comp.arg("tag_name") else comp.span,
+            f"the plain target logs the loss under one name, {current!r}; "
+            f"{comp.class_name} ({comp.locator}) asks for {tag!r} too, which it does "
+            "not log",
+            "compile with --target engines for MONAI's handlers, or edit the loop",
+        )
+        return current
+    return tag
+
+
 def _check_args(comp: Component, known: set[str], hc: HandlerContext) -> bool:
     ok = True
     for key, _ in comp.args:
@@ -347,8 +390,9 @@ def lower_stats(comp: Component, hc: HandlerContext) -> None:
     silent = _is_silent(comp.arg("output_transform")) or not _arg(
         comp, "iteration_log", hc, True
     )
-    if not silent and hc.section == "train":
-        log.iteration_tag = str(_arg(comp, "tag_name", hc, "Loss"))
+    if not silent and hc.section == "train" and _logs_the_loss(comp, hc):
+        tag = str(_arg(comp, "tag_name", hc, "Loss"))
+        log.iteration_tag = _one_tag(comp, log.iteration_tag, tag, hc)
     log.epoch = bool(_arg(comp, "epoch_log", hc, True))
     log.comments.append(hc.comment)
 
@@ -366,8 +410,9 @@ def lower_tensorboard(comp: Component, hc: HandlerContext) -> None:
     silent = _is_silent(comp.arg("output_transform")) or not _arg(
         comp, "iteration_log", hc, True
     )
-    if not silent and hc.section == "train":
-        log.tensorboard_tag = str(_arg(comp, "tag_name", hc, "Loss"))
+    if not silent and hc.section == "train" and _logs_the_loss(comp, hc):
+        tag = str(_arg(comp, "tag_name", hc, "Loss"))
+        log.tensorboard_tag = _one_tag(comp, log.tensorboard_tag, tag, hc)
     log.tensorboard_epoch = bool(_arg(comp, "epoch_log", hc, True))
     log.comments.append(hc.comment)
 
