@@ -203,3 +203,27 @@ def test_two_jobs_differ_only_where_the_search_made_them_differ(tmp_path):
                 or (allowed_locators and text.startswith(("from ", "import ")))
             )  # fmt: skip
             assert ok, (job["id"], changed, side, text)
+
+
+def test_every_script_of_every_target_puts_main_first_and_the_plumbing_last(tmp_path):
+    """train.py and validate.py of the plain and engines targets, and train_fast.py:
+    main() is the first function; the helpers come after the line that says so."""
+    from tests.test_golden import compile_example
+
+    scripts = []
+    for target in ("plain", "engines"):
+        out = compile_example(tmp_path / target, target=target,
+                              optimize=("amp",) if target == "plain" else ())  # fmt: skip
+        scripts += sorted(out.glob("J0001/*.py"))
+    assert len(scripts) == 5
+    for script in scripts:
+        text = script.read_text()
+        tree = ast.parse(text)
+        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+        assert defs[0].name == "main", script
+        lines = text.splitlines()
+        plumbing = next(i for i, x in enumerate(lines, 1) if x.startswith(PLUMBING))
+        # (save_metrics_report writes what the config's MetricsSaver asks for)
+        config = ("main", "validate", "save_metrics_report")
+        helpers = [d for d in defs if d.name not in config]
+        assert all(d.lineno > plumbing for d in helpers), script

@@ -108,216 +108,6 @@ class TrainConf:
         TRAIN_CONF.update(state)
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--mmar-root",
-        default=MMAR_ROOT,
-        help="MMAR root; relative default paths are resolved against it",
-    )
-    parser.add_argument(
-        "--data-root",
-        default=None,
-        help="DATA_ROOT (default: data, relative to the MMAR root)",
-    )
-    parser.add_argument(
-        "--dataset-json",
-        default=None,
-        help="DATASET_JSON (default: config/dataset_0.json, relative to the MMAR root)",
-    )
-    parser.add_argument(
-        "--mmar-ckpt-dir",
-        default=None,
-        help="MMAR_CKPT_DIR (default: models, relative to the MMAR root)",
-    )
-    parser.add_argument(
-        "--crop-size",
-        default=CROP_SIZE,
-        type=int,
-        nargs=3,
-        metavar=("X", "Y", "Z"),
-        help="random crop size (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--roi-size",
-        default=ROI_SIZE,
-        type=int,
-        nargs=3,
-        metavar=("X", "Y", "Z"),
-        help="sliding-window ROI size (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--val-interval",
-        default=VAL_INTERVAL,
-        type=int,
-        help="validate every N epochs (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--epochs",
-        default=EPOCHS,
-        type=int,
-        help="epochs to train (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--device",
-        default=None,
-        help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
-    )
-    args = parser.parse_args(argv)
-    if not os.path.isdir(args.mmar_root):
-        parser.error(
-            f"there is no MMAR at {args.mmar_root}; give its folder with --mmar-root"
-        )
-    # Relative default paths are relative to the MMAR root, as in Clara.
-    if args.data_root is None:
-        args.data_root = os.path.join(args.mmar_root, DATA_ROOT)
-    if args.dataset_json is None:
-        args.dataset_json = os.path.join(args.mmar_root, DATASET_JSON)
-    if args.mmar_ckpt_dir is None:
-        args.mmar_ckpt_dir = os.path.join(args.mmar_root, MMAR_CKPT_DIR)
-    return args
-
-
-def select_device(name):
-    """--device, else DEVICE; "cuda" means the CPU on a machine without a GPU."""
-    if name is None:
-        name = (
-            DEVICE
-            if torch.cuda.is_available() or not DEVICE.startswith("cuda")
-            else "cpu"
-        )
-    return torch.device(name)
-
-
-def own_folder(path):
-    """`path` as a folder of the files this run writes, made when missing. The script and
-    the MONAI parts it runs (savers, TensorBoard) write there, so neither the folder nor
-    anything in it may be a link, which would send a write elsewhere: the script stops
-    and says which."""
-    if os.path.islink(path):
-        sys.exit(
-            f"{path} is a symbolic link; give the folder it points to, or remove it"
-        )
-    os.makedirs(path, exist_ok=True)
-    for folder, folders, files in os.walk(path):  # (os.walk follows no link)
-        for name in folders + files:
-            if os.path.islink(os.path.join(folder, name)):
-                sys.exit(
-                    f"{os.path.join(folder, name)} is a symbolic link, which this "
-                    "script writes no file through; remove it"
-                )
-
-
-def remove_file(path):
-    """Remove the file at `path`, if there is one: a link there goes, not what it points
-    to."""
-    if os.path.lexists(path):
-        os.unlink(path)
-
-
-def open_new(path):
-    """`path` as a new file, open for writing (binary): what was there goes first, and the
-    file is created here, never through a link that was left in its place (O_EXCL |
-    O_NOFOLLOW). Every file the script writes itself is made with it."""
-    remove_file(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    return os.fdopen(fd, "wb")
-
-
-def replace_atomically(path, write):
-    """Write `path` with `write(f)` into `path`.tmp, flush it to disk, then rename it onto
-    `path`: a reader of `path`, or a run killed while writing, finds the old file or the
-    new one, never half of one."""
-    tmp = path + ".tmp"
-    with open_new(tmp) as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_json(path, data):
-    """`data` as JSON into `path`, atomically (see replace_atomically)."""
-    text = json.dumps(data, indent=2) + "\n"
-    replace_atomically(path, lambda f: f.write(text.encode("utf-8")))
-
-
-def append_line(path, text):
-    """Append a line to the regular file `path` (made when missing), never through a link."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
-    with os.fdopen(os.open(path, flags, 0o644), "ab") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise OSError(f"{path} is no regular file")
-        f.write(text.encode("utf-8") + b"\n")
-
-
-def append_progress(path, epoch, epochs, epoch_s, lr, metrics):
-    """One line of progress.jsonl per finished epoch, flushed at once, for whoever follows
-    the run while it trains (`claragen automl` reads it to track and prune its jobs): the
-    epoch of how many, the wall time, the epoch's seconds (validation and checkpoints
-    included), the learning rate, the key metric's name and every metric. A fresh run
-    starts the file again; --resume goes on with it."""
-    record = {
-        "epoch": epoch,
-        "epochs": epochs,
-        "time": time.time(),
-        "epoch_s": round(epoch_s, 3),
-        "lr": lr,
-        "key_metric": KEY_METRIC,
-    }
-    append_line(path, json.dumps({**record, "metrics": metrics}))
-
-
-class StopOnSignal:
-    """SIGTERM or Ctrl-C (SIGINT) only sets `signum`: the training loop reads it after
-    each iteration and stops there, saves its checkpoints, writes result.json and exits
-    with 128 + signum (143 for SIGTERM, 130 for Ctrl-C). A second signal ends the script
-    at once; the files it writes atomically stay whole. The workers of the `loaders` leave
-    both signals to the loop (quiet_worker) and end with the script (end_workers)."""
-
-    def __init__(self, *loaders):
-        self.signum = None
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self.handle)
-        for loader in loaders:
-            loader.worker_init_fn = functools.partial(
-                quiet_worker, loader.worker_init_fn
-            )
-        if (
-            loaders
-        ):  # registered after multiprocessing's exit function, it runs before it
-            atexit.register(end_workers)
-
-    def handle(self, signum, frame):
-        self.signum = signum
-        for other in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(other, signal.SIG_DFL)  # the next one ends the script
-
-    def requested(self):
-        return self.signum is not None
-
-
-def quiet_worker(init_fn, worker_id):
-    """A DataLoader worker's init (with the loader's own, `init_fn`, after it): the worker
-    ignores SIGTERM and Ctrl-C, which the training loop handles. Sent to a whole process
-    group (torchrun, Slurm, systemd do), they would end the workers mid-epoch; the loop
-    stops them itself once it has stopped."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if init_fn is not None:
-        init_fn(worker_id)
-
-
-def end_workers():
-    """At exit, end the DataLoader workers still running. They ignore SIGTERM, with which
-    Python's multiprocessing ends them; after an error in the loop no loader has shut them
-    down, and the exit would wait for them forever."""
-    if hasattr(signal, "SIGCHLD"):  # not the loader's "worker killed" error
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    for child in multiprocessing.active_children():
-        child.kill()
-
-
 def main(argv=None):
     args = parse_args(argv)
     TRAIN_CONF.update({"epochs": args.epochs})  # the config's values these options set
@@ -643,6 +433,220 @@ def main(argv=None):
         )
         sys.exit(128 + stop.signum)
     return result
+
+
+# -- The run's plumbing: options, files and signals; nothing of the config is decided
+# below this line.
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mmar-root",
+        default=MMAR_ROOT,
+        help="MMAR root; relative default paths are resolved against it",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="DATA_ROOT (default: data, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--dataset-json",
+        default=None,
+        help="DATASET_JSON (default: config/dataset_0.json, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--mmar-ckpt-dir",
+        default=None,
+        help="MMAR_CKPT_DIR (default: models, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--crop-size",
+        default=CROP_SIZE,
+        type=int,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="random crop size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--roi-size",
+        default=ROI_SIZE,
+        type=int,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="sliding-window ROI size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--val-interval",
+        default=VAL_INTERVAL,
+        type=int,
+        help="validate every N epochs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--epochs",
+        default=EPOCHS,
+        type=int,
+        help="epochs to train (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
+    )
+    args = parser.parse_args(argv)
+    if not os.path.isdir(args.mmar_root):
+        parser.error(
+            f"there is no MMAR at {args.mmar_root}; give its folder with --mmar-root"
+        )
+    # Relative default paths are relative to the MMAR root, as in Clara.
+    if args.data_root is None:
+        args.data_root = os.path.join(args.mmar_root, DATA_ROOT)
+    if args.dataset_json is None:
+        args.dataset_json = os.path.join(args.mmar_root, DATASET_JSON)
+    if args.mmar_ckpt_dir is None:
+        args.mmar_ckpt_dir = os.path.join(args.mmar_root, MMAR_CKPT_DIR)
+    return args
+
+
+def select_device(name):
+    """--device, else DEVICE; "cuda" means the CPU on a machine without a GPU."""
+    if name is None:
+        name = (
+            DEVICE
+            if torch.cuda.is_available() or not DEVICE.startswith("cuda")
+            else "cpu"
+        )
+    return torch.device(name)
+
+
+def own_folder(path):
+    """`path` as a folder of the files this run writes, made when missing. The script and
+    the MONAI parts it runs (savers, TensorBoard) write there, so neither the folder nor
+    anything in it may be a link, which would send a write elsewhere: the script stops
+    and says which."""
+    if os.path.islink(path):
+        sys.exit(
+            f"{path} is a symbolic link; give the folder it points to, or remove it"
+        )
+    os.makedirs(path, exist_ok=True)
+    for folder, folders, files in os.walk(path):  # (os.walk follows no link)
+        for name in folders + files:
+            if os.path.islink(os.path.join(folder, name)):
+                sys.exit(
+                    f"{os.path.join(folder, name)} is a symbolic link, which this "
+                    "script writes no file through; remove it"
+                )
+
+
+def remove_file(path):
+    """Remove the file at `path`, if there is one: a link there goes, not what it points
+    to."""
+    if os.path.lexists(path):
+        os.unlink(path)
+
+
+def open_new(path):
+    """`path` as a new file, open for writing (binary): what was there goes first, and the
+    file is created here, never through a link that was left in its place (O_EXCL |
+    O_NOFOLLOW). Every file the script writes itself is made with it."""
+    remove_file(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(fd, "wb")
+
+
+def replace_atomically(path, write):
+    """Write `path` with `write(f)` into `path`.tmp, flush it to disk, then rename it onto
+    `path`: a reader of `path`, or a run killed while writing, finds the old file or the
+    new one, never half of one."""
+    tmp = path + ".tmp"
+    with open_new(tmp) as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path, data):
+    """`data` as JSON into `path`, atomically (see replace_atomically)."""
+    text = json.dumps(data, indent=2) + "\n"
+    replace_atomically(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def append_line(path, text):
+    """Append a line to the regular file `path` (made when missing), never through a link."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    with os.fdopen(os.open(path, flags, 0o644), "ab") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(f"{path} is no regular file")
+        f.write(text.encode("utf-8") + b"\n")
+
+
+def append_progress(path, epoch, epochs, epoch_s, lr, metrics):
+    """One line of progress.jsonl per finished epoch, flushed at once, for whoever follows
+    the run while it trains (`claragen automl` reads it to track and prune its jobs): the
+    epoch of how many, the wall time, the epoch's seconds (validation and checkpoints
+    included), the learning rate, the key metric's name and every metric. A fresh run
+    starts the file again; --resume goes on with it."""
+    record = {
+        "epoch": epoch,
+        "epochs": epochs,
+        "time": time.time(),
+        "epoch_s": round(epoch_s, 3),
+        "lr": lr,
+        "key_metric": KEY_METRIC,
+    }
+    append_line(path, json.dumps({**record, "metrics": metrics}))
+
+
+class StopOnSignal:
+    """SIGTERM or Ctrl-C (SIGINT) only sets `signum`: the training loop reads it after
+    each iteration and stops there, saves its checkpoints, writes result.json and exits
+    with 128 + signum (143 for SIGTERM, 130 for Ctrl-C). A second signal ends the script
+    at once; the files it writes atomically stay whole. The workers of the `loaders` leave
+    both signals to the loop (quiet_worker) and end with the script (end_workers)."""
+
+    def __init__(self, *loaders):
+        self.signum = None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self.handle)
+        for loader in loaders:
+            loader.worker_init_fn = functools.partial(
+                quiet_worker, loader.worker_init_fn
+            )
+        if (
+            loaders
+        ):  # registered after multiprocessing's exit function, it runs before it
+            atexit.register(end_workers)
+
+    def handle(self, signum, frame):
+        self.signum = signum
+        for other in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(other, signal.SIG_DFL)  # the next one ends the script
+
+    def requested(self):
+        return self.signum is not None
+
+
+def quiet_worker(init_fn, worker_id):
+    """A DataLoader worker's init (with the loader's own, `init_fn`, after it): the worker
+    ignores SIGTERM and Ctrl-C, which the training loop handles. Sent to a whole process
+    group (torchrun, Slurm, systemd do), they would end the workers mid-epoch; the loop
+    stops them itself once it has stopped."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if init_fn is not None:
+        init_fn(worker_id)
+
+
+def end_workers():
+    """At exit, end the DataLoader workers still running. They ignore SIGTERM, with which
+    Python's multiprocessing ends them; after an error in the loop no loader has shut them
+    down, and the exit would wait for them forever."""
+    if hasattr(signal, "SIGCHLD"):  # not the loader's "worker killed" error
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for child in multiprocessing.active_children():
+        child.kill()
 
 
 if __name__ == "__main__":

@@ -56,127 +56,6 @@ CHANNELS = [16, 32, 64, 128, 256]  # train.model:channels (the train search)
 NUM_RES_UNITS = 2  # train.model:num_res_units (the train search)
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--mmar-root",
-        default=MMAR_ROOT,
-        help="MMAR root; relative default paths are resolved against it",
-    )
-    parser.add_argument(
-        "--data-root",
-        default=None,
-        help="DATA_ROOT (default: data, relative to the MMAR root)",
-    )
-    parser.add_argument(
-        "--dataset-json",
-        default=None,
-        help="DATASET_JSON (default: config/dataset_0.json, relative to the MMAR root)",
-    )
-    parser.add_argument(
-        "--mmar-ckpt",
-        default=None,
-        help="MMAR_CKPT (default: models/model.pt, relative to the MMAR root)",
-    )
-    parser.add_argument(
-        "--mmar-eval-output-path",
-        default=None,
-        help="MMAR_EVAL_OUTPUT_PATH (default: eval, relative to the MMAR root)",
-    )
-    parser.add_argument(
-        "--roi-size",
-        default=ROI_SIZE,
-        type=int,
-        nargs=3,
-        metavar=("X", "Y", "Z"),
-        help="sliding-window ROI size (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--device",
-        default=None,
-        help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
-    )
-    args = parser.parse_args(argv)
-    if not os.path.isdir(args.mmar_root):
-        parser.error(
-            f"there is no MMAR at {args.mmar_root}; give its folder with --mmar-root"
-        )
-    # Relative default paths are relative to the MMAR root, as in Clara.
-    if args.data_root is None:
-        args.data_root = os.path.join(args.mmar_root, DATA_ROOT)
-    if args.dataset_json is None:
-        args.dataset_json = os.path.join(args.mmar_root, DATASET_JSON)
-    if args.mmar_ckpt is None:
-        args.mmar_ckpt = os.path.join(args.mmar_root, MMAR_CKPT)
-    if args.mmar_eval_output_path is None:
-        args.mmar_eval_output_path = os.path.join(args.mmar_root, MMAR_EVAL_OUTPUT_PATH)
-    return args
-
-
-def select_device(name):
-    """--device, else DEVICE; "cuda" means the CPU on a machine without a GPU."""
-    if name is None:
-        name = (
-            DEVICE
-            if torch.cuda.is_available() or not DEVICE.startswith("cuda")
-            else "cpu"
-        )
-    return torch.device(name)
-
-
-def own_folder(path):
-    """`path` as a folder of the files this run writes, made when missing. The script and
-    the MONAI parts it runs (savers, TensorBoard) write there, so neither the folder nor
-    anything in it may be a link, which would send a write elsewhere: the script stops
-    and says which."""
-    if os.path.islink(path):
-        sys.exit(
-            f"{path} is a symbolic link; give the folder it points to, or remove it"
-        )
-    os.makedirs(path, exist_ok=True)
-    for folder, folders, files in os.walk(path):  # (os.walk follows no link)
-        for name in folders + files:
-            if os.path.islink(os.path.join(folder, name)):
-                sys.exit(
-                    f"{os.path.join(folder, name)} is a symbolic link, which this "
-                    "script writes no file through; remove it"
-                )
-
-
-def remove_file(path):
-    """Remove the file at `path`, if there is one: a link there goes, not what it points
-    to."""
-    if os.path.lexists(path):
-        os.unlink(path)
-
-
-def open_new(path):
-    """`path` as a new file, open for writing (binary): what was there goes first, and the
-    file is created here, never through a link that was left in its place (O_EXCL |
-    O_NOFOLLOW). Every file the script writes itself is made with it."""
-    remove_file(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    return os.fdopen(fd, "wb")
-
-
-def replace_atomically(path, write):
-    """Write `path` with `write(f)` into `path`.tmp, flush it to disk, then rename it onto
-    `path`: a reader of `path`, or a run killed while writing, finds the old file or the
-    new one, never half of one."""
-    tmp = path + ".tmp"
-    with open_new(tmp) as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_json(path, data):
-    """`data` as JSON into `path`, atomically (see replace_atomically)."""
-    text = json.dumps(data, indent=2) + "\n"
-    replace_atomically(path, lambda f: f.write(text.encode("utf-8")))
-
-
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -301,6 +180,131 @@ def main(argv=None):
         log.info(f"{name}: {value:.4f}")
     log.info(f"validation took {time.time() - start_time:.1f} s")
     return metrics
+
+
+# -- The run's plumbing: options and files; nothing of the config is decided below
+# this line.
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mmar-root",
+        default=MMAR_ROOT,
+        help="MMAR root; relative default paths are resolved against it",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="DATA_ROOT (default: data, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--dataset-json",
+        default=None,
+        help="DATASET_JSON (default: config/dataset_0.json, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--mmar-ckpt",
+        default=None,
+        help="MMAR_CKPT (default: models/model.pt, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--mmar-eval-output-path",
+        default=None,
+        help="MMAR_EVAL_OUTPUT_PATH (default: eval, relative to the MMAR root)",
+    )
+    parser.add_argument(
+        "--roi-size",
+        default=ROI_SIZE,
+        type=int,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="sliding-window ROI size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="cuda or cpu (default: cuda when there is a GPU, else cpu)",
+    )
+    args = parser.parse_args(argv)
+    if not os.path.isdir(args.mmar_root):
+        parser.error(
+            f"there is no MMAR at {args.mmar_root}; give its folder with --mmar-root"
+        )
+    # Relative default paths are relative to the MMAR root, as in Clara.
+    if args.data_root is None:
+        args.data_root = os.path.join(args.mmar_root, DATA_ROOT)
+    if args.dataset_json is None:
+        args.dataset_json = os.path.join(args.mmar_root, DATASET_JSON)
+    if args.mmar_ckpt is None:
+        args.mmar_ckpt = os.path.join(args.mmar_root, MMAR_CKPT)
+    if args.mmar_eval_output_path is None:
+        args.mmar_eval_output_path = os.path.join(args.mmar_root, MMAR_EVAL_OUTPUT_PATH)
+    return args
+
+
+def select_device(name):
+    """--device, else DEVICE; "cuda" means the CPU on a machine without a GPU."""
+    if name is None:
+        name = (
+            DEVICE
+            if torch.cuda.is_available() or not DEVICE.startswith("cuda")
+            else "cpu"
+        )
+    return torch.device(name)
+
+
+def own_folder(path):
+    """`path` as a folder of the files this run writes, made when missing. The script and
+    the MONAI parts it runs (savers, TensorBoard) write there, so neither the folder nor
+    anything in it may be a link, which would send a write elsewhere: the script stops
+    and says which."""
+    if os.path.islink(path):
+        sys.exit(
+            f"{path} is a symbolic link; give the folder it points to, or remove it"
+        )
+    os.makedirs(path, exist_ok=True)
+    for folder, folders, files in os.walk(path):  # (os.walk follows no link)
+        for name in folders + files:
+            if os.path.islink(os.path.join(folder, name)):
+                sys.exit(
+                    f"{os.path.join(folder, name)} is a symbolic link, which this "
+                    "script writes no file through; remove it"
+                )
+
+
+def remove_file(path):
+    """Remove the file at `path`, if there is one: a link there goes, not what it points
+    to."""
+    if os.path.lexists(path):
+        os.unlink(path)
+
+
+def open_new(path):
+    """`path` as a new file, open for writing (binary): what was there goes first, and the
+    file is created here, never through a link that was left in its place (O_EXCL |
+    O_NOFOLLOW). Every file the script writes itself is made with it."""
+    remove_file(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(fd, "wb")
+
+
+def replace_atomically(path, write):
+    """Write `path` with `write(f)` into `path`.tmp, flush it to disk, then rename it onto
+    `path`: a reader of `path`, or a run killed while writing, finds the old file or the
+    new one, never half of one."""
+    tmp = path + ".tmp"
+    with open_new(tmp) as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path, data):
+    """`data` as JSON into `path`, atomically (see replace_atomically)."""
+    text = json.dumps(data, indent=2) + "\n"
+    replace_atomically(path, lambda f: f.write(text.encode("utf-8")))
 
 
 if __name__ == "__main__":
