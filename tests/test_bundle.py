@@ -92,6 +92,10 @@ def test_the_bundle_follows_monais_ids_and_roots(tmp_path):
     # the data and checkpoints are the MMAR's, by its absolute path, not the cwd's
     assert os.path.isabs(train["mmar_root"])
     assert train["dataset_dir"] == "$os.path.join(@mmar_root, @DATA_ROOT)"
+    # what it writes is the bundle's own: models/ under bundle_root
+    assert train["mmar_ckpt_dir"] == "$os.path.join(@bundle_root, @MMAR_CKPT_DIR)"
+    evaluate = json.loads((_bundle(tmp_path / "e") / "evaluate.json").read_text())
+    assert evaluate["mmar_ckpt"] == "$os.path.join(@bundle_root, @MMAR_CKPT)"
 
 
 def test_metadata_has_every_field_the_specification_requires(tmp_path):

@@ -225,6 +225,10 @@ def network_ids(script: EnginesScript) -> dict[str, str]:
 
 
 NETWORK = "network"
+# What a bundle writes (and evaluate.json reads back) lives in the bundle, under
+# `bundle_root` (models/, as MONAI's specification lays a bundle out); its data is the
+# MMAR's, under `mmar_root`.
+BUNDLE_OUTPUTS = frozenset({"MMAR_CKPT_DIR", "MMAR_CKPT", "MMAR_EVAL_OUTPUT_PATH"})
 # The names of the engines target -> the ids of MONAI's bundle specification
 # (monai.bundle.properties.TrainProperties / InferProperties; `::` nests them).
 TRAIN_IDS = {
@@ -368,7 +372,11 @@ def bundle_config(
         if option.const == "MMAR_ROOT":
             continue
         dest = t.renames.get(option.dest, option.dest)
-        if option.is_path:  # relative to the MMAR root, as in Clara and train.py
+        if (
+            option.const in BUNDLE_OUTPUTS
+        ):  # the bundle's own models/, as the spec lays out
+            config[dest] = f"$os.path.join(@bundle_root, @{option.const})"
+        elif option.is_path:  # relative to the MMAR root, as in Clara and train.py
             config[dest] = f"$os.path.join(@mmar_root, @{option.const})"
         else:
             config[dest] = f"@{option.const}"
