@@ -227,3 +227,19 @@ def test_every_script_of_every_target_puts_main_first_and_the_plumbing_last(tmp_
         config = ("main", "validate", "save_metrics_report")
         helpers = [d for d in defs if d.name not in config]
         assert all(d.lineno > plumbing for d in helpers), script
+
+
+def test_no_comment_stands_alone_and_no_constant_goes_unused(tmp_path):
+    """The 3.x example's script (a review's finding): its train CheckpointSaver saves
+    only at the end, so the loop carries no comment for it; nothing saves train_conf,
+    so there is no TRAIN_CONF."""
+    from tests.test_faithful import _compile_3x
+
+    script, _ = _compile_3x(tmp_path, None)
+    lines = script.splitlines()
+    for i, line in enumerate(lines[:-1]):
+        if line.strip().startswith("# line "):
+            assert lines[i + 1].strip(), (i, line)
+    assert "TRAIN_CONF" not in script
+    example = (compile_example(tmp_path / "41") / "J0001" / "train.py").read_text()
+    assert "TRAIN_CONF = {" in example  # its savers save train_conf

@@ -390,8 +390,13 @@ class OptionsLowering:
             interval = (repr(script.plan.val_interval or 1), script.plan.val_comment)
         add_loop_options(script, interval, self.trainer_epochs())
         script.search_constants = self.search_constants()
-        script.train_conf = self.train_conf()
-        script.conf_options = self.conf_options()
+        # TRAIN_CONF only where something saves or reads it (`@conf`, a saver's
+        # train_conf, the interrupted run's model_final.pt where no saver writes one)
+        savers = script.plan.savers["train"] + script.plan.savers["validate"]
+        codes = [b.code for b in script.blocks] + [s.objects for s in savers]
+        if not any(s.final for s in savers) or any("TRAIN_CONF" in c for c in codes):
+            script.train_conf = self.train_conf()
+            script.conf_options = self.conf_options()
         script.seed_lines = self.seed_lines()
         for module in ("argparse", "json", "logging", "os", "time", "torch"):
             self.imports.add_module(module)
