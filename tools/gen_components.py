@@ -84,8 +84,18 @@ def build_table() -> dict:
         "bundle": bundle_syntax(),
         "code_strings": code_strings(table),
         "aliases": aliases(table),
+        "readers": default_readers(table),
     }
     return json.loads(json.dumps(data))  # as the file holds it (tuples -> lists)
+
+
+def default_readers(table: dict) -> list[str]:
+    """The readers LoadImage builds when a config names none (MONAI's SUPPORTED_READERS),
+    by class name: the **kwargs of LoadImage(d) go to each of them."""
+    from monai.transforms.io import array
+
+    names = {n.lower(): n for n in table}
+    return sorted(names[k] for k in array.SUPPORTED_READERS if k in names)
 
 
 def aliases(table: dict) -> dict[str, str]:

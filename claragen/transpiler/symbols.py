@@ -66,6 +66,11 @@ def bundle_syntax() -> dict[str, list[str]]:
     return {k: list(v) for k, v in _table()["bundle"].items()}
 
 
+def default_readers() -> list[str]:
+    """The image readers LoadImage(d) builds when a config names none."""
+    return list(_table().get("readers", ()))
+
+
 def code_strings() -> dict[str, dict[str, list[str]]]:
     """class -> {arg: the names MONAI documents for it}: the args a MONAI class resolves to
     code when they are strings (gates/byoc.py)."""

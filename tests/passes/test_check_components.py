@@ -109,3 +109,29 @@ def test_an_arg_of_an_older_monai_says_what_replaced_it(tmp_path):
         "write a GridSplitd(grid=...) transform after the read",
     ) in found
     assert len(found) == 2
+
+
+def test_an_arg_for_loadimageds_readers_is_checked_against_them(tmp_path):
+    """LoadImaged's **kwargs go to its readers (the one it names, else MONAI's default
+    ones), whose own **kwargs go to the file loader: an arg that no reader takes is W112
+    with a did-you-mean (a typo there failed when the data loaded, or was dropped; found
+    by the attack on issue 28)."""
+    from tests.conftest import compilation, minimal
+
+    def warned(args):
+        cfg = minimal()
+        cfg["train"]["pre_transforms"][0]["args"].update(args)
+        comp = compilation(tmp_path / str(len(list(tmp_path.iterdir()))), cfg)
+        built, ctx = comp.build()
+        comp.run_passes(built, ctx)
+        return [(d.message, d.help) for d in ctx.diags.warnings if d.code == "W112"]
+
+    ((message, help),) = warned(
+        {"reader": "NibabelReader", "as_closest_canonicl": True}
+    )
+    assert "nor of NibabelReader" in message
+    assert help == "did you mean 'as_closest_canonical'?"
+    ((message, _),) = warned({"bogus_arg": 1})
+    assert "ITKReader" in message and "NibabelReader" in message
+    assert warned({"reader": "NibabelReader", "as_closest_canonical": True}) == []
+    assert warned({"channel_dim": 0}) == []  # a default reader takes it

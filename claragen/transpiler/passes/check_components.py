@@ -73,6 +73,8 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
                 f"({comp.locator})",
                 f"write {replaced}",
             )
+        elif sym.name in READER_LOADERS and key not in (sym.params or ()):
+            _reader_arg(comp, key, ctx)
         elif not sym.accepts(key):
             sent = " (nor does what its **kwargs go to)" if sym.varkw else ""
             ctx.diags.error(
@@ -126,3 +128,34 @@ def check_components(config: Config, ctx: PassContext) -> Config:
     for comp in config.every_component():
         check_component(comp, ctx)
     return config
+
+
+# Classes whose **kwargs go to the image readers they build (monai.transforms.LoadImage:
+# to the one the config names, else to each of MONAI's default readers).
+READER_LOADERS = frozenset({"LoadImage", "LoadImaged"})
+
+
+def _reader_arg(comp: Component, key: str, ctx: PassContext) -> None:
+    """An arg of LoadImage(d) that it does not take goes to its readers: fine where a
+    reader takes it; else it reaches only the reader's own **kwargs, the file loader's
+    (nibabel.load, itk.imread, ...), which claragen cannot check: a misspelled name fails
+    when the data loads, or is dropped (W112, with a did-you-mean)."""
+    named = comp.arg("reader")
+    reader = named.value if isinstance(named, Lit) else None
+    readers = [reader] if isinstance(reader, str) else symbols.default_readers()
+    syms = [s for r in readers if (s := symbols.lookup(r)) is not None]
+    if not syms and named is not None:
+        return  # a reader object or one of the user's own: its args are its own
+    if any(key in (s.params or ()) for s in syms):
+        return
+    known = [
+        n for s in [symbols.lookup(comp.class_name), *syms] if s for n in s.names()
+    ]
+    ctx.diags.warning(
+        "W112",
+        comp.arg_span(key),
+        f"{comp.class_name}'s {key!r} is no argument of it nor of "
+        f"{', '.join(s.name for s in syms)}: it only reaches the file loader behind "
+        f"the reader's **kwargs, which claragen cannot check ({comp.locator})",
+        did_you_mean(key, known) or "leave it out unless the file loader takes it",
+    )
