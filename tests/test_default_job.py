@@ -136,3 +136,18 @@ def test_every_space_value_of_the_default_job_is_shown(tmp_path):
     values = manifest["jobs"][0]["values"]
     assert values[":mySearchLoss1,mySearchLoss2"] == [True, False]  # a list: a choice
     assert json.dumps(values)  # None where the config's own stays
+
+
+def test_alternatives_the_config_chooses_itself_keep_its_choice(tmp_path):
+    """`loss[1].disabled = true`: the config's own values leave DiceLoss, as Clara
+    trained it; the default job took the tag's first choice, FocalLoss, which the config
+    disables (found by a review of issue 28)."""
+
+    def edit(cfg):
+        cfg["train"]["loss"][1]["disabled"] = True
+
+    _, comp = compile_edited_example(tmp_path, edit)
+    script = (tmp_path / "out" / "J0001" / "train.py").read_text()
+    assert "loss_function = DiceLoss(" in script and "FocalLoss" not in script
+    assert ":mySearchLoss1,mySearchLoss2 = (the config's own)" in script
+    assert not [d for d in comp.diags.items if d.code == "W101"]

@@ -80,11 +80,19 @@ def default_values(config: Config, space: SearchSpace) -> dict[str, Any]:
 def alternatives(config: Config) -> dict[str, list[str]]:
     """Free tags that an `apply` of '@disabled' gives to the items of a list of
     alternatives (`loss`, `optimizer`: exactly one enabled), and those items' locators.
-    Such a list needs a choice in every job; the default job takes the tag's first."""
+    Such a list needs a choice in every job; the default job takes the tag's first,
+    unless the items' own `disabled` values leave one enabled, as Clara trained it."""
     out: dict[str, list[str]] = {}
     for section, key, comp in config.components():
         slot = config.sections[section][key]
         if not isinstance(slot, list) or key in LIST_SLOTS:
+            continue
+        own = [
+            c
+            for c in slot
+            if not (isinstance(c.disabled, Lit) and c.disabled.value is True)
+        ]
+        if len(own) == 1:  # the config's own "disabled" values choose: Clara's choice
             continue
         if isinstance(comp.apply, DictV):
             for attr, alias in comp.apply.items:
