@@ -85,6 +85,22 @@ def test_a_variable_inside_an_expression_is_substituted_and_follows_its_option(
     assert [d.code for d in info.value.diagnostics if d.severity == "error"] == ["E200"]
 
 
+def test_a_variable_inside_a_string_of_an_expression_is_substituted(tmp_path):
+    """`#float("{learning_rate}")` crashed on the text "{learning_rate}", and
+    `#"{MMAR_CKPT_DIR}" + "/tb"` wrote into a folder of that name (found by a review of
+    issue 28); a format string's `{}` and an f-string stay as written."""
+
+    def edit(cfg):
+        cfg["train"]["optimizer"]["args"]["lr"] = '#float("{learning_rate}")'
+        cfg["train"]["handlers"][4]["args"]["log_dir"] = '#"{MMAR_CKPT_DIR}" + "/tb"'
+        cfg["train"]["lr_scheduler"]["args"]["gamma"] = '#float("{}".format(0.1))'
+
+    (script,), _ = _compile(tmp_path, edit)
+    assert "lr=float(str(LEARNING_RATE))" in script
+    assert 'SummaryWriter(log_dir=str(args.mmar_ckpt_dir) + "/tb")' in script
+    assert 'gamma=float("{}".format(0.1))' in script
+
+
 def test_val_interval_reaches_every_value_derived_from_it(tmp_path):
     def edit(cfg):
         cfg["train"]["handlers"][1]["args"]["interval"] = "{num_interval_per_valid}"

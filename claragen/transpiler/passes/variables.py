@@ -13,13 +13,17 @@ command-line options, with the compiled values as defaults.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
+import re
 
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import NO_SPAN, did_you_mean
+from claragen.transpiler.exprcheck import VAR_PREFIX
 from claragen.transpiler.ir import (
     Config,
+    Expr,
     Lit,
     RuntimeVar,
     SearchValue,
@@ -95,6 +99,8 @@ def resolve_variables(config: Config, ctx: PassContext) -> Config:
                 const, param = config.searched[value.name]
                 return SearchValue(value.span, const, resolved, param)
             return resolved
+        if isinstance(value, Expr):
+            return in_strings(value, table, substitute)
         if isinstance(value, Template):
             parts: list[str | RuntimeVar] = []
             for part in value.parts:
@@ -172,3 +178,55 @@ def check_sets(config: Config, ctx: PassContext, used: set[str]) -> None:
 def _format(value: object) -> str:
     """How `str.format` prints a value inside a string."""
     return str(value)
+
+
+_IN_TEXT = re.compile(r"\{(\w+)\}")
+
+
+def in_strings(expr: Expr, table: dict, substitute) -> Expr:
+    """`{VAR}` inside a string literal of a `#` expression or a lambda, where VAR is a
+    variable (SPEC 4.1 substitutes every string, these too): the literal becomes the sum
+    of its text and `str(VAR)`, VAR's value or the option that sets it
+    (`"{MMAR_CKPT_DIR}" + "/tb"` -> `str(args.mmar_ckpt_dir) + "/tb"`). Other braces
+    (a format string's `{}`, an unknown name) stay text, as do f-strings."""
+    added: dict[str, Var] = {}
+
+    class Strings(ast.NodeTransformer):
+        def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.AST:
+            return node
+
+        def visit_Constant(self, node: ast.Constant) -> ast.AST:
+            if not isinstance(node.value, str):
+                return node
+            parts = _IN_TEXT.split(node.value)  # text, name, text, name, ..., text
+            if not any(name in table for name in parts[1::2]):
+                return node
+            pieces: list[ast.expr] = []
+            for i, part in enumerate(parts):
+                if i % 2 == 0 or part not in table:
+                    text = part if i % 2 == 0 else "{" + part + "}"
+                    if pieces and isinstance(pieces[-1], ast.Constant):
+                        pieces[-1] = ast.Constant(pieces[-1].value + text)
+                    elif text:
+                        pieces.append(ast.Constant(text))
+                else:
+                    added[part] = Var(expr.span, part)
+                    pieces.append(
+                        ast.Call(ast.Name("str"), [ast.Name(VAR_PREFIX + part)], [])
+                    )
+            total = pieces[0]
+            for piece in pieces[1:]:
+                total = ast.BinOp(total, ast.Add(), piece)
+            return ast.copy_location(total, node)
+
+    if "{" not in expr.source:
+        return expr
+    tree = ast.fix_missing_locations(
+        Strings().visit(ast.parse(ast.unparse(expr.tree), mode="eval"))
+    )
+    if not added:
+        return expr
+    have = dict(expr.values)
+    values = [*expr.values, *((VAR_PREFIX + n, substitute(v)) for n, v in added.items()
+                              if VAR_PREFIX + n not in have)]  # fmt: skip
+    return dataclasses.replace(expr, tree=tree, values=tuple(values))
