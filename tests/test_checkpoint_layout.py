@@ -54,3 +54,32 @@ def test_one_object_is_saved_as_ignite_saves_it(tmp_path):
     assert sorted(plain) == ["model", "optimizer"]
     bare = torch.load(tmp_path / "1" / "plain.pt", weights_only=True)
     torch.nn.Linear(2, 1).load_state_dict(bare)  # what a user's loading code does
+
+
+def test_the_engines_savers_settings_hold_in_its_names_and_its_score(tmp_path):
+    """key_metric_n_saved=3: MONAI refuses a fixed key_metric_filename (it was forced to
+    model.pt, and the script failed at start); key_metric_negative_sign: the lowest is the
+    best, in result.json and for the search (it reported the highest; both found by a
+    review of issue 28)."""
+    from monai.handlers import CheckpointSaver
+
+    from tests.conftest import compile_edited_example
+
+    def edit(cfg):
+        saver = cfg["validate"]["handlers"][2]["args"]
+        saver.update(key_metric_negative_sign=True, key_metric_n_saved=3)
+
+    _, comp = compile_edited_example(tmp_path, edit, target="engines")
+    script = (tmp_path / "out" / "J0001" / "train.py").read_text()
+    assert "key_metric_filename" not in script
+    CheckpointSaver(
+        str(tmp_path),
+        {"m": torch.nn.Linear(1, 1)},
+        save_key_metric=True,
+        key_metric_n_saved=3,
+    )  # fmt: skip  (what MONAI accepts)
+    assert "best = min(scored" in script and '"direction": "minimize"' in script
+    assert comp.minimizing == {"J0001/train.py"}
+    _, comp = compile_edited_example(tmp_path / "plain_saver", target="engines")
+    text = (tmp_path / "plain_saver" / "out" / "J0001" / "train.py").read_text()
+    assert 'key_metric_filename="model.pt"' in text and not comp.minimizing

@@ -44,7 +44,7 @@ from claragen.runtime.handlers import fire, log
 from claragen.runtime.journal import Journal, JournalError, JournalState
 from claragen.runtime.live import Display, JobRow, leaderboard
 from claragen.runtime.monitor import Monitor
-from claragen.runtime.ranking import MAXIMIZE, direction_of
+from claragen.runtime.ranking import MAXIMIZE, MINIMIZE, direction_of
 from claragen.runtime.rundir import (
     RunLock,
     SearchError,
@@ -158,6 +158,10 @@ class Search:
         job = Job("J0000", default_values(self.config, self.base.space))
         self.compilation.compile_job(self.config, self.base,
                                      self.run_dir / job.id, job, self.renderer)  # fmt: skip
+        if (
+            f"{job.id}/train.py" in self.compilation.minimizing
+        ):  # the config's saver says
+            return MINIMIZE
         return direction_of(self.compilation.key_metrics.get(f"{job.id}/train.py"))
 
     def open_study(self) -> None:

@@ -112,6 +112,9 @@ class Compilation:
     key_metrics: dict[str, str] = field(
         default_factory=dict
     )  # "J0001/train.py" -> label
+    minimizing: set[str] = field(
+        default_factory=set
+    )  # scripts whose score is lower-better
     # the last train.py's render model, template and target (for train_fast.py)
     last_train: tuple[Any, str, str] | None = None
     optimized: dict[str, list] = field(default_factory=dict)  # train_fast.py -> changes
@@ -290,6 +293,8 @@ class Compilation:
                 self.last_train = (stamp, model.template, model.target)
                 self.targets[what] = model.target
                 self.key_metrics[what] = getattr(model.script, "key_label", None) or ""
+                if getattr(model.script, "minimize", False):
+                    self.minimizing.add(what)
                 if model.distributed:
                     self.distributed.add(what)
                 return fast
@@ -300,6 +305,8 @@ class Compilation:
             read = VALUE_READS.pop()
         self.targets[what] = target
         self.key_metrics[what] = getattr(script, "key_label", None) or ""
+        if getattr(script, "minimize", False):  # lower is better (engines' saver says)
+            self.minimizing.add(what)
         if kind == "train" and getattr(script, "ddp", None) is not None:
             self.distributed.add(what)
         template = TEMPLATES[kind, target]

@@ -78,6 +78,9 @@ class EnginesScript:
     search_constants: list[tuple[str, str, str]] = field(default_factory=list)
     options: list[Option] = field(default_factory=list)
     train_conf: str = "{}"
+    # which way the key metric is better: lower for the loss, and where the config's
+    # CheckpointSaver says so (key_metric_negative_sign, which picks its model.pt)
+    minimize: bool = False
     conf_options: str = ""  # as PlainScript's
     seed_lines: list[str] = field(default_factory=list)  # as PlainScript's
     conf_holder: bool = False  # a CheckpointSaver saves TRAIN_CONF (class TrainConf)
@@ -98,6 +101,7 @@ class EnginesMixin:
     conf_holder = False  # set when a CheckpointSaver saves TRAIN_CONF
     conf_saved = False  # the same, in any target (the bundle's TRAIN_CONF id)
     bundle = False  # the bundle target: TRAIN_CONF is left out of checkpoints
+    minimize = False  # a CheckpointSaver picks the lowest key metric (negative sign)
 
     config: Config
 
@@ -134,6 +138,8 @@ class EnginesMixin:
                 )
         if comp.class_name == "CheckpointSaver":
             comp = self.clara_file_names(comp)
+            sign = comp.arg("key_metric_negative_sign")
+            self.minimize |= isinstance(sign, Lit) and sign.value is True
         if comp.class_name == "ValidationHandler" and comp.arg("interval") is not None:
             self.val_interval = comp.arg("interval")
             self.val_comment = comment(self.config, comp.span.line, comp.locator)[0]
@@ -145,11 +151,17 @@ class EnginesMixin:
         the plain target does; MONAI's own default names carry the metric or iteration.
         """
         named = []
+        kept = comp.arg("key_metric_n_saved")
+        several = (
+            isinstance(kept, Lit) and isinstance(kept.value, int) and kept.value > 1
+        )
         for flag, arg, name in (
             ("save_key_metric", "key_metric_filename", "model.pt"),
             ("save_final", "final_filename", "model_final.pt"),
         ):
             on = comp.arg(flag)
+            if arg == "key_metric_filename" and several:
+                continue  # MONAI names each of the best checkpoints it keeps
             if isinstance(on, Lit) and on.value is True and comp.arg(arg) is None:
                 comp = comp.with_arg(arg, Lit(on.span, name))
                 named.append(f"{arg}={name!r}")
@@ -290,6 +302,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
             device_help=self.device_help(trainer),
             key_label=key_label,
             key_engine=key_engine,
+            minimize=key_label == "loss" or self.minimize,
             seed=self.seed(),
             backend_flags=self.backend_flags(),
             evaluator="evaluator" if evaluator else None,
