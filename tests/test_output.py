@@ -96,3 +96,31 @@ def test_the_output_folder_itself_may_be_a_link(tmp_path):
     (tmp_path / "out").symlink_to(real)
     assert compile_(config, tmp_path / "out").exit_code == 0
     assert (real / "J0001" / "train.py").is_file()
+
+
+def test_every_name_of_the_table_is_imported_in_isorts_order(tmp_path):
+    """All the classes of each module of the component table, in one `from m import`
+    as a script writes it: ruff's isort (I001) finds them in its order (case-sensitive
+    sorting put ToTensord before TorchVisiond; found by a review of issue 28)."""
+    import collections
+    import subprocess
+    import sys
+
+    import black
+
+    from claragen.transpiler import symbols
+    from claragen.transpiler.emit import Imports
+
+    imports = Imports()
+    by_module = collections.defaultdict(list)
+    for name in symbols.component_names():
+        sym = symbols.lookup(name)
+        by_module[sym.module].append(name)
+        imports.add_name(sym.module, name)
+    assert sum(map(len, by_module.values())) > 1000
+    text = black.format_str("\n".join(imports.lines()) + "\n", mode=black.Mode())
+    (tmp_path / "x.py").write_text(text)
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated",
+                           "--select", "I", str(tmp_path / "x.py")],
+                          capture_output=True, text=True)  # fmt: skip
+    assert ruff.returncode == 0, ruff.stdout[-3000:]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,17 @@ QUALIFIED_MODULES = ("torch.optim", "torch.optim.lr_scheduler", "torch.nn")
 def option_dest(name: str) -> str:
     """The argparse dest of a runtime variable: DATA_ROOT -> data_root."""
     return name.lower()
+
+
+def isort_key(name: str) -> tuple:
+    """The order of the names of one `from m import ...` as isort (ruff's I001, its
+    defaults: order-by-type) sorts them: CONSTANTS, then Classes, then functions, each
+    without regard to case and with numbers in their natural order (`SEResNet50` before
+    `SEResNet101`)."""
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    natural = tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
+                    for p in re.split(r"(\d+)", name.lower()) if p)  # fmt: skip
+    return kind, natural, name
 
 
 @dataclass
@@ -79,12 +91,13 @@ class Imports:
         out.append("")
         out += [f"import {m}" for m in third]
         for module in sorted(self.names):
-            out.append(f"from {module} import {', '.join(sorted(self.names[module]))}")
+            names = sorted(self.names[module], key=isort_key)
+            out.append(f"from {module} import {', '.join(names)}")
         return out
 
     def byoc_lines(self) -> list[str]:
         return [
-            f"from {module} import {', '.join(sorted(names))}"
+            f"from {module} import {', '.join(sorted(names, key=isort_key))}"
             for module, names in sorted(self.byoc.items())
         ]
 
