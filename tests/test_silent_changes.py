@@ -127,3 +127,19 @@ def test_a_metrics_saver_of_the_train_config_writes_its_reports(tmp_path):
         "val_mean_dice_summary.csv",
     } <= written
     assert "max" in (ckpt / "eval" / "val_mean_dice_summary.csv").read_text()
+
+
+def test_a_validation_tensorboard_folder_of_its_own_is_said(tmp_path):
+    """The plain loop has one SummaryWriter, the trainer's: a validation handler's other
+    log_dir got nothing, without a word (found by a review of issue 28)."""
+
+    def edit(cfg):
+        for section, folder in (("train", "train"), ("validate", "val")):
+            for handler in cfg[section]["handlers"]:
+                if handler["name"] == "TensorBoardStatsHandler":
+                    handler["args"]["log_dir"] = "{MMAR_CKPT_DIR}/" + folder
+
+    _, warnings = _compile(tmp_path / "two", edit)
+    (warning,) = warnings
+    assert "into the trainer's folder" in warning.message and "/val" in warning.message
+    assert _compile(tmp_path / "one")[1] == []  # the example: one folder for both

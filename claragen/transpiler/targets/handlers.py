@@ -407,6 +407,16 @@ def lower_tensorboard(comp: Component, hc: HandlerContext) -> None:
     log.tensorboard_dir = (
         hc.emitter.value(log_dir) if log_dir is not None else hc.ckpt_dir
     )
+    trainer_dir = hc.plan.logs["train"].tensorboard_dir
+    if hc.section == "validate" and trainer_dir not in (None, log.tensorboard_dir):
+        hc.diags.warning(
+            "W104",
+            log_dir.span if log_dir is not None else comp.span,
+            f"the plain target writes TensorBoard with one writer, into the trainer's "
+            f"folder ({trainer_dir}); {comp.class_name} ({comp.locator}) asks for "
+            f"{log.tensorboard_dir}, which gets no events",
+            "compile with --target engines for MONAI's two handlers, or edit the loop",
+        )
     silent = _is_silent(comp.arg("output_transform")) or not _arg(
         comp, "iteration_log", hc, True
     )
