@@ -95,6 +95,29 @@ def test_removed_handlers_become_post_transforms(tmp_path):
     }  # fmt: skip
 
 
+def test_a_savers_output_transform_chooses_its_keys(tmp_path):
+    """Three SegmentationSavers of pred_tc, pred_wt and pred_et (a corpus validation
+    config) became three saves of "pred"; they save their own keys, and the savers that
+    share one folder and postfix, as MONAI 0.5's did, are W102 (a review of issue 28).
+    """
+    cfg = config_40()
+    cfg["train"]["handlers"][3:] = [
+        {"name": "SegmentationSaver", "args": {
+            "output_dir": "out", "output_transform": f"lambda x: x['pred_{k}']"}}
+        for k in ("tc", "wt", "et")
+    ] + [{"name": "SegmentationSaver", "args": {
+        "output_dir": "other", "output_transform": "lambda x: x['pred'][0]"}}]  # fmt: skip
+    config, ctx = build(tmp_path, cfg)
+    train = lower_dialect(config, ctx).sections["train"]
+    savers = [c for c in train["post_transforms"] if c.class_name == "SaveImaged"]
+    assert [to_python(s.arg("keys")) for s in savers] == [
+        "pred_tc", "pred_wt", "pred_et", "pred"]  # fmt: skip
+    warned = [d.message for d in ctx.diags.warnings if d.code == "W102"]
+    assert len(warned) == 3
+    assert "SegmentationSaver's output_transform has no counterpart" in warned[0]
+    assert "each case's 'pred_wt' replaces its 'pred_tc'" in warned[1]
+
+
 def test_an_interaction_loop_is_wired_and_runs_on_the_engines(tmp_path):
     """DeepGrow's `iteration` (a click interaction) must not vanish from the training:
     the plain target names it as not lowered; auto hands the loop to MONAI's engines."""

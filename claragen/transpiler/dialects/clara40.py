@@ -10,6 +10,7 @@ and what its early-access configs kept of 3.x:
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from typing import Any
 
@@ -23,7 +24,15 @@ from claragen.transpiler.dialects.wiring import (
     split_metrics,
     wire,
 )
-from claragen.transpiler.ir import Component, Config, map_components
+from claragen.transpiler.ir import (
+    Component,
+    Config,
+    Expr,
+    Lit,
+    Value,
+    Var,
+    map_components,
+)
 
 
 def port_clara_names(config: Config, ctx: PassContext) -> Config:
@@ -98,6 +107,8 @@ def handlers_to_post_transforms(config: Config, ctx: PassContext) -> Config:
                 continue
             target, renames, add, drop = rule
             comp = dataclasses.replace(h, name=target)
+            if target == "SaveImaged":
+                comp = _output_key(comp, h.class_name, ctx)
             for before, after in renames.items():
                 if comp.arg(before) is not None:
                     comp = comp.with_arg_renamed(before, after)
@@ -111,6 +122,7 @@ def handlers_to_post_transforms(config: Config, ctx: PassContext) -> Config:
                 f"migrated: the {h.class_name} handler -> the {target} post-transform"
             )
             moved.append(dataclasses.replace(comp, notes=comp.notes + (note,)))
+        _same_files(moved, ctx)
         post = slots.get("post_transforms")
         sections[name] = {
             **slots,
@@ -118,6 +130,71 @@ def handlers_to_post_transforms(config: Config, ctx: PassContext) -> Config:
             "post_transforms": (list(post) if isinstance(post, list) else []) + moved,
         }
     return dataclasses.replace(config, sections=sections)
+
+
+def _output_key(comp: Component, handler: str, ctx: PassContext) -> Component:
+    """A handler's `output_transform: "lambda x: x['pred_tc']"` chose what it saved (or
+    inverted): the post-transform's keys. Another output_transform is W102: the
+    post-transform works on "pred"."""
+    transform = comp.arg("output_transform")
+    if transform is None or comp.arg("keys") is not None:
+        return comp
+    body = transform.tree.body if isinstance(transform, Expr) else None
+    if (
+        isinstance(body, ast.Lambda)
+        and len(body.args.args) == 1
+        and isinstance(body.body, ast.Subscript)
+        and isinstance(body.body.value, ast.Name)
+        and body.body.value.id == body.args.args[0].arg
+        and isinstance(body.body.slice, ast.Constant)
+        and isinstance(body.body.slice.value, str)
+    ):
+        key = body.body.slice.value
+        return comp.with_arg("keys", Lit(transform.span, key))
+    ctx.diags.warning(
+        "W102",
+        transform.span,
+        f"{handler}'s output_transform has no counterpart in MONAI's "
+        f'{comp.name}, which works on "pred" ({comp.locator})',
+        "give the post-transform the keys it should work on",
+    )
+    return comp
+
+
+def _same_files(moved: list[Component], ctx: PassContext) -> None:
+    """Savers that write the same files (one postfix, one folder, as MONAI 0.5's
+    SegmentationSaver defaulted to `_seg`) overwrite each other, as Clara's did: W102.
+    """
+    seen: dict[tuple[str, str], Component] = {}
+    for comp in moved:
+        if comp.name != "SaveImaged":
+            continue
+        where = tuple(_text(comp.arg(a)) for a in ("output_dir", "output_postfix"))
+        if where in seen:
+            first = seen[where]
+            ctx.diags.warning(
+                "W102",
+                comp.span,
+                f"{comp.locator} writes the files {first.locator} writes (one folder, "
+                f"one postfix): each case's {_keys(comp)} replaces its {_keys(first)}, "
+                "as Clara's savers overwrote each other",
+                'give each its own "output_postfix" to keep every one',
+            )
+        seen.setdefault(where, comp)  # type: ignore[arg-type]
+
+
+def _text(value: Value | None) -> str:
+    """A value as the config wrote it, wherever it was: `{VAR}` or the literal."""
+    if isinstance(value, Var):
+        return "{" + value.name + "}"
+    if isinstance(value, Lit):
+        return repr(value.value)
+    return "?" if value is None else type(value).__name__ + str(id(value))
+
+
+def _keys(comp: Component) -> str:
+    keys = comp.arg("keys")
+    return repr(keys.value) if isinstance(keys, Lit) else "keys"
 
 
 class Clara40(Dialect):
