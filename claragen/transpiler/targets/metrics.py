@@ -33,7 +33,7 @@ METRICS: dict[str, MetricRule] = {
         "ConfusionMatrixMetric",
         (),
         (("metric_name", "accuracy"),),
-        note="ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)",
+        note="ignite Accuracy on one-hot outputs: the accuracy over their entries, as ignite computes it (ConfusionMatrixMetric)",
     ),
     "MeanIoUHandler": MetricRule(
         "MeanIoU", ("include_background", "reduction"), (("reduction", "mean"),)

@@ -116,7 +116,7 @@ def main(argv=None):
         # line 98 validate.key_metric
         "val_mean_dice": DiceMetric(reduction="mean", include_background=True),
         # line 107 validate.additional_metrics[0]
-        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        # ignite Accuracy on one-hot outputs: the accuracy over their entries, as ignite computes it (ConfusionMatrixMetric)
         "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
     }
 

@@ -614,9 +614,8 @@ class StopOnSignal:
             loader.worker_init_fn = functools.partial(
                 quiet_worker, loader.worker_init_fn
             )
-        if (
-            loaders
-        ):  # registered after multiprocessing's exit function, it runs before it
+        # (registered after multiprocessing's exit function, it runs before it)
+        if loaders:
             atexit.register(end_workers)
 
     def handle(self, signum, frame):

@@ -315,14 +315,14 @@ def main(argv=None):
     # Metrics of the trainer and the evaluator, by log label.
     train_metrics = {
         # line 212 train.key_metric
-        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        # ignite Accuracy on one-hot outputs: the accuracy over their entries, as ignite computes it (ConfusionMatrixMetric)
         "train_acc": ConfusionMatrixMetric(metric_name="accuracy"),
     }
     val_metrics = {
         # line 292 validate.key_metric
         "val_mean_dice": DiceMetric(reduction="mean", include_background=False),
         # line 301 validate.additional_metrics[0]
-        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        # ignite Accuracy on one-hot outputs: the accuracy over their entries, as ignite computes it (ConfusionMatrixMetric)
         "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
     }
 
@@ -354,7 +354,7 @@ def main(argv=None):
     stop = StopOnSignal(train_loader, val_loader)
     interrupted = False
     for epoch in range(run.start_epoch, args.epochs + 1):
-        # (a signal while the last epoch validated or saved)
+        # a signal that came while the last epoch validated or saved its checkpoints
         interrupted = stop.requested()
         if interrupted:
             break
@@ -362,9 +362,8 @@ def main(argv=None):
         epoch_loss, steps = 0.0, 0
         for batch in train_loader:
             steps += 1
-            inputs, labels = batch["image"].to(device, non_blocking=True), batch[
-                "label"
-            ].to(device, non_blocking=True)
+            inputs = batch["image"].to(device, non_blocking=True)
+            labels = batch["label"].to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(
                 device.type, enabled=train_amp, dtype=amp_dtype(device)
@@ -471,9 +470,8 @@ def validate(model, loader, inferer, postprocessing, metrics, device, amp):
     model.eval()
     with torch.no_grad():
         for batch in loader:
-            images, labels = batch["image"].to(device, non_blocking=True), batch[
-                "label"
-            ].to(device, non_blocking=True)
+            images = batch["image"].to(device, non_blocking=True)
+            labels = batch["label"].to(device, non_blocking=True)
             with torch.autocast(device.type, enabled=amp, dtype=amp_dtype(device)):
                 preds = inferer(images, model)
             outputs = decollate_batch({"pred": preds, "label": labels})
@@ -682,9 +680,8 @@ class StopOnSignal:
             loader.worker_init_fn = functools.partial(
                 quiet_worker, loader.worker_init_fn
             )
-        if (
-            loaders
-        ):  # registered after multiprocessing's exit function, it runs before it
+        # (registered after multiprocessing's exit function, it runs before it)
+        if loaders:
             atexit.register(end_workers)
 
     def handle(self, signum, frame):

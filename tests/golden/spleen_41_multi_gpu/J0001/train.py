@@ -256,14 +256,14 @@ def main(argv=None):
     # Metrics of the trainer and the evaluator, by log label.
     train_metrics = {
         # line 212 train.key_metric
-        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        # ignite Accuracy on one-hot outputs: the accuracy over their entries, as ignite computes it (ConfusionMatrixMetric)
         "train_acc": ConfusionMatrixMetric(metric_name="accuracy"),
     }
     val_metrics = {
         # line 292 validate.key_metric
         "val_mean_dice": DiceMetric(reduction="mean", include_background=False),
         # line 301 validate.additional_metrics[0]
-        # ignite Accuracy on one-hot outputs = voxel accuracy (ConfusionMatrixMetric)
+        # ignite Accuracy on one-hot outputs: the accuracy over their entries, as ignite computes it (ConfusionMatrixMetric)
         "val_acc": ConfusionMatrixMetric(metric_name="accuracy"),
     }
 
@@ -296,7 +296,7 @@ def main(argv=None):
     stop = StopOnSignal(train_loader, val_loader)
     interrupted = False
     for epoch in range(run.start_epoch, args.epochs + 1):
-        # (a signal while the last epoch validated or saved)
+        # a signal that came while the last epoch validated or saved its checkpoints
         interrupted = any_rank(stop.requested(), device)
         if interrupted:
             break
@@ -628,9 +628,8 @@ class StopOnSignal:
             loader.worker_init_fn = functools.partial(
                 quiet_worker, loader.worker_init_fn
             )
-        if (
-            loaders
-        ):  # registered after multiprocessing's exit function, it runs before it
+        # (registered after multiprocessing's exit function, it runs before it)
+        if loaders:
             atexit.register(end_workers)
 
     def handle(self, signum, frame):
