@@ -143,3 +143,19 @@ def test_a_validation_tensorboard_folder_of_its_own_is_said(tmp_path):
     (warning,) = warnings
     assert "into the trainer's folder" in warning.message and "/val" in warning.message
     assert _compile(tmp_path / "one")[1] == []  # the example: one folder for both
+
+
+def test_auto_says_why_a_config_runs_on_the_engines(tmp_path):
+    """--target auto fell back to the engines saying nothing but the docstring's target
+    (a review of issue 28): W113 names what the plain target could not lower."""
+
+    def edit(cfg):
+        cfg["validate"]["handlers"][2]["args"]["key_metric_negative_sign"] = True
+
+    _, comp = compile_edited_example(tmp_path, edit, target="auto", jobs="random:2")
+    (warning,) = [d for d in comp.diags.items if d.code == "W113"]
+    assert "'key_metric_negative_sign'" in warning.message
+    _, comp = compile_edited_example(tmp_path / "e", edit, target="engines")
+    assert not [d for d in comp.diags.items if d.code == "W113"]
+    _, comp = compile_edited_example(tmp_path / "p", target="auto")
+    assert not [d for d in comp.diags.items if d.code == "W113"]

@@ -89,6 +89,7 @@ CODES: dict[str, Code] = {
         Code("W107", "inert-search", "a searched arg changes nothing in the scripts"),
         Code("W110", "transform-order", "a spatial transform runs before the channel is made first"),
         Code("W111", "never-validates", "the validation interval is longer than the training"),
+        Code("W113", "engines-fallback", "--target auto runs a config on MONAI's engines, which the plain target cannot lower"),
         Code("W112", "unchecked-reader-arg", "an arg of LoadImage(d) that only the file loader behind a reader's **kwargs may take"),
         Code("W109", "chosen-default", "an arg a legacy config left out, with no documented Clara default, is given NVIDIA's choice"),
     )

@@ -105,16 +105,12 @@ class Compilation:
     diags: Diagnostics = field(default_factory=Diagnostics)
     train_models: dict[str, Component | None] = field(default_factory=dict)
     targets: dict[str, str] = field(default_factory=dict)  # "J0001/train.py" -> target
-    distributed: set[str] = field(
-        default_factory=set
-    )  # the scripts torchrun can launch
+    # the scripts torchrun can launch; "J0001/train.py" -> its key metric's label; the
+    # scripts whose score is better lower
+    distributed: set[str] = field(default_factory=set)
+    key_metrics: dict[str, str] = field(default_factory=dict)
+    minimizing: set[str] = field(default_factory=set)
     train_inputs: tuple[Config, PassContext] | None = None  # for `train_model`
-    key_metrics: dict[str, str] = field(
-        default_factory=dict
-    )  # "J0001/train.py" -> label
-    minimizing: set[str] = field(
-        default_factory=set
-    )  # scripts whose score is lower-better
     # the last train.py's render model, template and target (for train_fast.py)
     last_train: tuple[Any, str, str] | None = None
     optimized: dict[str, list] = field(default_factory=dict)  # train_fast.py -> changes
@@ -353,6 +349,10 @@ class Compilation:
             for diag in trial.items:
                 self.diags.add(diag)
             return script, "plain"
+        first = trial.errors[0]  # said once a job, where the config asks for it
+        self.diags.warning("W113", first.span, "--target auto: the plain target cannot "
+                           f"lower this ({first.message}), so MONAI's engines run it",
+                           "give --target engines to choose them; or change what it names")  # fmt: skip
         return engines(ctx), "engines"
 
     def compile_bundle_validation(
