@@ -47,8 +47,11 @@ def first_value(param: SearchParam) -> Any:
 
 
 def default_values(config: Config, space: SearchSpace) -> dict[str, Any]:
-    """The default job's value of each parameter: the config's own, else the first choice."""
+    """The default job's value of each parameter: the config's own; None where the job
+    leaves the config as it is (an arg it leaves out, a free tag that no list of
+    alternatives needs); else the first choice."""
     components = {c.locator: c for _, _, c in config.components()}
+    needed = set(alternatives(config))  # free tags that a list of alternatives needs
     values: dict[str, Any] = {}
     for param in space.params:
         own: list[Any] = []
@@ -65,7 +68,6 @@ def default_values(config: Config, space: SearchSpace) -> dict[str, Any]:
                 to_python(node) if node is not None and is_literal(node) else None
             )
         if param.kind == "tag":  # no value of its own; one only where one is needed
-            needed = set(alternatives(config))
             chosen = any(a.name.lstrip(ATTR_KEY) in needed for a in param.args)
             values[param.id] = first_value(param) if chosen else None
         elif param.kind == "component" and any(v is None for v in own):
@@ -83,21 +85,20 @@ def alternatives(config: Config) -> dict[str, list[str]]:
     Such a list needs a choice in every job; the default job takes the tag's first,
     unless the items' own `disabled` values leave one enabled, as Clara trained it."""
     out: dict[str, list[str]] = {}
-    for section, key, comp in config.components():
-        slot = config.sections[section][key]
-        if not isinstance(slot, list) or key in LIST_SLOTS:
-            continue
-        own = [
-            c
-            for c in slot
-            if not (isinstance(c.disabled, Lit) and c.disabled.value is True)
-        ]
-        if len(own) == 1:  # the config's own "disabled" values choose: Clara's choice
-            continue
-        if isinstance(comp.apply, DictV):
-            for attr, alias in comp.apply.items:
-                if attr == ATTR_KEY + "disabled" and isinstance(alias, Lit):
-                    out.setdefault(str(alias.value), []).append(comp.locator)
+    for slots in config.sections.values():
+        for key, slot in slots.items():
+            if not isinstance(slot, list) or key in LIST_SLOTS:
+                continue
+            enabled = [c for c in slot if not (isinstance(c.disabled, Lit)
+                                               and c.disabled.value is True)]  # fmt: skip
+            if len(enabled) == 1:  # the config's own "disabled" values choose, as Clara
+                continue
+            for comp in slot:
+                for attr, alias in (
+                    comp.apply.items if isinstance(comp.apply, DictV) else ()
+                ):
+                    if attr == ATTR_KEY + "disabled" and isinstance(alias, Lit):
+                        out.setdefault(str(alias.value), []).append(comp.locator)
     return out
 
 

@@ -189,6 +189,8 @@ def in_strings(expr: Expr, table: dict, substitute) -> Expr:
     of its text and `str(VAR)`, VAR's value or the option that sets it
     (`"{MMAR_CKPT_DIR}" + "/tb"` -> `str(args.mmar_ckpt_dir) + "/tb"`). Other braces
     (a format string's `{}`, an unknown name) stay text, as do f-strings."""
+    if "{" not in expr.source:
+        return expr
     added: dict[str, Var] = {}
 
     class Strings(ast.NodeTransformer):
@@ -219,8 +221,6 @@ def in_strings(expr: Expr, table: dict, substitute) -> Expr:
                 total = ast.BinOp(total, ast.Add(), piece)
             return ast.copy_location(total, node)
 
-    if "{" not in expr.source:
-        return expr
     tree = ast.fix_missing_locations(
         Strings().visit(ast.parse(ast.unparse(expr.tree), mode="eval"))
     )

@@ -250,16 +250,11 @@ TRAIN_IDS = {
     "val_key_metric": "validate::key_metric",
     "val_handlers": "validate::handlers",
 }
+# evaluate.json is an inference bundle: the validate section's ids at its top
 EVAL_IDS = {
-    "data_root": "dataset_dir",
-    "evaluator": "evaluator",
-    "val_transforms": "preprocessing",
-    "val_dataset": "dataset",
-    "val_loader": "dataloader",
-    "val_inferer": "inferer",
-    "val_post_transforms": "postprocessing",
-    "val_key_metric": "key_metric",
-    "val_handlers": "handlers",
+    k: v.removeprefix("validate::")
+    for k, v in TRAIN_IDS.items()
+    if not v.startswith("train::")
 }
 
 
@@ -372,9 +367,8 @@ def bundle_config(
         if option.const == "MMAR_ROOT":
             continue
         dest = t.renames.get(option.dest, option.dest)
-        if (
-            option.const in BUNDLE_OUTPUTS
-        ):  # the bundle's own models/, as the spec lays out
+        # what the bundle writes goes into its own models/, as the spec lays out
+        if option.const in BUNDLE_OUTPUTS:
             config[dest] = f"$os.path.join(@bundle_root, @{option.const})"
         elif option.is_path:  # relative to the MMAR root, as in Clara and train.py
             config[dest] = f"$os.path.join(@mmar_root, @{option.const})"

@@ -213,8 +213,17 @@ def _logs_the_loss(comp: Component, hc: HandlerContext) -> bool:
     return False
 
 
-def _one_tag(comp: Component, current: str | None, tag: str, hc: HandlerContext) -> str:
-    """The loop logs the loss under one tag; a second handler's other tag is said."""
+def _loss_tag(comp: Component, hc: HandlerContext, current: str | None) -> str | None:
+    """The name the plain loop logs each training iteration's loss under, with this
+    Stats/TensorBoardStatsHandler lowered (`current`: the name before it): its tag_name,
+    unless it logs nothing per iteration or something else than the loss. The loop logs
+    the loss under one name; a second handler's other tag is said."""
+    silent = _is_silent(comp.arg("output_transform")) or not _arg(
+        comp, "iteration_log", hc, True
+    )
+    if silent or hc.section != "train" or not _logs_the_loss(comp, hc):
+        return current
+    tag = str(_arg(comp, "tag_name", hc, "Loss"))
     if current is not None and current != tag:
         hc.diags.warning(
             "W104",
@@ -387,12 +396,7 @@ def lower_stats(comp: Component, hc: HandlerContext) -> None:
         return
     _every_iteration(comp, hc)
     log = hc.plan.logs[hc.section]
-    silent = _is_silent(comp.arg("output_transform")) or not _arg(
-        comp, "iteration_log", hc, True
-    )
-    if not silent and hc.section == "train" and _logs_the_loss(comp, hc):
-        tag = str(_arg(comp, "tag_name", hc, "Loss"))
-        log.iteration_tag = _one_tag(comp, log.iteration_tag, tag, hc)
+    log.iteration_tag = _loss_tag(comp, hc, log.iteration_tag)
     log.epoch = bool(_arg(comp, "epoch_log", hc, True))
     log.comments.append(hc.comment)
 
@@ -417,12 +421,7 @@ def lower_tensorboard(comp: Component, hc: HandlerContext) -> None:
             f"{log.tensorboard_dir}, which gets no events",
             "compile with --target engines for MONAI's two handlers, or edit the loop",
         )
-    silent = _is_silent(comp.arg("output_transform")) or not _arg(
-        comp, "iteration_log", hc, True
-    )
-    if not silent and hc.section == "train" and _logs_the_loss(comp, hc):
-        tag = str(_arg(comp, "tag_name", hc, "Loss"))
-        log.tensorboard_tag = _one_tag(comp, log.tensorboard_tag, tag, hc)
+    log.tensorboard_tag = _loss_tag(comp, hc, log.tensorboard_tag)
     log.tensorboard_epoch = bool(_arg(comp, "epoch_log", hc, True))
     log.comments.append(hc.comment)
 

@@ -58,9 +58,7 @@ class MetricsLowering:
         self.imports.add_name("monai.metrics", rule.metric)
         code = ast.unparse(ast.Call(ast.Name(rule.metric), [], keywords))
         inputs: str | None = None  # each case's "pred" and "label"
-        if transform is None:
-            pass
-        elif isinstance(transform, Lit | ListV | DictV):  # data: nothing to call
+        if isinstance(transform, Lit | ListV | DictV):  # data: nothing to call
             self.diags.error(
                 "E602",
                 transform.span,
@@ -69,12 +67,13 @@ class MetricsLowering:
                 "e.g. \"#monai.handlers.from_engine(['pred', 'label'])\"",
             )
             inputs = "()"
-        else:
+        elif transform is not None and not _reads_pred_label(
+            Emitter(Imports(), self.ref_name).node(transform)
+        ):
             # from_engine(["pred", "label"]) is what the loop gives a metric by default
-            # (looked at without importing what it names)
-            if not _reads_pred_label(Emitter(Imports(), self.ref_name).node(transform)):
-                call = ast.Call(self.emitter.node(transform), [ast.Name("items")], [])
-                inputs = ast.unparse(call)
+            # (looked at above without importing what it names); anything else is called
+            call = ast.Call(self.emitter.node(transform), [ast.Name("items")], [])
+            inputs = ast.unparse(call)
         label = comp.attr("log_label")
         label_text = str(label.value) if isinstance(label, Lit) else var
         notes = self.note(comp) + ([rule.note] if rule.note else [])
