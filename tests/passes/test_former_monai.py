@@ -94,3 +94,30 @@ def test_an_error_names_the_class_the_config_wrote_and_what_replaced_the_arg(tmp
     assert messages[dims] == "write spatial_dims alone (the config gives both)"
     (bogus,) = [m for m in messages if "'bogus'" in m]
     assert "the config's SplitChanneld" in bogus
+
+
+@pytest.mark.parametrize("source, arg, help_text", [
+    ("#lambda x: (monai.transforms.AsDiscreteD(keys='pred', threshold_values=True)(x[0])"
+     "['pred'], x[0]['label'])", "threshold_values", "threshold="),
+    ("lambda x: monai.transforms.AsDiscrete(argmax=True, to_onehot=True, n_classes=2)"
+     "(x['pred'])", "n_classes", "to_onehot="),
+    ("lambda x: monai.transforms.AsDiscreteDict(keys='pred', thresold=0.5)(x)",
+     "thresold", "'threshold'"),
+])  # fmt: skip
+def test_a_class_called_in_an_expression_takes_its_args_by_the_same_rules(
+    tmp_path, source, arg, help_text
+):
+    """An old MONAI arg inside a `#` expression or a lambda was emitted as written: MONAI
+    1.x swallowed it in **kwargs and the Dice was computed on soft predictions (found by
+    an attack on issue 28). It is an E401, as it is on a component."""
+    cfg = minimal()
+    cfg["train"]["handlers"].append({"name": "StatsHandler", "args": {
+        "tag_name": "x", "output_transform": source}})  # fmt: skip
+    comp = compilation(tmp_path, cfg)
+    built, ctx = comp.build()
+    with pytest.raises(CompileError) as raised:
+        comp.run_passes(built, ctx)
+    (error,) = [d for d in raised.value.diagnostics if d.code == "E401"]
+    assert f"takes no argument {arg!r}" in error.message, error.message
+    assert "in the expression of train.handlers[1]" in error.message
+    assert help_text in error.help

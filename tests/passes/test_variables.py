@@ -65,3 +65,41 @@ def test_unknown_variable_is_an_error_with_a_suggestion(tmp_path):
     assert err.message == "unknown variable 'learning_rat'"
     assert err.help == "did you mean 'learning_rate'?"
     assert (err.span.line, err.span.column) == (18, 15)  # the string's opening quote
+
+
+def test_a_first_level_value_that_names_a_variable_takes_its_typed_value(tmp_path):
+    """`"amp": "{USE_AMP}"` with USE_AMP false in environment.json: Clara substitutes its
+    first level too, so `{amp}` is False, not the text "{USE_AMP}" (bool() of which was
+    True; an lr of "{LR}" crashed at the optimizer). Found by an attack on issue 28."""
+    cfg = minimal()
+    cfg.update({"amp": "{USE_AMP}", "learning_rate": "{LR}", "ckpt": "{MMAR_CKPT_DIR}",
+                "twice": "{amp}", "loop": "{loop}"})  # fmt: skip
+    cfg["train"]["handlers"][0]["args"]["tag_name"] = "{loop}"
+    cfg["train"]["dataset"]["data_file_base_dir"] = "{ckpt}"
+    cfg["train"]["trainer"]["args"]["amp"] = "{twice}"
+    config, ctx = build(tmp_path, cfg, {**ENV, "USE_AMP": False, "LR": 0.01})
+    out = resolve_variables(config, ctx)
+    ctx.diags.raise_if_errors()
+    assert out.sections["train"]["trainer"].arg("amp").value is False
+    assert lr_of(out).value == 0.01
+    assert out.variables["amp"] is False and out.variables["learning_rate"] == 0.01
+    # a path stays the option that sets it
+    base = out.sections["train"]["dataset"].attr("data_file_base_dir")
+    assert isinstance(base, RuntimeVar) and base.name == "MMAR_CKPT_DIR"
+    # a variable that names itself stays its text
+    assert out.sections["train"]["handlers"][0].arg("tag_name").value == "{loop}"
+
+
+def test_a_chained_variable_reaches_the_script(tmp_path):
+    from tests.conftest import compile_edited_example
+
+    def edit(cfg):
+        cfg.update({"amp": "{USE_AMP}", "cudnn_benchmark": "{BENCH}", "USE_AMP": True,
+                    "BENCH": True})  # fmt: skip
+
+    compile_edited_example(
+        tmp_path, edit, sets=(("USE_AMP", "False"), ("BENCH", "False"))
+    )
+    text = (tmp_path / "out" / "J0001" / "train.py").read_text()
+    assert "train_amp = False" in text and '"{USE_AMP}"' not in text
+    assert "torch.backends.cudnn.benchmark = False" in text

@@ -54,6 +54,25 @@ CACHES = ("CacheDataset", "monai.data.CacheDataset")
 LOADERS = ("DataLoader", "monai.data.DataLoader")
 # deterministic transforms that change a tensor's type or device, never read metadata
 TYPE_ONLY = ("ToTensord", "EnsureTyped", "CastToTyped", "ToDeviced", "Identityd")
+# Transforms that never write into the tensors they are given, even when those are views
+# of the cache (a crop's output): MONAI's word on each, checked on MONAI itself by
+# tests/optimize/test_copy_cache.py. Only where every transform after the cache is one
+# of them is the cache read without a copy; NormalizeIntensityd and
+# RandStdShiftIntensityd write in place, and a crop's view would carry that into the
+# cache for every later epoch.
+READ_ONLY = frozenset(
+    {"RandCropByPosNegLabeld", "RandSpatialCropd", "RandSpatialCropSamplesd",
+     "RandCropByLabelClassesd", "RandWeightedCropd", "RandFlipd", "RandAxisFlipd",
+     "RandRotate90d", "RandRotated", "RandAffined", "RandZoomd", "Rand3DElasticd",
+     "Rand2DElasticd", "RandShiftIntensityd", "RandScaleIntensityd",
+     "RandGaussianNoised", "RandGaussianSmoothd", "RandGaussianSharpend",
+     "RandAdjustContrastd", "RandHistogramShiftd", "RandBiasFieldd",
+     "RandCoarseDropoutd", "RandCoarseShuffled", "RandScaleIntensityFixedMeand",
+     "RandSimulateLowResolutiond", "RandGibbsNoised", "RandKSpaceSpikeNoised",
+     "RandRicianNoised", "ToTensord", "EnsureTyped", "CastToTyped", "Identityd",
+     "ScaleIntensityd", "ScaleIntensityRanged", "ThresholdIntensityd", "SpatialPadd",
+     "DivisiblePadd", "CenterSpatialCropd", "AsDiscreted"}
+)  # fmt: skip
 
 
 def apply(script: PlainScript) -> Change | Skip:
@@ -223,10 +242,16 @@ def cache_on_device(
             "train keeps its metadata (a deterministic transform that may read it "
             "follows a random one)"
         )
-    # the cache is read, never written: MONAI's transforms after it make new tensors
-    # (every one is MONAI's, above), so no deep copy per item (MONAI's fast training
-    # tutorial turns it off for this reason)
-    if keyword(dataset_call, "copy_cache") is None:
+    # no deep copy per item (MONAI's fast training tutorial turns it off for this
+    # reason) only where nothing after the cache writes into what it is given
+    writers = [item.name or "a transform of its own" for item in transforms.items[at:]
+               if item.name not in READ_ONLY]  # fmt: skip
+    if writers:
+        notes.append(
+            f"{name}'s cache is copied per item: {writers[0]}, after it, may write "
+            "into the tensors it is given"
+        )
+    elif keyword(dataset_call, "copy_cache") is None:
         dataset_call.keywords.append(ast.keyword("copy_cache", ast.Constant(False)))
         set_code(dataset, dataset_call, note(NAME, "the cache is not copied per item"))
     cache_num = keyword(dataset_call, "cache_num")

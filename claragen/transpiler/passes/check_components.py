@@ -12,11 +12,21 @@ that, and only with `--import-byoc`), and anything else is E106.
 
 from __future__ import annotations
 
+import ast
+
 from claragen.gates import byoc
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
-from claragen.transpiler.ir import Component, Config, Lit, SearchValue, Value
+from claragen.transpiler.ir import (
+    Component,
+    Config,
+    Expr,
+    Lit,
+    SearchValue,
+    Value,
+    walk,
+)
 from claragen.transpiler.monai_history import FORMER_ARGS
 
 
@@ -127,7 +137,60 @@ def _wired_by_target(comp: Component) -> bool:
 def check_components(config: Config, ctx: PassContext) -> Config:
     for comp in config.every_component():
         check_component(comp, ctx)
+        for _, arg in (*comp.args, *comp.attrs):
+            for value in walk(arg):
+                if isinstance(value, Expr):
+                    check_expression_calls(value, comp, ctx)
     return config
+
+
+def check_expression_calls(expr: Expr, comp: Component, ctx: PassContext) -> None:
+    """A class of the table called inside a `#` expression or a lambda
+    (`monai.transforms.AsDiscreteD(keys="pred", threshold_values=True)`) takes its args
+    by the same rules as a component: an arg of an older MONAI, or one the class does not
+    take, is an E401 (MONAI 1.x would swallow it in **kwargs and do nothing)."""
+    for node in ast.walk(expr.tree):
+        if not isinstance(node, ast.Call):
+            continue
+        path = dotted(node.func)
+        if path is None or "." not in path:
+            continue
+        module, _, name = path.rpartition(".")
+        sym = symbols.lookup_path(f"{module}.{symbols.canonical(name)}")
+        if sym is None or sym.params is None:
+            continue
+        former = {**FORMER_ARGS["*"], **FORMER_ARGS.get(sym.name, {})}
+        for key in (k.arg for k in node.keywords if k.arg is not None):
+            where = f"{name}, in the expression of {comp.locator},"
+            if key in former and key not in sym.params:
+                version, replaced = former[key]
+                ctx.diags.error(
+                    "E401",
+                    expr.span,
+                    f"{where} takes no argument {key!r}: it was MONAI {version}'s, and "
+                    f"today's {sym.name} "
+                    + ("would take it through **kwargs and do nothing with it"
+                       if sym.varkw else "does not take it"),  # fmt: skip
+                    f"write {replaced}",
+                )
+            elif not sym.accepts(key):
+                ctx.diags.error(
+                    "E401",
+                    expr.span,
+                    f"{where} takes no argument {key!r} ({sym.module}.{sym.name})",
+                    did_you_mean(key, sym.names()),
+                )
+
+
+def dotted(node: ast.expr) -> str | None:
+    """`monai.transforms.AsDiscreted` for the attribute chain that spells it."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
 
 
 # Classes whose **kwargs go to the image readers they build (monai.transforms.LoadImage:

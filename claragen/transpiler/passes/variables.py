@@ -60,13 +60,40 @@ DEFAULT_ENVIRONMENT = {
 
 
 def variable_table(config: Config, ctx: PassContext) -> dict[str, Lit]:
-    """Every variable with its value, by precedence (low to high)."""
+    """Every variable with its value, by precedence (low to high). A variable whose value
+    is exactly "{OTHER}" (`"amp": "{USE_AMP}"`) has OTHER's value, typed: Clara
+    substitutes the whole document, its first level too (SPEC 4.1)."""
     table: dict[str, Lit] = {"MMAR_ROOT": Lit(config.span, ".")}
     table.update({k: Lit(config.span, v) for k, v in DEFAULT_ENVIRONMENT.items()})
     table.update(config.globals)
     table.update(ctx.env)
     table.update(ctx.overrides)
+    for name, value in list(table.items()):
+        target = chained(name, table)
+        if target is not None and target != name:
+            table[name] = Lit(value.span, table[target].value)
+            if target in PATH_VARIABLES:  # it stays the option that sets the path
+                table[name] = Lit(value.span, "{" + target + "}")
     return table
+
+
+_WHOLE = re.compile(r"\{(\w+)\}")
+
+
+def chained(name: str, table: dict[str, Lit]) -> str | None:
+    """The variable whose value `name` has: itself, or where its value is exactly
+    "{OTHER}", OTHER's (followed to the end; a loop stops where it closes); None where
+    such a name is no variable."""
+    seen = [name]
+    while isinstance(value := table[seen[-1]].value, str) and (
+        found := _WHOLE.fullmatch(value)
+    ):
+        if found[1] not in table:
+            return None
+        if found[1] in seen:
+            return seen[-1]
+        seen.append(found[1])
+    return seen[-1]
 
 
 def resolve_variables(config: Config, ctx: PassContext) -> Config:
@@ -88,8 +115,9 @@ def resolve_variables(config: Config, ctx: PassContext) -> Config:
             )
             return None
         value = table[var.name]
-        if var.name in PATH_VARIABLES and isinstance(value.value, str):
-            return RuntimeVar(var.span, var.name, value.value)
+        path = chained(var.name, table) or var.name  # "{ckpt_dir}" -> MMAR_CKPT_DIR
+        if path in PATH_VARIABLES and isinstance(table[path].value, str):
+            return RuntimeVar(var.span, path, table[path].value)
         return Lit(var.span, value.value, var=var.name)
 
     def substitute(value: Value) -> Value:
