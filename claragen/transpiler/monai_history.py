@@ -77,7 +77,14 @@ CHANGED_DEFAULTS: dict[str, dict[str, tuple[object, object]]] = {
     # SaveImage resampled to the image's original affine and shape by default
     "SaveImage": {"resample": (True, False)},
     "SaveImaged": {"resample": (True, False)},
+    # MONAI 0.8's bounding box with a margin stopped at the image's edges; 1.5 made
+    # allow_smaller=False the default, which pads past them (a larger crop)
+    "CropForeground": {"allow_smaller": (True, False)},
+    "CropForegroundd": {"allow_smaller": (True, False)},
 }
+# A changed default that changes nothing unless this other arg is given (and not 0):
+# written out only then.
+MATTERS_WITH: dict[str, str] = {"allow_smaller": "margin"}
 
 
 # MONAI's rule for a dictionary transform's other names (monai/transforms/*/dictionary.py:

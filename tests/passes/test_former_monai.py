@@ -121,3 +121,30 @@ def test_a_class_called_in_an_expression_takes_its_args_by_the_same_rules(
     assert f"takes no argument {arg!r}" in error.message, error.message
     assert "in the expression of train.handlers[1]" in error.message
     assert help_text in error.help
+
+
+@pytest.mark.parametrize("margin, written", [(20, True), (0, False), (None, False)])
+def test_a_crop_with_a_margin_keeps_monai_08s_box_at_the_image_edges(
+    tmp_path, margin, written
+):
+    """MONAI 0.8's CropForegroundd stopped a margin at the image's edges; MONAI 1.5 made
+    allow_smaller=False the default, which pads past them (found by an attack on issue
+    28: a 40^3 image with foreground at 5..29 and margin 20 gave 65^3; 0.8 clipped the
+    box to the image, 40^3).
+    The old default is written out where a margin makes it matter."""
+    import torch
+    from monai.transforms import CropForegroundd
+
+    args = {"keys": ["image", "label"], "source_key": "image"}
+    if margin is not None:
+        args["margin"] = margin
+    comp, _ = _pre(tmp_path, {"name": "CropForegroundd", "args": args})
+    assert (comp.arg("allow_smaller") is not None) is written
+    if written:
+        assert to_python(comp.arg("allow_smaller")) is True
+        assert any("allow_smaller=True, MONAI 0.8's default" in n for n in comp.notes)
+        image = torch.zeros(1, 40, 40, 40)
+        image[:, 5:30, 5:30, 5:30] = 1
+        kwargs = {k: to_python(v) for k, v in comp.args}
+        out = CropForegroundd(**kwargs)({"image": image, "label": image.clone()})
+        assert tuple(out["image"].shape[1:]) == (40, 40, 40)  # 5-20 and 29+20 clipped

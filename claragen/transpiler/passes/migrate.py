@@ -31,6 +31,7 @@ from claragen.transpiler.ir import (
 from claragen.transpiler.monai_history import (
     CHANGED_DEFAULTS,
     CLASS_RENAMES,
+    MATTERS_WITH,
     NO_OPS,
     REMOVED,
 )
@@ -181,12 +182,20 @@ def changed_defaults(comp: Component) -> Component:
     differs, the old one is written out (`SaveImaged` resampled to the original image).
     """
     for arg, (old, new) in CHANGED_DEFAULTS.get(comp.class_name, {}).items():
+        needs = MATTERS_WITH.get(arg)
+        if needs is not None and _no_value(comp.arg(needs)):
+            continue
         if comp.arg(arg) is None:
             comp = _note(
                 comp.with_arg(arg, Lit(comp.span, old)),
                 f"{arg}={old!r}, MONAI 0.8's default (today's is {new!r})",
             )
     return comp
+
+
+def _no_value(value) -> bool:
+    """An arg left out, or given as 0 (a margin of none)."""
+    return value is None or (isinstance(value, Lit) and value.value in (0, [0], None))
 
 
 def path_to_name(comp: Component) -> Component:
