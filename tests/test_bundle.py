@@ -157,3 +157,32 @@ def test_monais_workflows_find_every_property_of_the_specification(tmp_path):
             workflow_type=kind, **overrides, **extra)  # fmt: skip
         workflow.initialize()
         assert workflow.check_properties() == [], config
+
+
+def test_the_bundle_sets_the_backend_flags_the_scripts_set(tmp_path):
+    """cudnn_benchmark and tf32: the plain and engines scripts set them, the bundle's
+    initialize did not (found by an attack on issue 28); MONAI's parser runs them."""
+    import torch
+    from monai.bundle import ConfigParser
+
+    from tests.test_golden import compile_example
+
+    def edit(cfg):
+        cfg.update({"cudnn_benchmark": True, "tf32": False})
+
+    out = compile_example(tmp_path, target="bundle", edit=edit) / "J0001"
+    plain = compile_example(tmp_path / "p", target="plain", edit=edit) / "J0001"
+    text = (plain / "train.py").read_text()
+    assert "torch.backends.cudnn.benchmark = True" in text
+    train = json.loads((out / "configs" / "train.json").read_text())
+    assert "$setattr(torch.backends.cudnn, 'benchmark', True)" in train["initialize"]
+    before = (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32)
+    try:
+        parser = ConfigParser()
+        parser.read_config(str(out / "configs" / "train.json"))
+        parser.update({"mmar_ckpt_dir": str(tmp_path / "m")})
+        parser.get_parsed_content("initialize")
+        assert torch.backends.cudnn.benchmark is True
+        assert torch.backends.cudnn.allow_tf32 is False
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32 = before

@@ -1,6 +1,9 @@
 """No silent changes (issue 16, rule 7): what the generated code does differently from
 the config is honoured or said, found reading generated code as a MONAI expert would."""
 
+import pytest
+
+from claragen.transpiler.diagnostics import CompileError
 from tests.conftest import compile_edited_example
 
 
@@ -159,3 +162,23 @@ def test_auto_says_why_a_config_runs_on_the_engines(tmp_path):
     assert not [d for d in comp.diags.items if d.code == "W113"]
     _, comp = compile_edited_example(tmp_path / "p", target="auto")
     assert not [d for d in comp.diags.items if d.code == "W113"]
+
+
+def test_a_trainers_key_metric_saver_runs_on_the_engines(tmp_path):
+    """A CheckpointSaver with save_key_metric among the train handlers: MONAI scores it
+    by the trainer's key metric, every epoch; the plain loop saved it on validation's
+    (found by an attack on issue 28). Plain says it cannot; auto takes the engines."""
+
+    def edit(cfg):
+        cfg["train"]["handlers"].append({"name": "CheckpointSaver", "args": {
+            "save_dir": "{MMAR_CKPT_DIR}", "save_dict": {"model": "@model"},
+            "save_key_metric": True, "key_metric_filename": "train_best.pt"}})  # fmt: skip
+
+    with pytest.raises(CompileError) as raised:
+        compile_edited_example(tmp_path / "p", edit, target="plain")
+    (error,) = [d for d in raised.value.diagnostics if d.code == "E600"]
+    assert "save_key_metric" in error.message and "on the trainer" in error.message
+    manifest, comp = compile_edited_example(tmp_path / "a", edit, target="auto")
+    (warning,) = [d for d in comp.diags.items if d.code == "W113"]
+    assert "save_key_metric" in warning.message
+    assert "SupervisedTrainer(" in (tmp_path / "a/out/J0001/train.py").read_text()

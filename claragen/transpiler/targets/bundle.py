@@ -397,6 +397,10 @@ def bundle_config(
             for line in script.seed_lines
             if not line.startswith("#")
         ]
+    for flag in script.backend_flags:  # "torch.backends.cudnn.benchmark = True"
+        target, _, value = flag.partition(" = ")
+        owner, _, attr = target.rpartition(".")
+        initialize.append(f"$setattr({owner}, {attr!r}, {value})")
     config["initialize"] = initialize
     runs = script.trainer if engine == "trainer" else engine
     config["run"] = [f"$@{t.renames.get(runs, runs)}.run()"]

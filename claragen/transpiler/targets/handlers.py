@@ -350,6 +350,17 @@ def lower_checkpoint_saver(comp: Component, hc: HandlerContext) -> None:
             saver.interval = hc.emitter.value(comp.arg("save_interval"))  # type: ignore[arg-type]
         saver.interval_stem = interval_stem(comp, hc)
     if _arg(comp, "save_key_metric", hc, False):
+        if hc.section == "train":  # the plain loop's best model is validation's
+            hc.diags.error(
+                "E600",
+                comp.arg_span("save_key_metric"),
+                f"the plain target cannot lower save_key_metric of {comp.class_name} "
+                f"on the trainer ({comp.locator}): MONAI scores it by the trainer's key "
+                "metric each epoch, and the plain loop's best model is validation's",
+                "use --target engines (auto does), or move the saver to validate's "
+                "handlers",
+            )
+            return
         saver.key_metric = str(
             _arg(comp, "key_metric_filename", hc, None) or "model.pt"
         )
