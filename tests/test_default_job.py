@@ -151,3 +151,16 @@ def test_alternatives_the_config_chooses_itself_keep_its_choice(tmp_path):
     assert "loss_function = DiceLoss(" in script and "FocalLoss" not in script
     assert ":mySearchLoss1,mySearchLoss2 = (the config's own)" in script
     assert not [d for d in comp.diags.items if d.code == "W101"]
+
+
+def test_the_default_job_records_the_first_level_values_it_trains_with(tmp_path):
+    """A searched first-level value that environment.json or --set changes: the script
+    trained with the new value while the manifest and docstring said the config's own
+    (found by an attack on issue 28)."""
+    for sets, expected in (((), 2e-4), ((("learning_rate", "7e-4"),), 7e-4)):
+        manifest, _ = compile_edited_example(tmp_path / str(expected), sets=sets)
+        (job,) = manifest["jobs"]
+        assert job["values"][":learning_rate"] == expected
+        text = (tmp_path / str(expected) / "out" / "J0001" / "train.py").read_text()
+        assert f":learning_rate = {expected}" in text
+        assert f"LEARNING_RATE = {expected}" in text

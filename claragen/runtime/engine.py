@@ -155,7 +155,7 @@ class Search:
         """Which way the scores go: the key metric of the job with the config's own
         values, compiled once here (a config without a key metric is scored by its
         loss, which is better lower)."""
-        job = Job("J0000", default_values(self.config, self.base.space))
+        job = Job("J0000", default_values(self.config, self.base))
         self.compilation.compile_job(self.config, self.base,
                                      self.run_dir / job.id, job, self.renderer)  # fmt: skip
         if (

@@ -441,7 +441,7 @@ class Compilation:
         return renderer.render(template, what, s=script)
 
     def jobs(self, config: Config, ctx: PassContext) -> list[Job]:
-        defaults = default_values(config, ctx.space)
+        defaults = default_values(config, ctx)
         opts = self.options
         try:
             return expand_jobs(

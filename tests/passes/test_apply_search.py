@@ -50,7 +50,7 @@ def test_searched_args_keep_the_config_values_and_aliases_carry_them(tmp_path):
 
 def test_default_values_are_the_config_values_and_first_choices(tmp_path):
     config, ctx = example(tmp_path)
-    assert default_values(config, ctx.space) == {
+    assert default_values(config, ctx) == {
         ":learning_rate": 2e-4,
         ":mySearchLoss1,mySearchLoss2": [True, False],
         "train.model:channels": [[16, 32, 64, 128, 256]],

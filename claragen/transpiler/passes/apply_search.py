@@ -38,7 +38,7 @@ from claragen.transpiler.ir import (
     to_python,
 )
 from claragen.transpiler.passes.disabled import LIST_SLOTS
-from claragen.transpiler.space import ATTR_KEY, SearchParam, SearchSpace
+from claragen.transpiler.space import ATTR_KEY, SearchParam
 
 
 def first_value(param: SearchParam) -> Any:
@@ -46,10 +46,13 @@ def first_value(param: SearchParam) -> Any:
     return param.choices[0] if param.type == "enum" else param.low
 
 
-def default_values(config: Config, space: SearchSpace) -> dict[str, Any]:
-    """The default job's value of each parameter: the config's own; None where the job
-    leaves the config as it is (an arg it leaves out, a free tag that no list of
+def default_values(config: Config, ctx: PassContext) -> dict[str, Any]:
+    """The default job's value of each parameter: the config's own (a first-level one
+    as environment.json and --set make it, which the job trains with); None where the
+    job leaves the config as it is (an arg it leaves out, a free tag that no list of
     alternatives needs); else the first choice."""
+    space = ctx.space
+    variables = {**config.globals, **ctx.env, **ctx.overrides}
     components = {c.locator: c for _, _, c in config.components()}
     needed = set(alternatives(config))  # free tags that a list of alternatives needs
     values: dict[str, Any] = {}
@@ -63,7 +66,7 @@ def default_values(config: Config, space: SearchSpace) -> dict[str, Any]:
                 if arg.is_attr and node is None:
                     node = Lit(comp.span, False)
             elif param.kind == "variable":
-                node = config.globals.get(arg.name)
+                node = variables.get(arg.name)
             own.append(
                 to_python(node) if node is not None and is_literal(node) else None
             )
