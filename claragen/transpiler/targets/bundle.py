@@ -271,6 +271,16 @@ def nested(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _is_loader(code: str) -> bool:
+    """Whether a block makes a data loader (MONAI's or torch's DataLoader, or MONAI's
+    ThreadDataLoader)."""
+    node = ast.parse(code, mode="eval").body
+    return isinstance(node, ast.Call) and ast.unparse(node.func).rsplit(".", 1)[-1] in (
+        "DataLoader",
+        "ThreadDataLoader",
+    )
+
+
 def _moved_to_device(node: ast.expr) -> ast.expr | None:
     """`X(...)` of `X(...).to(device)`, else None."""
     if (
@@ -401,6 +411,16 @@ def bundle_config(
         target, _, value = flag.partition(" = ")
         owner, _, attr = target.rpartition(".")
         initialize.append(f"$setattr({owner}, {attr!r}, {value})")
+    # The data loaders are made here, in the scripts' order, before MONAI's parser makes
+    # the network: a loader without workers reseeds its transforms from torch's
+    # generator and resets it, so the order decides the weights and the shuffles
+    # (with the validation loader made at its first reference, after the network, the
+    # bundle trained on another order than the scripts)
+    initialize += [
+        f"$@{t.renames.get(block.target, block.target)}"
+        for block in script.blocks
+        if _is_loader(block.code)
+    ]
     config["initialize"] = initialize
     runs = script.trainer if engine == "trainer" else engine
     config["run"] = [f"$@{t.renames.get(runs, runs)}.run()"]
