@@ -182,3 +182,17 @@ def test_a_trainers_key_metric_saver_runs_on_the_engines(tmp_path):
     (warning,) = [d for d in comp.diags.items if d.code == "W113"]
     assert "save_key_metric" in warning.message
     assert "SupervisedTrainer(" in (tmp_path / "a/out/J0001/train.py").read_text()
+
+
+def test_val_interval_says_what_it_counts(tmp_path):
+    """A ValidationHandler with epoch_level false counts iterations; --val-interval's
+    help said epochs (an attack on issue 28)."""
+
+    def edit(cfg):
+        cfg["train"]["handlers"][1]["args"]["epoch_level"] = False
+
+    compile_edited_example(tmp_path / "i", edit, target="engines")
+    text = (tmp_path / "i/out/J0001/train.py").read_text()
+    assert "validate every N iterations" in text
+    compile_edited_example(tmp_path / "e", target="engines")
+    assert "validate every N epochs" in (tmp_path / "e/out/J0001/train.py").read_text()

@@ -65,6 +65,11 @@ def test_cudnn_benchmark_keeps_a_configs_determinism_unless_told(tmp_path):
     cfg["determinism"] = {"random_seed": 1}
     script = lowered(tmp_path / "seed", cfg)
     assert isinstance(cudnn_benchmark.apply(script), Skip)
+    cfg["cudnn_benchmark"] = True  # on already: nothing to do, and said so (an attack
+    script = lowered(tmp_path / "on", cfg)  # on issue 28: it said "reproducible")
+    skip = cudnn_benchmark.apply(script)
+    assert skip.why == "the config turns it on itself (cudnn_benchmark: True)"
+    assert script.backend_flags == ["torch.backends.cudnn.benchmark = True"]
 
 
 def test_cudnn_benchmark_replaces_the_configs_flag_or_adds_one(tmp_path):

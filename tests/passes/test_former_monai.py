@@ -148,3 +148,11 @@ def test_a_crop_with_a_margin_keeps_monai_08s_box_at_the_image_edges(
         kwargs = {k: to_python(v) for k, v in comp.args}
         out = CropForegroundd(**kwargs)({"image": image, "label": image.clone()})
         assert tuple(out["image"].shape[1:]) == (40, 40, 40)  # 5-20 and 29+20 clipped
+
+
+def test_monai_07s_num_classes_beside_a_boolean_to_onehot_is_the_class_count(tmp_path):
+    """MONAI 0.7/0.8 named the count num_classes too; it was refused with a message
+    about n_classes (an attack on issue 28)."""
+    for name in ("AsDiscreted", "AsDiscreteD"):
+        assert _post(tmp_path / name, {"to_onehot": True, "num_classes": 3}, name) == {
+            "to_onehot": 3}  # fmt: skip

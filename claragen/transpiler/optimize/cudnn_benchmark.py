@@ -21,6 +21,8 @@ FLAG = "torch.backends.cudnn.benchmark"
 
 def apply(script: PlainScript) -> Change | Skip:
     before = [f for f in script.backend_flags if f.startswith(FLAG + " =")]
+    if before and before[0].split("= ", 1)[1].startswith("True"):
+        return Skip(NAME, "the config turns it on itself (cudnn_benchmark: True)")
     asked = []  # what the config says for reproducible results
     if before and before[0].split("= ", 1)[1].startswith("False"):
         asked.append("cudnn_benchmark: False")

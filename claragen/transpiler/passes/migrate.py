@@ -116,10 +116,14 @@ def as_discrete_n_classes(comp: Component) -> Component:
     """MONAI 0.8's boolean `to_onehot` (with `n_classes`) -> MONAI 1.x's class count,
     which refuses a boolean: `to_onehot=True, n_classes=N` -> `to_onehot=N`, `False` ->
     left out (off), and per key alike (`[true, false]` -> `[N, None]`); a redundant
-    n_classes is dropped. `True` with no class count is left for `migrate` to refuse."""
-    n_classes = comp.arg("n_classes")
+    n_classes is dropped. `True` with no class count is left for `migrate` to refuse.
+    MONAI 0.7 and 0.8 also named the count `num_classes` beside a boolean to_onehot."""
     onehot = comp.arg("to_onehot")
     flags = _flags(onehot)
+    if flags is not None and comp.arg("n_classes") is None and comp.arg("num_classes"):
+        comp = comp.with_arg("n_classes", comp.arg("num_classes"))
+        comp = comp.with_arg("num_classes", None)
+    n_classes = comp.arg("n_classes")
     if n_classes is not None:
         comp = comp.with_arg("n_classes", None)
     if flags is None:  # a count already (or an expression): MONAI 1.x's own form

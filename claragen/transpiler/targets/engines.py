@@ -142,6 +142,9 @@ class EnginesMixin:
             self.minimize |= isinstance(sign, Lit) and sign.value is True
         if comp.class_name == "ValidationHandler" and comp.arg("interval") is not None:
             self.val_interval = comp.arg("interval")
+            level = comp.arg("epoch_level")
+            if isinstance(level, Lit) and level.value is False:
+                self.val_unit = "iterations"
             self.val_comment = comment(self.config, comp.span.line, comp.locator)[0]
             return comp.with_arg("interval", _code("args.val_interval"))
         return comp
@@ -266,6 +269,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
     def lower_engines(self, values: dict[str, Any]) -> EnginesScript | None:
         self.val_interval: Value | None = None
         self.val_comment = ""
+        self.val_unit = "epochs"  # what the ValidationHandler's interval counts
         self.expose_sizes()
         self.bind_variables()
         trainer = self.config.sections.get("train", {}).get("trainer")
@@ -320,7 +324,7 @@ class EnginesLowering(EnginesMixin, PlainLowering):
             )
         elif self.val_interval is not None:
             interval = (self.emitter.value(self.val_interval), self.val_comment)
-        add_loop_options(script, interval, epochs)
+        add_loop_options(script, interval, epochs, self.val_unit)
         script.train_conf = self.train_conf()
         script.conf_options = self.conf_options()
         script.seed_lines = self.seed_lines()

@@ -78,17 +78,21 @@ INPUT_FOLDERS = ("data_root_dir",)  # FolderLayout/SaveImage: where inputs are f
 
 
 def add_loop_options(
-    script: Any, interval: tuple[str, str] | None, epochs: tuple[str, str]
+    script: Any,
+    interval: tuple[str, str] | None,
+    epochs: tuple[str, str],
+    unit: str = "epochs",
 ) -> None:
     """--val-interval (when the script validates) and --epochs, with their constants:
-    `interval` and `epochs` are (the default's code, where the config gives it)."""
+    `interval` and `epochs` are (the default's code, where the config gives it); `unit`
+    what the interval counts (a ValidationHandler's epoch_level false: iterations)."""
     if interval is not None:
         script.constants.append(
             ("VAL_INTERVAL", interval[0], f"{interval[1]} ValidationHandler interval")
         )
         script.options.append(
             Option("--val-interval", "val_interval", "VAL_INTERVAL",
-                   "validate every N epochs (default: %(default)s)", type="int")  # fmt: skip
+                   f"validate every N {unit} (default: %(default)s)", type="int")  # fmt: skip
         )
     script.constants.append(("EPOCHS", *epochs))
     script.options.append(
