@@ -196,3 +196,11 @@ def test_val_interval_says_what_it_counts(tmp_path):
     assert "validate every N iterations" in text
     compile_edited_example(tmp_path / "e", target="engines")
     assert "validate every N epochs" in (tmp_path / "e/out/J0001/train.py").read_text()
+
+
+def test_set_mmar_root_is_the_scripts_mmar(tmp_path):
+    """--set MMAR_ROOT was taken and then ignored for the -m folder (an attack on issue
+    28): the script's MMAR is the one --set gave."""
+    compile_edited_example(tmp_path, sets=(("MMAR_ROOT", "/data/mmars/spleen"),))
+    text = (tmp_path / "out/J0001/train.py").read_text()
+    assert 'MMAR_ROOT = "/data/mmars/spleen"  # the MMAR --set MMAR_ROOT gave' in text

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -329,14 +330,11 @@ class OptionsLowering:
         options: list[Option] = []
         # the MMAR as an absolute path: the script finds it wherever out/ moves to (a
         # path relative to the script broke when out/ moved); --mmar-root gives another
-        mmar = str(self.ctx.mmar_root.resolve())
-        constants.append(
-            (
-                "MMAR_ROOT",
-                repr(mmar),
-                "the MMAR this script was compiled from (absolute)",
-            )
-        )
+        mmar, where = str(self.ctx.mmar_root.resolve()), "compiled from"
+        asked = self.ctx.overrides.get("MMAR_ROOT")
+        if asked is not None and isinstance(asked.value, str):  # --set MMAR_ROOT=...
+            mmar, where = os.path.abspath(asked.value), "--set MMAR_ROOT gave"
+        constants.append(("MMAR_ROOT", repr(mmar), f"the MMAR {where} (absolute)"))
         options.append(
             Option(
                 "--mmar-root",
