@@ -21,6 +21,7 @@ import black
 import jinja2
 
 from claragen.gates import names
+from claragen.transpiler import calls
 from claragen.transpiler.emit import comment_text, fstring_text
 
 
@@ -137,6 +138,11 @@ class Renderer:
             # black leaves it unchanged, so a second black pass would too
             if black.format_str(text, mode=BLACK_MODE) != text:
                 raise _internal(what, "differs from black on the whole file", text)
+            # every call of a class of the table binds against its real signature (one
+            # per structure: the files of a shape differ in their digits only)
+            unbound = calls.unbound_calls(ast.parse(text))
+            if unbound:
+                raise _internal(what, f"makes calls that do not bind: {unbound}", text)
             self.verified.add(key)
         return text
 

@@ -36,6 +36,7 @@ class Symbol:
     kwargs: tuple[str, ...] | None = None
     # a MONAI transform: whether Invertd can undo it (InvertibleTransform); None: not one
     invertible: bool | None = None
+    varargs: bool = False  # takes *args
 
     def accepts(self, arg: str) -> bool:
         if self.params is None or arg in self.params:
@@ -124,6 +125,7 @@ def from_signature(
         random=sig.get("random"),
         kwargs=None if sig.get("kwargs") is None else tuple(sig["kwargs"]),
         invertible=sig.get("invertible"),
+        varargs=bool(sig.get("varargs")),
     )
 
 

@@ -137,3 +137,14 @@ def test_every_image_pipeline_arg_has_a_fate(tmp_path):
     pipe["prefech_size"] = pipe.pop("prefetch_size")
     (error,) = errors_of(tmp_path / "typo", cfg)
     assert "takes no argument 'prefech_size'" in error
+
+
+def test_an_engine_without_a_part_it_needs_is_an_error_not_a_crash(tmp_path):
+    """A 3.x config without a loss gave MONAI's SupervisedTrainer no loss_function: it
+    compiled and crashed at start (found by the binding check of issue 29, item 2, on a
+    fuzzed config). The wiring says what the section lacks."""
+    cfg = json.loads(SPLEEN_3X.read_text())
+    del cfg["train"]["loss"]
+    (error,) = errors_of(tmp_path, cfg)
+    assert "SupervisedTrainer (train) needs 'loss_function'" in error
+    assert "train section has none" in error

@@ -123,6 +123,10 @@ def args_of(name: str, every: bool) -> dict:
 
 
 CASES = [(n, every) for n in COMPONENTS for every in (False, True)]
+# A 3.x classification data list (SPEC 7): DenseNet121 without num_classes has one output
+# per label of its label_format.
+DATA_LISTS = {"DenseNet121": {"label_format": [1, 1], "training": [
+    {"image": "a.png", "label": [0, 1]}]}}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +136,11 @@ def compiled(tmp_path_factory):
     results = {}
     for name, every in CASES:
         case = root / f"{name}_{'every' if every else 'required'}"
+        if name in DATA_LISTS:  # what the port reads of the MMAR's data list
+            (case / "config").mkdir(parents=True)
+            (case / "config" / "dataset_0.json").write_text(
+                json.dumps(DATA_LISTS[name])
+            )
         comp = compilation(case, config_with(name, args_of(name, every)))
         try:
             compile_to_dir(comp, case / "out")
@@ -355,3 +364,35 @@ def test_the_ported_component_runs(compiled, volume, name, every):
             label = (torch.rand(1, 1, 16, 16, 16) > 0.5).float()
             value = loss(torch.rand(1, 2, 16, 16, 16), label)
         assert torch.isfinite(value)
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"label_format": [1] * 15, "training": []}, 15),
+    ({"training": [{"image": "a.png", "label": [0, 1, 0, 1]}]}, 4),
+    ({"training": [{"image": "a.nii.gz", "label": "a_seg.nii.gz"}]}, None),
+    (None, None),
+])  # fmt: skip
+def test_a_3x_densenet_without_num_classes_has_one_output_per_label(
+    tmp_path, data, expected
+):
+    """NVIDIA's 3.x chest X-ray MMAR gives DenseNet121 no num_classes: its head had one
+    output per label of the data list. The port was emitted without out_channels and
+    crashed at its first batch (issue 29, item 2); now it reads the count from the data
+    list (a W109 says so), or, where it cannot, the config must give it (E402)."""
+    cfg = config_with("DenseNet121", {"weight_decay": 1e-5})
+    if data is not None:
+        (tmp_path / "config").mkdir()
+        (tmp_path / "config" / "dataset_0.json").write_text(json.dumps(data))
+    comp = compilation(tmp_path, cfg)
+    if expected is None:
+        with pytest.raises(CompileError) as info:
+            compile_to_dir(comp, tmp_path / "out")
+        (error,) = [d for d in info.value.diagnostics if d.code == "E402"]
+        assert "needs its number of classes" in error.message
+        assert '"num_classes"' in error.help
+        return
+    compile_to_dir(comp, tmp_path / "out")
+    (warning,) = [d for d in comp.diags.items if d.code == "W109"
+                  and "DenseNet121" in d.message]  # fmt: skip
+    assert f"out_channels={expected}" in warning.message
+    assert _keywords(tmp_path / "out", "model")["out_channels"] == expected

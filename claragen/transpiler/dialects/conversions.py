@@ -408,3 +408,56 @@ def split_channels(
 
 def split(comp: Component, p: Porting) -> list[Component]:
     return split_channels(comp, p.ctx)
+
+
+def densenet_classes(comp: Component, p: Porting) -> Component:
+    """Clara 3.x's DenseNet121 (NVIDIA's chest X-ray MMAR) gives no num_classes: the
+    network's head had one output per label of the data list, whose `label_format`
+    lists them (SPEC 7). The port reads that length from the MMAR's data list at compile
+    time (a number of the data, said in a W109); where the data list cannot be read,
+    the config must give num_classes (E402). A DenseNet121 without out_channels crashed
+    at its first batch."""
+    if comp.arg("out_channels") is not None:  # num_classes, renamed
+        return comp
+    name = comp.origin or "DenseNet121"
+    try:
+        data, where = p.data_list()
+        count = _label_count(data)
+    except (OSError, ValueError) as exc:
+        count, where, why = None, "the data list", str(exc)
+    else:
+        why = f"{where} has no label_format and no training label vector"
+    if count is None:
+        p.ctx.diags.error(
+            "E402",
+            comp.name_span or comp.span,
+            f"{name} needs its number of classes ({comp.locator}): Clara 3.x read it "
+            f"from the data list's labels, and claragen could not ({why})",
+            'add "num_classes": <the number of labels> to its "args"',
+        )
+        return comp
+    p.ctx.diags.warning(
+        "W109",
+        comp.name_span or comp.span,
+        f"{name} gets out_channels={count}, the number of labels of {where} (Clara "
+        f"3.x built its head from the data list; the config gives no num_classes) "
+        f"({comp.locator})",
+        'give "num_classes" in its "args" to choose another',
+    )
+    return add_note(
+        set_arg(comp, "out_channels", count, p),
+        f"num_classes={count}: the labels of {where}, from which Clara 3.x built the head",
+    )
+
+
+def _label_count(data: object) -> int | None:
+    """The length of a classification data list's `label_format`, else of its first
+    training item's label vector."""
+    if not isinstance(data, dict):
+        return None
+    labels = data.get("label_format")
+    if not isinstance(labels, list):
+        items = data.get("training")
+        first = items[0] if isinstance(items, list) and items else None
+        labels = first.get("label") if isinstance(first, dict) else None
+    return len(labels) if isinstance(labels, list) and labels else None

@@ -37,6 +37,10 @@ COMMON_RENAMES = {
 # 3.x output names -> the MONAI engines' keys.
 KEY_NAMES = {"model": "pred"}
 
+MAX_DATA_LIST = (
+    256 * 1024 * 1024
+)  # a data list read at compile time (DenseNet121's classes)
+
 # A conversion returns the ported component, or the transforms that replace it.
 Convert = Callable[[Component, "Porting"], "Component | list[Component]"]
 
@@ -93,6 +97,21 @@ class Porting:
             "the post-transforms and metrics of 3.x configs are made from it",
         )
         return 2
+
+    def data_list(self) -> tuple[Any, str]:
+        """The MMAR's data list (DATASET_JSON, as --set, environment.json or the config
+        give it) read as JSON, which is data, never code, and its path; raises OSError
+        or ValueError where it cannot be read."""
+        from claragen.gates import safe_io
+        from claragen.transpiler.passes.variables import DEFAULT_ENVIRONMENT
+
+        raw: Any = DEFAULT_ENVIRONMENT["DATASET_JSON"]
+        for source in (self.ctx.overrides, self.ctx.env, self.config.globals):
+            if "DATASET_JSON" in source:
+                raw = source["DATASET_JSON"].value
+                break
+        path = self.ctx.mmar_root / str(raw)  # an absolute path stays itself
+        return safe_io.read_json(path, MAX_DATA_LIST), str(raw)
 
     @property
     def activation(self) -> str:

@@ -199,8 +199,9 @@ COMPONENTS: dict[str, Port] = {
     "DenseNet121": Port("DenseNet121", {"num_classes": "out_channels"},
                         add={"spatial_dims": 2, "in_channels": 3},
                         drop=("weight_decay", "pretrain_weight_name"),
-                        requires=("num_classes",),
-                        takes=("weight_decay", "data_format", "pretrain_weight_name")),
+                        convert=c.densenet_classes,
+                        takes=("num_classes", "weight_decay", "data_format",
+                               "pretrain_weight_name")),
     # losses
     "Dice": Port("DiceLoss", {"smooth": "smooth_dr", "top_smooth": "smooth_nr"},
                  add={"smooth_nr": 0.0}, drop=("label_weights",), convert=c.dice_loss,

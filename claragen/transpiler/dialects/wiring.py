@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 
+from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.ir import (
     Component,
@@ -106,11 +107,26 @@ def _add_args(
 ) -> Component:
     """The wired args first (`DataLoader(dataset=..., batch_size=2)`), then the config's."""
     added: list[tuple[str, Value]] = []
+    sym = symbols.lookup(comp.class_name) if comp.path is None else None
     for arg, text in wiring.items():
         if comp.arg(arg) is None:
             value = _wired(text, comp.span, config, section, ctx)
             if value is not None:
                 added.append((arg, value))
+            elif (
+                sym is not None
+                and arg in sym.required
+                and text.startswith("@")
+                and not ctx.diags.errors  # no slot an earlier error left out
+            ):
+                ctx.diags.error(
+                    "E402",
+                    comp.name_span or comp.span,
+                    f"{comp.class_name} ({comp.locator}) needs {arg!r}, which Clara "
+                    f"wired from the section's {text[1:]!r}: the config's {section} "
+                    f"section has none",
+                    f'add "{text[1:]}" to "{section}"',
+                )
     return dataclasses.replace(comp, args=tuple(added) + comp.args)
 
 

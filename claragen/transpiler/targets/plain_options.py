@@ -330,7 +330,7 @@ class OptionsLowering:
         options: list[Option] = []
         # the MMAR as an absolute path: the script finds it wherever out/ moves to (a
         # path relative to the script broke when out/ moved); --mmar-root gives another
-        mmar, where = str(self.ctx.mmar_root.resolve()), "compiled from"
+        mmar, where = str(self.ctx.mmar_root.resolve()), "this script was compiled from"
         asked = self.ctx.overrides.get("MMAR_ROOT")
         if asked is not None and isinstance(asked.value, str):  # --set MMAR_ROOT=...
             mmar, where = os.path.abspath(asked.value), "--set MMAR_ROOT gave"
