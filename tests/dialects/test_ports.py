@@ -316,6 +316,12 @@ def test_the_ported_component_runs(compiled, volume, name, every):
         result = _built(out, "train_transforms")(dict(volume))
         items = result if isinstance(result, list) else [result]
         assert all(item["image"].ndim == 4 for item in items)
+        # Clara 3.x's TensorFlow transforms gave float tensors (CLARA_COMPONENTS.md:
+        # dtype float32 where documented); a boolean label stopped a squared-pred Dice
+        # (issue 29, item 1)
+        for item in items:
+            for key in ("image", "label"):
+                assert item[key].dtype.is_floating_point, (key, item[key].dtype)
     elif kind == "post_transforms":
         if name in ("RestoreOriginalShape", "SaveAsNifti"):
             pytest.skip("runs on a prediction of the validation loop (make corpus)")
@@ -396,3 +402,43 @@ def test_a_3x_densenet_without_num_classes_has_one_output_per_label(
                   and "DenseNet121" in d.message]  # fmt: skip
     assert f"out_channels={expected}" in warning.message
     assert _keywords(tmp_path / "out", "model")["out_channels"] == expected
+
+
+@pytest.mark.parametrize("names, channels", [
+    (None, 3), (["TC", "WT", "ET"], 3), (["WT"], 1), (["ET", "TC"], 2), (["wc"], 1),
+])  # fmt: skip
+def test_brats_classes_gives_the_named_channels_as_floats(tmp_path, names, channels):
+    """Clara 3.x made one float32 channel per name of class_names, in their order; MONAI
+    makes TC, WT, ET as booleans (issue 29, items 1 and 4: a subset was E403)."""
+    import torch
+
+    args = {"fields": "label"}
+    if names is not None:
+        args["class_names"] = names
+    comp = compilation(
+        tmp_path, config_with("ConvertToMultiChannelBasedOnBratsClasses", args)
+    )
+    compile_to_dir(comp, tmp_path / "out")
+    transforms = _built(tmp_path / "out", "train_transforms")
+    label = torch.tensor([0, 1, 2, 4]).reshape(1, 4, 1, 1).float()
+    steps = [t for t in transforms.transforms if type(t).__name__ != "LoadImaged"
+             and type(t).__name__ != "EnsureChannelFirstd"]  # fmt: skip
+    item = {"label": label}
+    for step in steps:
+        item = step(item)
+    assert item["label"].dtype == torch.float32
+    assert item["label"].shape[0] == channels
+    mapping = {"TC": [0, 1, 0, 1], "WT": [0, 1, 1, 1], "ET": [0, 0, 0, 1]}
+    wanted = [n.upper().replace("WC", "WT") for n in (names or ["TC", "WT", "ET"])]
+    assert item["label"].flatten(1).tolist() == [mapping[n] for n in wanted]
+
+
+def test_brats_classes_outside_tc_wt_et_is_an_e403(tmp_path):
+    args = {"fields": "label", "class_names": ["NCR"]}
+    comp = compilation(
+        tmp_path, config_with("ConvertToMultiChannelBasedOnBratsClasses", args)
+    )
+    with pytest.raises(CompileError) as info:
+        compile_to_dir(comp, tmp_path / "out")
+    (error,) = [d for d in info.value.diagnostics if d.code == "E403"]
+    assert "TC, WT (or WC) and ET" in error.message

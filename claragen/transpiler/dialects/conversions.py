@@ -270,29 +270,47 @@ BRATS = {
     "WT": "WT",
     "WC": "WT",
     "ET": "ET",
-}  # MONAI's channel order: TC, WT, ET
+}
+BRATS_ORDER = ("TC", "WT", "ET")  # the channels of MONAI's transform, in its order
 
 
-def brats_classes(comp: Component, p: Porting) -> Component:
-    """class_names TC, WC/WT, ET in that order is what MONAI's transform makes."""
+def brats_classes(comp: Component, p: Porting) -> list[Component]:
+    """Clara 3.x's ConvertToMultiChannelBasedOnBratsClasses made one float channel per
+    name of `class_names` (TC, WC/WT, ET; all three by default), in the config's order.
+    MONAI's transform makes TC, WT, ET as booleans: the port selects the named channels
+    in that order where they differ, and casts to the config's `dtype` (float32 by
+    default), as Clara's TensorFlow transform gave them (issue 29, items 1 and 4: a
+    boolean label stopped the first Dice with `squared_pred`)."""
     names, span = literal(comp, "class_names"), comp.arg_span("class_names")
-    comp = comp.with_arg("class_names", None)
-    if names is None:
-        return comp
-    wanted = (
-        [BRATS.get(str(n).upper()) for n in names] if isinstance(names, list) else []
-    )
-    if wanted != ["TC", "WT", "ET"]:
+    dtype = literal(comp, "dtype", "float32")
+    comp = comp.with_arg("class_names", None).with_arg("dtype", None)
+    keys = comp.arg("keys")
+    wanted = ([BRATS.get(str(n).upper()) for n in names]
+              if isinstance(names, list) else None)  # fmt: skip
+    parts = [comp]
+    if names is not None and (not wanted or None in wanted):
         p.ctx.diags.error(
             "E403",
             span,
-            f"ConvertToMultiChannelBasedOnBratsClasses with class_names {names!r}: MONAI's "
-            f"ConvertToMultiChannelBasedOnBratsClassesd makes the channels TC, WT, ET in "
-            f"that order, and nothing else ({comp.locator})",
-            'leave class_names out (or write ["TC", "WT", "ET"]), or give your own class '
-            'as "path": "my_module.MyBratsClasses" (BYOC)',
+            f"ConvertToMultiChannelBasedOnBratsClasses with class_names {names!r}: "
+            f"Clara documents the BraTS classes TC, WT (or WC) and ET, and no other "
+            f"({comp.locator})",
+            'name some of "TC", "WT", "ET", or give your own class as "path": '
+            '"my_module.MyBratsClasses" (BYOC)',
         )
-    return comp
+    elif wanted is not None and wanted != list(BRATS_ORDER):
+        channels = [BRATS_ORDER.index(w) for w in wanted]
+        parts.append(make(
+            "Lambdad", comp.locator, comp.span,
+            {"keys": keys, "func": f"lambda x: x[{channels}]"}, p.ctx,
+            note=f"class_names {names}: MONAI's channels {list(BRATS_ORDER)} -> "
+                 f"{wanted}, the config's",
+        ))  # fmt: skip
+    parts.append(make(
+        "CastToTyped", comp.locator, comp.span, {"keys": keys, "dtype": str(dtype)},
+        p.ctx, note=f"Clara 3.x's classes were {dtype}; MONAI's are booleans",
+    ))  # fmt: skip
+    return parts
 
 
 def restore_original_shape(comp: Component, p: Porting) -> Component:
