@@ -34,6 +34,7 @@ from claragen.transpiler.limits import (
 from claragen.transpiler.optimize import optimize
 from claragen.transpiler.passes.apply_search import apply_search, default_values
 from claragen.transpiler.passes.canonical import canonical_names
+from claragen.transpiler.passes.channel_meta import migrate_channel_dims
 from claragen.transpiler.passes.check_components import check_components
 from claragen.transpiler.passes.check_gated_args import check_gated_args
 from claragen.transpiler.passes.dialect import (
@@ -71,6 +72,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("disabled", prune_disabled),
     ("references", resolve_refs),
     ("migrate", migrate_monai),
+    ("channel_meta", migrate_channel_dims),  # a Lambdad dropped the channel metadata
     ("transform_order", check_transform_order),  # after migrate: AddChanneld's new name
     ("check_components", check_components),
     # no arg weakens a deserializer, nor names code MONAI would import
