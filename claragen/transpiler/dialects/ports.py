@@ -32,6 +32,7 @@ from claragen.transpiler.dialects.port_table import (
     DROP_REASONS,
     DROPPED,
     NO_EQUIVALENT,
+    SIGNATURE_COMPLETE,
     TF_ONLY,
 )
 from claragen.transpiler.ir import Component, Config, Slot, is_literal, to_python
@@ -145,14 +146,25 @@ def _unknown_args(
             continue
         if sym.varkw and given in COMMON_RENAMES.values():
             continue
-        p.ctx.diags.error(
-            "E401",
-            comp.arg_span(key),
-            f"{comp.origin} takes no argument {given!r} (its MONAI port is "
-            f"{sym.module}.{sym.name}; {comp.locator})",
-            did_you_mean(given, sorted(known))
-            or f"Clara documents {', '.join(port.clara_args) or 'no arguments'} for it",
-        )
+        hint = (did_you_mean(given, sorted(known))
+                or f"Clara documents {', '.join(port.clara_args) or 'no arguments'} for it")  # fmt: skip
+        if comp.origin in SIGNATURE_COMPLETE:
+            p.ctx.diags.error(
+                "E401",
+                comp.arg_span(key),
+                f"{comp.origin} takes no argument {given!r} (its MONAI port is "
+                f"{sym.module}.{sym.name}; {comp.locator})",
+                hint,
+            )
+        else:  # Clara's reference knows its args in part: Clara may have taken it
+            p.ctx.diags.warning(
+                "W100",
+                comp.arg_span(key),
+                f"{comp.origin}'s argument {given!r} is not one Clara documents (its "
+                f"arguments are known only in part) nor one its MONAI port "
+                f"{sym.module}.{sym.name} takes: it is left out ({comp.locator})",
+                hint,
+            )
         comp = comp.with_arg(key, None)
     return comp
 

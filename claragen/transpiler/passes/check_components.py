@@ -70,7 +70,10 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
     numeric = dict(sym.numeric)
     former = {**FORMER_ARGS["*"], **FORMER_ARGS.get(sym.name, {})}
     was = f", the config's {comp.origin}" if comp.origin else ""
+    unknown: list[str] = []  # a misspelt required arg is said once, by its E401
     for key, value in comp.args:
+        if not sym.accepts(key):
+            unknown.append(key)
         if key in former and key not in (sym.params or ()):
             version, replaced = former[key]
             fate = ("would take it through **kwargs and do nothing with it"
@@ -103,8 +106,10 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
                 "write the number without quotes",
             )
     if not _wired_by_target(comp):
-        missing = [r for r in sym.required if comp.arg(r) is None]
-        if missing:
+        missing = [r for r in sym.required if comp.arg(r) is None
+                   and not did_you_mean(r, unknown)]  # fmt: skip
+        said = {d.span for d in ctx.diags.errors}  # a dialect may have said why
+        if missing and (comp.name_span or comp.span) not in said:
             names = ", ".join(repr(m) for m in missing)
             was = f" (the config's {comp.origin})" if comp.origin else ""
             ctx.diags.error(
@@ -128,10 +133,13 @@ def _text(value: Value) -> str | None:
 
 
 def _wired_by_target(comp: Component) -> bool:
-    """Components whose data, network, optimizer... the generated code passes itself: only
-    transforms are built from their config args alone."""
-    slot = comp.locator.rsplit(".", 1)[-1].split("[", 1)[0]
-    return not slot.endswith("transforms")
+    """Components whose data, network, optimizer... the generated code passes itself:
+    transforms, networks, losses and inferers are built from their config args alone."""
+    slot = comp.locator.rsplit(".", 1)[-1].split("[", 1)[0].split(" ", 1)[0]
+    return not slot.endswith("transforms") and slot not in BUILT_FROM_ARGS
+
+
+BUILT_FROM_ARGS = frozenset({"model", "loss", "inferer"})
 
 
 def check_components(config: Config, ctx: PassContext) -> Config:

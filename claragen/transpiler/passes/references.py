@@ -80,7 +80,31 @@ def inline_refs(config: Config, ctx: PassContext) -> Config:
     return map_components(config, inline)
 
 
+def lift_inline_datasets(config: Config) -> Config:
+    """A dataset written inside its section's dataloader (`"dataset": {"name":
+    "CacheDataset", "data_list_file_path": ...}`) becomes the section's `dataset`, and
+    the loader refers to it: the targets build a dataset's data from its data list only
+    in that slot (inline, it was made without its data and failed at start)."""
+    sections = dict(config.sections)
+    for name, slots in config.sections.items():
+        loader = slots.get("dataloader")
+        inline = loader.arg("dataset") if isinstance(loader, Component) else None
+        if (
+            "dataset" in slots
+            or not isinstance(inline, Component)
+            or inline.attr("data_list_file_path") is None
+        ):
+            continue
+        assert isinstance(loader, Component)
+        lifted = dataclasses.replace(inline, locator=f"{name}.dataset")
+        ref = Ref(inline.span, "dataset", section=name)
+        sections[name] = {**slots, "dataset": lifted,
+                          "dataloader": loader.with_arg("dataset", ref)}  # fmt: skip
+    return dataclasses.replace(config, sections=sections)
+
+
 def resolve_refs(config: Config, ctx: PassContext) -> Config:
+    config = lift_inline_datasets(config)
     sections = config.sections
 
     def bind(ref: Ref, section: str) -> Ref:
