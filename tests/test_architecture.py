@@ -90,3 +90,11 @@ def test_no_import_cycle_in_the_command_line():
     cli = {k: {m for m in v if m.startswith("claragen.cli")} for k, v in graph.items()
            if k.startswith("claragen.cli")}  # fmt: skip
     assert _cycle(cli) is None, " -> ".join(_cycle(cli))
+
+
+def test_the_heavy_first_order_names_test_files_that_exist():
+    """tests/conftest.py's HEAVY_FIRST reorders `make test`; a renamed file would drop out
+    of it silently."""
+    from tests.conftest import HEAVY_FIRST, REPO
+
+    assert [p for p in HEAVY_FIRST if not (REPO / p).is_file()] == []
