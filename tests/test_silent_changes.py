@@ -204,3 +204,17 @@ def test_set_mmar_root_is_the_scripts_mmar(tmp_path):
     compile_edited_example(tmp_path, sets=(("MMAR_ROOT", "/data/mmars/spleen"),))
     text = (tmp_path / "out/J0001/train.py").read_text()
     assert 'MMAR_ROOT = "/data/mmars/spleen"  # the MMAR --set MMAR_ROOT gave' in text
+
+
+def test_auto_says_the_engines_run_a_config_only_where_they_do(tmp_path):
+    """Where the engines cannot lower the config either, W113 said "MONAI's engines run
+    it" next to their error, and nothing was written (an attack on issue 28)."""
+
+    def edit(cfg):
+        cfg["search"].append({"domain": "net", "type": "enum", "args": ["epochs"],
+                              "targets": [[10], [20]]})  # fmt: skip
+
+    with pytest.raises(CompileError) as raised:
+        compile_edited_example(tmp_path, edit, target="auto")
+    codes = [d.code for d in raised.value.diagnostics]
+    assert "E602" in codes and "W113" not in codes

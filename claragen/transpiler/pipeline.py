@@ -351,11 +351,13 @@ class Compilation:
             for diag in trial.items:
                 self.diags.add(diag)
             return script, "plain"
-        first = trial.errors[0]  # said once a job, where the config asks for it
-        self.diags.warning("W113", first.span, "--target auto: the plain target cannot "
-                           f"lower this ({first.message}), so MONAI's engines run it",
-                           "give --target engines to choose them; or change what it names")  # fmt: skip
-        return engines(ctx), "engines"
+        first, errors = trial.errors[0], len(self.diags.errors)  # said once a job
+        script = engines(ctx)
+        if len(self.diags.errors) == errors:  # else the engines' own errors say why
+            self.diags.warning("W113", first.span, "--target auto: the plain target cannot "
+                               f"lower this ({first.message}), so MONAI's engines run it",
+                               "give --target engines to choose them; or change what it names")  # fmt: skip
+        return script, "engines"
 
     def compile_bundle_validation(
         self, config: Config, base: PassContext, job: Job
