@@ -150,8 +150,7 @@ ISSUE_BAD_INPUTS = {
     "unknown legacy component": (
         spleen_3x(lambda c: c["train"]["pre_transforms"][1].update(
             name="ScaleIntensityRang")), (), [("E400", 50, 17)]),
-    # ScaleIntensityRange's args are known in part: the unknown one is a W100 (issue 29)
-    "unknown 3.x arg": (spleen_3x(_rename_3x_arg), (), [("E402", 59, 17)]),
+    "unknown 3.x arg": (spleen_3x(_rename_3x_arg), (), [("E402", 59, 17), ("E401", 66, 11)]),
     "pipeline without a datalist": (
         spleen_3x(lambda c: c["train"]["image_pipeline"]["args"].pop(
             "data_list_file_path")), (), [("E405", 112, 23)]),

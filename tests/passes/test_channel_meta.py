@@ -1,7 +1,7 @@
 """A user's Lambdad between LoadImaged and EnsureChannelFirstd (issue 29, item 3): in
 MONAI 0.8 the channel metadata lived in a dict beside the image and survived the lambda;
-in MONAI 1.x the lambda's result carries none, and EnsureChannelFirstd stopped at the
-first case. The pass gives EnsureChannelFirstd the channel of such keys."""
+in MONAI 1.x a lambda's numpy result carries none, and EnsureChannelFirstd stopped at
+the first case. The pass gives the lambda's result the metadata it was given."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from tests.conftest import compilation, minimal
 
 BINARISE = {"name": "Lambdad", "args": {"keys": "label",
                                         "func": "lambda x: numpy.where(x > 0, 1, 0)"}}  # fmt: skip
+LOAD = {"name": "LoadImaged", "args": {"keys": ["image", "label"]}}
+FIRST = {"name": "EnsureChannelFirstd", "args": {"keys": ["image", "label"]}}
+KEPT = "lambda x: monai.data.MetaTensor(numpy.where(x > 0, 1, 0), meta=x.meta)"
 
 
 def _pre(tmp_path, transforms):
@@ -23,66 +26,71 @@ def _pre(tmp_path, transforms):
     return comp.run_passes(built, ctx).sections["train"]["pre_transforms"], ctx
 
 
-def _args(comp):
-    return {k: to_python(v) for k, v in comp.args}
+def _func(comp) -> str:
+    return comp.arg("func").source
 
 
-def test_a_lambda_on_the_label_gives_its_channel_first_the_channel(tmp_path):
-    load = {"name": "LoadImaged", "args": {"keys": ["image", "label"]}}
-    first = {"name": "EnsureChannelFirstd", "args": {"keys": ["image", "label"]}}
-    items, ctx = _pre(tmp_path, [load, BINARISE, first])
-    assert [c.class_name for c in items] == ["LoadImaged", "Lambdad",
-                                             "EnsureChannelFirstd", "EnsureChannelFirstd"]  # fmt: skip
-    assert _args(items[2]) == {"keys": "image"}  # its metadata survived
-    assert _args(items[3]) == {"keys": "label", "channel_dim": "no_channel"}
-    (warning,) = [d for d in ctx.diags.items if d.code == "W102"]
-    assert "channel_dim='no_channel' for 'label'" in warning.message
-    assert "Lambdad before it (train.pre_transforms[1])" in warning.message
+def test_a_lambda_before_channel_first_keeps_the_metadata(tmp_path):
+    items, _ = _pre(tmp_path, [LOAD, BINARISE, FIRST])
+    assert [c.class_name for c in items] == [
+        "LoadImaged",
+        "Lambdad",
+        "EnsureChannelFirstd",
+    ]
+    assert _func(items[1]) == KEPT
+    assert any("as MONAI 0.8 kept it" in n for n in items[1].notes)
+    assert {k: to_python(v) for k, v in items[2].args} == {"keys": ["image", "label"]}
 
 
 @pytest.mark.parametrize("transforms", [
-    # no lambda between; a lambda after; a reload after it; the config's own channel_dim
-    [{"name": "LoadImaged", "args": {"keys": "label"}},
-     {"name": "EnsureChannelFirstd", "args": {"keys": "label"}}],
-    [{"name": "LoadImaged", "args": {"keys": "label"}},
-     {"name": "EnsureChannelFirstd", "args": {"keys": "label"}}, BINARISE],
-    [BINARISE, {"name": "LoadImaged", "args": {"keys": "label"}},
-     {"name": "EnsureChannelFirstd", "args": {"keys": "label"}}],
-    [{"name": "LoadImaged", "args": {"keys": "label"}}, BINARISE,
-     {"name": "EnsureChannelFirstd", "args": {"keys": "label", "channel_dim": -1}}],
+    # no channel first after it; a reload between; the config's own channel_dim; a
+    # lambda that writes another key, or none
+    [LOAD, FIRST, BINARISE],
+    [BINARISE, LOAD, FIRST],
+    [LOAD, BINARISE, {"name": "EnsureChannelFirstd",
+                      "args": {"keys": "label", "channel_dim": -1}}],
+    [LOAD, {"name": "Lambdad", "args": {**BINARISE["args"], "overwrite": False}}, FIRST],
+    [LOAD, {"name": "Lambdad", "args": {**BINARISE["args"], "overwrite": "l2"}}, FIRST],
 ])  # fmt: skip
-def test_nothing_changes_where_the_metadata_is_there(tmp_path, transforms):
-    items, ctx = _pre(tmp_path, transforms)
-    assert [c.class_name for c in items] == [t["name"] for t in transforms]
-    assert not [d for d in ctx.diags.items if d.code == "W102"]
+def test_nothing_changes_where_no_channel_first_reads_what_a_lambda_replaced(
+    tmp_path, transforms
+):
+    items, _ = _pre(tmp_path, transforms)
+    lambdas = [c for c in items if c.class_name == "Lambdad"]
+    assert [_func(c) for c in lambdas] == ["lambda x: numpy.where(x > 0, 1, 0)"]
 
 
-def test_the_generated_transforms_run_on_a_nifti(tmp_path):
-    """The compiled pipeline runs on MONAI 1.x (it stopped at the first case)."""
+@pytest.mark.parametrize("func, shape", [
+    ("lambda x: numpy.where(x > 0, 1, 0)", (8, 8, 8)),  # a label file without channels
+    ("lambda x: (x > 0).astype(numpy.float32)", (8, 8, 8)),
+    ("lambda x: x * 2", (8, 8, 8, 2)),  # an image of two channels (BraTS-like)
+    ("lambda x: numpy.where(x > 0, 1, 0)", (8, 8, 8, 2)),
+])  # fmt: skip
+def test_the_compiled_transforms_run_on_a_nifti(tmp_path, func, shape):
+    """The compiled pipeline, taken from train.py, runs on MONAI 1.x, for a file with
+    channels and one without (it stopped at the first case; a first fix made a file
+    with channels 5D)."""
     import nibabel
 
     from tests.conftest import compile_edited_example
+    from tests.dialects.test_ports import _built
 
-    image = np.random.default_rng(0).normal(size=(8, 8, 8)).astype(np.float32)
+    data = np.random.default_rng(0).normal(size=shape).astype(np.float32)
     for name in ("image", "label"):
         nibabel.save(
-            nibabel.Nifti1Image(image, np.eye(4)), str(tmp_path / f"{name}.nii")
+            nibabel.Nifti1Image(data, np.eye(4)), str(tmp_path / f"{name}.nii")
         )
 
     def edit(cfg):
-        cfg["train"]["pre_transforms"][1:1] = [BINARISE]
+        cfg["train"]["pre_transforms"][1:1] = [
+            {"name": "Lambdad", "args": {"keys": ["image", "label"], "func": func}}
+        ]
 
     compile_edited_example(tmp_path / "c", edit, target="plain")
-    text = (tmp_path / "c/out/J0001/train.py").read_text()
-    assert 'EnsureChannelFirstd(keys="label", channel_dim="no_channel")' in text
-    from tests.dialects.test_ports import _built
-
     transforms = _built(tmp_path / "c/out", "train_transforms")
-    first = [t.__class__.__name__ for t in transforms.transforms].index(
-        "ScaleIntensityRanged"
-    )
+    names = [t.__class__.__name__ for t in transforms.transforms]
     item = {"image": str(tmp_path / "image.nii"), "label": str(tmp_path / "label.nii")}
-    for step in transforms.transforms[:first]:  # load, binarise, channel first
+    for step in transforms.transforms[: names.index("ScaleIntensityRanged")]:
         item = step(item)
-    assert item["image"].shape == item["label"].shape == (1, 8, 8, 8)
-    assert set(item["label"].unique().tolist()) <= {0, 1}
+    channels = shape[3] if len(shape) == 4 else 1
+    assert item["image"].shape == item["label"].shape == (channels, 8, 8, 8)

@@ -1,3 +1,5 @@
+import pytest
+
 from claragen.transpiler.ir import Lit, RuntimeVar, Template
 from claragen.transpiler.passes.variables import resolve_variables
 from tests.conftest import ENV, build, minimal
@@ -73,8 +75,7 @@ def test_a_first_level_value_that_names_a_variable_takes_its_typed_value(tmp_pat
     True; an lr of "{LR}" crashed at the optimizer). Found by an attack on issue 28."""
     cfg = minimal()
     cfg.update({"amp": "{USE_AMP}", "learning_rate": "{LR}", "ckpt": "{MMAR_CKPT_DIR}",
-                "twice": "{amp}", "loop": "{loop}"})  # fmt: skip
-    cfg["train"]["handlers"][0]["args"]["tag_name"] = "{loop}"
+                "twice": "{amp}"})  # fmt: skip
     cfg["train"]["dataset"]["data_file_base_dir"] = "{ckpt}"
     cfg["train"]["trainer"]["args"]["amp"] = "{twice}"
     config, ctx = build(tmp_path, cfg, {**ENV, "USE_AMP": False, "LR": 0.01})
@@ -86,8 +87,23 @@ def test_a_first_level_value_that_names_a_variable_takes_its_typed_value(tmp_pat
     # a path stays the option that sets it
     base = out.sections["train"]["dataset"].attr("data_file_base_dir")
     assert isinstance(base, RuntimeVar) and base.name == "MMAR_CKPT_DIR"
-    # a variable that names itself stays its text
-    assert out.sections["train"]["handlers"][0].arg("tag_name").value == "{loop}"
+
+
+@pytest.mark.parametrize("values", [
+    {"a": "{a}"}, {"a": "{b}", "b": "{a}"}, {"a": "{sz}", "sz": [16, 16]},
+    {"a": "{nowhere}"},
+])  # fmt: skip
+def test_a_variable_that_names_no_value_is_an_error_where_it_is_used(tmp_path, values):
+    """A loop of "{x}"s, or one that names a list (which is no variable) or nothing, was
+    written into the script as its text (`Adam(lr="{a}")`, found by an attack on issue
+    29): an E200 says so."""
+    cfg = minimal()
+    cfg.update(values)
+    cfg["train"]["handlers"][0]["args"]["tag_name"] = "{a}"
+    config, ctx = build(tmp_path, cfg, ENV)
+    resolve_variables(config, ctx)
+    (error,) = ctx.diags.errors
+    assert error.code == "E200" and "the variable 'a' is" in error.message
 
 
 def test_a_chained_variable_reaches_the_script(tmp_path):

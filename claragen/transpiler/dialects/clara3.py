@@ -155,7 +155,7 @@ def _pipeline_notes(pipe: Component, ctx: PassContext) -> list[str]:
             notes.append(f"3.x arg {name!r} left out: {PIPELINE_LEFT_OUT[name]}")
             continue
         hint = did_you_mean(name, (*PIPELINE_USED, *PIPELINE_LEFT_OUT))
-        if pipe.name in PIPELINES_COMPLETE:
+        if pipe.name in PIPELINES_COMPLETE or hint:  # a misspelling of one we know
             ctx.diags.error(
                 "E401",
                 pipe.arg_span(name),

@@ -146,9 +146,13 @@ def _unknown_args(
             continue
         if sym.varkw and given in COMMON_RENAMES.values():
             continue
-        hint = (did_you_mean(given, sorted(known))
-                or f"Clara documents {', '.join(port.clara_args) or 'no arguments'} for it")  # fmt: skip
-        if comp.origin in SIGNATURE_COMPLETE:
+        close = did_you_mean(given, sorted(known))
+        hint = close or (
+            f"Clara documents {', '.join(port.clara_args) or 'no arguments'} for it"
+        )
+        # known in part: an arg close to one we know is its misspelling, which Clara's
+        # class refused too; any other may be one Clara took that we do not know
+        if comp.origin in SIGNATURE_COMPLETE or close:
             p.ctx.diags.error(
                 "E401",
                 comp.arg_span(key),

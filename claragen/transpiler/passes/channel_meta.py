@@ -4,33 +4,35 @@ MONAI 0.8, which Clara 4.x ran on, kept an image's metadata in a dict beside it
 (`label_meta_dict`): a user's `Lambdad` between `LoadImaged` and `EnsureChannelFirstd`
 that replaced the label (binarised it with numpy) left that dict alone, and
 EnsureChannelFirstd read its `original_channel_dim` there. MONAI 1.x keeps the
-metadata on the tensor, and the lambda's result has none, so EnsureChannelFirstd stops
-at the first case ("Unknown original_channel_dim in the MetaTensor meta dict").
+metadata on the tensor, and where the lambda's result is of numpy's making MONAI turns
+it back into a tensor with none, so EnsureChannelFirstd stops at the first case
+("Unknown original_channel_dim in the MetaTensor meta dict").
 
-This pass follows each key through a transform list: LoadImaged records the channel,
-a Lambdad replaces the tensor without it, and an EnsureChannelFirstd that reads it for
-such a key is given `channel_dim="no_channel"` for that key (split from the keys whose
-metadata survived), with a W102 that names the assumption: a file without a channel
-dimension, as Clara's configs load labels. A transform of the user's own (BYOC) may
-keep the metadata or not: nothing is assumed for it.
+This pass follows each key through a transform list: LoadImaged loads it, a Lambdad
+that overwrites it may replace its metadata, and where an EnsureChannelFirstd then reads
+the key's channel, that Lambdad's result is given the metadata of what the lambda was
+given (`monai.data.MetaTensor(BODY, meta=x.meta)`), as MONAI 0.8 kept it: the channel is
+the file's own, whatever the lambda calls and whatever the file's channels (a first
+version told EnsureChannelFirstd `channel_dim="no_channel"`, which made a 4D image 5D).
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 
 from claragen.transpiler.context import PassContext
-from claragen.transpiler.ir import Component, ListV, Lit, Value
+from claragen.transpiler.ir import Component, Config, Expr, ListV, Lit, Value
 
 LOADERS = frozenset({"LoadImaged"})
-REPLACERS = frozenset({"Lambdad"})  # they give MONAI a tensor without metadata
+REPLACERS = frozenset({"Lambdad"})  # their function's result may carry no metadata
 READERS = frozenset({"EnsureChannelFirstd"})
 
 
-def channel_dims(items: list, ctx: PassContext) -> list:
-    """The transform list, each EnsureChannelFirstd told the channel of the keys whose
-    metadata a Lambdad replaced since they were loaded."""
-    lost: dict[str, Component] = {}  # key -> the transform that replaced it
+def channel_dims(items: list) -> list:
+    """The transform list, each Lambdad whose key an EnsureChannelFirstd reads after it
+    made to keep that key's metadata."""
+    lost: dict[str, int] = {}  # key -> where the Lambdad that replaced it is in `out`
     out: list = []
     for comp in items:
         keys = _keys(comp.arg("keys")) if isinstance(comp, Component) else None
@@ -41,37 +43,41 @@ def channel_dims(items: list, ctx: PassContext) -> list:
         if name in LOADERS:
             for key in keys:
                 lost.pop(key, None)
-        elif name in REPLACERS:
-            lost.update({key: comp for key in keys})
+        elif name in REPLACERS and _overwrites(comp):
+            lost.update({key: len(out) for key in keys})
         elif name in READERS and comp.arg("channel_dim") is None:
-            gone = [k for k in keys if k in lost]
-            if gone:
-                kept = [k for k in keys if k not in lost]
-                if kept:
-                    out.append(comp.with_arg("keys", _keys_value(comp, kept)))
-                out.append(_told(comp, gone, lost[gone[0]], ctx))
-                continue
+            for at in sorted({lost.pop(k) for k in keys if k in lost}):
+                out[at] = _keeping_metadata(out[at])
         out.append(comp)
     return out
 
 
-def _told(comp: Component, keys: list[str], replacer: Component, ctx: PassContext):
-    span = comp.arg_span("keys")
-    names = ", ".join(repr(k) for k in keys)
-    ctx.diags.warning(
-        "W102",
-        comp.name_span or comp.span,
-        f"{comp.class_name} ({comp.locator}) gets channel_dim='no_channel' for {names}: "
-        f"the {replacer.class_name} before it ({replacer.locator}) gives MONAI 1.x a "
-        "tensor without the channel LoadImaged recorded (MONAI 0.8 kept it in a dict "
-        "beside the image); a file without a channel dimension is assumed",
-        "if those files have channels, give the EnsureChannelFirstd its channel_dim",
-    )
-    told = comp.with_arg("keys", _keys_value(comp, keys))
-    told = told.with_arg("channel_dim", Lit(span, "no_channel"))
-    note = (f"channel_dim='no_channel' for {names}: {replacer.class_name} dropped the "
-            "channel metadata MONAI 1.x reads")  # fmt: skip
-    return dataclasses.replace(told, notes=(*told.notes, note))
+def _overwrites(comp: Component) -> bool:
+    """A Lambdad with `overwrite` false, or a new key's name, leaves its key alone."""
+    overwrite = comp.arg("overwrite")
+    return overwrite is None or (isinstance(overwrite, Lit) and overwrite.value is True)
+
+
+def _keeping_metadata(comp: Component) -> Component:
+    """`lambda x: BODY` -> `lambda x: monai.data.MetaTensor(BODY, meta=x.meta)`: what
+    the lambda makes, with the metadata of what it was given. A function that is not a
+    lambda of one argument is left as it is."""
+    func = comp.arg("func")
+    if not isinstance(func, Expr) or not isinstance(func.tree.body, ast.Lambda):
+        return comp
+    lam = func.tree.body
+    if len(lam.args.args) != 1 or lam.args.vararg or lam.args.kwarg:
+        return comp
+    arg = lam.args.args[0].arg
+    meta_tensor = ast.Attribute(ast.Attribute(ast.Name("monai"), "data"), "MetaTensor")
+    body = ast.Call(meta_tensor, [lam.body],
+                    [ast.keyword("meta", ast.Attribute(ast.Name(arg), "meta"))])  # fmt: skip
+    tree = ast.fix_missing_locations(ast.Expression(ast.Lambda(lam.args, body)))
+    kept = dataclasses.replace(func, tree=tree, source=ast.unparse(tree))
+    note = ("its result keeps the metadata of what it is given, as MONAI 0.8 kept it "
+            "beside the image: EnsureChannelFirstd reads the channel there")  # fmt: skip
+    comp = comp.with_arg("func", kept)
+    return dataclasses.replace(comp, notes=(*comp.notes, note))
 
 
 def _keys(value: Value | None) -> list[str] | None:
@@ -84,21 +90,14 @@ def _keys(value: Value | None) -> list[str] | None:
     return None
 
 
-def _keys_value(comp: Component, keys: list[str]) -> Value:
-    span = comp.arg_span("keys")
-    if len(keys) == 1:
-        return Lit(span, keys[0])
-    return ListV(span, tuple(Lit(span, k) for k in keys))
-
-
-def migrate_channel_dims(config, ctx: PassContext):
+def migrate_channel_dims(config: Config, ctx: PassContext) -> Config:
     """Every transform list of the config (pre- and post-transforms of each section)."""
     if config.dialect == "3":  # the 3.x ports write their own channel handling
         return config
     sections = {
         section: {
             key: (
-                channel_dims(slot, ctx)
+                channel_dims(slot)
                 if isinstance(slot, list) and key.endswith("transforms")
                 else slot
             )

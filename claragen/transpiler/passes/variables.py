@@ -115,7 +115,18 @@ def resolve_variables(config: Config, ctx: PassContext) -> Config:
             )
             return None
         value = table[var.name]
-        path = chained(var.name, table) or var.name  # "{ckpt_dir}" -> MMAR_CKPT_DIR
+        end = chained(var.name, table)
+        if end is None or _WHOLE.fullmatch(str(table[end].value)):  # "{x}" -> nothing
+            ctx.diags.error(
+                "E200",
+                var.span,
+                f"the variable {var.name!r} is {value.value!r}, which names no variable "
+                "with a value (a first-level number, string or boolean, environment.json "
+                "or --set), or names itself in a loop",
+                "give it its value, or name a variable that has one",
+            )
+            return None
+        path = end  # "{ckpt_dir}" -> MMAR_CKPT_DIR
         if path in PATH_VARIABLES and isinstance(table[path].value, str):
             return RuntimeVar(var.span, path, table[path].value)
         return Lit(var.span, value.value, var=var.name)
