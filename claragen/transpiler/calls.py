@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 
 from claragen.transpiler import symbols
+from claragen.transpiler.exprcheck import module_chain
 
 
 def imported_classes(tree: ast.AST) -> dict[str, symbols.Symbol]:
@@ -53,13 +54,10 @@ def unbound_calls(tree: ast.AST) -> list[str]:
 def _callee(func: ast.expr, names: dict[str, symbols.Symbol]) -> symbols.Symbol | None:
     if isinstance(func, ast.Name):
         return names.get(func.id)
-    parts = []
-    while isinstance(func, ast.Attribute):
-        parts.append(func.attr)
-        func = func.value
-    if not isinstance(func, ast.Name) or func.id not in symbols.FRAMEWORKS:
+    chain = module_chain(func)
+    if chain is None or chain[0] not in symbols.FRAMEWORKS:
         return None
-    sym = symbols.lookup_path(".".join([func.id, *reversed(parts)]))
+    sym = symbols.lookup_path(".".join([chain[0], *chain[1]]))
     return sym if sym is not None and sym.params is not None else None
 
 

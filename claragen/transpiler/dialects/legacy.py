@@ -103,13 +103,9 @@ class Porting:
         give it) read as JSON, which is data, never code, and its path; raises OSError
         or ValueError where it cannot be read."""
         from claragen.gates import safe_io
-        from claragen.transpiler.passes.variables import DEFAULT_ENVIRONMENT
+        from claragen.transpiler.passes.variables import variable_table
 
-        raw: Any = DEFAULT_ENVIRONMENT["DATASET_JSON"]
-        for source in (self.ctx.overrides, self.ctx.env, self.config.globals):
-            if "DATASET_JSON" in source:
-                raw = source["DATASET_JSON"].value
-                break
+        raw = variable_table(self.config, self.ctx)["DATASET_JSON"].value
         path = self.ctx.mmar_root / str(raw)  # an absolute path stays itself
         return safe_io.read_json(path, MAX_DATA_LIST), str(raw)
 

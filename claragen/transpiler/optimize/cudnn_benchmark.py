@@ -21,10 +21,11 @@ FLAG = "torch.backends.cudnn.benchmark"
 
 def apply(script: PlainScript) -> Change | Skip:
     before = [f for f in script.backend_flags if f.startswith(FLAG + " =")]
-    if before and before[0].split("= ", 1)[1].startswith("True"):
+    own = before[0].split("= ", 1)[1] if before else ""  # the config's value
+    if own.startswith("True"):
         return Skip(NAME, "the config turns it on itself (cudnn_benchmark: True)")
     asked = []  # what the config says for reproducible results
-    if before and before[0].split("= ", 1)[1].startswith("False"):
+    if own.startswith("False"):
         asked.append("cudnn_benchmark: False")
     if script.seed is not None:
         asked.append("a determinism block")
@@ -38,11 +39,7 @@ def apply(script: PlainScript) -> Change | Skip:
     flags = [f for f in script.backend_flags if f not in before]
     line = f'{FLAG} = device.type == "cuda"  # --optimize {NAME}'
     script.backend_flags = [*flags, line]
-    was = (
-        f" (the config's cudnn_benchmark: {before[0].split('= ', 1)[1]})"
-        if before
-        else ""
-    )
+    was = f" (the config's cudnn_benchmark: {own})" if before else ""
     return Change(
         NAME,
         f"cuDNN autotuning on CUDA{was}",

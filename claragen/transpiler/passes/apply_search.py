@@ -38,6 +38,7 @@ from claragen.transpiler.ir import (
     to_python,
 )
 from claragen.transpiler.passes.disabled import LIST_SLOTS
+from claragen.transpiler.passes.variables import variable_table
 from claragen.transpiler.space import ATTR_KEY, SearchParam
 
 
@@ -52,7 +53,7 @@ def default_values(config: Config, ctx: PassContext) -> dict[str, Any]:
     job leaves the config as it is (an arg it leaves out, a free tag that no list of
     alternatives needs); else the first choice."""
     space = ctx.space
-    variables = {**config.globals, **ctx.env, **ctx.overrides}
+    variables = variable_table(config, ctx)
     components = {c.locator: c for _, _, c in config.components()}
     needed = set(alternatives(config))  # free tags that a list of alternatives needs
     values: dict[str, Any] = {}

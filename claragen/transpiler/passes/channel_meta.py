@@ -22,7 +22,8 @@ import ast
 import dataclasses
 
 from claragen.transpiler.context import PassContext
-from claragen.transpiler.ir import Component, Config, Expr, ListV, Lit, Value
+from claragen.transpiler.ir import Component, Config, Expr, Lit
+from claragen.transpiler.passes.transform_order import literal_keys
 
 LOADERS = frozenset({"LoadImaged"})
 REPLACERS = frozenset({"Lambdad"})  # their function's result may carry no metadata
@@ -35,10 +36,10 @@ def channel_dims(items: list) -> list:
     lost: dict[str, int] = {}  # key -> where the Lambdad that replaced it is in `out`
     out: list = []
     for comp in items:
-        keys = _keys(comp.arg("keys")) if isinstance(comp, Component) else None
-        if not isinstance(comp, Component) or comp.path is not None or keys is None:
+        if not isinstance(comp, Component) or comp.path is not None:
             out.append(comp)
             continue
+        keys = literal_keys(comp)
         name = comp.class_name
         if name in LOADERS:
             for key in keys:
@@ -78,16 +79,6 @@ def _keeping_metadata(comp: Component) -> Component:
             "beside the image: EnsureChannelFirstd reads the channel there")  # fmt: skip
     comp = comp.with_arg("func", kept)
     return dataclasses.replace(comp, notes=(*comp.notes, note))
-
-
-def _keys(value: Value | None) -> list[str] | None:
-    if isinstance(value, Lit) and isinstance(value.value, str):
-        return [value.value]
-    if isinstance(value, ListV) and all(
-        isinstance(v, Lit) and isinstance(v.value, str) for v in value.items
-    ):
-        return [v.value for v in value.items]  # type: ignore[union-attr]
-    return None
 
 
 def migrate_channel_dims(config: Config, ctx: PassContext) -> Config:

@@ -18,6 +18,7 @@ from claragen.gates import byoc
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
+from claragen.transpiler.exprcheck import module_chain
 from claragen.transpiler.ir import (
     Component,
     Config,
@@ -68,23 +69,19 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
     """Every arg is a parameter of the real signature; transforms get their required
     args; a string given for a number is a warning."""
     numeric = dict(sym.numeric)
-    former = {**FORMER_ARGS["*"], **FORMER_ARGS.get(sym.name, {})}
     was = f", the config's {comp.origin}" if comp.origin else ""
     unknown: list[str] = []  # a misspelt required arg is said once, by its E401
     for key, value in comp.args:
         if not sym.accepts(key):
             unknown.append(key)
-        if key in former and key not in (sym.params or ()):
-            version, replaced = former[key]
-            fate = ("would take it through **kwargs and do nothing with it"
-                    if sym.varkw else "does not take it")  # fmt: skip
+        if (old := former_arg(sym, key)) is not None:
+            why, write = old
             ctx.diags.error(
                 "E401",
                 comp.arg_span(key),
                 f"{comp.class_name} takes no argument {key!r} ({sym.module}.{sym.name}"
-                f"{was}): it was MONAI {version}'s, and today's {sym.name} {fate} "
-                f"({comp.locator})",
-                f"write {replaced}",
+                f"{was}): {why} ({comp.locator})",
+                write,
             )
         elif sym.name in READER_LOADERS and key not in (sym.params or ()):
             _reader_arg(comp, key, ctx)
@@ -119,6 +116,21 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
                 f"which the config does not give ({comp.locator})",
                 f'add {", ".join(f"{m!r}: ..." for m in missing)} to its "args"',
             )
+
+
+def former_arg(sym: symbols.Symbol, key: str) -> tuple[str, str] | None:
+    """Where `key` was an arg of an older MONAI that `sym`'s class no longer names: what
+    became of it, and what to write instead; else None."""
+    former = {**FORMER_ARGS["*"], **FORMER_ARGS.get(sym.name, {})}
+    if key not in former or key in (sym.params or ()):
+        return None
+    version, replaced = former[key]
+    fate = ("would take it through **kwargs and do nothing with it"
+            if sym.varkw else "does not take it")  # fmt: skip
+    return (
+        f"it was MONAI {version}'s, and today's {sym.name} {fate}",
+        f"write {replaced}",
+    )
 
 
 def _text(value: Value) -> str | None:
@@ -160,26 +172,22 @@ def check_expression_calls(expr: Expr, comp: Component, ctx: PassContext) -> Non
     for node in ast.walk(expr.tree):
         if not isinstance(node, ast.Call):
             continue
-        path = dotted(node.func)
-        if path is None or "." not in path:
+        chain = module_chain(node.func)
+        if chain is None or not chain[1]:
             continue
-        module, _, name = path.rpartition(".")
+        module, name = ".".join([chain[0], *chain[1][:-1]]), chain[1][-1]
         sym = symbols.lookup_path(f"{module}.{symbols.canonical(name)}")
         if sym is None or sym.params is None:
             continue
-        former = {**FORMER_ARGS["*"], **FORMER_ARGS.get(sym.name, {})}
         for key in (k.arg for k in node.keywords if k.arg is not None):
             where = f"{name}, in the expression of {comp.locator},"
-            if key in former and key not in sym.params:
-                version, replaced = former[key]
+            if (old := former_arg(sym, key)) is not None:
+                why, write = old
                 ctx.diags.error(
                     "E401",
                     expr.span,
-                    f"{where} takes no argument {key!r}: it was MONAI {version}'s, and "
-                    f"today's {sym.name} "
-                    + ("would take it through **kwargs and do nothing with it"
-                       if sym.varkw else "does not take it"),  # fmt: skip
-                    f"write {replaced}",
+                    f"{where} takes no argument {key!r}: {why}",
+                    write,
                 )
             elif not sym.accepts(key):
                 ctx.diags.error(
@@ -188,17 +196,6 @@ def check_expression_calls(expr: Expr, comp: Component, ctx: PassContext) -> Non
                     f"{where} takes no argument {key!r} ({sym.module}.{sym.name})",
                     did_you_mean(key, sym.names()),
                 )
-
-
-def dotted(node: ast.expr) -> str | None:
-    """`monai.transforms.AsDiscreted` for the attribute chain that spells it."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    return ".".join([node.id, *reversed(parts)])
 
 
 # Classes whose **kwargs go to the image readers they build (monai.transforms.LoadImage:

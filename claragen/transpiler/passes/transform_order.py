@@ -28,7 +28,8 @@ SPATIAL = frozenset({
 })  # fmt: skip
 
 
-def _keys(comp: Component) -> set[str]:
+def literal_keys(comp: Component) -> set[str]:
+    """The keys a transform names literally (none where they are computed)."""
     value = comp.arg("keys")
     data = to_python(value) if value is not None and is_literal(value) else None
     if isinstance(data, str):
@@ -41,7 +42,7 @@ def check_order(transforms: list[Component], ctx: PassContext) -> None:
     first: set[str] = set()
     for i, comp in enumerate(transforms):
         name = comp.class_name
-        keys = _keys(comp)
+        keys = literal_keys(comp)
         if name in LOADERS:
             loaded |= keys
         elif name in CHANNEL_FIRST:
@@ -50,7 +51,7 @@ def check_order(transforms: list[Component], ctx: PassContext) -> None:
             early = sorted((keys & loaded) - first)
             later = next(
                 (c for c in transforms[i + 1 :] if c.class_name in CHANNEL_FIRST
-                 and _keys(c) & set(early)),
+                 and literal_keys(c) & set(early)),
                 None,
             )  # fmt: skip
             if early and later is not None:
