@@ -156,7 +156,7 @@ CAUSES = (
     (r"error\[E101\]", "config defect: not valid JSON (a typo in the original)"),
     (r"error\[E200\]", "config defect: it reads a variable that it defines nowhere"),
     (r"error\[E504\]", "config defect: 'apply' names an arg that the class does not take"),
-    (r"error\[E401\].*'a_offset'",
+    (r"error\[E402\].*gives 'a_offset'",
      "config defect: an arg of NVIDIA's BYOC example subclass given to the built-in class"),
     (r"error\[E601\]", "not a config to train or validate: no components (an empty file, "
      "or a BYOT MMAR whose own code trains)"),

@@ -234,11 +234,18 @@ class Config:
     def every_component(self) -> Iterator[Component]:
         """Every component, those nested in others' args (Interaction's transforms) and
         attributes too."""
-        for _, _, comp in self.components():
+        for _, _, comp in self.placed_components():
+            yield comp
+
+    def placed_components(self) -> Iterator[tuple[str, str | None, Component]]:
+        """Every component as (section, the slot it fills, component): the slot is
+        "dataset", "handlers"..., None for one nested in another's args or attributes.
+        """
+        for section, key, comp in self.components():
             for root in (comp, *(v for _, v in comp.attrs)):
                 for node in walk(root):
                     if isinstance(node, Component):
-                        yield node
+                        yield section, (key if node is comp else None), node
 
 
 def map_values(value: Value, fn: Callable[[Value], Value]) -> Value:

@@ -158,3 +158,25 @@ def test_an_engine_without_a_part_it_needs_is_an_error_not_a_crash(tmp_path):
     (error,) = errors_of(tmp_path, cfg)
     assert "SupervisedTrainer (train) needs 'loss_function'" in error
     assert "train section has none" in error
+
+
+def test_an_arg_clara_required_left_out_is_an_e402_by_claras_name(tmp_path):
+    """A DecayOnStep without its args ported to a StepLR without step_size, which the
+    renderer's binding check caught as an internal error; Clara required both."""
+    cfg = json.loads(SPLEEN_3X.read_text())
+    cfg["train"]["lr_policy"]["args"] = {}
+    (error,) = errors_of(tmp_path, cfg)
+    assert "Clara 3.x DecayOnStep needs the arguments 'decay_ratio', " in error
+    assert "'decay_freq', which the config does not give" in error
+
+
+def test_an_arg_of_a_subclass_beside_a_missing_one_is_named(tmp_path):
+    """NVIDIA's BYOC example gave its subclass's 'a_offset' to the built-in class, which
+    then lacks 'a_max': the one error names both."""
+    cfg = json.loads(SPLEEN_3X.read_text())
+    scale = next(t for t in cfg["train"]["pre_transforms"]
+                 if t["name"] == "ScaleIntensityRange")  # fmt: skip
+    scale["args"]["a_offset"] = scale["args"].pop("a_max")
+    (error,) = errors_of(tmp_path, cfg)
+    assert "needs the argument 'a_max'" in error
+    assert "it gives 'a_offset' instead" in error

@@ -180,3 +180,12 @@ def test_any_other_import_in_a_lambda_stays_refused(tmp_path):
         "output_transform"
     ] = "lambda x: __import__('monai', fromlist=['x'])"
     assert errors_of(tmp_path, cfg)
+
+
+def test_a_smart_cache_handler_gets_the_dataset(tmp_path):
+    """Clara 4.0's SmartCacheHandler took no args: it drove the section's dataset."""
+    cfg = config_40()
+    cfg["train"]["handlers"].append({"name": "SmartCacheHandler"})
+    config, ctx = build(tmp_path, cfg)
+    train = lower_dialect(config, ctx).sections["train"]
+    assert train["handlers"][-1].arg("smartcacher").name == "dataset"

@@ -54,6 +54,7 @@ def port_component(comp: Component, p: Porting) -> Component | list[Component]:
     if port is None:
         return comp  # a MONAI name already, or unknown: check_components says which
     old = comp.name
+    _required(comp, port, p)
     sym = symbols.lookup(port.target)
     comp = dataclasses.replace(comp, name=port.target, origin=comp.origin or old)
     comp, renamed = _renamed(comp, port, sym, old, p)
@@ -81,6 +82,31 @@ def port_component(comp: Component, p: Porting) -> Component | list[Component]:
     if old != comp.name:
         comp = add_note(comp, f"Clara 3.x {old} -> {comp.name}")
     return add_note(comp, port.note) if port.note else comp
+
+
+def _required(comp: Component, port: Port, p: Porting) -> None:
+    """An arg that Clara required and the config leaves out: E402 by Clara's name (the
+    MONAI port's own check, by MONAI's names, then stays quiet: one error a cause)."""
+    missing = [a for a in port.requires if comp.arg(a) is None]
+    if not missing:
+        return
+    names = ", ".join(repr(m) for m in missing)
+    known = {*port.clara_args, *TF_ONLY, *port.drop}
+    foreign = [k for k, _ in comp.args if k not in known]
+    instead = (
+        f"; it gives {', '.join(repr(k) for k in foreign)} instead, which Clara does "
+        f"not document for {comp.name} (an arg of a subclass of the user's own?)"
+        if foreign
+        else ""
+    )
+    p.ctx.diags.error(
+        "E402",
+        comp.name_span or comp.span,
+        f"Clara 3.x {comp.name} needs the argument{'s' * (len(missing) > 1)} "
+        f"{names}, which the config does not give: Clara required "
+        f"{'them' if len(missing) > 1 else 'it'} too{instead} ({comp.locator})",
+        f'add {", ".join(f"{m!r}: ..." for m in missing)} to its "args"',
+    )
 
 
 def _renamed(

@@ -66,7 +66,34 @@ WIRING: dict[tuple[str, str], dict[str, str]] = {
 HANDLER_WIRING: dict[str, dict[str, str]] = {
     "LrScheduleHandler": {"lr_scheduler": "@lr_scheduler"},
     "ValidationHandler": {"validator": "@evaluator"},
+    "SmartCacheHandler": {"smartcacher": "@dataset"},
 }
+# Slot -> the required args that no config writes, in any dialect: the generated code
+# gives them itself (a dataset's items are the data list's, an engine runs on the
+# script's device). Every other required arg is the config's to give (E402).
+TARGET_GIVES: dict[str, frozenset[str]] = {
+    "dataset": frozenset({"data"}),
+    "image_pipeline": frozenset({"data"}),  # a 3.x pipeline's dataset
+    "trainer": frozenset({"device"}),
+    "evaluator": frozenset({"device"}),
+}
+
+
+def given_elsewhere(
+    section: str, slot: str | None, class_name: str, dialect: str
+) -> frozenset[str]:
+    """The required args of a slot's component that the config need not write: those
+    the generated code gives (TARGET_GIVES) and, in 3.x and 4.0, those the wiring fills
+    in, which says itself where the section has nothing to wire (one error a cause)."""
+    if slot is None:
+        return frozenset()
+    given = TARGET_GIVES.get(slot, frozenset())
+    if dialect in ("3", "4.0"):
+        wired = {**WIRING.get(("*", slot), {}), **WIRING.get((section, slot), {})}
+        given |= {*wired, *HANDLER_WIRING.get(class_name, {})}
+    return given
+
+
 # Args that were a list of section names and are a dict of objects since 4.1.
 NAME_LISTS = {"CheckpointSaver": "save_dict", "CheckpointLoader": "load_dict"}
 CONF_NAME = "train_conf"  # the section-name list entry meaning the whole config (@conf)

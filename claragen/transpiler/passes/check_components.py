@@ -18,6 +18,7 @@ from claragen.gates import byoc
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
+from claragen.transpiler.dialects.wiring import given_elsewhere
 from claragen.transpiler.exprcheck import module_chain
 from claragen.transpiler.ir import (
     Component,
@@ -31,7 +32,9 @@ from claragen.transpiler.ir import (
 from claragen.transpiler.monai_history import FORMER_ARGS
 
 
-def check_component(comp: Component, ctx: PassContext) -> None:
+def check_component(
+    comp: Component, ctx: PassContext, given: frozenset[str] = frozenset()
+) -> None:
     if comp.path is not None:
         found = byoc.resolve(
             comp.path, byoc.roots(ctx.mmar_root, ctx.options.pythonpath)
@@ -44,7 +47,7 @@ def check_component(comp: Component, ctx: PassContext) -> None:
                 found.help,
             )
         elif found.symbol is not None:  # else the user's own: import_byoc, when asked
-            check_args(comp, found.symbol, ctx)
+            check_args(comp, found.symbol, ctx, given)
         return
     if comp.name is None:
         return
@@ -62,12 +65,18 @@ def check_component(comp: Component, ctx: PassContext) -> None:
                 or 'for your own class, use "path": "module.Class" (BYOC)',
             )
         return
-    check_args(comp, sym, ctx)
+    check_args(comp, sym, ctx, given)
 
 
-def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
-    """Every arg is a parameter of the real signature; transforms get their required
-    args; a string given for a number is a warning."""
+def check_args(
+    comp: Component,
+    sym: symbols.Symbol,
+    ctx: PassContext,
+    given: frozenset[str] = frozenset(),
+) -> None:
+    """Every arg is a parameter of the real signature; every required one is given, by
+    the config or elsewhere (`given`: wiring.given_elsewhere); a string given for a
+    number is a warning."""
     numeric = dict(sym.numeric)
     was = f", the config's {comp.origin}" if comp.origin else ""
     unknown: list[str] = []  # a misspelt required arg is said once, by its E401
@@ -102,9 +111,9 @@ def check_args(comp: Component, sym: symbols.Symbol, ctx: PassContext) -> None:
                 f"gives the string {text!r} ({comp.locator})",
                 "write the number without quotes",
             )
-    if not _wired_by_target(comp):
-        missing = [r for r in sym.required if comp.arg(r) is None
-                   and not did_you_mean(r, unknown)]  # fmt: skip
+    missing = [r for r in sym.required if comp.arg(r) is None and r not in given
+               and not did_you_mean(r, unknown)]  # fmt: skip
+    if missing:
         said = {d.span for d in ctx.diags.errors}  # a dialect may have said why
         if missing and (comp.name_span or comp.span) not in said:
             names = ", ".join(repr(m) for m in missing)
@@ -144,19 +153,10 @@ def _text(value: Value) -> str | None:
     return None
 
 
-def _wired_by_target(comp: Component) -> bool:
-    """Components whose data, network, optimizer... the generated code passes itself:
-    transforms, networks, losses and inferers are built from their config args alone."""
-    slot = comp.locator.rsplit(".", 1)[-1].split("[", 1)[0].split(" ", 1)[0]
-    return not slot.endswith("transforms") and slot not in BUILT_FROM_ARGS
-
-
-BUILT_FROM_ARGS = frozenset({"model", "loss", "inferer"})
-
-
 def check_components(config: Config, ctx: PassContext) -> Config:
-    for comp in config.every_component():
-        check_component(comp, ctx)
+    for section, slot, comp in config.placed_components():
+        given = given_elsewhere(section, slot, comp.class_name, config.dialect)
+        check_component(comp, ctx, given)
         for _, arg in (*comp.args, *comp.attrs):
             for value in walk(arg):
                 if isinstance(value, Expr):

@@ -19,6 +19,7 @@ import inspect
 from claragen.gates import byoc
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
+from claragen.transpiler.dialects.wiring import given_elsewhere
 from claragen.transpiler.ir import Component, Config
 from claragen.transpiler.passes.check_components import check_args
 from claragen.transpiler.signatures import signature_of
@@ -28,13 +29,14 @@ def import_byoc(config: Config, ctx: PassContext) -> Config:
     if not ctx.options.import_byoc:
         return config
     folders = byoc.roots(ctx.mmar_root, ctx.options.pythonpath)
-    for comp in config.every_component():
+    for section, slot, comp in config.placed_components():
         if comp.path is None:
             continue
         found = byoc.resolve(comp.path, folders)
         if isinstance(found, byoc.Resolved) and found.kind != byoc.TABLE:
+            given = given_elsewhere(section, slot, comp.class_name, config.dialect)
             check_byoc(
-                comp, found, folders, ctx
+                comp, found, folders, ctx, given
             )  # refused ones are E106: never imported
     return config
 
@@ -55,7 +57,11 @@ def load_class(found: byoc.Resolved, folders: list) -> type | str:
 
 
 def check_byoc(
-    comp: Component, found: byoc.Resolved, folders: list, ctx: PassContext
+    comp: Component,
+    found: byoc.Resolved,
+    folders: list,
+    ctx: PassContext,
+    given: frozenset[str],
 ) -> None:
     assert comp.path is not None
     cls = load_class(found, folders)
@@ -72,4 +78,4 @@ def check_byoc(
     if sig is None:  # a builtin or C type: Python cannot say what it takes
         return
     module, _, name = comp.path.rpartition(".")
-    check_args(comp, symbols.from_signature(name, module, sig, byoc=True), ctx)
+    check_args(comp, symbols.from_signature(name, module, sig, byoc=True), ctx, given)
