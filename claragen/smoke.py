@@ -38,6 +38,7 @@ from claragen.transpiler.ir import (
     to_python,
 )
 from claragen.transpiler.limits import config_text
+from claragen.transpiler.passes.transform_order import LOADERS, literal_keys
 from claragen.transpiler.pipeline import Compilation, compile_to_dir, first_level_names
 from claragen.transpiler.render import InternalError
 from claragen.transpiler.targets.plain_options import WRITTEN_FILES, WRITTEN_FOLDERS
@@ -173,11 +174,31 @@ def make_data(folder: Path, config: Config, train_model: Component | None) -> No
             nib.Nifti1Image(organ.astype(np.uint8), affine), folder / "labels" / name
         )
         entries.append({"image": f"images/{name}", "label": f"labels/{name}"})
-    datalist = {key: entries[:-1] for key in _list_keys(config)}
+    classes = label_classes(config, train_model)
+    if classes:  # a classification config: each case's label is a vector of classes
+        for entry in entries:
+            entry["label"] = rng.integers(0, 2, classes).tolist()
+    datalist: dict[str, Any] = {key: entries[:-1] for key in _list_keys(config)}
     for key in datalist:
         if "valid" in key or "test" in key:
             datalist[key] = entries[-1:]
+    if classes:
+        datalist["label_format"] = [1] * classes  # as Clara 3.x's classification lists
     safe_io.create(folder / "dataset.json", json.dumps(datalist, indent=2).encode())
+
+
+def label_classes(config: Config, model: Component | None) -> int:
+    """The length of a label vector where the config's label is the data list's own
+    value (no loader reads it: a classification config), else 0."""
+    pre = config.sections.get("train", {}).get("pre_transforms")
+    loaders = (
+        [c for c in pre if c.class_name in LOADERS] if isinstance(pre, list) else []
+    )
+    if not loaders or any("label" in literal_keys(c) for c in loaders):
+        return 0
+    value = model.arg("out_channels") if model is not None else None
+    n = to_python(value) if value is not None and is_literal(value) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
 
 
 def _confined(path: Path, root: Path) -> Path:

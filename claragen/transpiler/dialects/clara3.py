@@ -180,6 +180,19 @@ def _pipeline_notes(pipe: Component, ctx: PassContext) -> list[str]:
 LR_HANDLER_ITERATION_LEVEL = {"StepLR"}  # DecayOnStep counted iterations
 
 
+# Pipelines whose label is the data list's vector of classes (`"label": [0, 1, 1]`).
+LABEL_VECTORS = frozenset({"ClassificationImagePipeline"})
+
+
+def label_vector(pipe: Component, ctx: PassContext) -> Component:
+    """Clara's classification pipeline gave the network's loss the label vector as
+    float32 (its output_label_format); MONAI's loaders leave the data list's list a
+    list, which the collate makes a list of tensors, one a class, and the loss fails."""
+    return make("EnsureTyped", pipe.locator, pipe.span,
+                {"keys": "label", "dtype": "float32"}, ctx,
+                note=f"Clara 3.x {pipe.name} gave the label vector as float32")  # fmt: skip
+
+
 def structure(config: Config, ctx: PassContext) -> Config:
     """Pipelines, the lr policy, and the trainer, evaluator and handlers 3.x left implicit."""
     if config.kind == "validation":  # validation_sections gave it its 4.0 shape
@@ -192,6 +205,13 @@ def structure(config: Config, ctx: PassContext) -> Config:
         pipe = slots.pop("image_pipeline", None)
         if isinstance(pipe, Component):
             slots.update(port_pipeline(name, pipe, ctx))
+            if pipe.name in LABEL_VECTORS and isinstance(
+                slots.get("pre_transforms"), list
+            ):
+                slots["pre_transforms"] = [
+                    *slots["pre_transforms"],
+                    label_vector(pipe, ctx),
+                ]
         elif name in config.sections:
             ctx.diags.error(
                 "E405", span, f"{name} has no image_pipeline", "3.x configs give one"
@@ -274,6 +294,14 @@ def _post_transforms(config: Config, ctx: PassContext) -> list[Component]:
     """What 3.x did inside the graph: the final activation, then discrete predictions."""
     p = Porting(config, ctx)
     span = config.section_spans.get("validate", config.span)
+    pipe = config.sections.get("train", {}).get("image_pipeline")
+    if isinstance(pipe, Component) and pipe.name in LABEL_VECTORS:
+        loss = config.sections["train"].get("loss")
+        binary = isinstance(loss, Component) and loss.class_name == "BCEWithLogitsLoss"
+        act = "sigmoid" if binary else "softmax"
+        return [make("Activationsd", "validate", span, {"keys": "pred", act: True}, ctx,
+                     note=f"Clara 3.x classification: the metrics read the {act} "
+                     "probabilities of each class")]  # fmt: skip
     if p.activation == "sigmoid":
         return [
             make(

@@ -479,3 +479,12 @@ def _label_count(data: object) -> int | None:
         first = items[0] if isinstance(items, list) and items else None
         labels = first.get("label") if isinstance(first, dict) else None
     return len(labels) if isinstance(labels, list) and labels else None
+
+
+def image_channels(p: Porting) -> tuple[int, str]:
+    """A 3.x network's in_channels: Clara built the network's input from the image
+    pipeline's output_image_channels (default 1); 4 for BraTS's MRI sequences."""
+    return (
+        p.image_channels,
+        "the channels of the image pipeline (output_image_channels)",
+    )

@@ -41,6 +41,9 @@ MAX_DATA_LIST = (
     256 * 1024 * 1024
 )  # a data list read at compile time (DenseNet121's classes)
 
+# The config's extras key under which the network's final_activation outlives its port.
+FINAL_ACTIVATION = "final_activation"
+
 # A conversion returns the ported component, or the transforms that replace it.
 Convert = Callable[[Component, "Porting"], "Component | list[Component]"]
 
@@ -53,7 +56,9 @@ class Port:
 
     target: str
     renames: dict[str, str] = field(default_factory=dict)
-    add: dict[str, Any] = field(default_factory=dict)  # Clara's default, when not given
+    # Clara's default, when not given; a callable takes it from the rest of the config
+    # (Porting -> the value and why)
+    add: dict[str, Any] = field(default_factory=dict)
     # no documented Clara default: the value NVIDIA's 4.x ports took, which W109 names
     choose: dict[str, Any] = field(default_factory=dict)
     drop: tuple[str, ...] = ()  # args with no equivalent (each leaves a note)
@@ -98,6 +103,18 @@ class Porting:
         )
         return 2
 
+    @property
+    def image_channels(self) -> int:
+        """The channels of the training images: the image pipeline's
+        `output_image_channels` (Clara's default 1), from which Clara 3.x gave the
+        network its input shape."""
+        pipe = self.config.sections.get("train", {}).get("image_pipeline")
+        value = (
+            pipe.arg("output_image_channels") if isinstance(pipe, Component) else None
+        )
+        n = to_python(value) if value is not None and is_literal(value) else 1
+        return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+
     def data_list(self) -> tuple[Any, str]:
         """The MMAR's data list (DATASET_JSON, as --set, environment.json or the config
         give it) read as JSON, which is data, never code, and its path; raises OSError
@@ -111,7 +128,11 @@ class Porting:
 
     @property
     def activation(self) -> str:
-        return str(self.model_arg("final_activation", "softmax"))
+        """The 3.x network's final_activation (softmax by default), before its port
+        or after it (ports.port_components keeps it)."""
+        kept = self.config.extras.get(FINAL_ACTIVATION)
+        kept = to_python(kept) if kept is not None and is_literal(kept) else None
+        return str(self.model_arg("final_activation", kept or "softmax"))
 
 
 def value(data: Any, span: Span, ctx: PassContext) -> Value:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from claragen.transpiler.dialects import conversions as c
 from claragen.transpiler.dialects.legacy import Port
 
-NETWORK = {"spatial_dims": 3, "in_channels": 1}
+NETWORK = {"spatial_dims": 3, "in_channels": c.image_channels}
 UNET = {"channels": c.UNET_CHANNELS, "strides": c.UNET_STRIDES, "num_res_units": 2,
         "norm": "batch"}  # fmt: skip
 # TensorFlow-era args of many classes, with no meaning in MONAI: dropped with a note
@@ -177,7 +177,7 @@ COMPONENTS: dict[str, Port] = {
                                 takes=("channel_names",)),
     # networks
     "SegAhnet": Port("AHNet", {"num_classes": "out_channels", "n_spatial_dim": "spatial_dims"},
-                     add={"spatial_dims": 2, "in_channels": 1, "pretrained": False},
+                     add={"spatial_dims": 2, "in_channels": c.image_channels, "pretrained": False},
                      drop=("pretrain_weight_url", "plane", "final_activation"),
                      convert=c.seg_ahnet, requires=("num_classes",),
                      takes=("if_use_psp", "plane", "pretrain_weight_name",
@@ -197,7 +197,7 @@ COMPONENTS: dict[str, Port] = {
                  takes=("nf_enc", "nf_dec", "use_batch_norm", "use_group_norm",
                         "final_activation", "dtype", "data_format")),
     "DenseNet121": Port("DenseNet121", {"num_classes": "out_channels"},
-                        add={"spatial_dims": 2, "in_channels": 3},
+                        add={"spatial_dims": 2, "in_channels": c.image_channels},
                         drop=("weight_decay", "pretrain_weight_name"),
                         convert=c.densenet_classes,
                         takes=("num_classes", "weight_decay", "data_format",

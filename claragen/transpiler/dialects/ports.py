@@ -22,6 +22,7 @@ from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
 from claragen.transpiler.dialects.legacy import (
     COMMON_RENAMES,
+    FINAL_ACTIVATION,
     Port,
     Porting,
     add_note,
@@ -35,7 +36,7 @@ from claragen.transpiler.dialects.port_table import (
     SIGNATURE_COMPLETE,
     TF_ONLY,
 )
-from claragen.transpiler.ir import Component, Config, Slot, is_literal, to_python
+from claragen.transpiler.ir import Component, Config, Lit, Slot, is_literal, to_python
 
 
 def port_component(comp: Component, p: Porting) -> Component | list[Component]:
@@ -66,6 +67,9 @@ def port_component(comp: Component, p: Porting) -> Component | list[Component]:
     comp = ported
     for name, default in port.add.items():
         if comp.arg(name) is None:
+            if callable(default):  # a value of the rest of the config (FROM_PIPELINE)
+                default, why = default(p)
+                comp = add_note(comp, f"{name}={default!r}: {why}")
             comp = set_arg(comp, name, default, p)
     clara_names = {a: b for b, a in {**COMMON_RENAMES, **port.renames}.items()}
     for name, default in port.choose.items():
@@ -213,7 +217,12 @@ def port_components(config: Config, ctx: PassContext) -> Config:
         s: {k: port(v) for k, v in slots.items()}
         for s, slots in config.sections.items()
     }
-    return dataclasses.replace(config, sections=sections)
+    # the network's final_activation leaves with its port; the post-transforms made
+    # after the ports apply it (Porting.activation)
+    extras = dict(config.extras)
+    if (activation := p.model_arg("final_activation")) is not None:
+        extras[FINAL_ACTIVATION] = Lit(config.span, activation)
+    return dataclasses.replace(config, sections=sections, extras=extras)
 
 
 def port_list(comps: list[Component], p: Porting) -> list[Component]:
