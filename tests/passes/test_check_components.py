@@ -186,3 +186,38 @@ def test_what_the_generated_code_gives_itself_is_not_asked_for(tmp_path):
     assert "data" not in cfg["train"]["dataset"]["args"]
     assert "device" not in cfg["train"]["trainer"]["args"]
     assert check(tmp_path, cfg) == []
+
+
+def test_a_loader_written_inside_its_engine_is_the_sections_loader(tmp_path):
+    """Inline, the plain loop built a new DataLoader at each use (one to iterate, one to
+    count, one for the signal handler): lifted, it is built once (an attack on issue
+    29). Its own inline dataset is then lifted too."""
+    from claragen.transpiler.pipeline import compile_files
+    from tests.conftest import ENV, compilation
+
+    cfg = _valid()
+    loader = cfg["train"].pop("dataloader")
+    loader["args"]["dataset"] = cfg["train"].pop("dataset")
+    cfg["train"]["trainer"]["args"]["train_data_loader"] = loader
+    comp = compilation(tmp_path, cfg, ENV, target="plain")
+    files, _ = compile_files(comp, tmp_path / "out")
+    text = files["J0001/train.py"]
+    assert text.count("DataLoader(") == 1
+    assert "train_loader = DataLoader(dataset=train_dataset, batch_size=1)" in text
+    assert "train_dataset = Dataset(\n        data=load_decathlon_datalist(" in text
+
+
+def test_a_dataset_inside_a_component_that_gives_it_no_data_says_where_it_goes(
+    tmp_path,
+):
+    """Beside the section's own dataset (or without a data list), a dataset written
+    inside its loader is not lifted: it would be built without its items."""
+    cfg = _valid()
+    cfg["train"]["dataloader"]["args"]["dataset"] = dict(cfg["train"]["dataset"])
+    ((message, help_),) = check(tmp_path, cfg)
+    assert message == (
+        "Dataset (train.dataloader.args.dataset) is written inside another component, "
+        "where it gets no data: claragen gives a dataset the items of its data list in "
+        'its section\'s "dataset" only'
+    )
+    assert '"@dataset"' in help_

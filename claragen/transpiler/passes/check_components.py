@@ -156,12 +156,34 @@ def _text(value: Value) -> str | None:
 def check_components(config: Config, ctx: PassContext) -> Config:
     for section, slot, comp in config.placed_components():
         given = given_elsewhere(section, slot, comp.class_name, config.dialect)
+        if slot is None and _dataset_without_data(comp):
+            ctx.diags.error(
+                "E402",
+                comp.name_span or comp.span,
+                f"{comp.class_name} ({comp.locator}) is written inside another component, "
+                "where it gets no data: claragen gives a dataset the items of its data "
+                'list in its section\'s "dataset" only',
+                'move it to the section\'s "dataset", with its "data_list_file_path", '
+                'and refer to it as "@dataset"',
+            )
+            given = given | {"data"}
         check_component(comp, ctx, given)
         for _, arg in (*comp.args, *comp.attrs):
             for value in walk(arg):
                 if isinstance(value, Expr):
                     check_expression_calls(value, comp, ctx)
     return config
+
+
+def _dataset_without_data(comp: Component) -> bool:
+    """A MONAI dataset class whose items the config does not give."""
+    sym = symbols.lookup(comp.class_name) if comp.path is None else None
+    return (
+        sym is not None
+        and sym.module.startswith("monai.data")
+        and "data" in sym.required
+        and comp.arg("data") is None
+    )
 
 
 def check_expression_calls(expr: Expr, comp: Component, ctx: PassContext) -> None:

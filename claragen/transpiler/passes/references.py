@@ -80,26 +80,38 @@ def inline_refs(config: Config, ctx: PassContext) -> Config:
     return map_components(config, inline)
 
 
+# (slot, arg, the slot it lifts to): in this order, so that a loader lifted out of its
+# engine then gives up its own inline dataset
+LIFTS = (
+    ("trainer", "train_data_loader", "dataloader"),
+    ("evaluator", "val_data_loader", "dataloader"),
+    ("dataloader", "dataset", "dataset"),
+)
+
+
 def lift_inline_datasets(config: Config) -> Config:
     """A dataset written inside its section's dataloader (`"dataset": {"name":
     "CacheDataset", "data_list_file_path": ...}`) becomes the section's `dataset`, and
     the loader refers to it: the targets build a dataset's data from its data list only
-    in that slot (inline, it was made without its data and failed at start)."""
+    in that slot (inline, it was made without its data and failed at start). A loader
+    written inside its engine becomes the section's `dataloader` the same way (inline,
+    the loop built a new loader at each use: one to iterate, another to count)."""
     sections = dict(config.sections)
-    for name, slots in config.sections.items():
-        loader = slots.get("dataloader")
-        inline = loader.arg("dataset") if isinstance(loader, Component) else None
-        if (
-            "dataset" in slots
-            or not isinstance(inline, Component)
-            or inline.attr("data_list_file_path") is None
-        ):
-            continue
-        assert isinstance(loader, Component)
-        lifted = dataclasses.replace(inline, locator=f"{name}.dataset")
-        ref = Ref(inline.span, "dataset", section=name)
-        sections[name] = {**slots, "dataset": lifted,
-                          "dataloader": loader.with_arg("dataset", ref)}  # fmt: skip
+    for name in config.sections:
+        for slot, arg, target in LIFTS:
+            slots = sections[name]
+            owner = slots.get(slot)
+            inline = owner.arg(arg) if isinstance(owner, Component) else None
+            if (
+                target in slots
+                or not isinstance(inline, Component)
+                or (target == "dataset" and inline.attr("data_list_file_path") is None)
+            ):
+                continue
+            assert isinstance(owner, Component)
+            lifted = dataclasses.replace(inline, locator=f"{name}.{target}")
+            ref = Ref(inline.span, target, section=name)
+            sections[name] = {**slots, target: lifted, slot: owner.with_arg(arg, ref)}
     return dataclasses.replace(config, sections=sections)
 
 
