@@ -88,3 +88,17 @@ def test_the_final_activation_outlives_the_networks_port(tmp_path, model_first):
     assert "softmax" not in post
     loss = text[text.index("loss_function = DiceLoss(") :].split(")", 1)[0]
     assert "sigmoid=True" in loss
+
+
+def test_brats_classes_made_before_the_channel_move_come_after_it(tmp_path):
+    """Clara 3.x made the classes channels-last before ConvertToChannelsFirst moved them;
+    MONAI's conversion stacks them first, and EnsureChannelFirstd after it made the
+    label 5D (an attack on issue 29): the conversion, with its cast, moves after it."""
+    cfg = json.loads((HELD_OUT / "brats_3x.json").read_text())
+    pre = cfg["train"]["pre_transforms"]
+    pre[1], pre[2] = pre[2], pre[1]
+    text = train_py(tmp_path, "brats_3x.json", cfg)
+    train = text[text.index("train_transforms = Compose") :]
+    first = train.index("EnsureChannelFirstd(")
+    assert first < train.index("ConvertToMultiChannelBasedOnBratsClassesd(")
+    assert first < train.index("CastToTyped(")
