@@ -263,7 +263,8 @@ def _classes_after_channels_first(comps: list[Component]) -> list[Component]:
         if comp.class_name != "ConvertToMultiChannelBasedOnBratsClassesd":
             continue
         at = next(i for i, c in enumerate(out) if c is comp)
-        parts = list(itertools.takewhile(lambda c: c.locator == comp.locator, out[at:]))
+        here = comp.locator
+        parts = list(itertools.takewhile(lambda c: c.locator == here, out[at:]))
         end = at + len(parts)
         keys = literal_keys(comp)
         later = [i for i in range(end, len(out))
