@@ -16,7 +16,6 @@ port through `port_component`.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
@@ -263,9 +262,10 @@ def _classes_after_channels_first(comps: list[Component]) -> list[Component]:
         if comp.class_name != "ConvertToMultiChannelBasedOnBratsClassesd":
             continue
         at = next(i for i, c in enumerate(out) if c is comp)
-        here = comp.locator
-        parts = list(itertools.takewhile(lambda c: c.locator == here, out[at:]))
-        end = at + len(parts)
+        end = at + 1  # the parts of its port follow it, of its locator
+        while end < len(out) and out[end].locator == comp.locator:
+            end += 1
+        parts = out[at:end]
         keys = literal_keys(comp)
         later = [i for i in range(end, len(out))
                  if out[i].class_name == "EnsureChannelFirstd"
