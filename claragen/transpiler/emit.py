@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from claragen.transpiler import symbols
+from claragen.transpiler import symbols, written
 from claragen.transpiler.ir import (
     Component,
     DictV,
@@ -59,6 +59,7 @@ class Imports:
     modules: set[str] = field(default_factory=set)  # import x
     names: dict[str, set[str]] = field(default_factory=dict)  # from x import y
     byoc: dict[str, set[str]] = field(default_factory=dict)  # the user's own modules
+    written: set[str] = field(default_factory=set)  # classes the script defines
 
     def add_module(self, module: str) -> None:
         self.modules.add(module)
@@ -77,6 +78,14 @@ class Imports:
         if sym.byoc:
             self.byoc.setdefault(sym.module, set()).add(sym.name)
             return sym.name
+        if sym.written:
+            self.written.add(sym.name)
+            for module, name in written.imports(sym.name):
+                if name is None:
+                    self.add_module(module)
+                else:
+                    self.add_name(module, name)
+            return sym.name
         if sym.module in QUALIFIED_MODULES:
             self.add_module(sym.module.split(".")[0])
             return f"{sym.module}.{sym.name}"
@@ -94,6 +103,10 @@ class Imports:
             names = sorted(self.names[module], key=isort_key)
             out.append(f"from {module} import {', '.join(names)}")
         return out
+
+    def written_sources(self) -> list[str]:
+        """The classes the script defines (MONAI dropped them), in name order."""
+        return [written.source(name) for name in sorted(self.written)]
 
     def byoc_lines(self) -> list[str]:
         return [

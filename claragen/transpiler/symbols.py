@@ -7,11 +7,12 @@ ignite versions the project pins; a test keeps it in step with what is installed
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
 
+from claragen.transpiler import written
 from claragen.transpiler.monai_history import removed_own_name
 
 
@@ -37,6 +38,9 @@ class Symbol:
     # a MONAI transform: whether Invertd can undo it (InvertibleTransform); None: not one
     invertible: bool | None = None
     varargs: bool = False  # takes *args
+    written: bool = (
+        False  # a class the script defines itself (claragen.transpiler.written)
+    )
 
     def accepts(self, arg: str) -> bool:
         if self.params is None or arg in self.params:
@@ -106,6 +110,10 @@ def qualified_names() -> frozenset[str]:
 def lookup(name: str) -> Symbol | None:
     entry = _table()["components"].get(name)
     if entry is None:
+        if name in written.WRITTEN:  # MONAI dropped it; the script defines it
+            return replace(
+                from_signature(name, "", written.signature(name)), written=True
+            )
         return None
     return from_signature(name, entry["module"], entry)
 

@@ -65,9 +65,10 @@ FILE_CALLS = {"open", "io.open", "os.open", "os.fdopen", "os.remove", "os.unlink
               "json.dump", "torch.save", "tarfile.open"}  # fmt: skip
 FILE_METHODS = {"read_text", "write_text", "read_bytes", "write_bytes", "unlink",
                 "touch", "rename", "rmdir", "symlink_to", "hardlink_to"}  # fmt: skip
-# the config reader (limits.py, the input gate: regular files, bounded) and the
-# component table (package data)
-INPUTS = ("gates/safe_io.py", "transpiler/limits.py", "transpiler/symbols.py")
+# the config reader (limits.py, the input gate: regular files, bounded), the component
+# table and the written-out classes (package data)
+INPUTS = ("gates/safe_io.py", "transpiler/limits.py", "transpiler/symbols.py",
+          "transpiler/written.py")  # fmt: skip
 
 
 def file_accesses(tree: ast.AST) -> list[str]:

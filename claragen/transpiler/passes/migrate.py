@@ -35,6 +35,7 @@ from claragen.transpiler.monai_history import (
     NO_OPS,
     REMOVED,
 )
+from claragen.transpiler.written import written_for
 
 Rule = Callable[[Component], Component]
 
@@ -389,6 +390,13 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
             comp = path_to_name(comp)
         if comp.path is not None or comp.name is None:
             return comp
+        if (older := written_for(comp.name, {k for k, _ in comp.args})) is not None:
+            comp = _note(
+                dataclasses.replace(
+                    comp, name=older.name, origin=comp.origin or comp.name
+                ),
+                f"{older.was}, written out below ({older.why})",
+            )
         if comp.name in REMOVED:
             successor, why = REMOVED[comp.name]
             ctx.diags.error(

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claragen import __version__
-from claragen.transpiler import symbols
+from claragen.transpiler import symbols, written
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import NO_SPAN
 from claragen.transpiler.dialects import get_dialect
@@ -73,6 +73,7 @@ class EnginesScript:
     backend_flags: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
     byoc_imports: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # classes MONAI dropped
     output_folders: list[str] = field(default_factory=list)  # own_folder checks them
     constants: list[tuple[str, str, str]] = field(default_factory=list)
     search_constants: list[tuple[str, str, str]] = field(default_factory=list)
@@ -213,6 +214,16 @@ class EnginesMixin:
         return str(label.value) if isinstance(label, Lit) else slot.class_name
 
     def finish_imports(self, script: EnginesScript) -> None:
+        if self.ctx.options.target == "bundle":  # its JSON names importable classes
+            for name in sorted(self.imports.written):
+                self.ctx.diags.error(
+                    "E600",
+                    self.config.span,
+                    f"the bundle target cannot define {name}, "
+                    f"{written.WRITTEN[name].was} written out: a bundle's JSON names "
+                    "importable classes only",
+                    "compile with --target plain or engines, whose scripts define it",
+                )
         for module in ("argparse", "json", "logging", "os", "sys", "time", "torch"):
             self.imports.add_module(module)
         if script.seed is not None:
@@ -222,6 +233,7 @@ class EnginesMixin:
         script.output_folders = self.output_folders()
         script.imports = self.imports.lines()
         script.byoc_imports = self.imports.byoc_lines()
+        script.written = self.imports.written_sources()
 
     def engines_docstring(self, values: dict[str, Any], kind: str) -> str:
         what = "Train" if kind == "train" else "Validation of"

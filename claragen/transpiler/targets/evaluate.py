@@ -44,6 +44,7 @@ class EvalScript:
     metrics_dir: str
     imports: list[str] = field(default_factory=list)
     byoc_imports: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # classes MONAI dropped
     output_folders: list[str] = field(default_factory=list)  # own_folder checks them
     constants: list[tuple[str, str, str]] = field(default_factory=list)
     search_constants: list[tuple[str, str, str]] = field(default_factory=list)
@@ -199,6 +200,7 @@ class EvalLowering(PlainLowering):
         script.output_folders = self.output_folders()
         script.imports = self.imports.lines()
         script.byoc_imports = self.imports.byoc_lines()
+        script.written = self.imports.written_sources()
         lines = [
             f"Validation of job {self.job}: {self.config.file}, compiled by claragen "
             f"{__version__}.",

@@ -428,6 +428,7 @@ class OptionsLowering:
         script.output_folders = self.output_folders()
         script.imports = self.imports.lines()
         script.byoc_imports = self.imports.byoc_lines()
+        script.written = self.imports.written_sources()
         script.docstring = self.docstring(values)
         return script
 

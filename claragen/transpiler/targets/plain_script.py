@@ -176,6 +176,7 @@ class PlainScript:
     # first-level values an option sets, updated in TRAIN_CONF: {"epochs": "args.epochs"}
     conf_options: str = ""
     seed_lines: list[str] = field(default_factory=list)  # 3.x's python/numpy seeds
+    written: list[str] = field(default_factory=list)  # classes MONAI dropped
 
 
 def comment(

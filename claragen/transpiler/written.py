@@ -1,0 +1,102 @@
+"""Classes that MONAI dropped and claragen writes out into the generated scripts.
+
+Where MONAI dropped a component that Clara ran, the script gets the component itself
+(DEVELOPERS: write it out, don't refuse it): its source lives in
+claragen/templates/written/<Class>.py, a module that ruff and black check like any other.
+Its imports become the script's imports, and its class is copied into the script; the
+compiler reads the file with `ast` only, never imports or runs it. Its signature is the
+component table's for that name (check_components checks a config's args against it).
+
+    {"name": "PatchWSIDataset", "args": {"region_size": 768, "grid_shape": 3, ...}}
+    -> train_dataset = ClaraPatchWSIDataset(data=..., region_size=768, grid_shape=3, ...)
+       and `class ClaraPatchWSIDataset(Dataset): ...` in the script
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class Written:
+    name: str  # the class the script defines
+    replaces: str  # the MONAI class of that name today, which is another
+    # the args of the older MONAI's class that today's does not take: given any, the
+    # config means the older class
+    former_args: frozenset[str]
+    was: str  # what it was
+    why: str  # why today's class is not it
+
+
+WRITTEN: dict[str, Written] = {
+    "ClaraPatchWSIDataset": Written(
+        "ClaraPatchWSIDataset",
+        "PatchWSIDataset",
+        frozenset({"region_size", "grid_shape", "image_reader_name"}),
+        "MONAI 0.8's PatchWSIDataset",
+        "MONAI 1.x's reads one patch an item",
+    ),
+}
+
+
+def written_for(name: str, args: set[str]) -> Written | None:
+    """The written-out class a component of MONAI class `name` with `args` means."""
+    for written in WRITTEN.values():
+        if written.replaces == name and args & written.former_args:
+            return written
+    return None
+
+
+FOLDER = resources.files("claragen").joinpath("templates/written")
+
+
+@cache
+def _text(name: str) -> str:
+    return FOLDER.joinpath(f"{name}.py").read_text(encoding="utf-8")
+
+
+@cache
+def _module(name: str) -> ast.Module:
+    return ast.parse(_text(name))
+
+
+def _class(name: str) -> ast.ClassDef:
+    (node,) = [
+        n for n in _module(name).body if isinstance(n, ast.ClassDef) and n.name == name
+    ]
+    return node
+
+
+def source(name: str) -> str:
+    """The class's source, as the script shows it (its comments too)."""
+    text = ast.get_source_segment(_text(name), _class(name))
+    assert text is not None
+    return text
+
+
+def imports(name: str) -> list[tuple[str, str | None]]:
+    """What the class needs imported: (module, name) for `from module import name`, or
+    (`module` or `module as alias`, None)."""
+    out: list[tuple[str, str | None]] = []
+    for node in _module(name).body:
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                out.append((f"{a.name} as {a.asname}" if a.asname else a.name, None))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out += [(node.module, a.name) for a in node.names]
+    return out
+
+
+def signature(name: str) -> dict:
+    """The table's entry for the class: its __init__'s params, read from the source."""
+    init = next(
+        n for n in _class(name).body
+        if isinstance(n, ast.FunctionDef) and n.name == "__init__"
+    )  # fmt: skip
+    params = [a.arg for a in init.args.args[1:]]
+    required = params[: len(params) - len(init.args.defaults)]
+    return {"params": params, "required": required,
+            "varkw": init.args.kwarg is not None, "numeric": {}}  # fmt: skip

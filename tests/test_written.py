@@ -1,0 +1,133 @@
+"""Classes MONAI dropped, written out into the scripts (claragen.transpiler.written):
+MONAI 0.8's PatchWSIDataset, which Clara 4.x's digital pathology MMAR trains with."""
+
+import ast
+import json
+import runpy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from claragen.gates import names
+from claragen.transpiler import symbols, written
+from claragen.transpiler.context import CompileOptions
+from claragen.transpiler.diagnostics import CompileError
+from claragen.transpiler.pipeline import Compilation, compile_to_dir
+from tests.conftest import CORPUS
+
+HERE = __import__("pathlib").Path(__file__).parent
+WSI_CONFIG = HERE / "written" / "patch_wsi_08.json"
+DP = "clara-train-examples/PyTorch__NoteBooks__DomainExamples__DigitalPathology__MMAR_DP__config__"  # noqa: E501
+
+
+def slide(path, shape=(128, 128)):
+    """An RGB whole-slide image of one level, which MONAI's tifffile reader reads."""
+    tifffile = pytest.importorskip("tifffile")
+    rng = np.random.default_rng(0)
+    image = (rng.random((*shape, 3)) * 255).astype(np.uint8)
+    tifffile.imwrite(path, image, photometric="rgb")
+    return image
+
+
+@pytest.mark.parametrize("name", sorted(written.WRITTEN))
+def test_every_written_class_fits_the_table_and_the_scripts_gate(name):
+    entry = written.WRITTEN[name]
+    sym = symbols.lookup(name)
+    assert sym is not None and sym.written
+    # today's class of that name takes none of the older args: they say which is meant
+    today = symbols.lookup(entry.replaces)
+    assert today is not None and not entry.former_args & set(today.params or ())
+    assert entry.former_args <= set(sym.params or ())
+    source = written.source(name)
+    assert names.check_python(ast.parse(source)) == []
+    imports = "\n".join(
+        f"import {m}" if n is None else f"from {m} import {n}"
+        for m, n in written.imports(name)
+    )
+    assert names.check_python(ast.parse(imports)) == []
+
+
+def test_the_written_patch_dataset_cuts_regions_as_monai_08_did(tmp_path):
+    """MONAI 0.8.1: a region of region_size centred on the location, a grid of patches
+    each centred in its cell (WSIReader._extract_patches), ordered by the grid's second
+    axis first, each with its label as (1, 1, 1)."""
+    image = slide(tmp_path / "slide.tiff", (64, 64))
+    module = runpy.run_path(str(written.FOLDER / "ClaraPatchWSIDataset.py"))
+    dataset = module["ClaraPatchWSIDataset"](
+        [{"image": str(tmp_path / "slide.tiff"), "location": [32, 32],
+          "label": [0, 1, 1, 0]}],
+        region_size=48, grid_shape=2, patch_size=16, image_reader_name="tifffile",
+    )  # fmt: skip
+    items = dataset[0]
+    region = image[8:56, 8:56].transpose(2, 0, 1)  # centred on (32, 32): from 32 - 24
+    # cell centres at 48 * (0.5 + [0, 1]) / 2 = 12, 36; patch starts 12 - 8 = 4, 28
+    expected = [region[:, x : x + 16, y : y + 16] for y in (4, 28) for x in (4, 28)]
+    assert len(items) == 4
+    for item, patch, label in zip(items, expected, [0, 1, 1, 0], strict=True):
+        assert np.array_equal(np.asarray(item["image"]), patch)
+        assert item["label"].shape == (1, 1, 1) and item["label"].item() == label
+
+
+def compile_wsi(tmp_path, cfg=None, target="auto"):
+    mmar = tmp_path / "mmar"
+    (mmar / "config").mkdir(parents=True)
+    (mmar / "config" / "config_train.json").write_text(
+        json.dumps(cfg or json.loads(WSI_CONFIG.read_text()))
+    )
+    (mmar / "config" / "environment.json").write_text(json.dumps(
+        {"DATA_ROOT": "data", "DATASET_JSON": "config/dataset.json",
+         "MMAR_CKPT_DIR": "models"}))  # fmt: skip
+    comp = Compilation(mmar / "config" / "config_train.json",
+                       CompileOptions(target=target),
+                       env_path=mmar / "config" / "environment.json", mmar_root=mmar)  # fmt: skip
+    compile_to_dir(comp, tmp_path / "out")
+    return mmar, (tmp_path / "out" / "J0001" / "train.py")
+
+
+@pytest.mark.e2e
+def test_a_config_of_monai_08s_dataset_trains_with_the_written_class(tmp_path):
+    mmar, script = compile_wsi(tmp_path)
+    text = script.read_text()
+    assert "class ClaraPatchWSIDataset(Dataset):" in text
+    assert "# migrated: MONAI 0.8's PatchWSIDataset, written out below" in text
+    assert "train_dataset = ClaraPatchWSIDataset(" in text
+    (mmar / "data").mkdir()
+    slide(mmar / "data" / "slide.tiff")
+    (mmar / "config" / "dataset.json").write_text(json.dumps({"training": [
+        {"image": "slide.tiff", "location": [64, 64], "label": [0, 1, 1, 0]},
+        {"image": "slide.tiff", "location": [60, 66], "label": [1, 1, 0, 0]}]}))  # fmt: skip
+    run = subprocess.run([sys.executable, str(script), "--mmar-root", str(mmar)],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    # 2 regions of 4 patches: one batch of 8
+    assert "Epoch 1/1, iteration 1/1: train_loss" in run.stdout + run.stderr
+
+
+def test_the_bundle_target_says_it_cannot_define_a_written_class(tmp_path):
+    with pytest.raises(CompileError) as err:
+        compile_wsi(tmp_path, target="bundle")
+    (error,) = [d for d in err.value.diagnostics if d.code == "E600"]
+    assert "cannot define ClaraPatchWSIDataset, MONAI 0.8's PatchWSIDataset" in (
+        error.message
+    )
+
+
+def test_monai_1x_args_keep_monai_1x_class(tmp_path):
+    cfg = json.loads(WSI_CONFIG.read_text())
+    cfg["train"]["dataset"]["args"] = {"patch_size": 32, "reader": "tifffile",
+                                       "transform": "@pre_transforms"}  # fmt: skip
+    _, script = compile_wsi(tmp_path, cfg)
+    text = script.read_text()
+    assert "ClaraPatchWSIDataset" not in text
+    assert "train_dataset = PatchWSIDataset(" in text
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason="needs ../shared/corpus")
+def test_the_digital_pathology_mmar_compiles(tmp_path):
+    comp = Compilation(CORPUS / f"{DP}config_train.json", CompileOptions(),
+                       env_path=CORPUS / f"{DP}environment.json")  # fmt: skip
+    compile_to_dir(comp, tmp_path)
+    text = (tmp_path / "J0001" / "train.py").read_text()
+    assert text.count("= ClaraPatchWSIDataset(") == 2  # train and validate
