@@ -102,3 +102,23 @@ def test_brats_classes_made_before_the_channel_move_come_after_it(tmp_path):
     first = train.index("EnsureChannelFirstd(")
     assert first < train.index("ConvertToMultiChannelBasedOnBratsClassesd(")
     assert first < train.index("CastToTyped(")
+
+
+def test_a_ref_to_a_ported_brats_conversion_copies_its_parts_in_order(tmp_path):
+    """A 3.x validate `ref` named the conversion, whose port is the conversion and its
+    cast: the ref copied the first only, and the reorder ran before the refs were
+    copied, so validation's label was 5D and uncast (an attack on issue 29)."""
+    cfg = json.loads((HELD_OUT / "brats_3x.json").read_text())
+    pre = cfg["train"]["pre_transforms"]
+    pre[1], pre[2] = pre[2], pre[1]
+    cfg["validate"]["pre_transforms"] = [
+        {"ref": "LoadNifti"}, {"ref": "ConvertToMultiChannelBasedOnBratsClasses"},
+        {"ref": "ConvertToChannelsFirst"}, {"ref": "NormalizeNonzeroIntensities"}]  # fmt: skip
+    text = train_py(tmp_path, "brats_3x.json", cfg)
+    val = text[text.index("val_transforms = Compose") :].split(")\n\n", 1)[0]
+    order = [n for n in ("EnsureChannelFirstd(", "ConvertToMultiChannelBasedOnBrats",
+                         "CastToTyped(") if n in val]  # fmt: skip
+    assert order == ["EnsureChannelFirstd(", "ConvertToMultiChannelBasedOnBrats",
+                     "CastToTyped("]  # fmt: skip
+    assert val.index("EnsureChannelFirstd(") < val.index("ConvertToMultiChannel")
+    assert val.index("ConvertToMultiChannel") < val.index("CastToTyped(")

@@ -189,3 +189,35 @@ def test_a_smart_cache_handler_gets_the_dataset(tmp_path):
     config, ctx = build(tmp_path, cfg)
     train = lower_dialect(config, ctx).sections["train"]
     assert train["handlers"][-1].arg("smartcacher").name == "dataset"
+
+
+def test_a_loader_written_inside_the_trainer_gets_the_wired_dataset(tmp_path):
+    """4.0 wired a loader's dataset in the loader's slot only: a loader written inside
+    its trainer was built without one, which the renderer's binding check refused as
+    an internal error (an attack on issue 29). It takes its slot first."""
+    cfg = config_40()
+    cfg["train"]["trainer"]["args"]["train_data_loader"] = cfg["train"].pop(
+        "dataloader"
+    )
+    config, ctx = build(tmp_path, cfg)
+    from claragen.transpiler.passes.lower_dialect import lower_dialect as lower
+
+    train = lower(config, ctx).sections["train"]
+    assert not ctx.diags.errors
+    assert train["trainer"].arg("train_data_loader").name == "dataloader"
+    assert train["dataloader"].arg("dataset").name == "dataset"
+
+
+def test_a_validation_handler_without_an_evaluator_to_wire_is_an_error(tmp_path):
+    """MONAI's ValidationHandler takes validator=None and fails when training starts."""
+    from tests.conftest import errors_of
+
+    cfg = config_40()
+    cfg["train"]["handlers"].append(
+        {"name": "ValidationHandler", "args": {"interval": 1}}
+    )
+    (error,) = errors_of(tmp_path, cfg)
+    assert (
+        "ValidationHandler (train.handlers[4]) needs 'validator', which Clara wired"
+        in (error)
+    )

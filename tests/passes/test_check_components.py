@@ -221,3 +221,19 @@ def test_a_dataset_inside_a_component_that_gives_it_no_data_says_where_it_goes(
         'its section\'s "dataset" only'
     )
     assert '"@dataset"' in help_
+
+
+def test_a_validation_handler_without_its_validator_is_an_e402(tmp_path):
+    """Its signature leaves validator optional; MONAI raises when training starts
+    ("please set validator in __init__()"): an attack on issue 29."""
+    cfg = _valid()
+    cfg["train"]["handlers"].append(
+        {"name": "ValidationHandler", "args": {"interval": 1}}
+    )
+    assert check(tmp_path, cfg) == [
+        (
+            "ValidationHandler needs the argument 'validator', which the config does "
+            "not give (train.handlers[1])",
+            "add 'validator': ... to its \"args\"",
+        )
+    ]

@@ -37,7 +37,6 @@ from claragen.transpiler.dialects.port_table import (
     TF_ONLY,
 )
 from claragen.transpiler.ir import Component, Config, Lit, Slot, is_literal, to_python
-from claragen.transpiler.passes.transform_order import literal_keys
 
 
 def port_component(comp: Component, p: Porting) -> Component | list[Component]:
@@ -248,30 +247,4 @@ def port_list(comps: list[Component], p: Porting) -> list[Component]:
             pending = []
     if pending and out:
         out[-1] = dataclasses.replace(out[-1], notes=(*out[-1].notes, *pending))
-    return _classes_after_channels_first(out)
-
-
-def _classes_after_channels_first(comps: list[Component]) -> list[Component]:
-    """Clara 3.x made a BraTS label's classes channels-last, before or after its
-    ConvertToChannelsFirst, and got (3, H, W, D) either way. MONAI's conversion stacks
-    the classes first, and an EnsureChannelFirstd after it adds a channel to them: a 5D
-    label. A conversion before its key's EnsureChannelFirstd (with the parts of its
-    port) moves to just after it."""
-    out = list(comps)
-    for comp in comps:
-        if comp.class_name != "ConvertToMultiChannelBasedOnBratsClassesd":
-            continue
-        at = next(i for i, c in enumerate(out) if c is comp)
-        end = at + 1  # the parts of its port follow it, of its locator
-        while end < len(out) and out[end].locator == comp.locator:
-            end += 1
-        parts = out[at:end]
-        keys = literal_keys(comp)
-        later = [i for i in range(end, len(out))
-                 if out[i].class_name == "EnsureChannelFirstd"
-                 and keys & literal_keys(out[i])]  # fmt: skip
-        if later and keys:
-            moved = [add_note(parts[0], "after the label is channel-first, as MONAI's "
-                              "conversion needs it"), *parts[1:]]  # fmt: skip
-            out = out[:at] + out[end : later[0] + 1] + moved + out[later[0] + 1 :]
     return out

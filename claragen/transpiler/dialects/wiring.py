@@ -79,6 +79,16 @@ TARGET_GIVES: dict[str, frozenset[str]] = {
 }
 
 
+# Args that MONAI's signature leaves optional and that the class needs all the same: it
+# fails when it runs without them ("please set validator in __init__()").
+NEEDED_AT_RUN: dict[str, tuple[str, ...]] = {"ValidationHandler": ("validator",)}
+
+
+def needed(sym: symbols.Symbol) -> tuple[str, ...]:
+    """The args a class of the table cannot do without."""
+    return (*sym.required, *NEEDED_AT_RUN.get(sym.name, ()))
+
+
 def given_elsewhere(
     section: str, slot: str | None, class_name: str, dialect: str
 ) -> frozenset[str]:
@@ -142,7 +152,7 @@ def _add_args(
                 added.append((arg, value))
             elif (
                 sym is not None
-                and arg in sym.required
+                and arg in needed(sym)
                 and text.startswith("@")
                 and not ctx.diags.errors  # no slot an earlier error left out
             ):

@@ -82,13 +82,14 @@ def _keeping_metadata(comp: Component) -> Component:
 
 
 def migrate_channel_dims(config: Config, ctx: PassContext) -> Config:
-    """Every transform list of the config (pre- and post-transforms of each section)."""
-    if config.dialect == "3":  # the 3.x ports write their own channel handling
-        return config
+    """Every transform list of the config (pre- and post-transforms of each section),
+    after the references (a 3.x `ref` to a ported transform is a copy of its parts)."""
+    # the 3.x ports write their own channel handling; their BraTS classes follow it
+    each = classes_after_channels_first if config.dialect == "3" else channel_dims
     sections = {
         section: {
             key: (
-                channel_dims(slot)
+                each(slot)
                 if isinstance(slot, list) and key.endswith("transforms")
                 else slot
             )
@@ -97,3 +98,36 @@ def migrate_channel_dims(config: Config, ctx: PassContext) -> Config:
         for section, slots in config.sections.items()
     }
     return dataclasses.replace(config, sections=sections)
+
+
+def classes_after_channels_first(comps: list[Component]) -> list[Component]:
+    """Clara 3.x made a BraTS label's classes channels-last, before or after its
+    ConvertToChannelsFirst, and got (3, H, W, D) either way. MONAI's conversion stacks
+    the classes first, and an EnsureChannelFirstd after it adds a channel to them: a 5D
+    label. A conversion before its key's EnsureChannelFirstd (with the parts of its
+    port) moves to just after it."""
+    out = list(comps)
+    for comp in comps:
+        if (
+            not isinstance(comp, Component)
+            or comp.class_name != "ConvertToMultiChannelBasedOnBratsClassesd"
+        ):
+            continue
+        at = next(i for i, c in enumerate(out) if c is comp)
+        end = at + 1  # the parts of its port follow it, of its locator
+        while end < len(out) and getattr(out[end], "locator", None) == comp.locator:
+            end += 1
+        parts = out[at:end]
+        keys = literal_keys(comp)
+        later = [i for i in range(end, len(out)) if isinstance(out[i], Component)
+                 and out[i].class_name == "EnsureChannelFirstd"
+                 and keys & literal_keys(out[i])]  # fmt: skip
+        if later and keys:
+            note = "after the label is channel-first, as MONAI's conversion needs it"
+            moved = [_noted(parts[0], note), *parts[1:]]
+            out = out[:at] + out[end : later[0] + 1] + moved + out[later[0] + 1 :]
+    return out
+
+
+def _noted(comp: Component, note: str) -> Component:
+    return dataclasses.replace(comp, notes=(*comp.notes, note))

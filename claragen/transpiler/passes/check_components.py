@@ -18,7 +18,7 @@ from claragen.gates import byoc
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
-from claragen.transpiler.dialects.wiring import given_elsewhere
+from claragen.transpiler.dialects.wiring import given_elsewhere, needed
 from claragen.transpiler.exprcheck import module_chain
 from claragen.transpiler.ir import (
     Component,
@@ -111,7 +111,7 @@ def check_args(
                 f"gives the string {text!r} ({comp.locator})",
                 "write the number without quotes",
             )
-    missing = [r for r in sym.required if comp.arg(r) is None and r not in given
+    missing = [r for r in needed(sym) if comp.arg(r) is None and r not in given
                and not did_you_mean(r, unknown)]  # fmt: skip
     if missing:
         said = {d.span for d in ctx.diags.errors}  # a dialect may have said why

@@ -11,7 +11,11 @@ from __future__ import annotations
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.dialects import get_dialect
 from claragen.transpiler.ir import Config
+from claragen.transpiler.passes.references import lift_inline_datasets
 
 
 def lower_dialect(config: Config, ctx: PassContext) -> Config:
+    # a loader or dataset written inside the component that uses it takes its slot first,
+    # where 4.0's wiring gives it what Clara wired (a loader's dataset)
+    config = lift_inline_datasets(config)
     return get_dialect(config.dialect).lower(config, ctx)

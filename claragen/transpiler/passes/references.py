@@ -23,7 +23,6 @@ from claragen.transpiler.ir import (
     Expr,
     Ref,
     Value,
-    map_components,
     map_config,
     walk,
 )
@@ -43,10 +42,15 @@ def inline_refs(config: Config, ctx: PassContext) -> Config:
     for comp in train:
         for name in dict.fromkeys((comp.class_name, comp.origin or comp.class_name)):
             by_name.setdefault(name, []).append(comp)
+    # a 3.x port may make several transforms of one (BraTS classes, then their cast),
+    # each of its locator: a ref to the first copies them all
+    parts: dict[int, list[Component]] = {}
+    first: dict[str, Component] = {}
+    for comp in train:
+        parts.setdefault(id(first.setdefault(comp.locator, comp)), []).append(comp)
 
-    def inline(comp: Component) -> Component:
-        if comp.ref is None:
-            return comp
+    def target_of(comp: Component) -> Component | None:
+        assert comp.ref is not None
         target = by_alias.get(comp.ref)
         if target is None:
             # the name as written, else the class's own (a ref may spell an alias)
@@ -62,22 +66,43 @@ def inline_refs(config: Config, ctx: PassContext) -> Config:
                     f'give the one you mean an alias, "name": "{comp.ref}#myAlias", '
                     "and ref the alias",
                 )
-                return comp
+                return None
             target = matches[0] if matches else None
-        if target is None:
-            ctx.diags.error(
-                "E302",
-                comp.span,
-                f"'ref': no train component is named or aliased {comp.ref!r}",
-                did_you_mean(comp.ref, list(by_alias) + list(by_name)),
-            )
-            return comp
-        note = f"ref {comp.ref!r}: same as {target.locator} (line {target.span.line})"
-        return dataclasses.replace(
-            target, locator=comp.locator, span=comp.span, notes=target.notes + (note,)
-        )
+            if target is None:
+                ctx.diags.error(
+                    "E302",
+                    comp.span,
+                    f"'ref': no train component is named or aliased {comp.ref!r}",
+                    did_you_mean(comp.ref, list(by_alias) + list(by_name)),
+                )
+        return target
 
-    return map_components(config, inline)
+    def inline(comp: Component) -> list[Component]:
+        """The component a ref names, copied where the ref is (with the parts of its
+        port); any other component as it is."""
+        target = target_of(comp) if comp.ref is not None else None
+        if target is None:
+            return [comp]
+        note = f"ref {comp.ref!r}: same as {target.locator} (line {target.span.line})"
+        return [
+            dataclasses.replace(
+                part, locator=comp.locator, span=comp.span, notes=(*part.notes, note)
+            )
+            for part in parts.get(id(target), [target])
+        ]
+
+    sections = {
+        section: {
+            key: (
+                [c for comp in slot for c in inline(comp)]
+                if isinstance(slot, list)
+                else inline(slot)[0] if isinstance(slot, Component) else slot
+            )
+            for key, slot in slots.items()
+        }
+        for section, slots in config.sections.items()
+    }
+    return dataclasses.replace(config, sections=sections)
 
 
 # (slot, arg, the slot it lifts to): in this order, so that a loader lifted out of its
