@@ -180,3 +180,16 @@ def test_an_arg_of_a_subclass_beside_a_missing_one_is_named(tmp_path):
     (error,) = errors_of(tmp_path, cfg)
     assert "needs the argument 'a_max'" in error
     assert "it gives 'a_offset' instead" in error
+
+
+def test_an_image_pipeline_without_its_data_list_key_is_an_e402(tmp_path):
+    """Clara's BaseImagePipeline required it: left out of the validate section's, the
+    port read the training list for validation (an attack on issue 29)."""
+    cfg = json.loads(SPLEEN_3X.read_text())
+    del cfg["validate"]["image_pipeline"]["args"]["data_list_key"]
+    (error,) = errors_of(tmp_path, cfg)
+    assert (
+        "SegmentationImagePipeline needs the argument 'data_list_key', which the "
+        in (error)
+    )
+    assert "(validate.image_pipeline)" in error

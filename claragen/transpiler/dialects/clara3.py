@@ -59,6 +59,9 @@ PIPELINES = {
 # segmentation ones are observed in NVIDIA's configs only (O)
 PIPELINES_COMPLETE = frozenset({"ClassificationImagePipeline"})
 PIPELINE_ATTRS = ("data_list_file_path", "data_file_base_dir", "data_list_key")
+# What Clara's BaseImagePipeline required of every image pipeline besides the data list
+# (CLARA_COMPONENTS.md, D31-DATA)
+PIPELINE_REQUIRED = ("data_file_base_dir", "data_list_key", "output_crop_size")
 PIPELINE_USED = (*PIPELINE_ATTRS, "output_batch_size", "batched_by_transforms",
                  "num_workers", "num_cache_objects", "replace_percent", "shuffle")  # fmt: skip
 # The other image_pipeline args Clara documents (D31-DATA, D31-SC): why MONAI needs none.
@@ -105,6 +108,17 @@ def port_pipeline(section: str, pipe: Component, ctx: PassContext) -> dict[str, 
             pipe.span,
             f"{pipe.name} needs a 'data_list_file_path' ({pipe.locator})",
             'add "data_list_file_path": "{DATASET_JSON}"',
+        )
+    missing = [a for a in PIPELINE_REQUIRED if pipe.arg(a) is None]
+    if missing:  # a validation without its data_list_key read the training list
+        names = ", ".join(repr(m) for m in missing)
+        ctx.diags.error(
+            "E402",
+            pipe.name_span or pipe.span,
+            f"Clara 3.x {pipe.name} needs the argument{'s' * (len(missing) > 1)} "
+            f"{names}, which the config does not give: Clara's image pipelines "
+            f"required {'them' if len(missing) > 1 else 'it'} ({pipe.locator})",
+            f'add {", ".join(f"{m!r}: ..." for m in missing)} to its "args"',
         )
     notes = _pipeline_notes(pipe, ctx)
     workers = given(pipe, "num_workers", PIPELINE_DEFAULTS["num_workers"])

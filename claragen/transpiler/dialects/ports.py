@@ -103,12 +103,18 @@ def _required(comp: Component, port: Port, p: Porting) -> None:
         if foreign
         else ""
     )
+    # Clara's reference documents the required args of some components in full; of
+    # the others, the port needs them and Clara's own default is not known
+    why = (
+        f": Clara required {'them' if len(missing) > 1 else 'it'} too"
+        if comp.name in SIGNATURE_COMPLETE
+        else ", and its port cannot do without (Clara's reference gives no default)"
+    )
     p.ctx.diags.error(
         "E402",
         comp.name_span or comp.span,
         f"Clara 3.x {comp.name} needs the argument{'s' * (len(missing) > 1)} "
-        f"{names}, which the config does not give: Clara required "
-        f"{'them' if len(missing) > 1 else 'it'} too{instead} ({comp.locator})",
+        f"{names}, which the config does not give{why}{instead} ({comp.locator})",
         f'add {", ".join(f"{m!r}: ..." for m in missing)} to its "args"',
     )
 
