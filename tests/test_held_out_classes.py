@@ -122,3 +122,68 @@ def test_a_ref_to_a_ported_brats_conversion_copies_its_parts_in_order(tmp_path):
                      "CastToTyped("]  # fmt: skip
     assert val.index("EnsureChannelFirstd(") < val.index("ConvertToMultiChannel")
     assert val.index("ConvertToMultiChannel") < val.index("CastToTyped(")
+
+
+def _post(text: str) -> str:
+    return text[text.index("val_post_transforms = Compose") :].split(")\n\n", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "loss, expected",
+    [
+        ("FocalDice", "DiceFocalLoss(to_onehot_y=True, sigmoid=True)"),
+        ("CrossEntropyDice", "DiceCELoss(to_onehot_y=True, sigmoid=True)"),
+        ("CrossEntropy", "DiceCELoss(to_onehot_y=True, sigmoid=True, lambda_dice=0.0)"),
+    ],
+)
+def test_every_3x_loss_applies_the_networks_activation(tmp_path, loss, expected):
+    """They applied a softmax whatever the network's final_activation (an attack on
+    issue 29)."""
+    cfg = json.loads((HELD_OUT / "brats_3x.json").read_text())
+    cfg["train"]["loss"] = {"name": loss}
+    assert expected in train_py(tmp_path, "brats_3x.json", cfg)
+
+
+def test_a_linear_network_gets_no_activation_and_an_unknown_one_a_warning(tmp_path):
+    cfg = json.loads((HELD_OUT / "brats_3x.json").read_text())
+    cfg["train"]["model"]["args"]["final_activation"] = "linear"
+    text = train_py(tmp_path / "linear", "brats_3x.json", cfg)
+    assert "Activationsd" not in _post(text) and "argmax=[True, False]" in _post(text)
+    loss = text[text.index("loss_function = DiceLoss(") :].split(")", 1)[0]
+    assert "sigmoid" not in loss and "softmax" not in loss
+    cfg["train"]["model"]["args"]["final_activation"] = "tanh"
+    config = mmar(tmp_path / "tanh", "brats_3x.json", cfg)
+    comp = Compilation(config / "config_train.json", CompileOptions(),
+                       env_path=config / "environment.json", mmar_root=config.parent)  # fmt: skip
+    compile_to_dir(comp, tmp_path / "tanh" / "out")
+    (warning,) = [d for d in comp.diags.warnings if "final_activation" in d.message]
+    assert warning.code == "W102" and "'tanh' is none claragen knows" in warning.message
+
+
+def test_a_classifications_activation_is_its_networks_else_its_losss(tmp_path):
+    cfg = json.loads((HELD_OUT / "classification_3x.json").read_text())
+    cfg["train"]["loss"] = [{"name": "BinaryClassificationLoss"}]  # a list of one
+    assert "sigmoid=True" in _post(
+        train_py(tmp_path / "a", "classification_3x.json", cfg)
+    )
+    cfg["train"]["loss"] = {"name": "MulticlassClassificationLoss"}
+    cfg["train"]["model"]["args"]["final_activation"] = "sigmoid"
+    assert "sigmoid=True" in _post(
+        train_py(tmp_path / "b", "classification_3x.json", cfg)
+    )
+    del cfg["train"]["model"]["args"]["final_activation"]
+    assert "softmax=True" in _post(
+        train_py(tmp_path / "c", "classification_3x.json", cfg)
+    )
+
+
+def test_the_pipelines_channels_given_as_a_variable_are_the_networks(tmp_path):
+    cfg = json.loads((HELD_OUT / "brats_3x.json").read_text())
+    cfg["INPUT_CHANNELS"] = 4
+    for section in ("train", "validate"):
+        cfg[section]["image_pipeline"]["args"][
+            "output_image_channels"
+        ] = "{INPUT_CHANNELS}"
+    assert re.search(
+        r"SegResNet\([^)]*in_channels=4", train_py(tmp_path, "brats_3x.json", cfg)
+    )

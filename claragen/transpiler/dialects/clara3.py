@@ -24,7 +24,14 @@ from claragen.transpiler.diagnostics import did_you_mean
 from claragen.transpiler.dialects.aux_ops import port_aux_ops
 from claragen.transpiler.dialects.base import Dialect
 from claragen.transpiler.dialects.clara3_validation import validation_sections
-from claragen.transpiler.dialects.legacy import Porting, given, literal, make, value
+from claragen.transpiler.dialects.legacy import (
+    FINAL_ACTIVATION,
+    Porting,
+    given,
+    literal,
+    make,
+    value,
+)
 from claragen.transpiler.dialects.ports import (
     NO_EQUIVALENT,
     port_component,
@@ -308,15 +315,23 @@ def _post_transforms(config: Config, ctx: PassContext) -> list[Component]:
     """What 3.x did inside the graph: the final activation, then discrete predictions."""
     p = Porting(config, ctx)
     span = config.section_spans.get("validate", config.span)
+    act = p.activation
     pipe = config.sections.get("train", {}).get("image_pipeline")
     if isinstance(pipe, Component) and pipe.name in LABEL_VECTORS:
-        loss = config.sections["train"].get("loss")
-        binary = isinstance(loss, Component) and loss.class_name == "BCEWithLogitsLoss"
-        act = "sigmoid" if binary else "softmax"
+        if p.model_arg("final_activation") is None and FINAL_ACTIVATION not in (
+            config.extras
+        ):  # the loss says: a sigmoid for BinaryClassificationLoss's classes
+            loss = config.sections["train"].get("loss")
+            losses = loss if isinstance(loss, list) else [loss]
+            binary = any(isinstance(x, Component) and x.class_name == "BCEWithLogitsLoss"
+                         for x in losses)  # fmt: skip
+            act = "sigmoid" if binary else "softmax"
+        if act == "linear":
+            return []
         return [make("Activationsd", "validate", span, {"keys": "pred", act: True}, ctx,
                      note=f"Clara 3.x classification: the metrics read the {act} "
                      "probabilities of each class")]  # fmt: skip
-    if p.activation == "sigmoid":
+    if act == "sigmoid":
         return [
             make(
                 "Activationsd", "validate", span, {"keys": "pred", "sigmoid": True}, ctx
@@ -325,12 +340,15 @@ def _post_transforms(config: Config, ctx: PassContext) -> list[Component]:
                 "AsDiscreted", "validate", span, {"keys": "pred", "threshold": 0.5}, ctx
             ),
         ]
+    discrete = make("AsDiscreted", "validate", span,
+                    {"keys": ["pred", "label"], "argmax": [True, False],
+                     "to_onehot": p.classes}, ctx)  # fmt: skip
+    if act == "linear":  # the logits' argmax is the probabilities'
+        return [discrete]
     return [
         make("Activationsd", "validate", span, {"keys": "pred", "softmax": True}, ctx),
-        make("AsDiscreted", "validate", span,
-             {"keys": ["pred", "label"], "argmax": [True, False],
-              "to_onehot": p.classes}, ctx),
-    ]  # fmt: skip
+        discrete,
+    ]
 
 
 def _loader_args(handler: Component, ctx: PassContext) -> Component:

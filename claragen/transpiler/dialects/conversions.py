@@ -21,7 +21,7 @@ from claragen.transpiler.dialects.legacy import (
     make,
     set_arg,
 )
-from claragen.transpiler.ir import Component, ListV, Lit, is_literal, to_python
+from claragen.transpiler.ir import Component, ListV, Lit, Value, is_literal, to_python
 
 
 def scale_by_resolution(comp: Component, p: Porting) -> Component:
@@ -170,7 +170,25 @@ def dice_loss(comp: Component, p: Porting) -> Component:
         comp = comp.with_arg(name, None)
     comp = set_arg(comp, "to_onehot_y", not onehot, p)
     comp = set_arg(comp, "include_background", not skip, p)
-    return set_arg(comp, "sigmoid" if p.activation == "sigmoid" else "softmax", True, p)
+    return activated(comp, p)
+
+
+def activated(comp: Component, p: Porting) -> Component:
+    """A loss of MONAI's that applies the activation Clara's network applied (its
+    final_activation): sigmoid=True or softmax=True, neither for a linear one."""
+    if p.activation in ("sigmoid", "softmax"):
+        comp = set_arg(comp, p.activation, True, p)
+    return comp
+
+
+def onehot_activated(comp: Component, p: Porting) -> Component:
+    """CrossEntropy, CrossEntropyDice, FocalDice: labels made one-hot unless Clara was
+    told they are (is_onehot_targets), and the network's activation."""
+    onehot = literal(comp, "is_onehot_targets", False)
+    comp = set_arg(
+        comp.with_arg("is_onehot_targets", None), "to_onehot_y", not onehot, p
+    )
+    return activated(comp, p)
 
 
 def focal_loss(comp: Component, p: Porting) -> Component:
@@ -481,7 +499,7 @@ def _label_count(data: object) -> int | None:
     return len(labels) if isinstance(labels, list) and labels else None
 
 
-def image_channels(p: Porting) -> tuple[int, str]:
+def image_channels(p: Porting) -> tuple[Value | int, str]:
     """A 3.x network's in_channels: Clara built the network's input from the image
     pipeline's output_image_channels (default 1); 4 for BraTS's MRI sequences."""
     return (

@@ -104,16 +104,15 @@ class Porting:
         return 2
 
     @property
-    def image_channels(self) -> int:
+    def image_channels(self) -> Value | int:
         """The channels of the training images: the image pipeline's
-        `output_image_channels` (Clara's default 1), from which Clara 3.x gave the
-        network its input shape."""
+        `output_image_channels` as the config gives it (a `{VAR}` too), else Clara's
+        default 1; Clara 3.x gave the network its input shape from it."""
         pipe = self.config.sections.get("train", {}).get("image_pipeline")
         value = (
             pipe.arg("output_image_channels") if isinstance(pipe, Component) else None
         )
-        n = to_python(value) if value is not None and is_literal(value) else 1
-        return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+        return 1 if value is None else value
 
     def data_list(self) -> tuple[Any, str]:
         """The MMAR's data list (DATASET_JSON, as --set, environment.json or the config
@@ -132,7 +131,15 @@ class Porting:
         or after it (ports.port_components keeps it)."""
         kept = self.config.extras.get(FINAL_ACTIVATION)
         kept = to_python(kept) if kept is not None and is_literal(kept) else None
-        return str(self.model_arg("final_activation", kept or "softmax"))
+        given = str(self.model_arg("final_activation", kept or "softmax")).lower()
+        if given in NO_ACTIVATION:
+            return "linear"
+        return given if given in ACTIVATIONS else "softmax"  # W102 says so
+
+
+# final_activation values by which Clara's network gave its logits as they are
+NO_ACTIVATION = frozenset({"linear", "none", ""})
+ACTIVATIONS = frozenset({"softmax", "sigmoid", "linear"})  # what the ports know
 
 
 def value(data: Any, span: Span, ctx: PassContext) -> Value:

@@ -21,8 +21,10 @@ from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
 from claragen.transpiler.dialects.legacy import (
+    ACTIVATIONS,
     COMMON_RENAMES,
     FINAL_ACTIVATION,
+    NO_ACTIVATION,
     Port,
     Porting,
     add_note,
@@ -67,9 +69,12 @@ def port_component(comp: Component, p: Porting) -> Component | list[Component]:
     comp = ported
     for name, default in port.add.items():
         if comp.arg(name) is None:
-            if callable(default):  # a value of the rest of the config (FROM_PIPELINE)
+            if callable(default):  # a value of the rest of the config
                 default, why = default(p)
-                comp = add_note(comp, f"{name}={default!r}: {why}")
+                if not isinstance(default, int) and is_literal(default):
+                    default = to_python(default)  # a literal of the config
+                shown = f"={default!r}" if isinstance(default, int | str) else ""
+                comp = add_note(comp, f"{name}{shown}: {why}")
             comp = set_arg(comp, name, default, p)
     clara_names = {a: b for b, a in {**COMMON_RENAMES, **port.renames}.items()}
     for name, default in port.choose.items():
@@ -228,6 +233,17 @@ def port_components(config: Config, ctx: PassContext) -> Config:
     extras = dict(config.extras)
     if (activation := p.model_arg("final_activation")) is not None:
         extras[FINAL_ACTIVATION] = Lit(config.span, activation)
+        if str(activation).lower() not in ACTIVATIONS | NO_ACTIVATION:
+            model = config.sections["train"]["model"]
+            assert isinstance(model, Component)
+            ctx.diags.warning(
+                "W102",
+                model.arg_span("final_activation"),
+                f"the network's final_activation {activation!r} is none claragen knows "
+                f"(softmax, sigmoid, linear): the loss and the post-transforms apply a "
+                f"softmax, Clara's default ({model.locator})",
+                'write "softmax", "sigmoid" or "linear"',
+            )
     return dataclasses.replace(config, sections=sections, extras=extras)
 
 

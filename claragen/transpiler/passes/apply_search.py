@@ -41,6 +41,12 @@ from claragen.transpiler.passes.disabled import LIST_SLOTS
 from claragen.transpiler.passes.variables import variable_table
 from claragen.transpiler.space import ATTR_KEY, SearchParam
 
+# A ported arg that other parts derive from when the config is ported, before its jobs
+SEARCH_INERT = {
+    "final_activation": ": the loss and the post-transforms apply the config's own "
+    "final_activation in every job",
+}
+
 
 def first_value(param: SearchParam) -> Any:
     """The value a job without a config value of its own takes: the first choice, or min."""
@@ -150,7 +156,8 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                             "W107",
                             param.span,  # type: ignore[arg-type]
                             f"the searched arg {arg.name!r} has no MONAI equivalent "
-                            f"({param.locator}); its values change nothing in the scripts",
+                            f"({param.locator}); its values change nothing in the scripts"
+                            + SEARCH_INERT.get(arg.name, ""),
                         )
                     continue
                 if not _takes(comp, target):
