@@ -161,10 +161,6 @@ CAUSES = (
     (r"error\[E601\]", "not a config to train or validate: no components (an empty file, "
      "or a BYOT MMAR whose own code trains)"),
     (r"error\[E403\]", "E403: no MONAI equivalent, named by the diagnostic"),
-    (r"error\[E401\]: PatchWSIDataset takes no argument 'region_size'",
-     "not yet written out (issue 29, item 4): MONAI 0.8's PatchWSIDataset, which read a "
-     "region and cut it into a grid of labelled patches (MONAI 1.x's reads one patch an "
-     "item); the E401 says how to port it by hand"),
     (r"torchvision", "this machine: torchvision is not installed (the network needs it)"),
     (r"loading state_dict", "MMAR defect: its validation config's network is not the one "
      "its training config trains (the checkpoint does not load in Clara either)"),
