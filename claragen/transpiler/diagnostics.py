@@ -108,6 +108,20 @@ class Diagnostics:
     ) -> None:
         self.add(Diagnostic("warning", check(code), span, message, help))
 
+    def missing_args(
+        self, span: Span, who: str, missing: list[str], locator: str, why: str = ""
+    ) -> None:
+        """E402: `who` needs args the config does not give; `why` follows, from ":" or
+        ";" on."""
+        names = ", ".join(repr(m) for m in missing)
+        self.error(
+            "E402",
+            span,
+            f"{who} needs the argument{'s' * (len(missing) > 1)} {names}, which the "
+            f"config does not give{why} ({locator})",
+            f'add {", ".join(f"{m!r}: ..." for m in missing)} to its "args"',
+        )
+
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.items if d.severity == "error"]

@@ -118,14 +118,12 @@ def port_pipeline(section: str, pipe: Component, ctx: PassContext) -> dict[str, 
         )
     missing = [a for a in PIPELINE_REQUIRED if pipe.arg(a) is None]
     if missing:  # a validation without its data_list_key read the training list
-        names = ", ".join(repr(m) for m in missing)
-        ctx.diags.error(
-            "E402",
+        ctx.diags.missing_args(
             pipe.name_span or pipe.span,
-            f"Clara 3.x {pipe.name} needs the argument{'s' * (len(missing) > 1)} "
-            f"{names}, which the config does not give: Clara's image pipelines "
-            f"required {'them' if len(missing) > 1 else 'it'} ({pipe.locator})",
-            f'add {", ".join(f"{m!r}: ..." for m in missing)} to its "args"',
+            f"Clara 3.x {pipe.name}",
+            missing,
+            pipe.locator,
+            f": Clara's image pipelines required {'them' if len(missing) > 1 else 'it'}",
         )
     notes = _pipeline_notes(pipe, ctx)
     workers = given(pipe, "num_workers", PIPELINE_DEFAULTS["num_workers"])

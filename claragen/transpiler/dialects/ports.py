@@ -99,7 +99,6 @@ def _required(comp: Component, port: Port, p: Porting) -> None:
     missing = [a for a in port.requires if comp.arg(a) is None]
     if not missing:
         return
-    names = ", ".join(repr(m) for m in missing)
     known = {*port.clara_args, *TF_ONLY, *port.drop}
     foreign = [k for k, _ in comp.args if k not in known]
     instead = (
@@ -115,12 +114,12 @@ def _required(comp: Component, port: Port, p: Porting) -> None:
         if comp.name in SIGNATURE_COMPLETE
         else ", and its port cannot do without (Clara's reference gives no default)"
     )
-    p.ctx.diags.error(
-        "E402",
+    p.ctx.diags.missing_args(
         comp.name_span or comp.span,
-        f"Clara 3.x {comp.name} needs the argument{'s' * (len(missing) > 1)} "
-        f"{names}, which the config does not give{why}{instead} ({comp.locator})",
-        f'add {", ".join(f"{m!r}: ..." for m in missing)} to its "args"',
+        f"Clara 3.x {comp.name}",
+        missing,
+        comp.locator,
+        why + instead,
     )
 
 

@@ -116,14 +116,12 @@ def check_args(
     if missing:
         said = {d.span for d in ctx.diags.errors}  # a dialect may have said why
         if missing and (comp.name_span or comp.span) not in said:
-            names = ", ".join(repr(m) for m in missing)
             was = f" (the config's {comp.origin})" if comp.origin else ""
-            ctx.diags.error(
-                "E402",
+            ctx.diags.missing_args(
                 comp.name_span or comp.span,
-                f"{comp.class_name}{was} needs the argument{'s' * (len(missing) > 1)} {names}, "
-                f"which the config does not give ({comp.locator})",
-                f'add {", ".join(f"{m!r}: ..." for m in missing)} to its "args"',
+                f"{comp.class_name}{was}",
+                missing,
+                comp.locator,
             )
 
 
