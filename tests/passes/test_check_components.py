@@ -237,3 +237,36 @@ def test_a_validation_handler_without_its_validator_is_an_e402(tmp_path):
             "add 'validator': ... to its \"args\"",
         )
     ]
+
+
+def test_an_evaluator_written_inside_the_validation_handler_is_validates_own(tmp_path):
+    """Inline, it was asked for the device the script gives an engine in its own slot
+    (a false E402), and a "cuda" of its own stayed "cuda" on a machine without one (an
+    attack on issue 29). Lifted to validate's evaluator, its refs keep the meaning they
+    had in train: @dataloader is train's loader, as where it was written."""
+    from claragen.transpiler.pipeline import compile_files
+    from tests.conftest import ENV, compilation
+
+    cfg = _valid()
+    cfg["validate"] = {
+        "post_transforms": [{"name": "Activationsd", "args": {"keys": "pred",
+                                                               "softmax": True}}],
+        "key_metric": {"name": "MeanDice", "log_label": "val_dice", "args": {
+            "output_transform": "#monai.handlers.from_engine(['pred', 'label'])"}},
+    }  # fmt: skip
+    evaluator = {"name": "SupervisedEvaluator", "args": {
+        "device": "cuda", "val_data_loader": "@dataloader", "network": "@model",
+        "inferer": "@inferer", "postprocessing": "@post_transforms",
+        "key_val_metric": "@key_metric"}}  # fmt: skip
+    cfg["train"]["handlers"].append(
+        {"name": "ValidationHandler", "args": {"validator": evaluator, "interval": 1}}
+    )
+    comp = compilation(tmp_path, cfg, ENV, target="plain")
+    files, _ = compile_files(comp, tmp_path / "out")
+    text = files["J0001/train.py"]
+    assert "validate.evaluator" in text
+    assert (
+        "record |= validate(\n                model,\n                train_loader,"
+        in text
+    )
+    assert 'device="cuda"' not in text

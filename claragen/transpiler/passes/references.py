@@ -24,6 +24,7 @@ from claragen.transpiler.ir import (
     Ref,
     Value,
     map_config,
+    map_values,
     walk,
 )
 
@@ -120,9 +121,11 @@ def lift_inline_datasets(config: Config) -> Config:
     the loader refers to it: the targets build a dataset's data from its data list only
     in that slot (inline, it was made without its data and failed at start). A loader
     written inside its engine becomes the section's `dataloader` the same way (inline,
-    the loop built a new loader at each use: one to iterate, another to count)."""
-    sections = dict(config.sections)
-    for name in config.sections:
+    the loop built a new loader at each use: one to iterate, another to count). An
+    evaluator written inside train's ValidationHandler becomes validate's evaluator
+    (inline, it got no device of the script's), and its loader then follows."""
+    sections = _lift_validator(dict(config.sections))
+    for name in sections:
         for slot, arg, target in LIFTS:
             slots = sections[name]
             owner = slots.get(slot)
@@ -138,6 +141,46 @@ def lift_inline_datasets(config: Config) -> Config:
             ref = Ref(inline.span, target, section=name)
             sections[name] = {**slots, target: lifted, slot: owner.with_arg(arg, ref)}
     return dataclasses.replace(config, sections=sections)
+
+
+def _lift_validator(sections: dict) -> dict:
+    handlers = sections.get("train", {}).get("handlers")
+    validate = sections.get("validate", {})
+    if not isinstance(handlers, list) or "evaluator" in validate:
+        return sections
+    for i, handler in enumerate(handlers):
+        inline = (
+            handler.arg("validator")
+            if handler.class_name == "ValidationHandler"
+            else None
+        )
+        if isinstance(inline, Component):
+            ref = Ref(inline.span, "evaluator", section="validate")
+            moved = [
+                *handlers[:i],
+                handler.with_arg("validator", ref),
+                *handlers[i + 1 :],
+            ]
+            # its refs keep the meaning they had where it was written: train's first
+            lifted = map_values(
+                dataclasses.replace(inline, locator="validate.evaluator"),
+                lambda v: _scoped(v, sections, "train"),
+            )
+            return {**sections, "train": {**sections["train"], "handlers": moved},
+                    "validate": {**validate, "evaluator": lifted}}  # fmt: skip
+    return sections
+
+
+def _scoped(value: Value, sections: dict, section: str) -> Value:
+    """A ref bound as it would be where `section` holds it (an unknown one stays)."""
+    if isinstance(value, Ref) and value.section is None and value.name != CONF_REF:
+        order = [section] + [s for s in sections if s != section]
+        found = next((s for s in order if value.name in sections[s]), None)
+        return dataclasses.replace(value, section=found) if found else value
+    if isinstance(value, Expr):
+        refs = tuple(_scoped(r, sections, section) for r in value.refs)
+        return dataclasses.replace(value, refs=refs)  # type: ignore[arg-type]
+    return value
 
 
 def resolve_refs(config: Config, ctx: PassContext) -> Config:
@@ -168,10 +211,9 @@ def resolve_refs(config: Config, ctx: PassContext) -> Config:
         def fix(value: Value, section: str = section) -> Value:
             if isinstance(value, Ref) and value.section is None:
                 return bind(value, section)
-            if isinstance(value, Expr):
-                return dataclasses.replace(
-                    value, refs=tuple(bind(r, section) for r in value.refs)
-                )
+            if isinstance(value, Expr):  # (a lifted evaluator's are bound already)
+                refs = tuple(r if r.section else bind(r, section) for r in value.refs)
+                return dataclasses.replace(value, refs=refs)
             return value
 
         resolved_sections[section] = map_config(part, fix).sections[section]
