@@ -36,10 +36,12 @@ def test_every_written_class_fits_the_table_and_the_scripts_gate(name):
     entry = written.WRITTEN[name]
     sym = symbols.lookup(name)
     assert sym is not None and sym.written
-    # today's class of that name takes none of the older args: they say which is meant
+    # today's class of that name, if MONAI kept one, takes none of the older args: they
+    # say which is meant
     today = symbols.lookup(entry.replaces)
-    assert today is not None and not entry.former_args & set(today.params or ())
+    assert today is None or not entry.former_args & set(today.params or ())
     assert entry.former_args <= set(sym.params or ())
+    assert set(written.needs(name)) <= set(written.WRITTEN)
     source = written.source(name)
     assert names.check_python(ast.parse(source)) == []
     imports = "\n".join(
@@ -131,3 +133,36 @@ def test_the_digital_pathology_mmar_compiles(tmp_path):
     compile_to_dir(comp, tmp_path)
     text = (tmp_path / "J0001" / "train.py").read_text()
     assert text.count("= ClaraPatchWSIDataset(") == 2  # train and validate
+
+
+def test_the_written_smart_cache_caches_monai_08s_regions(tmp_path, monkeypatch):
+    """MONAI 0.8.1's SmartCachePatchWSIDataset: a SmartCacheDataset, in the data
+    list's order, of what its PatchWSIDataset gives (a region's labelled patches)."""
+    slide(tmp_path / "slide.tiff", (64, 64))
+    monkeypatch.syspath_prepend(str(written.FOLDER))  # its source imports the other
+    patches = runpy.run_path(str(written.FOLDER / "ClaraPatchWSIDataset.py"))
+    smart = runpy.run_path(str(written.FOLDER / "ClaraSmartCachePatchWSIDataset.py"))
+    data = [{"image": str(tmp_path / "slide.tiff"), "location": [32, 32],
+             "label": [0, 1, 1, 0]},
+            {"image": str(tmp_path / "slide.tiff"), "location": [30, 34],
+             "label": [1, 1, 0, 0]}]  # fmt: skip
+    args = {"region_size": 48, "grid_shape": 2, "patch_size": 16,
+            "image_reader_name": "tifffile"}  # fmt: skip
+    cached = smart["ClaraSmartCachePatchWSIDataset"](data, transform=None, progress=False,
+                                                      num_init_workers=1, **args)  # fmt: skip
+    direct = patches["ClaraPatchWSIDataset"](data, **args)
+    for i in range(2):
+        for got, want in zip(cached[i], direct[i], strict=True):
+            assert np.array_equal(np.asarray(got["image"]), np.asarray(want["image"]))
+            assert np.array_equal(got["label"], want["label"])
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason="needs ../shared/corpus")
+def test_the_smart_cache_config_of_the_mmar_compiles_with_both(tmp_path):
+    comp = Compilation(CORPUS / f"{DP}config_train_smartcache.json", CompileOptions(),
+                       env_path=CORPUS / f"{DP}environment.json")  # fmt: skip
+    compile_to_dir(comp, tmp_path)
+    text = (tmp_path / "J0001" / "train.py").read_text()
+    assert "train_dataset = ClaraSmartCachePatchWSIDataset(" in text
+    assert "class ClaraPatchWSIDataset(Dataset):" in text  # the one it uses
+    assert "import ClaraPatchWSIDataset" not in text

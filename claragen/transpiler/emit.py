@@ -79,12 +79,7 @@ class Imports:
             self.byoc.setdefault(sym.module, set()).add(sym.name)
             return sym.name
         if sym.written:
-            self.written.add(sym.name)
-            for module, name in written.imports(sym.name):
-                if name is None:
-                    self.add_module(module)
-                else:
-                    self.add_name(module, name)
+            self.add_written(sym.name)
             return sym.name
         if sym.module in QUALIFIED_MODULES:
             self.add_module(sym.module.split(".")[0])
@@ -103,6 +98,18 @@ class Imports:
             names = sorted(self.names[module], key=isort_key)
             out.append(f"from {module} import {', '.join(names)}")
         return out
+
+    def add_written(self, name: str) -> None:
+        """A class the script defines, with the imports it needs and the other written
+        classes it uses."""
+        self.written.add(name)
+        for module, imported in written.imports(name):
+            if imported is None:
+                self.add_module(module)
+            else:
+                self.add_name(module, imported)
+        for other in written.needs(name):
+            self.add_written(other)
 
     def written_sources(self) -> list[str]:
         """The classes the script defines (MONAI dropped them), in name order."""

@@ -31,10 +31,6 @@ CLASS_RENAMES: dict[
 # MONAI classes removed with no successor of the same arguments: name -> (its successor,
 # what changed). Not guessed: an E403 names them.
 REMOVED: dict[str, tuple[str, str]] = {
-    "SmartCachePatchWSIDataset": (
-        "monai.data.PatchWSIDataset in a SmartCacheDataset",
-        "patches are located by patch_level/center instead of region_size/grid_shape",
-    ),
     "MaskedInferenceWSIDataset": (
         "monai.data.MaskedPatchWSIDataset",
         "it samples patches of a mask level instead of reading the mask files",

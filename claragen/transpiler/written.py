@@ -39,7 +39,18 @@ WRITTEN: dict[str, Written] = {
         "MONAI 0.8's PatchWSIDataset",
         "MONAI 1.x's reads one patch an item",
     ),
+    "ClaraSmartCachePatchWSIDataset": Written(
+        "ClaraSmartCachePatchWSIDataset",
+        "SmartCachePatchWSIDataset",
+        frozenset({"region_size", "grid_shape", "patch_size"}),
+        "MONAI 0.8's SmartCachePatchWSIDataset",
+        "MONAI 1.0 removed it",
+    ),
 }
+
+
+# The MONAI classes that a written-out class may stand for
+REPLACED = frozenset(w.replaces for w in WRITTEN.values())
 
 
 def written_for(name: str, args: set[str]) -> Written | None:
@@ -63,11 +74,24 @@ def _module(name: str) -> ast.Module:
     return ast.parse(_text(name))
 
 
-def _class(name: str) -> ast.ClassDef:
+def _class(name: str) -> ast.ClassDef | ast.FunctionDef:
+    """The class, or the function that stands for one (where a class would reach
+    `super().__init__`, which no generated script may)."""
     (node,) = [
-        n for n in _module(name).body if isinstance(n, ast.ClassDef) and n.name == name
+        n
+        for n in _module(name).body
+        if isinstance(n, ast.ClassDef | ast.FunctionDef) and n.name == name
     ]
     return node
+
+
+def needs(name: str) -> list[str]:
+    """The other written-out classes its source uses (imported from their files)."""
+    return [
+        node.module
+        for node in _module(name).body
+        if isinstance(node, ast.ImportFrom) and node.module in WRITTEN
+    ]
 
 
 def source(name: str) -> str:
@@ -85,18 +109,23 @@ def imports(name: str) -> list[tuple[str, str | None]]:
         if isinstance(node, ast.Import):
             for a in node.names:
                 out.append((f"{a.name} as {a.asname}" if a.asname else a.name, None))
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            out += [(node.module, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module not in (None, *WRITTEN):
+            out += [(str(node.module), a.name) for a in node.names]
     return out
 
 
 def signature(name: str) -> dict:
-    """The table's entry for the class: its __init__'s params, read from the source."""
-    init = next(
-        n for n in _class(name).body
-        if isinstance(n, ast.FunctionDef) and n.name == "__init__"
-    )  # fmt: skip
-    params = [a.arg for a in init.args.args[1:]]
+    """The table's entry for the class: its __init__'s params (a function's own), read
+    from the source."""
+    node = _class(name)
+    if isinstance(node, ast.ClassDef):
+        init = next(
+            n for n in node.body
+            if isinstance(n, ast.FunctionDef) and n.name == "__init__"
+        )  # fmt: skip
+        params = [a.arg for a in init.args.args[1:]]
+    else:
+        init, params = node, [a.arg for a in node.args.args]
     required = params[: len(params) - len(init.args.defaults)]
     return {"params": params, "required": required,
             "varkw": init.args.kwarg is not None, "numeric": {}}  # fmt: skip
