@@ -126,12 +126,17 @@ def test_monai_1x_args_keep_monai_1x_class(tmp_path):
     assert "train_dataset = PatchWSIDataset(" in text
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="needs ../shared/corpus")
-def test_the_digital_pathology_mmar_compiles(tmp_path):
-    comp = Compilation(CORPUS / f"{DP}config_train.json", CompileOptions(),
+def dp_script(tmp_path, name: str) -> str:
+    """train.py of a config of the corpus's digital pathology MMAR."""
+    comp = Compilation(CORPUS / f"{DP}{name}", CompileOptions(),
                        env_path=CORPUS / f"{DP}environment.json")  # fmt: skip
     compile_to_dir(comp, tmp_path)
-    text = (tmp_path / "J0001" / "train.py").read_text()
+    return (tmp_path / "J0001" / "train.py").read_text()
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason="needs ../shared/corpus")
+def test_the_digital_pathology_mmar_compiles(tmp_path):
+    text = dp_script(tmp_path, "config_train.json")
     assert text.count("= ClaraPatchWSIDataset(") == 2  # train and validate
 
 
@@ -159,10 +164,7 @@ def test_the_written_smart_cache_caches_monai_08s_regions(tmp_path, monkeypatch)
 
 @pytest.mark.skipif(not CORPUS.exists(), reason="needs ../shared/corpus")
 def test_the_smart_cache_config_of_the_mmar_compiles_with_both(tmp_path):
-    comp = Compilation(CORPUS / f"{DP}config_train_smartcache.json", CompileOptions(),
-                       env_path=CORPUS / f"{DP}environment.json")  # fmt: skip
-    compile_to_dir(comp, tmp_path)
-    text = (tmp_path / "J0001" / "train.py").read_text()
+    text = dp_script(tmp_path, "config_train_smartcache.json")
     assert "train_dataset = ClaraSmartCachePatchWSIDataset(" in text
     assert "class ClaraPatchWSIDataset(Dataset):" in text  # the one it uses
     assert "import ClaraPatchWSIDataset" not in text
