@@ -73,7 +73,6 @@ HANDLER_WIRING: dict[str, dict[str, str]] = {
 # script's device). Every other required arg is the config's to give (E402).
 TARGET_GIVES: dict[str, frozenset[str]] = {
     "dataset": frozenset({"data"}),
-    "image_pipeline": frozenset({"data"}),  # a 3.x pipeline's dataset
     "trainer": frozenset({"device"}),
     "evaluator": frozenset({"device"}),
 }

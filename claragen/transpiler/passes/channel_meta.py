@@ -22,6 +22,7 @@ import ast
 import dataclasses
 
 from claragen.transpiler.context import PassContext
+from claragen.transpiler.dialects.legacy import add_note
 from claragen.transpiler.ir import Component, Config, Expr, Lit
 from claragen.transpiler.passes.transform_order import literal_keys
 
@@ -124,10 +125,6 @@ def classes_after_channels_first(comps: list[Component]) -> list[Component]:
                  and keys & literal_keys(out[i])]  # fmt: skip
         if later and keys:
             note = "after the label is channel-first, as MONAI's conversion needs it"
-            moved = [_noted(parts[0], note), *parts[1:]]
+            moved = [add_note(parts[0], note), *parts[1:]]
             out = out[:at] + out[end : later[0] + 1] + moved + out[later[0] + 1 :]
     return out
-
-
-def _noted(comp: Component, note: str) -> Component:
-    return dataclasses.replace(comp, notes=(*comp.notes, note))
