@@ -39,8 +39,14 @@ def test_every_written_class_fits_the_table_and_the_scripts_gate(name):
     # today's class of that name, if MONAI kept one, takes none of the older args: they
     # say which is meant
     today = symbols.lookup(entry.replaces)
-    assert today is None or not entry.former_args & set(today.params or ())
-    assert entry.former_args <= set(sym.params or ())
+    if entry.former_args is None:  # every config means the older class...
+        # ...but one of an arg that only today's class takes
+        assert not entry.today_args & set(sym.params or ())
+        assert today is not None or not entry.today_args
+        assert today is None or entry.today_args <= set(today.params or ())
+    else:
+        assert today is None or not entry.former_args & set(today.params or ())
+        assert entry.former_args <= set(sym.params or ())
     assert set(written.needs(name)) <= set(written.WRITTEN)
     source = written.source(name)
     assert names.check_python(ast.parse(source)) == []
@@ -168,3 +174,137 @@ def test_the_smart_cache_config_of_the_mmar_compiles_with_both(tmp_path):
     assert "train_dataset = ClaraSmartCachePatchWSIDataset(" in text
     assert "class ClaraPatchWSIDataset(Dataset):" in text  # the one it uses
     assert "import ClaraPatchWSIDataset" not in text
+
+
+MASKED_CONFIG = HERE / "written" / "masked_inference_08.json"
+
+
+def masked_dataset(tmp_path, mask, patch_size=8):
+    image = slide(tmp_path / "slide.tiff", (64, 64))
+    np.save(tmp_path / "mask.npy", mask)
+    module = runpy.run_path(str(written.FOLDER / "ClaraMaskedInferenceWSIDataset.py"))
+    dataset = module["ClaraMaskedInferenceWSIDataset"](
+        [{"image": str(tmp_path / "slide.tiff"), "mask": str(tmp_path / "mask.npy")}],
+        patch_size=patch_size, image_reader_name="tifffile",
+    )  # fmt: skip
+    return image, dataset
+
+
+def test_the_written_masked_dataset_cuts_patches_as_monai_08_did(tmp_path):
+    """MONAI 0.8.1: the mask is the slide downsampled by 2^level; a patch for each
+    non-zero mask pixel, at (pixel + 0.5) * ratio - patch_size // 2 on the slide, with
+    the slide's name and the pixel's place on the mask."""
+    mask = np.zeros((16, 16))  # 64 / 16: ratio 4, level 2
+    mask[2, 3] = mask[10, 12] = 1
+    image, dataset = masked_dataset(tmp_path, mask)
+    assert len(dataset) == 2
+    assert dataset.data[0]["level"] == 2 and dataset.data[0]["mask_shape"] == (16, 16)
+    # (2.5, 3.5) * 4 - 4 = (6, 10); (10.5, 12.5) * 4 - 4 = (38, 46)
+    for i, (row, column) in enumerate([(6, 10), (38, 46)]):
+        (item,) = dataset[i]
+        want = image[row : row + 8, column : column + 8].transpose(2, 0, 1)
+        assert np.array_equal(np.asarray(item["image"]), want)
+        assert item["name"] == "slide"
+        assert item["mask_location"] == [[2, 3], [10, 12]][i]
+
+
+@pytest.mark.parametrize("shape", [(16, 32), (24, 24)])
+def test_a_mask_that_is_no_level_of_the_slide_is_refused_as_in_monai_08(
+    tmp_path, shape
+):
+    mask = np.ones(shape)
+    with pytest.raises(ValueError, match="mask.npy: the mask is not the slide"):
+        masked_dataset(tmp_path, mask)
+
+
+@pytest.mark.e2e
+def test_an_inference_config_of_monai_08s_masked_dataset_writes_its_map(tmp_path):
+    """The digital pathology MMAR's inference config, in small: the patches of the
+    mask's pixels through a TorchScript network, each probability written at its pixel
+    of the slide's map (MONAI 0.8's ProbMapProducer), the rest 0."""
+    import torch
+
+    mmar, _ = compile_wsi(tmp_path)
+    comp = Compilation(
+        mmar / "config" / "config_train.json",
+        CompileOptions(),
+        env_path=mmar / "config" / "environment.json",
+        mmar_root=mmar,
+        validation_path=MASKED_CONFIG,
+    )
+    compile_to_dir(comp, tmp_path / "out2")
+    script = tmp_path / "out2" / "J0001" / "validate.py"
+    text = script.read_text()
+    assert "= ClaraMaskedInferenceWSIDataset(" in text
+    assert "ClaraProbMapProducer(output_dir=" in text
+    assert "monai.handlers.from_engine(['name'])(engine.state.batch)[0]" in text
+    (mmar / "data").mkdir()
+    slide(mmar / "data" / "slide.tiff", (64, 64))
+    mask = np.zeros((16, 16))
+    mask[2:5, 3] = mask[10, 12] = 1  # 4 patches: one batch
+    np.save(mmar / "data" / "mask.npy", mask)
+    (mmar / "config" / "dataset.json").write_text(json.dumps(
+        {"testing": [{"image": "slide.tiff", "mask": "mask.npy"}]}))  # fmt: skip
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 1, 16), torch.nn.Flatten())
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "model.ts"))
+    eval_dir = tmp_path / "eval"
+    run = subprocess.run([sys.executable, str(script), "--mmar-root", str(mmar),
+                          "--mmar-torchscript", str(tmp_path / "model.ts"),
+                          "--mmar-eval-output-path", str(eval_dir), "--device", "cpu"],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert 'image: "slide", iter: 1/1' in run.stdout
+    prob = np.load(eval_dir / "slide.npy")
+    assert prob.shape == (16, 16) and prob.dtype == np.float64
+    assert (prob[mask == 0] == 0).all() and (prob[mask == 1] > 0).all()
+    # each value is the network's sigmoid on its patch, read as MONAI 0.8 did
+    image = np.asarray(__import__("tifffile").imread(mmar / "data" / "slide.tiff"))
+    row, column = 10 * 4 + 2 - 8, 12 * 4 + 2 - 8
+    patch = image[row : row + 16, column : column + 16].transpose(2, 0, 1)
+    x = torch.as_tensor(patch, dtype=torch.float32)[None] / 255.0 * 2 - 1
+    assert prob[10, 12] == pytest.approx(torch.sigmoid(net(x)).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("collated", [True, False])
+def test_the_written_prob_map_producer_reads_both_batch_forms(tmp_path, collated):
+    """MONAI 0.5 (Clara 4.0) gave the handler one collated dict; MONAI 1.x's engines
+    give it the decollated items: each probability lands at its mask pixel either way,
+    and the map is saved when the slide's last patch is in."""
+    from types import SimpleNamespace
+
+    import torch
+
+    module = runpy.run_path(str(written.FOLDER / "ClaraProbMapProducer.py"))
+    producer = module["ClaraProbMapProducer"](output_dir=str(tmp_path), name="x")
+    producer.prob_map = {"a": np.zeros((4, 4))}
+    producer.counter = {"a": 2}
+    names, locs, preds = ["a", "a"], [[1, 2], [3, 0]], [0.25, 0.75]
+    if collated:
+        batch = {"name": names, "mask_location": [torch.tensor([1, 3]),
+                                                  torch.tensor([2, 0])]}  # fmt: skip
+        output = {"pred": torch.tensor([[0.25], [0.75]])}
+    else:
+        batch = [
+            {"name": n, "mask_location": loc}
+            for n, loc in zip(names, locs, strict=True)
+        ]
+        output = [{"pred": torch.tensor([p])} for p in preds]
+    producer(SimpleNamespace(state=SimpleNamespace(batch=batch, output=output)))
+    saved = np.load(tmp_path / "a.npy")
+    want = np.zeros((4, 4))
+    want[1, 2], want[3, 0] = 0.25, 0.75
+    assert np.array_equal(saved, want) and producer.prob_map == {}
+
+
+def test_monai_1x_prob_map_args_keep_monai_1x_handler(tmp_path):
+    """prob_key is MONAI 1.x's ProbMapProducer's alone: a config that gives it means
+    that class, not MONAI 0.8's."""
+    cfg = json.loads(WSI_CONFIG.read_text())
+    cfg["train"].setdefault("handlers", []).append(
+        {"name": "ProbMapProducer", "args": {"output_dir": "eval", "prob_key": "pred"}}
+    )
+    _, script = compile_wsi(tmp_path, cfg, target="engines")
+    text = script.read_text()
+    assert "ClaraProbMapProducer" not in text
+    assert "ProbMapProducer(" in text

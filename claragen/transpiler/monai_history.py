@@ -28,15 +28,6 @@ CLASS_RENAMES: dict[
     ),
 }
 
-# MONAI classes removed with no successor of the same arguments: name -> (its successor,
-# what changed). Not guessed: an E403 names them.
-REMOVED: dict[str, tuple[str, str]] = {
-    "MaskedInferenceWSIDataset": (
-        "monai.data.MaskedPatchWSIDataset",
-        "it samples patches of a mask level instead of reading the mask files",
-    ),
-}
-
 # Args of an older MONAI that today's class would take through **kwargs and send where
 # they do nothing (or fail late): class -> arg -> (the MONAI that had it, what replaced it).
 # Each is an E401 (check_components) unless a rule below migrates it first.
@@ -92,6 +83,6 @@ def removed_own_name(name: str) -> str | None:
     """`AddChannelD`/`AddChannelDict` -> `AddChanneld`, for a removed dictionary class."""
     for suffix in DICT_SUFFIXES:
         stem = name.removesuffix(suffix)
-        if stem != name and stem + "d" in CLASS_RENAMES.keys() | REMOVED.keys():
+        if stem != name and stem + "d" in CLASS_RENAMES:
             return stem + "d"
     return None

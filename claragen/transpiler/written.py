@@ -23,12 +23,16 @@ from importlib import resources
 @dataclass(frozen=True)
 class Written:
     name: str  # the class the script defines
-    replaces: str  # the MONAI class of that name today, which is another
+    replaces: (
+        str  # the MONAI class of that name (today's, if MONAI kept one, is another)
+    )
     # the args of the older MONAI's class that today's does not take: given any, the
-    # config means the older class
-    former_args: frozenset[str]
+    # config means the older class. None: every config means it (a Clara config ran the
+    # older MONAI), but one that gives an arg only today's class takes
+    former_args: frozenset[str] | None
     was: str  # what it was
     why: str  # why today's class is not it
+    today_args: frozenset[str] = frozenset()
 
 
 WRITTEN: dict[str, Written] = {
@@ -46,6 +50,22 @@ WRITTEN: dict[str, Written] = {
         "MONAI 0.8's SmartCachePatchWSIDataset",
         "MONAI 1.0 removed it",
     ),
+    "ClaraMaskedInferenceWSIDataset": Written(
+        "ClaraMaskedInferenceWSIDataset",
+        "MaskedInferenceWSIDataset",
+        None,
+        "MONAI 0.8's MaskedInferenceWSIDataset",
+        "MONAI 1.0 removed it; its successor, MaskedPatchWSIDataset, samples a mask "
+        "level of the slide instead of reading the mask files",
+    ),
+    "ClaraProbMapProducer": Written(
+        "ClaraProbMapProducer",
+        "ProbMapProducer",
+        None,
+        "MONAI 0.8's ProbMapProducer",
+        "MONAI 1.x's reads the metadata of MONAI 1.x's WSI datasets",
+        today_args=frozenset({"prob_key"}),
+    ),
 }
 
 
@@ -56,7 +76,11 @@ REPLACED = frozenset(w.replaces for w in WRITTEN.values())
 def written_for(name: str, args: set[str]) -> Written | None:
     """The written-out class a component of MONAI class `name` with `args` means."""
     for written in WRITTEN.values():
-        if written.replaces == name and args & written.former_args:
+        if written.replaces != name:
+            continue
+        if written.former_args is None:
+            return None if args & written.today_args else written
+        if args & written.former_args:
             return written
     return None
 

@@ -221,3 +221,25 @@ def test_a_validation_handler_without_an_evaluator_to_wire_is_an_error(tmp_path)
         "ValidationHandler (train.handlers[4]) needs 'validator', which Clara wired"
         in (error)
     )
+
+
+def test_lambdas_that_read_a_column_of_the_collated_batch_read_the_items(tmp_path):
+    """MONAI 0.5 (Clara 4.0) gave the engine's handlers one collated batch dict; MONAI
+    1.x's engines decollate it: a column read of it reads the same column of the items,
+    and the loss, one value then, the first item's."""
+    cfg = config_40()
+    cfg["train"]["handlers"].append({"name": "StatsHandler", "args": {
+        "iteration_print_logger": "lambda engine: print(engine.state.batch['name'][0], "
+                                  "engine.state.output['loss'].item(), engine.state.x['y'])",
+    }})  # fmt: skip
+    config, ctx = build(tmp_path, cfg)
+    handler = lower_dialect(config, ctx).sections["train"]["handlers"][-1]
+    code = handler.arg("iteration_print_logger")
+    assert isinstance(code, Expr)
+    assert __import__("ast").unparse(code.tree.body) == (
+        "lambda engine: print(monai.handlers.from_engine(['name'])(engine.state.batch)"
+        "[0], monai.handlers.from_engine(['loss'], first=True)(engine.state.output)"
+        ".item(), engine.state.x['y'])"
+    )
+    assert any("reads engine.state.batch['name'], engine.state.output['loss']" in n
+               for n in handler.notes)  # fmt: skip

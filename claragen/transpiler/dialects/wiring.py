@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 
 from claragen.transpiler import symbols
@@ -266,6 +267,50 @@ def _pair_keys(expr: Expr) -> list[str] | None:
     return keys
 
 
+class _Columns(ast.NodeTransformer):
+    """`engine.state.batch['name']` (a column of MONAI 0.5's collated batch dict) ->
+    `monai.handlers.from_engine(['name'])(engine.state.batch)` (the same column of the
+    decollated items); the same of `engine.state.output`, whose 'loss' was one value (each
+    item holds it: the first's)."""
+
+    def __init__(self, param: str):
+        self.param, self.found = param, []
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:  # noqa: N802 (ast's)
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        base = node.value
+        if (
+            isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+            and isinstance(base, ast.Attribute)
+            and base.attr in ("batch", "output")
+            and isinstance(base.value, ast.Attribute)
+            and base.value.attr == "state"
+            and isinstance(base.value.value, ast.Name)
+            and base.value.value.id == self.param
+        ):
+            self.found.append(ast.unparse(node))
+            first = ", first=True" if node.slice.value == "loss" else ""
+            code = f"monai.handlers.from_engine([{node.slice.value!r}]{first})"
+            column = ast.parse(code, mode="eval").body
+            return ast.Call(column, [base], [])
+        return node
+
+
+def _engine_columns(value) -> tuple[str, list[str]] | None:
+    """A lambda of the engine that reads a column of its batch or output, rewritten to
+    read the decollated items; None where there is none (or the lambda holds variables,
+    which are resolved later)."""
+    if not isinstance(value, Expr) or value.kind != "lambda" or value.values:
+        return None
+    lam = value.tree.body
+    if not isinstance(lam, ast.Lambda) or len(lam.args.args) != 1:
+        return None
+    columns = _Columns(lam.args.args[0].arg)
+    tree = columns.visit(copy.deepcopy(lam))
+    return (ast.unparse(tree), columns.found) if columns.found else None
+
+
 def decollated_transforms(config: Config, ctx: PassContext) -> Config:
     """4.0 lambdas read batch dicts; 4.1 engines pass lists of decollated items."""
 
@@ -286,6 +331,18 @@ def decollated_transforms(config: Config, ctx: PassContext) -> Config:
             comp = dataclasses.replace(
                 comp.with_arg(arg, new), notes=comp.notes + (note,)
             )
+        for arg, value in comp.args:
+            if (found := _engine_columns(value)) is not None:
+                code, columns = found
+                new = parse_code(code, value.span, "lambda", ctx.diags, offset=0)
+                note = (
+                    f"migrated: {arg} reads {', '.join(columns)}, columns of the "
+                    "collated batch of MONAI 0.5; MONAI 1.x's engines decollate it "
+                    "into items, so it reads monai.handlers.from_engine([...]) of them"
+                )
+                comp = dataclasses.replace(
+                    comp.with_arg(arg, new), notes=comp.notes + (note,)
+                )
         return comp
 
     sections = {}

@@ -23,14 +23,14 @@ import dataclasses
 from claragen.transpiler import symbols, written
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.ir import Component, Config, Value, map_components, map_config
-from claragen.transpiler.monai_history import CLASS_RENAMES, REMOVED
+from claragen.transpiler.monai_history import CLASS_RENAMES
 
 
 def canonical_component(comp: Component) -> Component:
     if comp.path is not None:
         module, _, name = comp.path.rpartition(".")
         own = symbols.canonical(name)
-        older = CLASS_RENAMES.keys() | REMOVED | written.REPLACED
+        older = CLASS_RENAMES.keys() | written.REPLACED
         if module.split(".")[0] == "monai" and own in older:
             # a class MONAI removed, by its path: named as by "name", for the migration
             return dataclasses.replace(comp, name=own, path=None,

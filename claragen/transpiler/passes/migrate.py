@@ -33,7 +33,6 @@ from claragen.transpiler.monai_history import (
     CLASS_RENAMES,
     MATTERS_WITH,
     NO_OPS,
-    REMOVED,
 )
 from claragen.transpiler.written import written_for
 
@@ -397,18 +396,6 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
                 ),
                 f"{older.was}, written out below ({older.why})",
             )
-        if comp.name in REMOVED:
-            successor, why = REMOVED[comp.name]
-            ctx.diags.error(
-                "E403",
-                comp.name_span or comp.span,
-                f"{comp.name} was MONAI 0.5-0.8's (monai.apps.pathology), removed in "
-                f"MONAI 1.0; its successor, {successor}, takes other arguments ({why}), "
-                f"so it is not ported ({comp.locator})",
-                'port it by hand, or give your MMAR\'s class as "path": '
-                '"my_module.Class" (BYOC)',
-            )
-            return comp
         if comp.name in CLASS_RENAMES:
             new_name, extra, renames = CLASS_RENAMES[comp.name]
             old = comp.name
