@@ -54,6 +54,31 @@ def test_the_names_a_script_imports_are_checked_against_the_classes_modules():
     assert set(imported_classes(tree)) == {"UNet"}  # the user's own is not the table's
 
 
+@pytest.mark.parametrize(
+    "name", sorted(__import__("claragen").transpiler.written.WRITTEN)
+)
+def test_a_class_the_script_writes_out_is_checked_against_its_own_signature(name):
+    """A class MONAI dropped, defined by the script itself: its calls bind against the
+    signature of its source, which is the component table's (a port that left out an
+    argument it requires was a crash at the first batch)."""
+    from claragen.transpiler import written
+
+    defined = ast.parse(written.source(name))
+    required = written.signature(name)["required"]
+    calls = ast.parse(f"x = {name}()\ny = {name}(nothing=1)\n")
+    tree = ast.Module(defined.body + calls.body, [])
+    problems = unbound_calls(tree)
+    needs = ", ".join(map(repr, required))
+    assert [p for p in problems if "needs" in p] == (
+        [f"line 1: {name}() needs {needs}, which the call leaves out"]
+        if required
+        else []
+    )
+    assert f"line 2: {name}() takes no argument 'nothing'" in problems
+    # a class of that name that the script does not define is not the written one
+    assert unbound_calls(calls) == []
+
+
 def test_every_golden_script_binds():
     scripts = sorted(GOLDEN.rglob("*.py"))
     assert len(scripts) >= 5

@@ -19,12 +19,17 @@ import ast
 
 from claragen.transpiler import symbols
 from claragen.transpiler.exprcheck import module_chain
+from claragen.transpiler.written import WRITTEN
 
 
 def imported_classes(tree: ast.AST) -> dict[str, symbols.Symbol]:
     """The local names a script gives classes of the table: `UNet` of
-    `from monai.networks.nets import UNet`, checked against the class's module."""
+    `from monai.networks.nets import UNet`, checked against the class's module; and the
+    classes MONAI dropped that the script defines itself (claragen.transpiler.written)."""
     found: dict[str, symbols.Symbol] = {}
+    for node in getattr(tree, "body", []):
+        if isinstance(node, ast.ClassDef | ast.FunctionDef) and node.name in WRITTEN:
+            found[node.name] = symbols.lookup(node.name)  # type: ignore[assignment]
     for node in ast.walk(tree):
         if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
             continue

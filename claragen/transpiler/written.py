@@ -23,9 +23,9 @@ from importlib import resources
 @dataclass(frozen=True)
 class Written:
     name: str  # the class the script defines
-    replaces: (
-        str  # the MONAI class of that name (today's, if MONAI kept one, is another)
-    )
+    # the MONAI class of that name (today's, if MONAI kept one, is another); None: a
+    # Clara component that no MONAI had, which a port makes (dialects/aux_ops.py)
+    replaces: str | None
     # the args of the older MONAI's class that today's does not take: given any, the
     # config means the older class. None: every config means it (a Clara config ran the
     # older MONAI), but one that gives an arg only today's class takes
@@ -66,11 +66,18 @@ WRITTEN: dict[str, Written] = {
         "MONAI 1.x's reads the metadata of MONAI 1.x's WSI datasets",
         today_args=frozenset({"prob_key"}),
     ),
+    "ClaraNegLoss": Written(
+        "ClaraNegLoss",
+        None,
+        None,
+        "Clara 3.x's NegLoss aux op, averaged by ComputeAverage",
+        "MONAI has no metric of a negated loss",
+    ),
 }
 
 
 # The MONAI classes that a written-out class may stand for
-REPLACED = frozenset(w.replaces for w in WRITTEN.values())
+REPLACED = frozenset(w.replaces for w in WRITTEN.values() if w.replaces)
 
 
 def written_for(name: str, args: set[str]) -> Written | None:

@@ -3,6 +3,11 @@
 aux_ops: [{"name": "DiceMaskedOutput", "args": {"tags": ["dice"]}}]
 metrics: [{"name": "ComputeAverage", "args": {"name": "val_dice", "field": "dice"}}]
 -> metrics: [MeanDice(include_background=...)]
+
+aux_ops: [{"name": "NegLoss", "args": {"tag": "negloss"}}]
+metrics: [{"name": "ComputeAverage", "args": {"name": "negloss", "field": "negloss"}}]
+-> metrics: [ClaraNegLoss(loss=@loss, output_transform=...)] (written out into the script:
+   the negated loss of the raw output, which CopyItemsd keeps before the post-transforms)
 """
 
 from __future__ import annotations
@@ -14,10 +19,15 @@ from claragen.transpiler.dialects.legacy import Porting, literal, make
 from claragen.transpiler.dialects.ports import port_component
 from claragen.transpiler.ir import Component, Config, Lit, Slot
 
+# what ClaraNegLoss reads: the network's output and the label before the post-transforms
+RAW = {"pred": "pred_raw", "label": "label_raw"}
+RAW_OUTPUTS = f"#monai.handlers.from_engine({list(RAW.values())!r})"
+
 
 def port_aux_ops(config: Config, ctx: PassContext) -> Config:
     """aux_ops feed ComputeAverage metrics by tag: DiceMaskedOutput's tag -> MeanDice; a
-    NegLoss tag (the negated loss) has no metric here and is left out where not key."""
+    NegLoss tag (the negated loss) -> ClaraNegLoss; any other is left out where not key.
+    """
     train = config.sections.get("train", {})
     aux = train.get("aux_ops")
     if not isinstance(aux, list):
@@ -52,6 +62,12 @@ def port_aux_ops(config: Config, ctx: PassContext) -> Config:
                        ctx, note=f"Clara 3.x ComputeAverage of DiceMaskedOutput "
                        f"(line {op.span.line}) -> MeanDice")  # fmt: skip
             return dataclasses.replace(new, attrs=tuple(attrs.items()))
+        if op.name == "NegLoss":
+            new = make("ClaraNegLoss", comp.locator, comp.span,
+                       {"loss": "@loss", "output_transform": RAW_OUTPUTS},
+                       ctx, note=f"Clara 3.x ComputeAverage of NegLoss (line "
+                       f"{op.span.line}): the loss negated, written out below")  # fmt: skip
+            return dataclasses.replace(new, attrs=tuple(attrs.items()))
         if "is_key_metric" in attrs:
             port_component(op, p)  # no equivalent: the error says so
             return comp
@@ -79,4 +95,30 @@ def port_aux_ops(config: Config, ctx: PassContext) -> Config:
                 f"the aux op {op.name!r} feeds no metric ({op.locator}); it is left out",
             )
     sections["train"] = {k: v for k, v in sections["train"].items() if k != "aux_ops"}
+    return dataclasses.replace(config, sections=sections)
+
+
+def keep_raw_outputs(config: Config, ctx: PassContext) -> Config:
+    """Before the validation's post-transforms (an activation, an argmax, a one-hot
+    label), a copy of the output and the label as the loss reads them, where a
+    ClaraNegLoss metric reads them (after port_aux_ops, and after 3.x's post-transforms
+    are made)."""
+    validate = config.sections.get("validate", {})
+    metrics = validate.get("metrics")
+    if not any(
+        isinstance(m, Component) and m.name == "ClaraNegLoss"
+        for m in (metrics if isinstance(metrics, list) else [])
+    ):
+        return config
+    span = config.section_spans.get("validate", config.span)
+    copy = make("CopyItemsd", "validate", span,
+                {"keys": list(RAW), "names": list(RAW.values())}, ctx,
+                note="the output and the label before the post-transforms, which "
+                "ClaraNegLoss (Clara 3.x's NegLoss) reads")  # fmt: skip
+    post = validate.get("post_transforms")
+    sections = dict(config.sections)
+    sections["validate"] = {
+        **validate,
+        "post_transforms": [copy, *(post if isinstance(post, list) else [])],
+    }
     return dataclasses.replace(config, sections=sections)

@@ -21,7 +21,7 @@ from typing import Any
 
 from claragen.transpiler.context import PassContext
 from claragen.transpiler.diagnostics import did_you_mean
-from claragen.transpiler.dialects.aux_ops import port_aux_ops
+from claragen.transpiler.dialects.aux_ops import keep_raw_outputs, port_aux_ops
 from claragen.transpiler.dialects.base import Dialect
 from claragen.transpiler.dialects.clara3_validation import validation_sections
 from claragen.transpiler.dialects.legacy import (
@@ -387,4 +387,4 @@ class Clara3(Dialect):
     title = "Clara 3.x (TensorFlow)"
     code_strings = False
     RULES = (amp_variable, validation_sections, port_aux_ops, port_components, structure,
-             split_metrics, wire, decollated_transforms)  # fmt: skip
+             keep_raw_outputs, split_metrics, wire, decollated_transforms)  # fmt: skip

@@ -15,7 +15,7 @@ import dataclasses
 from typing import Any
 
 from claragen.transpiler.context import PassContext
-from claragen.transpiler.dialects.aux_ops import port_aux_ops
+from claragen.transpiler.dialects.aux_ops import keep_raw_outputs, port_aux_ops
 from claragen.transpiler.dialects.base import Dialect
 from claragen.transpiler.dialects.legacy import Porting, value
 from claragen.transpiler.dialects.ports import port_component
@@ -61,7 +61,7 @@ CLARA_NAMES = frozenset({"Dice", "Focal", "NovoGrad", "ReducePoly", "DecayOnStep
 
 def port_aux_ops_40(config: Config, ctx: PassContext) -> Config:
     """Half-ported 4.0 early-access configs keep 3.x aux_ops (INDEX.tsv notes)."""
-    return port_aux_ops(config, ctx)
+    return keep_raw_outputs(port_aux_ops(config, ctx), ctx)
 
 
 # Handlers MONAI removed for post-transforms (SPEC 10): class -> (transform, arg renames,

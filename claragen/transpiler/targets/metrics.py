@@ -16,10 +16,11 @@ from dataclasses import dataclass
 class MetricRule:
     """How one handler metric lowers."""
 
-    metric: str  # class in monai.metrics
+    metric: str  # class in monai.metrics (or written out into the script)
     keep: tuple[str, ...]  # args passed through unchanged
     fixed: tuple[tuple[str, object], ...] = ()  # args the lowered metric always gets
     note: str | None = None
+    written: bool = False  # the class is the script's own (claragen.transpiler.written)
 
 
 # Handler metric name -> rule. `output_transform` is applied by the loop, not passed on.
@@ -57,4 +58,7 @@ METRICS: dict[str, MetricRule] = {
         "ConfusionMatrixMetric",
         ("include_background", "metric_name", "compute_sample", "reduction"),
     ),
+    # Clara 3.x's NegLoss averaged: the script's own class is both a handler metric
+    # and a cumulative metric, which the loop calls as it calls MONAI's
+    "ClaraNegLoss": MetricRule("ClaraNegLoss", ("loss",), written=True),
 }

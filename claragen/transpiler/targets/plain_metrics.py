@@ -55,7 +55,10 @@ class MetricsLowering:
                     comp.arg_span(key),
                     f"the plain target cannot lower {comp.class_name}'s argument {key!r} yet",
                 )
-        self.imports.add_name("monai.metrics", rule.metric)
+        if rule.written:
+            self.imports.add_written(rule.metric)
+        else:
+            self.imports.add_name("monai.metrics", rule.metric)
         code = ast.unparse(ast.Call(ast.Name(rule.metric), [], keywords))
         inputs: str | None = None  # each case's "pred" and "label"
         if isinstance(transform, Lit | ListV | DictV):  # data: nothing to call

@@ -1,0 +1,130 @@
+"""Clara 3.x aux ops averaged by ComputeAverage (issue 29, item 4): NegLoss, the negated
+loss, is written out into the script (ClaraNegLoss) rather than left out."""
+
+import json
+import re
+import runpy
+
+import pytest
+import torch
+
+from claragen.smoke import smoke
+from claragen.transpiler import written
+from claragen.transpiler.context import CompileOptions
+from claragen.transpiler.pipeline import Compilation, compile_to_dir
+from tests.conftest import CORPUS
+from tests.dialects.test_clara3 import SPLEEN_3X
+
+TRN_BASE = (
+    CORPUS / "clara-train-examples"
+    / "Tensorflow-Deprecated__GettingStarted__config__trn_base.json"
+)  # fmt: skip
+ENV = TRN_BASE.with_name(
+    "Tensorflow-Deprecated__GettingStarted__config__environment.json"
+)
+needs_corpus = pytest.mark.skipif(
+    not TRN_BASE.is_file(), reason="needs ../shared/corpus"
+)
+
+
+def neg_loss_class():
+    return runpy.run_path(str(written.FOLDER / "ClaraNegLoss.py"))["ClaraNegLoss"]
+
+
+def test_the_written_neg_loss_averages_the_negated_loss_of_each_case():
+    """NegLoss emitted -loss under its tag; ComputeAverage averaged it over the cases."""
+    from monai.losses import DiceLoss
+
+    torch.manual_seed(0)
+    loss = DiceLoss(to_onehot_y=True, softmax=True)
+    metric = neg_loss_class()(loss)
+    preds = [torch.randn(2, 8, 8) for _ in range(5)]
+    labels = [torch.randint(0, 2, (1, 8, 8)).float() for _ in range(5)]
+    metric(preds[:3], labels[:3])  # two batches, as the loop calls it
+    metric(preds[3:], labels[3:])
+    want = -torch.stack(
+        [loss(p[None], y[None]) for p, y in zip(preds, labels, strict=True)]
+    ).mean()
+    assert metric.aggregate().item() == pytest.approx(want.item(), rel=1e-6)
+    metric.reset()
+    assert metric.aggregate().item() == 0.0
+
+
+def test_the_written_neg_loss_is_a_handler_metric_of_monai_engines():
+    """Attached to MONAI's evaluator, it reads the copies the post-transforms keep of
+    the raw output and the label (not the argmax and the one-hot label after them)."""
+    from monai.engines import SupervisedEvaluator
+    from monai.losses import DiceLoss
+    from monai.transforms import AsDiscreted, Compose, CopyItemsd
+
+    torch.manual_seed(0)
+    loss = DiceLoss(to_onehot_y=True, softmax=True)
+    net = torch.nn.Conv2d(1, 2, 3, padding=1)
+    data = [{"image": torch.randn(1, 8, 8),
+             "label": torch.randint(0, 2, (1, 8, 8)).float()} for _ in range(4)]  # fmt: skip
+    post = Compose([
+        CopyItemsd(keys=["pred", "label"], names=["pred_raw", "label_raw"]),
+        AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=2),
+    ])  # fmt: skip
+    evaluator = SupervisedEvaluator(
+        device=torch.device("cpu"), val_data_loader=torch.utils.data.DataLoader(
+            data, batch_size=2), network=net, postprocessing=post,
+        key_val_metric={"negloss": neg_loss_class()(loss)},
+    )  # fmt: skip
+    evaluator.run()
+    with torch.no_grad():
+        want = -torch.stack(
+            [loss(net(d["image"][None]), d["label"][None]) for d in data]
+        ).mean()
+    assert evaluator.state.metrics["negloss"] == pytest.approx(want.item(), rel=1e-5)
+
+
+def with_neg_loss(key=False):
+    cfg = json.loads(SPLEEN_3X.read_text())
+    cfg["train"]["aux_ops"] = [{"name": "NegLoss", "args": {"tag": "negloss"}}]
+    cfg["validate"]["metrics"].append({"name": "ComputeAverage", "args": {
+        "name": "negloss", "field": "negloss", "is_key_metric": key}})  # fmt: skip
+    if key:
+        for m in cfg["validate"]["metrics"][:-1]:
+            m["args"]["is_key_metric"] = False
+    return cfg
+
+
+@pytest.mark.parametrize("target", ["plain", "engines"])
+def test_a_neg_loss_metric_compiles_on_both_targets(tmp_path, target):
+    path = tmp_path / "config" / "config_train.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(with_neg_loss()))
+    comp = Compilation(path, CompileOptions(target=target))
+    compile_to_dir(comp, tmp_path / "out")
+    text = (tmp_path / "out" / "J0001" / "train.py").read_text()
+    assert not [d for d in comp.diags.warnings if "NegLoss" in d.message]
+    assert "class ClaraNegLoss:" in text
+    assert re.search(r"ClaraNegLoss\(\s*loss=loss_function", text)
+    # the copies come first, before the activation and the argmax
+    post = text.index("val_post_transforms = Compose(")
+    copy = text.index(
+        'CopyItemsd(keys=["pred", "label"], names=["pred_raw", "label_raw"])'
+    )
+    assert post < copy < text.index("AsDiscreted(", post)
+    assert 'from_engine(["pred_raw", "label_raw"])' in text
+
+
+def test_a_neg_loss_key_metric_is_the_score(tmp_path):
+    path = tmp_path / "config" / "config_train.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(with_neg_loss(key=True)))
+    compile_to_dir(Compilation(path, CompileOptions()), tmp_path / "out")
+    text = (tmp_path / "out" / "J0001" / "train.py").read_text()
+    assert 'KEY_METRIC = "negloss"' in text
+
+
+@needs_corpus
+@pytest.mark.e2e
+def test_the_getting_started_mmar_reports_its_negloss(tmp_path):
+    """The corpus's 3.x getting-started config (NegLoss + ComputeAverage): every epoch
+    records negloss beside mean_dice, the negated Dice loss (in [-1, 0])."""
+    result = smoke(TRN_BASE, ENV, workdir=tmp_path)
+    assert result.passed, result
+    progress = json.loads((tmp_path / "models" / "progress.jsonl").read_text())
+    assert -1.0 <= progress["metrics"]["negloss"] < 0.0
