@@ -72,9 +72,18 @@ def _internal(what: str, problem: str, text: str) -> InternalError:
 class Renderer:
     """Renders files, sharing black's work between files of the same structure."""
 
+    # black's text of a segment, and of a shape, shared by every compile of the process
+    # (black is a pure function of the text: a test session, or `claragen automl`'s
+    # controller, compiles the same plumbing many times); emptied when it grows large
+    CACHE: dict[str, str] = {}
+    SHAPES: dict[str, str] = {}  # shape -> black's text for the first of it
+    LIMIT = 50_000
+
     def __init__(self) -> None:
-        self.cache: dict[str, str] = {}
-        self.shapes: dict[str, str] = {}  # shape -> black's text for the first of it
+        if len(self.CACHE) + len(self.SHAPES) > self.LIMIT:
+            self.CACHE.clear()
+            self.SHAPES.clear()
+        self.cache, self.shapes = self.CACHE, self.SHAPES
         self.verified: set[tuple[str, ...]] = set()
         self.compiled: set[str] = set()  # segments of files that compiled
         self.shapes_of: dict[str, str] = {}  # segment -> shape(segment)
