@@ -20,6 +20,7 @@ import pytest
 from claragen.runtime.executor import JobSpec, LocalExecutor
 from claragen.runtime.workers import Worker
 from claragen.transpiler.pipeline import compile_files
+from tests import scriptrunner
 from tests.conftest import ENV, REPO, compilation, minimal, synthetic_data
 
 pytestmark = pytest.mark.e2e
@@ -153,7 +154,7 @@ def test_two_ranks_train_like_one_process_and_only_rank_0_writes(
     assert sharding in text and "DistributedDataParallel(" in text
 
     single = tmp_path / "single"
-    proc = subprocess.run(
+    proc = scriptrunner.run(
         [sys.executable, str(single_script), *options(data, single)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip

@@ -10,7 +10,6 @@ loss of each iteration.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from claragen.smoke import SMOKE_SETS, make_data
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
+from tests import scriptrunner
 from tests.conftest import CORPUS, synthetic_data
 from tests.test_golden import compile_example
 
@@ -43,15 +43,14 @@ def data(tmp_path_factory):
 
 
 class Run:
-    """A script or bundle run started in the background: the three targets of a job run
-    side by side, so that their start-up (importing torch and MONAI, most of a short run)
-    overlaps on the two cores instead of adding up."""
+    """A script or bundle run started in the background (tests/scriptrunner.py: torch
+    and MONAI imported once): the three targets of a job run side by side on the two
+    cores."""
 
     def __init__(self, cmd: list[str], result: Path, log: Path) -> None:
         self.result, self.log = result, log
         # (one torch thread each: tests/conftest.py sets OMP_NUM_THREADS for every test)
-        with open(log, "w") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        self.proc = scriptrunner.start(cmd, stdout=log, stderr=log)
 
     def wait(self) -> dict:
         code = self.proc.wait(timeout=900)  # wait_all kills what is left on a failure
@@ -120,7 +119,9 @@ def start_bundle(configs: Path, data: Path, ckpt: Path, tmp: Path,
         "mmar_ckpt_dir": str(ckpt), "epochs": epochs,
         "device": "$torch.device('cpu')", **(SIZES if sizes is None else sizes),
     }  # fmt: skip
-    cmd = [sys.executable, "-c", BUNDLE_RUNNER, str(configs / "train.json"),
+    runner = tmp / "bundle_runner.py"
+    runner.write_text(BUNDLE_RUNNER)
+    cmd = [sys.executable, str(runner), str(configs / "train.json"),
            json.dumps(overrides), str(tmp / "bundle_result.json")]  # fmt: skip
     return Run(cmd, tmp / "bundle_result.json", tmp / "bundle.log")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import scriptrunner
 from tests.conftest import synthetic_data
 from tests.test_golden import compile_example
 
@@ -26,7 +27,7 @@ def run_script(script, data, ckpt, *extra):
         "--mmar-ckpt-dir", str(ckpt), "--crop-size", "32", "32", "32",
         "--roi-size", "32", "32", "32", *extra,
     ]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    return scriptrunner.run(cmd, timeout=600)
 
 
 def test_generated_script_trains_and_writes_result_json(tmp_path, data):
@@ -70,7 +71,7 @@ def test_validation_script_loads_the_trained_checkpoint(tmp_path, data):
         == 0
     )
     evaluation = tmp_path / "eval"
-    proc = subprocess.run(
+    proc = scriptrunner.run(
         [sys.executable, str(out / "J0001" / "validate.py"), "--device", "cpu",
          "--data-root", str(data), "--dataset-json", str(data / "dataset.json"),
          "--mmar-ckpt", str(ckpt / "model.pt"), "--mmar-eval-output-path", str(evaluation),
@@ -134,7 +135,7 @@ def test_engines_target_trains_and_validates_like_the_plain_loop(tmp_path, data)
     out = tmp_path / "engines" / "out"
     evaluation = tmp_path / "eval"
     best = tmp_path / "engines" / "models" / "model.pt"
-    proc = subprocess.run(
+    proc = scriptrunner.run(
         [sys.executable, str(out / "J0001" / "validate.py"), "--device", "cpu",
          "--data-root", str(data), "--dataset-json", str(data / "dataset.json"),
          "--mmar-ckpt", str(best), "--mmar-eval-output-path", str(evaluation),

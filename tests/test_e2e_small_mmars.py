@@ -1,13 +1,13 @@
 """Small MMARs built by the tests: BYOC components and CheckpointLoader, compiled and run."""
 
 import json
-import subprocess
 import sys
 
 import pytest
 
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
+from tests import scriptrunner
 from tests.conftest import CORPUS, ENV, minimal, synthetic_data, write
 
 CUSTOM_LOSS = '''
@@ -61,7 +61,7 @@ def test_byoc_script_runs(tmp_path):
     mmar = byoc_mmar(tmp_path)
     compile_mmar(mmar, tmp_path / "out")
     tiny_data(mmar)
-    proc = subprocess.run(
+    proc = scriptrunner.run(
         [sys.executable, str(tmp_path / "out" / "J0001" / "train.py"), "--epochs", "1"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -92,9 +92,7 @@ def test_checkpoint_loader_resumes_from_the_saved_model(tmp_path):
     first = compile_mmar(mmar, tmp_path / "first")
     assert "torch.load(args.mmar_ckpt" not in first  # (it loads resume.pt on --resume)
     script = tmp_path / "first" / "J0001" / "train.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--epochs", "1"], capture_output=True
-    )
+    proc = scriptrunner.run([sys.executable, str(script), "--epochs", "1"])
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     comp = Compilation(mmar / "config" / "config_train.json",
@@ -107,9 +105,7 @@ def test_checkpoint_loader_resumes_from_the_saved_model(tmp_path):
         in second
     )
     script = tmp_path / "second" / "J0001" / "train.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--epochs", "1"], capture_output=True
-    )
+    proc = scriptrunner.run([sys.executable, str(script), "--epochs", "1"])
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
+from tests import scriptrunner
 from tests.conftest import copy_example, synthetic_data
 from tests.test_golden import compile_example
 
@@ -43,9 +44,11 @@ def train(script, data, ckpt, *extra, fault=None):
         "--mmar-ckpt-dir", str(ckpt), "--crop-size", "16", "16", "16",
         "--roi-size", "16", "16", "16", *extra,
     ]  # fmt: skip
-    env = {**os.environ, **(fault or {})}
+    if not fault:  # (a fault's run is a real process of its own: it gets killed)
+        return scriptrunner.run(cmd, timeout=300)
+    env = {**os.environ, **fault}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env,
-                          start_new_session=bool(fault))  # fmt: skip
+                          start_new_session=True)  # fmt: skip
 
 
 def epochs_of(result):

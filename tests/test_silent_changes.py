@@ -4,6 +4,7 @@ the config is honoured or said, found reading generated code as a MONAI expert w
 import pytest
 
 from claragen.transpiler.diagnostics import CompileError
+from tests import scriptrunner
 from tests.conftest import compile_edited_example
 
 
@@ -101,7 +102,6 @@ def test_a_computed_handler_arg_is_said_not_replaced_silently(tmp_path):
 def test_a_metrics_saver_of_the_train_config_writes_its_reports(tmp_path):
     """The plain train.py honours a MetricsSaver among the validate handlers: after each
     validation, MONAI's write_metrics_reports writes what the handler would."""
-    import subprocess
     import sys
 
     from tests.conftest import synthetic_data
@@ -115,7 +115,7 @@ def test_a_metrics_saver_of_the_train_config_writes_its_reports(tmp_path):
     assert "save_metrics_report(" in script and not warnings
     data = synthetic_data(tmp_path / "data", 2, 1, (48, 48, 40))
     ckpt = tmp_path / "models"
-    done = subprocess.run(
+    done = scriptrunner.run(
         [sys.executable, str(tmp_path / "out" / "J0001" / "train.py"), "--epochs", "1",
          "--device", "cpu", "--data-root", str(data), "--dataset-json",
          str(data / "dataset.json"), "--mmar-ckpt-dir", str(ckpt), "--crop-size", "32",

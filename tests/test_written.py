@@ -4,7 +4,6 @@ MONAI 0.8's PatchWSIDataset, which Clara 4.x's digital pathology MMAR trains wit
 import ast
 import json
 import runpy
-import subprocess
 import sys
 
 import numpy as np
@@ -15,6 +14,7 @@ from claragen.transpiler import symbols, written
 from claragen.transpiler.context import CompileOptions
 from claragen.transpiler.diagnostics import CompileError
 from claragen.transpiler.pipeline import Compilation, compile_to_dir
+from tests import scriptrunner
 from tests.conftest import CORPUS
 
 HERE = __import__("pathlib").Path(__file__).parent
@@ -106,7 +106,7 @@ def test_a_config_of_monai_08s_dataset_trains_with_the_written_class(tmp_path):
     (mmar / "config" / "dataset.json").write_text(json.dumps({"training": [
         {"image": "slide.tiff", "location": [64, 64], "label": [0, 1, 1, 0]},
         {"image": "slide.tiff", "location": [60, 66], "label": [1, 1, 0, 0]}]}))  # fmt: skip
-    run = subprocess.run([sys.executable, str(script), "--mmar-root", str(mmar)],
+    run = scriptrunner.run([sys.executable, str(script), "--mmar-root", str(mmar)],
                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     # 2 regions of 4 patches: one batch of 8
@@ -249,7 +249,7 @@ def test_an_inference_config_of_monai_08s_masked_dataset_writes_its_map(tmp_path
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 1, 16), torch.nn.Flatten())
     torch.jit.save(torch.jit.script(net), str(tmp_path / "model.ts"))
     eval_dir = tmp_path / "eval"
-    run = subprocess.run([sys.executable, str(script), "--mmar-root", str(mmar),
+    run = scriptrunner.run([sys.executable, str(script), "--mmar-root", str(mmar),
                           "--mmar-torchscript", str(tmp_path / "model.ts"),
                           "--mmar-eval-output-path", str(eval_dir), "--device", "cpu"],
                          capture_output=True, text=True, timeout=600)  # fmt: skip

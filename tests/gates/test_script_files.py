@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import ast
 import os
-import subprocess
 import sys
 
 import pytest
 
+from tests import scriptrunner
 from tests.conftest import synthetic_data
 from tests.test_golden import compile_example
 
@@ -57,8 +57,7 @@ def untouched(victims):
 
 
 def run(*cmd):
-    return subprocess.run([sys.executable, *map(str, cmd)], capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
+    return scriptrunner.run([sys.executable, *map(str, cmd)], timeout=600)
 
 
 def train(out, data, ckpt, *extra):
