@@ -25,7 +25,7 @@ from claragen.transpiler.written import WRITTEN
 def imported_classes(tree: ast.AST) -> dict[str, symbols.Symbol]:
     """The local names a script gives classes of the table: `UNet` of
     `from monai.networks.nets import UNet`, checked against the class's module; and the
-    classes MONAI dropped that the script defines itself (claragen.transpiler.written)."""
+    classes MONAI dropped that the script defines itself (transpiler/written.py)."""
     found: dict[str, symbols.Symbol] = {}
     for node in getattr(tree, "body", []):
         if isinstance(node, ast.ClassDef | ast.FunctionDef) and node.name in WRITTEN:

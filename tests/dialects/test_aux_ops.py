@@ -128,3 +128,20 @@ def test_the_getting_started_mmar_reports_its_negloss(tmp_path):
     assert result.passed, result
     progress = json.loads((tmp_path / "models" / "progress.jsonl").read_text())
     assert -1.0 <= progress["metrics"]["negloss"] < 0.0
+
+
+def test_batched_metrics_keeps_a_neg_loss_train_metric_case_by_case(tmp_path):
+    """The loss of a stacked batch is not the mean of its cases' losses: the train
+    metric is computed case by case, as the literal loop does, and the rewrite says so.
+    """
+    from claragen.transpiler.optimize import batched_metrics
+    from claragen.transpiler.optimize.base import Skip
+    from tests.optimize.test_rewrites import example, lowered
+
+    cfg = example()
+    cfg["train"]["key_metric"] = {"name": "ClaraNegLoss", "log_label": "negloss",
+                                  "args": {"loss": "@loss"}}  # fmt: skip
+    result = batched_metrics.apply(lowered(tmp_path, cfg))
+    assert isinstance(result, Skip) and "'negloss' computes on what it is given" in (
+        result.why
+    )

@@ -24,6 +24,10 @@ def apply(script: PlainScript) -> Change | Skip:
     assert script.fast is not None
     if not script.train.metrics:
         return Skip(NAME, "the trainer has no train metrics")
+    whole = [m.label for m in script.train.metrics if not m.per_case]
+    if whole:
+        return Skip(NAME, f"the train metric {whole[0]!r} computes on what it is given "
+                          "at once (a batch's loss is not the mean of its cases')")  # fmt: skip
     if not script.train.pred_label_only:
         shown = ", ".join(repr(k) for k in script.train.other_keys[:4])
         return Skip(NAME, f"the train post-transforms or metrics name {shown}, which "

@@ -21,6 +21,7 @@ class MetricRule:
     fixed: tuple[tuple[str, object], ...] = ()  # args the lowered metric always gets
     note: str | None = None
     written: bool = False  # the class is the script's own (claragen.transpiler.written)
+    per_case: bool = True  # a batch gives it what its cases give (optimize: batched)
 
 
 # Handler metric name -> rule. `output_transform` is applied by the loop, not passed on.
@@ -60,5 +61,5 @@ METRICS: dict[str, MetricRule] = {
     ),
     # Clara 3.x's NegLoss averaged: the script's own class is both a handler metric
     # and a cumulative metric, which the loop calls as it calls MONAI's
-    "ClaraNegLoss": MetricRule("ClaraNegLoss", ("loss",), written=True),
+    "ClaraNegLoss": MetricRule("ClaraNegLoss", ("loss",), written=True, per_case=False),
 }

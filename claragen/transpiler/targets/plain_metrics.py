@@ -80,7 +80,7 @@ class MetricsLowering:
         label = comp.attr("log_label")
         label_text = str(label.value) if isinstance(label, Lit) else var
         notes = self.note(comp) + ([rule.note] if rule.note else [])
-        return Metric(notes, var, label_text, code, inputs)
+        return Metric(notes, var, label_text, code, inputs, rule.per_case)
 
     def metrics_of(
         self, section: str, key_ref: Value | None, extra_ref: Value | None

@@ -75,6 +75,9 @@ class Metric:
     # the output_transform applied to the decollated, post-processed items; None: the
     # metric reads each item's "pred" and "label" (y_pred=, y=)
     inputs: str | None
+    # a batch of cases gives it the values its cases give (MONAI's metrics:
+    # batched-metrics may stack them); a loss of a batch is not its cases' mean
+    per_case: bool = True
 
 
 @dataclass
