@@ -42,7 +42,8 @@ demo: $(STAMP)
 
 # Two workers (pytest-xdist), a test file to each at a time (its module fixtures made
 # once; the heaviest files first, tests/conftest.py): the end-to-end runs are one core
-# each, so the suite takes about 13 minutes on two idle cores instead of 22.
+# each, and run through one process a worker that has torch and MONAI imported
+# (tests/scriptrunner.py), so the suite takes about 8 minutes on two idle cores.
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile
 

@@ -202,14 +202,16 @@ def _scripts_run_preloaded(monkeypatch):
 
 HEAVY_FIRST = (
     "tests/runtime/test_automl.py",
-    "tests/test_e2e_small_mmars.py",
-    "tests/test_e2e.py",
     "tests/test_differential.py",
-    "tests/optimize/test_fast_differential.py",
     "tests/test_ddp.py",
     "tests/dialects/test_ports.py",
-    "tests/gates/test_script_files.py",
+    "tests/test_stamp.py",
+    "tests/test_fuzz.py",
+    "tests/optimize/test_fast_differential.py",
+    "tests/test_e2e.py",
+    "tests/runtime/test_ray_executor.py",
     "tests/test_script_resume.py",
+    "tests/runtime/test_run_safety.py",
 )
 
 
