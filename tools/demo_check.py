@@ -1,7 +1,8 @@
 """What `make demo`'s search must show, checked on its run folder (issue 17):
 
 the best score at least 0.7 Dice and at least 0.3 above the worst job's,
-at least one job pruned,
+at least one job pruned, and none at an epoch where every job's key metric was still
+within 0.005 of its first epoch's (issue 30: pruning judges learning, not noise),
 optuna.log loads as a study with its trials, values, intermediate values and states,
 report.html holds the history with the best so far, the learning curves and the
 parallel coordinates.
@@ -51,10 +52,35 @@ def check(run_dir: Path) -> list[str]:
         problems.append("a trial has no intermediate values")
     if "PRUNED" not in states or "COMPLETE" not in states:
         problems.append("the study lacks a pruned or a complete trial")
+    problems += pruned_on_noise(study)
     page = (run_dir / "report.html").read_text()
     for caption in ("Optimization history", "Learning curves", "Parallel coordinates"):
         if f"<figcaption>{caption}" not in page:
             problems.append(f"report.html has no {caption!r} plot")
+    return problems
+
+
+def pruned_on_noise(study) -> list[str]:
+    """Each pruned trial stopped at an epoch where every trial that reached it still
+    sat within 0.005 of its own first-epoch value."""
+    problems = []
+    for trial in study.trials:
+        if trial.state.name != "PRUNED" or not trial.intermediate_values:
+            continue
+        step = max(trial.intermediate_values)
+        moved = [
+            abs(
+                t.intermediate_values[step]
+                - t.intermediate_values[min(t.intermediate_values)]
+            )
+            for t in study.trials
+            if step in t.intermediate_values
+        ]
+        if max(moved) <= 0.005:
+            problems.append(
+                f"trial {trial.number} was pruned at epoch {step}, where every job's key "
+                "metric was within 0.005 of its first epoch's"
+            )
     return problems
 
 

@@ -65,6 +65,24 @@ def automl_command(
             "default: none",
         ),
     ] = None,
+    pruner_warmup: Annotated[
+        int | None,
+        typer.Option(
+            "--pruner-warmup",
+            min=0,
+            help="Epochs in which no job is pruned (default: a quarter of a job's "
+            "epochs, at least 1); no job is pruned either before some job's key metric "
+            "has moved from its first epoch's",
+        ),
+    ] = None,
+    pruner_startup: Annotated[
+        int | None,
+        typer.Option(
+            "--pruner-startup",
+            min=0,
+            help="Jobs that must end before the median pruner judges any (default 2)",
+        ),
+    ] = None,
     max_jobs: Annotated[
         int | None, typer.Option("--max-jobs", min=1, help="Run at most N jobs")
     ] = None,
@@ -180,7 +198,8 @@ def automl_command(
                       max_jobs, seed, tracking_uri, resume, parse_sets(set_), job_args,
                       job_timeout, output, float_steps, target, tuple(pythonpath),
                       executor, ray_address, tracking, pruner, retrain_top,
-                      retrain_args, rewrites or None)  # fmt: skip
+                      retrain_args, rewrites or None, pruner_warmup=pruner_warmup,
+                      pruner_startup=pruner_startup)  # fmt: skip
     code = run_automl(args)
     if code:
         raise typer.Exit(code)

@@ -75,6 +75,8 @@ class AutomlArgs:
     # not an option: the controller's parallel asks of the run resumed (its worker count
     # under its --max-jobs), which its replay must repeat
     parallel: int | None = None
+    pruner_warmup: int | None = None  # None: a quarter of a job's epochs (study.py)
+    pruner_startup: int | None = None  # None: 2
 
 
 # the value of each option left out (and not recorded by the run that is resumed)
@@ -215,6 +217,8 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         job_args=job_args,
         job_timeout=args.job_timeout,
         pruner=check_pruner(args.pruner),
+        pruner_warmup=args.pruner_warmup,
+        pruner_startup=check_startup(args),
         retrain_top=args.retrain_top,
         retrain_args=split_args("--retrain-args", args.retrain_args),
     )
@@ -222,7 +226,8 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
               "config": str(comp.config_path), "automl_conf": conf.source,
               "controller": type(controller).__name__, "seed": args.seed,
               "workers": [str(w) for w in workers], "executor": args.executor,
-              "pruner": args.pruner}  # fmt: skip
+              "pruner": args.pruner, "pruner_warmup": args.pruner_warmup,
+              "pruner_startup": args.pruner_startup}  # fmt: skip
     search = Search(comp, controller, handlers, options, header=header,
                     executor=executor)  # fmt: skip
     if not args.tracking and args.tracking_uri:
@@ -271,6 +276,20 @@ def split_args(option: str, text: str) -> tuple[str, ...]:
             "(its folder in the run folder); leave it out"
         )
     return words
+
+
+def check_startup(args: AutomlArgs) -> int | None:
+    """--pruner-warmup and --pruner-startup tune a pruner: without one they do nothing."""
+    for flag, value in (("--pruner-warmup", args.pruner_warmup),
+                        ("--pruner-startup", args.pruner_startup)):  # fmt: skip
+        if value is not None and args.pruner == "none":
+            raise UsageError(f"{flag} tunes a pruner: give --pruner too")
+    if args.pruner_startup is not None and args.pruner not in (None, "median"):
+        raise UsageError(
+            f"--pruner-startup is the median pruner's; --pruner {args.pruner} "
+            "judges by rungs of epochs (--pruner-warmup sets the first)"
+        )
+    return args.pruner_startup
 
 
 def check_pruner(name: str) -> str:

@@ -99,7 +99,8 @@ class RandomController(ListController):
 class TPEController(Controller):
     """Optuna's TPE sampler (ask/tell): one recommendation per free worker, then one more
         after every score, until `max_rounds` recommendations. Enum parameters are searched as
-        the index of their choice; failed jobs are told as failed trials, pruned ones as pruned.
+        the index of their choice; failed jobs are told as failed trials, pruned ones as pruned
+        with their key metric by epoch (which TPE ranks them by).
     This study is the sampler's own, in memory (a resumed search replays it); the study on
     disk (study.py) records every job of every controller."""
 
@@ -160,6 +161,11 @@ class TPEController(Controller):
         trial = self.trials.pop(outcome.recommendation_id, None)
         if trial is not None:
             if outcome.status == "pruned":
+                # its key metric by epoch: TPE ranks a pruned trial by its last value
+                for step, value in sorted(
+                    outcome.extra.get("intermediate", {}).items()
+                ):
+                    trial.report(value, step)
                 self.study.tell(trial, state=self.optuna.trial.TrialState.PRUNED)
             elif outcome.score is None:
                 self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)

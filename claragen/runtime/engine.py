@@ -95,6 +95,8 @@ class SearchOptions:
     job_args: tuple[str, ...] = ()
     job_timeout: float | None = None
     pruner: str = "none"  # none | median | asha | hyperband (study.py)
+    pruner_warmup: int | None = None  # epochs no job is judged in (None: study.py's)
+    pruner_startup: int | None = None  # jobs ended before the median judges (None: 2)
     retrain_top: int = 0  # then run the K best again with retrain_args (retrain.py)
     retrain_args: tuple[str, ...] = ()
 
@@ -174,6 +176,7 @@ class Search:
                 path, self.options.run_id, self.space.params,
                 self.header.get("controller", type(self.controller).__name__),
                 self.options.pruner, epochs_of(self.options.job_args), self.direction,
+                self.options.pruner_warmup, self.options.pruner_startup,
             )  # fmt: skip
         except OSError as exc:
             raise SearchError(
@@ -233,11 +236,15 @@ class Search:
             self.ctx.set_prop(ContextKey.RECOMMENDATIONS, recs)
             fire(self.handlers, "recommendations_available", self.ctx)
 
-    def outcome(self, ej: EngineJob, score: float | None, status: str) -> Outcome:
+    def outcome(self, ej: EngineJob, score: float | None, status: str,
+                epochs: list | None = None) -> Outcome:  # fmt: skip
+        """What the controller is told; `epochs`: the job's [epoch, key metric] pairs
+        (a pruned job's, for a sampler that weighs pruned trials by them)."""
+        extra: dict[str, Any] = {"intermediate": {int(s): v for s, v in epochs or ()}}
         if status == "pruned":  # a controller that knows no pruning sees a failure
             return Outcome(ej.rec.rec_id, None, ej.rec, ej.row.name,
-                           {"pruned_score": score}, status)  # fmt: skip
-        return Outcome(ej.rec.rec_id, score, ej.rec, ej.row.name, status=status)
+                           {**extra, "pruned_score": score}, status)  # fmt: skip
+        return Outcome(ej.rec.rec_id, score, ej.rec, ej.row.name, extra, status)
 
     # -- start / resume ---------------------------------------------------------------
 
@@ -284,7 +291,9 @@ class Search:
             self.accept(
                 self.ask(
                     "refine_recommendation",
-                    self.outcome(ej, end.get("score"), end["status"]),
+                    self.outcome(
+                        ej, end.get("score"), end["status"], end.get("values")
+                    ),
                     self.ctx,
                 ),
                 state.recommended,
@@ -390,9 +399,11 @@ class Search:
         ej.result = result
         ej.row.status, ej.row.score = result.status, result.score
         ej.row.elapsed, ej.row.reason = result.elapsed, result.reason
+        epochs = [[s, v] for s, v in sorted(self.study.intermediate(ej.job).items())]
         self.journal.write("end", job=ej.job, name=ej.row.name, status=result.status,
                            score=result.score, reason=result.reason,
-                           elapsed=round(result.elapsed, 3), worker_label=ej.row.worker)  # fmt: skip
+                           elapsed=round(result.elapsed, 3), worker_label=ej.row.worker,
+                           values=epochs)  # fmt: skip
         self.study.end(ej.job, result.status, result.score)
         display.update(ej.row)
         self.job_context(ej)
@@ -408,7 +419,7 @@ class Search:
             fire(self.handlers, "round_ended", self.ctx)
         recs = self.ask(
             "refine_recommendation",
-            self.outcome(ej, result.score, result.status),
+            self.outcome(ej, result.score, result.status, epochs),
             self.ctx,
         )
         self.accept(recs, [])

@@ -77,6 +77,12 @@ _REC_ID = (
     "a number or a string",
 )
 _VALUES = (lambda v: isinstance(v, dict), "an object")
+_EPOCHS = (
+    lambda v: isinstance(v, list) and len(v) <= 100_000 and all(
+        isinstance(p, list) and len(p) == 2 and _count(p[0]) and _number(p[1])
+        for p in v),
+    "a list of [epoch, value] pairs",
+)  # fmt: skip
 REQUIRED: dict[str, dict[str, tuple]] = {
     "search": {"run_id": _STR},
     "recommend": {"job": _JOB, "rec_id": _REC_ID, "values": _VALUES},
@@ -98,7 +104,8 @@ OPTIONAL: dict[str, dict[str, tuple]] = {
             "'maximize' or 'minimize'",
         )
     },  # fmt: skip
-    "end": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER, "worker_label": _STR},
+    "end": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER, "worker_label": _STR,
+            "values": _EPOCHS},  # fmt: skip
     "stop": {"reason": _STR_OR_NONE},
     "done": {"status": _STR},
     "retrained": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER},

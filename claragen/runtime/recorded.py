@@ -27,6 +27,7 @@ OPTIONS = {
     "float_steps": "--float-steps", "target": "--target", "pythonpath": "--pythonpath",
     "executor": "--executor", "ray_address": "--ray-address",
     "tracking": "--tracking/--no-tracking", "pruner": "--pruner",
+    "pruner_warmup": "--pruner-warmup", "pruner_startup": "--pruner-startup",
     "retrain_top": "--retrain-top", "retrain_args": "--retrain-args",
     "optimize": "--optimize",
 }  # fmt: skip

@@ -112,8 +112,10 @@ def optuna_plots(study: Any, varied: list[str]) -> list[tuple[str, str]]:
     complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     params = [p for p in varied if any(p in t.params for t in complete)]
     wanted: list[tuple[str, Any]] = [
-        ("Optimization history, with the best score so far",
-         lambda: vis.plot_optimization_history(study, target_name="score")),
+        ("Optimization history, with the best score so far (pruned jobs: x at their "
+         "last value)",
+         lambda: _mark_pruned(vis.plot_optimization_history(study, target_name="score"),
+                              study)),
         ("Learning curves: the key metric of every job at each epoch (pruned jobs stop early)",
          lambda: vis.plot_intermediate_values(study)),
     ]  # fmt: skip
@@ -125,8 +127,11 @@ def optuna_plots(study: Any, varied: list[str]) -> list[tuple[str, str]]:
         wanted.append(("Parameter importances (fANOVA)",
                        lambda: vis.plot_param_importances(study, params=params)))  # fmt: skip
     if params and complete:
-        wanted.append(("Score against each searched value",
-                       lambda: vis.plot_slice(study, params=params, target_name="score")))  # fmt: skip
+        wanted.append(("Score against each searched value (pruned jobs: x at their last "
+                       "value)",
+                       lambda: _mark_pruned(vis.plot_slice(study, params=params,
+                                                           target_name="score"),
+                                            study, params)))  # fmt: skip
     figures = []
     with warnings.catch_warnings(), plt.rc_context(RC):
         warnings.simplefilter("ignore")  # Optuna's "experimental" warnings
@@ -142,6 +147,31 @@ def optuna_plots(study: Any, varied: list[str]) -> list[tuple[str, str]]:
                 pass
             plt.close("all")
     return figures
+
+
+def _mark_pruned(axes: Any, study: Any, params: list[str] | None = None) -> Any:
+    """Optuna plots complete trials only: a pruned job is drawn too, as an x at its last
+    epoch's key metric (against its trial number, or each searched value)."""
+    import optuna
+
+    pruned = [t for t in study.get_trials(states=(optuna.trial.TrialState.PRUNED,))
+              if t.intermediate_values]  # fmt: skip
+    if not pruned:
+        return axes
+    last = [t.intermediate_values[max(t.intermediate_values)] for t in pruned]
+    flat = list(axes.flat) if hasattr(axes, "flat") else [axes]
+    for i, ax in enumerate(flat):
+        if params is None:
+            xs, ys = [t.number for t in pruned], last
+        else:
+            if i >= len(params):
+                break
+            pairs = [(t.params[params[i]], v) for t, v in zip(pruned, last, strict=True)
+                     if isinstance(t.params.get(params[i]), int | float)]  # fmt: skip
+            xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
+        ax.scatter(xs, ys, marker="x", color="tab:red", label="pruned: last value")
+        ax.legend()
+    return axes
 
 
 def _name_trials(ax: Any, study: Any) -> None:

@@ -36,22 +36,36 @@ def choice_label(value: Any) -> Any:
     return value if isinstance(value, _PLAIN) else json.dumps(value)
 
 
-def make_pruner(name: str, epochs: int | None = None):
-    """--pruner -> Optuna's pruner (None for `none`); `epochs` is a job's epoch count."""
+# How far a key metric must move from a job's first-epoch value to count as learning
+# (Dice sits near its starting value for the first epochs of every job: that is noise)
+LEARNING_TOLERANCE = 0.005
+
+
+def default_warmup(epochs: int | None) -> int:
+    """--pruner-warmup left out: a job's first quarter of epochs (its first epoch, when
+    how many is not known)."""
+    return max(1, (epochs or 0) // 4)
+
+
+def make_pruner(name: str, epochs: int | None = None, warmup: int | None = None,
+                startup: int | None = None):  # fmt: skip
+    """--pruner -> Optuna's pruner (None for `none`); `epochs` is a job's epoch count,
+    `warmup` the epochs no job is judged in (--pruner-warmup), `startup` the jobs that
+    must end before any is judged (--pruner-startup, the median pruner's)."""
     import optuna
 
     if name == "none":
         return None
-    # a job is not judged on its first quarter of epochs (its first epoch, when how many
-    # is not known): early Dice is noise
-    warmup = max(1, (epochs or 0) // 4)
+    warmup = default_warmup(epochs) if warmup is None else warmup
     if name == "median":  # below the median of the ended jobs at the same epoch
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=warmup)
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=2 if startup is None else startup, n_warmup_steps=warmup
+        )
     if name == "asha":  # rungs at warmup * 4**k epochs: the best quarter goes on
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=warmup)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=max(1, warmup))
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(
-            min_resource=warmup, max_resource=epochs or "auto"
+            min_resource=max(1, warmup), max_resource=epochs or "auto"
         )
     raise ValueError(f"--pruner {name!r}: use one of {', '.join(PRUNERS)}")
 
@@ -59,7 +73,8 @@ def make_pruner(name: str, epochs: int | None = None):
 class SearchStudy:
     def __init__(self, path: Path, run_id: str, params: tuple[SearchParam, ...],
                  controller: str, pruner: str = "none",
-                 epochs: int | None = None, direction: str = "maximize") -> None:  # fmt: skip
+                 epochs: int | None = None, direction: str = "maximize",
+                 warmup: int | None = None, startup: int | None = None) -> None:  # fmt: skip
         import optuna
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
@@ -71,7 +86,8 @@ class SearchStudy:
         self.storage = JournalStorage(JournalFileBackend(str(path)))
         self.study = optuna.create_study(
             study_name=run_id, storage=self.storage, direction=direction,
-            load_if_exists=True, pruner=make_pruner(pruner, epochs) or optuna.pruners.NopPruner(),
+            load_if_exists=True,
+            pruner=make_pruner(pruner, epochs, warmup, startup) or optuna.pruners.NopPruner(),
         )  # fmt: skip
         self.pruner_name = pruner
         self.params = params
@@ -148,10 +164,30 @@ class SearchStudy:
         if trial_id is None or self.storage.get_trial(trial_id).state.is_finished():
             return False  # (a finished trial takes no values: Optuna would raise)
         self.storage.set_trial_intermediate_value(trial_id, step, value)
-        if self.pruner_name == "none":
+        if self.pruner_name == "none" or not self.learning_started(step):
             return False
         trial = self.storage.get_trial(trial_id)
         return bool(self.study.pruner.prune(self.study, trial))
+
+    def learning_started(self, step: int) -> bool:
+        """Whether any job's key metric at `step` has moved from its first epoch's value
+        by more than LEARNING_TOLERANCE. Before, every job still sits where it started,
+        and a pruner would judge noise: none is judged (Optuna's pruner judges the
+        rest)."""
+        for trial in self.study.get_trials(deepcopy=False):
+            values = trial.intermediate_values
+            if step in values and values:
+                first = values[min(values)]
+                if abs(values[step] - first) > LEARNING_TOLERANCE:
+                    return True
+        return False
+
+    def intermediate(self, job: str) -> dict[int, float]:
+        """The job's key metric by epoch, as its trial holds it."""
+        trial_id = self.trials.get(job)
+        if trial_id is None:
+            return {}
+        return dict(self.storage.get_trial(trial_id).intermediate_values)
 
     def abandon(self, job: str) -> None:
         """A job whose attempt a crash cut short and that the search did not run again

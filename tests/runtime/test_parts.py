@@ -215,6 +215,11 @@ def test_report_is_one_html_page_with_the_leaderboard_and_plots(tmp_path):
     for caption in ("Optimization history, with the best score so far", "Learning curves",
                     "Parallel coordinates", "Parameter importances", "Score against"):  # fmt: skip
         assert f"<figcaption>{caption}" in page, caption
+    # the pruned job is in the history and the slice plots, at its last value, marked
+    figures = page.split("<figure>")
+    (history,) = [f for f in figures if "Optimization history" in f]
+    (slices,) = [f for f in figures if "Score against each searched value" in f]
+    assert "pruned: last value" in history and "pruned: last value" in slices
 
 
 def _job(tmp_path, body, timeout=None):
