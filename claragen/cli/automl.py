@@ -53,7 +53,8 @@ def automl_command(
         Literal["grid", "random", "tpe"] | None,
         typer.Option(
             "--controller",
-            help="default: config_automl.json's, else grid",
+            help="default: config_automl.json's, else tpe (the config's own values "
+            "first; as many jobs as the grid has, unless --max-jobs)",
         ),
     ] = None,
     pruner: Annotated[
@@ -85,6 +86,13 @@ def automl_command(
     ] = None,
     max_jobs: Annotated[
         int | None, typer.Option("--max-jobs", min=1, help="Run at most N jobs")
+    ] = None,
+    default_first: Annotated[
+        bool | None,
+        typer.Option(
+            "--default-first/--no-default-first",
+            help="TPE's first job: the config's own values (the default)",
+        ),
     ] = None,
     seed: Annotated[
         int | None,
@@ -199,7 +207,8 @@ def automl_command(
                       job_timeout, output, float_steps, target, tuple(pythonpath),
                       executor, ray_address, tracking, pruner, retrain_top,
                       retrain_args, rewrites or None, pruner_warmup=pruner_warmup,
-                      pruner_startup=pruner_startup)  # fmt: skip
+                      pruner_startup=pruner_startup,
+                      default_first=default_first)  # fmt: skip
     code = run_automl(args)
     if code:
         raise typer.Exit(code)

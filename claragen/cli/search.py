@@ -77,6 +77,9 @@ class AutomlArgs:
     parallel: int | None = None
     pruner_warmup: int | None = None  # None: a quarter of a job's epochs (study.py)
     pruner_startup: int | None = None  # None: 2
+    default_first: bool | None = (
+        None  # TPE's first job: the config's values (None: yes)
+    )
 
 
 # the value of each option left out (and not recorded by the run that is resumed)
@@ -304,17 +307,24 @@ def build_controller(
     args: AutomlArgs, conf, parallel: int, search_path: list[Path]
 ) -> Controller:
     ours = {"seed": args.seed, "parallel": parallel, "float_steps": args.float_steps}
+    first = {"default_first": args.default_first is not False}
     if args.controller is not None:
         if args.controller not in ("grid", "random", "tpe"):
             raise UsageError(
                 f"--controller {args.controller!r}: use grid, random or tpe"
             )
         conf_args = conf.controller.args if conf.controller else {}
-        return BUILTIN[args.controller](**{**conf_args, **ours})
+        tpe = first if args.controller == "tpe" else {}
+        return BUILTIN[args.controller](**{**conf_args, **ours, **tpe})
     if conf.controller is None:
-        return BUILTIN["grid"](**ours)
+        # none given: TPE, for as many jobs as the space's grid has (--max-jobs: fewer)
+        log.info("no controller given: TPE (Optuna), the config's own values first%s",
+                 "" if args.max_jobs else ", as many jobs as the grid has")  # fmt: skip
+        return BUILTIN["tpe"](**ours, **first, grid_budget=True)
     if conf.controller.path is not None:
         return conf_mod.build(conf.controller, BUILTIN, search_path)
+    if conf.controller.name in ("tpe", "TPEController", "ReinforcementController"):
+        return conf_mod.build(conf.controller, BUILTIN, search_path, **ours, **first)
     return conf_mod.build(conf.controller, BUILTIN, search_path, **ours)
 
 

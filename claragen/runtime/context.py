@@ -37,6 +37,7 @@ class ContextKey:
     RUN_ID = "_runId"
     DIRECTION = "_scoreDirection"  # "maximize" | "minimize" (claragen.runtime.ranking)
     SEARCH_SPACE = "_searchSpace"  # RuntimeSpace
+    DEFAULT_VALUES = "_defaultValues"  # {"<param id>": the config's own value or None}
 
 
 class Context:

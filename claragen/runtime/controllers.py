@@ -110,6 +110,9 @@ class TPEController(Controller):
         seed: int = 0,
         parallel: int = 1,
         n_startup_trials: int = 4,
+        default_first: bool = True,
+        grid_budget: bool = False,
+        float_steps: int = 3,
         **kw: Any,
     ) -> None:
         super().__init__(max_rounds, **kw)
@@ -117,9 +120,14 @@ class TPEController(Controller):
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna = optuna
+        # several workers ask before the running jobs score: constant_liar counts each
+        # running trial as a poor one, so that parallel asks do not pile on one point
         sampler = optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=n_startup_trials
+            seed=seed, n_startup_trials=n_startup_trials, constant_liar=parallel > 1
         )
+        self.default_first = default_first
+        # no max_rounds given: as many jobs as the grid of the space has (grid_budget)
+        self.grid_budget, self.float_steps, self.seed = grid_budget, float_steps, seed
         self.sampler = sampler
         self.study: Any = None  # made with the scores' direction (set_search_space)
         self.parallel = max(1, parallel)
@@ -130,6 +138,31 @@ class TPEController(Controller):
         super().set_search_space(space, ctx)
         direction = ctx.get_prop(ContextKey.DIRECTION) or "maximize"
         self.study = self.optuna.create_study(direction=direction, sampler=self.sampler)
+        if self.max_rounds is None and self.grid_budget:
+            self.max_rounds = len(expand_jobs(space.space, {}, "grid", self.float_steps,
+                                              self.seed))  # fmt: skip
+        defaults = ctx.get_prop(ContextKey.DEFAULT_VALUES)
+        if self.default_first and isinstance(defaults, dict):
+            first = self.params_of(defaults)
+            if first:  # the config's own values are the first job (enqueue_trial)
+                self.study.enqueue_trial(first)
+
+    def params_of(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Search values as this study's params: a float as it is, in its range; an
+        enum as the index of its choice. A value the space cannot hold is left to TPE.
+        """
+        assert self.space is not None
+        out: dict[str, Any] = {}
+        for p in self.space.params:
+            value = values.get(p.id)
+            if value is None or isinstance(value, bool) and p.type == "float":
+                continue
+            if p.type == "float":
+                if isinstance(value, int | float) and p.low <= value <= p.high:
+                    out[p.id] = float(value)
+            elif value in p.choices:
+                out[p.id] = p.choices.index(value)
+        return out
 
     def _ask(self) -> list[Recommendation]:
         if self.max_rounds is not None and self.asked >= self.max_rounds:

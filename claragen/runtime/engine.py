@@ -77,6 +77,20 @@ def epochs_of(job_args: tuple[str, ...]) -> int | None:
     return None
 
 
+def grid_cut(controller: Any, jobs: int, max_jobs: int | None) -> str | None:
+    """A grid that --max-jobs cuts runs its first points only, where the first
+    parameters keep their first values: said, with how much of the grid runs."""
+    from claragen.runtime.controllers import GridController
+
+    if not isinstance(controller, GridController) or not max_jobs or max_jobs >= jobs:
+        return None
+    return (
+        f"--max-jobs {max_jobs} runs {max_jobs} of the grid's {jobs} jobs, in the "
+        "grid's order: the first parameters keep their first values, only the last "
+        "vary; --controller tpe or random searches the whole space"
+    )
+
+
 def check_run_id(run_id: str) -> str:
     if not RUN_ID.match(run_id) or ".." in run_id:
         raise SearchError(
@@ -149,6 +163,10 @@ class Search:
         self.ctx.set_prop(ContextKey.SEARCH_SPACE, self.space)
         self.ctx.set_prop(ContextKey.RUN_DIR, self.run_dir)
         self.ctx.set_prop(ContextKey.RUN_ID, self.options.run_id)
+        # the config's own values: the default job's, which TPE runs first
+        self.ctx.set_prop(
+            ContextKey.DEFAULT_VALUES, default_values(self.config, self.base)
+        )
         self.direction = self.score_direction()
         self.header.setdefault("direction", self.direction)
         self.ctx.set_prop(ContextKey.DIRECTION, self.direction)
@@ -273,7 +291,12 @@ class Search:
         if not state.done:
             fire(self.handlers, "startup", self.ctx)
         self.ask("set_search_space", self.space, self.ctx)
-        self.accept(self.ask("initial_recommendation", self.ctx), state.recommended)
+        initial = self.ask("initial_recommendation", self.ctx)
+        if (cut := grid_cut(self.controller, len(initial), self.options.max_jobs)) and (
+            not state.done
+        ):
+            log.warning(cut)
+        self.accept(initial, state.recommended)
         for job in state.end_order:  # replay: the same calls in the same order
             end = state.ended[job]
             index = int(job[1:]) - 1  # J3 is the third recommendation
