@@ -87,6 +87,15 @@ def automl_command(
     max_jobs: Annotated[
         int | None, typer.Option("--max-jobs", min=1, help="Run at most N jobs")
     ] = None,
+    keep: Annotated[
+        Literal["best", "all"] | None,
+        typer.Option(
+            "--keep",
+            help="Whose checkpoints stay: best (the default: the best 3 jobs', or "
+            "MMARHandler's num_mmars_to_keep; a pruned or failed job keeps its log, "
+            "result.json and progress.jsonl) or all",
+        ),
+    ] = None,
     default_first: Annotated[
         bool | None,
         typer.Option(
@@ -208,7 +217,7 @@ def automl_command(
                       executor, ray_address, tracking, pruner, retrain_top,
                       retrain_args, rewrites or None, pruner_warmup=pruner_warmup,
                       pruner_startup=pruner_startup,
-                      default_first=default_first)  # fmt: skip
+                      default_first=default_first, keep=keep)  # fmt: skip
     code = run_automl(args)
     if code:
         raise typer.Exit(code)

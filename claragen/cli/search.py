@@ -26,7 +26,12 @@ from claragen.runtime.automl_conf import AutomlConfError, read_automl_conf
 from claragen.runtime.controllers import BUILTIN, Controller
 from claragen.runtime.engine import Search, SearchError, SearchOptions
 from claragen.runtime.executor import LocalExecutor
-from claragen.runtime.handlers import HANDLER_DEFAULTS, log
+from claragen.runtime.handlers import (
+    HANDLER_DEFAULTS,
+    CheckpointRetention,
+    MMARHandler,
+    log,
+)
 from claragen.runtime.live import Display
 from claragen.runtime.recorded import OptionsError, record, resumed
 from claragen.runtime.workers import WorkerSpecError, parse_workers
@@ -77,16 +82,16 @@ class AutomlArgs:
     parallel: int | None = None
     pruner_warmup: int | None = None  # None: a quarter of a job's epochs (study.py)
     pruner_startup: int | None = None  # None: 2
-    default_first: bool | None = (
-        None  # TPE's first job: the config's values (None: yes)
-    )
+    # TPE's first job: the config's own values (None: yes)
+    default_first: bool | None = None
+    keep: str | None = None  # whose checkpoints stay: best (the default) | all
 
 
 # the value of each option left out (and not recorded by the run that is resumed)
 DEFAULTS: dict[str, Any] = {
     "seed": 0, "job_args": "", "float_steps": 3, "target": "auto", "executor": "local",
     "tracking": True, "pruner": "none", "retrain_top": 0, "retrain_args": "",
-    "optimize": (),
+    "optimize": (), "keep": "best",
 }  # fmt: skip
 
 
@@ -203,7 +208,7 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
     handlers = [
         conf_mod.build(spec, conf_mod.HANDLERS, search_path) for spec in conf.handlers
     ] or [cls() for cls in HANDLER_DEFAULTS]
-    handlers = [h for h in handlers if h is not None]
+    handlers = with_retention([h for h in handlers if h is not None], args.keep)
 
     run_id = args.run_id or clara.get("run_id") or time.strftime("run_%Y%m%d_%H%M%S")
     if not RUN_ID.fullmatch(run_id):
@@ -279,6 +284,17 @@ def split_args(option: str, text: str) -> tuple[str, ...]:
             "(its folder in the run folder); leave it out"
         )
     return words
+
+
+def with_retention(handlers: list[Any], keep: str | None) -> list[Any]:
+    """--keep best: the checkpoints of the best jobs stay (as many as MMARHandler's
+    num_mmars_to_keep, else 3), a pruned or failed job's go; --keep all: every one."""
+    if keep == "all":
+        return handlers
+    if keep != "best":
+        raise UsageError(f"--keep {keep!r}: use best or all")
+    mmar = [h for h in handlers if isinstance(h, MMARHandler)]
+    return [*handlers, CheckpointRetention(mmar[0].keep if mmar else 3)]
 
 
 def check_startup(args: AutomlArgs) -> int | None:

@@ -40,7 +40,7 @@ from claragen.runtime.context import (
     concrete_search_value,
 )
 from claragen.runtime.executor import JobResult, JobSpec, LocalExecutor
-from claragen.runtime.handlers import fire, log
+from claragen.runtime.handlers import CheckpointRetention, fire, log
 from claragen.runtime.journal import Journal, JournalError, JournalState
 from claragen.runtime.live import Display, JobRow, leaderboard
 from claragen.runtime.monitor import Monitor
@@ -332,8 +332,13 @@ class Search:
         for handler in self.handlers:
             restore = getattr(handler, "restore", None)
             for ej in self.finished():
-                if restore and ej.result and ej.result.score is not None:
-                    restore(self.run_dir / ej.row.name, ej.result.score)
+                if not (restore and ej.result and ej.result.score is not None):
+                    continue
+                folder = self.run_dir / ej.row.name
+                if isinstance(handler, CheckpointRetention):  # ours: it knows statuses
+                    handler.restore(folder, ej.result.score, ej.result.status)
+                else:
+                    restore(folder, ej.result.score)
         return state
 
     def finished(self) -> list[EngineJob]:

@@ -109,13 +109,52 @@ class MMARHandler(Handler):
             self.scores, key=lambda f: order(self.scores[f], self.direction)
         )
         for folder in ranked[self.keep :]:
-            models = folder / "models"
-            if models.is_symlink():  # not the job's own: nothing of it is deleted
-                continue
-            for ckpt in sorted(models.glob("*.pt")) + sorted(models.glob("*.ts")):
-                safe_io.remove_file(ckpt)  # a link goes, not what it points to
-            if (models / "cache").is_dir():
-                safe_io.remove_tree(models / "cache")
+            strip_checkpoints(folder)
+
+
+def strip_checkpoints(folder: Path) -> None:
+    """A job's checkpoints (models/*.pt, *.ts) and cache go; its log, result.json,
+    progress.jsonl and TensorBoard events stay."""
+    models = folder / "models"
+    if models.is_symlink() or not models.is_dir():  # not the job's own: nothing goes
+        return
+    for ckpt in sorted(models.glob("*.pt")) + sorted(models.glob("*.ts")):
+        safe_io.remove_file(ckpt)  # a link goes, not what it points to
+    if (models / "cache").is_dir():
+        safe_io.remove_tree(models / "cache")
+
+
+class CheckpointRetention(Handler):
+    """--keep best (the default): the checkpoints of the `top` best jobs that ran to
+    their end stay; a pruned or failed job's go as it ends, and a job's once `top`
+    better ones ended. Clara's MMARHandler(num_mmars_to_keep) is the precedent: `top` is
+    its count when config_automl.json has one, else 3. --keep all keeps every one."""
+
+    def __init__(self, top: int = 3) -> None:
+        self.top = top
+        self.scores: dict[Path, float] = {}
+        self.direction = MAXIMIZE
+
+    def restore(self, folder: Path, score: float, status: str = "ok") -> None:
+        """A job that ended before the search was resumed."""
+        if status == "ok":
+            self.scores[Path(folder)] = score
+
+    def end_job(self, ctx: Context) -> None:
+        folder = ctx.get_prop(ContextKey.JOB_DIR)
+        if folder is None:
+            return
+        score = ctx.get_prop(ContextKey.SCORE)
+        if ctx.get_prop(ContextKey.JOB_STATUS) != "ok" or score is None:
+            strip_checkpoints(Path(folder))
+            return
+        self.direction = ctx.get_prop(ContextKey.DIRECTION) or MAXIMIZE
+        self.scores[Path(folder)] = score
+        ranked = sorted(
+            self.scores, key=lambda f: order(self.scores[f], self.direction)
+        )
+        for other in ranked[self.top :]:
+            strip_checkpoints(other)
 
 
 # Without a config_automl.json: a line per finished job.

@@ -28,7 +28,7 @@ OPTIONS = {
     "executor": "--executor", "ray_address": "--ray-address",
     "tracking": "--tracking/--no-tracking", "pruner": "--pruner",
     "pruner_warmup": "--pruner-warmup", "pruner_startup": "--pruner-startup",
-    "default_first": "--default-first/--no-default-first",
+    "default_first": "--default-first/--no-default-first", "keep": "--keep",
     "retrain_top": "--retrain-top", "retrain_args": "--retrain-args",
     "optimize": "--optimize",
 }  # fmt: skip
