@@ -117,9 +117,11 @@ def test_the_bundle_target_says_it_cannot_define_a_written_class(tmp_path):
     with pytest.raises(CompileError) as err:
         compile_wsi(tmp_path, target="bundle")
     (error,) = [d for d in err.value.diagnostics if d.code == "E600"]
-    assert "cannot define ClaraPatchWSIDataset, MONAI 0.8's PatchWSIDataset" in (
-        error.message
+    assert error.message.startswith(
+        "the bundle target cannot write out MONAI 0.8's PatchWSIDataset "
+        "(PatchWSIDataset, train.dataset)"
     )
+    assert error.span.column > 1  # the dataset's name, not the config's 1:1
 
 
 def test_monai_1x_args_keep_monai_1x_class(tmp_path):
@@ -237,7 +239,7 @@ def test_an_inference_config_of_monai_08s_masked_dataset_writes_its_map(tmp_path
     text = script.read_text()
     assert "= ClaraMaskedInferenceWSIDataset(" in text
     assert "ClaraProbMapProducer(output_dir=" in text
-    assert "monai.handlers.from_engine(['name'])(engine.state.batch)[0]" in text
+    assert "monai.data.list_data_collate(engine.state.batch)['name'][0]" in text
     (mmar / "data").mkdir()
     slide(mmar / "data" / "slide.tiff", (64, 64))
     mask = np.zeros((16, 16))
@@ -308,3 +310,110 @@ def test_monai_1x_prob_map_args_keep_monai_1x_handler(tmp_path):
     text = script.read_text()
     assert "ClaraProbMapProducer" not in text
     assert "ProbMapProducer(" in text
+
+
+def compile_masked(tmp_path, edit=None, target="auto"):
+    """The masked inference config (edited by `edit`), as the MMAR's validation config:
+    the compilation, whether it compiled, and the validation script's text."""
+    mmar, _ = compile_wsi(tmp_path)
+    cfg = json.loads(MASKED_CONFIG.read_text())
+    if edit:
+        edit(cfg)
+    path = mmar / "config" / "config_validation.json"
+    path.write_text(json.dumps(cfg, indent=1))
+    comp = Compilation(mmar / "config" / "config_train.json",
+                       CompileOptions(target=target),
+                       env_path=mmar / "config" / "environment.json", mmar_root=mmar,
+                       validation_path=path)  # fmt: skip
+    try:
+        compile_to_dir(comp, tmp_path / "out2")
+    except CompileError:
+        return comp, None
+    return comp, (tmp_path / "out2" / "J0001" / "validate.py").read_text()
+
+
+def test_a_prob_map_producer_beside_monai_1xs_dataset_is_monai_1xs(tmp_path):
+    """MONAI 0.8's ProbMapProducer wrote the maps of its MaskedInferenceWSIDataset; beside
+    MONAI 1.x's MaskedPatchWSIDataset, whose metadata MONAI 1.x's reads, it is MONAI
+    1.x's (an attack found it written out there, crashing on the missing mask_shape)."""
+
+    def edit(cfg):
+        cfg["dataset"]["name"] = "MaskedPatchWSIDataset"
+        cfg["dataset"]["args"] = {"patch_size": 16, "mask_level": 2}
+
+    _, text = compile_masked(tmp_path, edit)
+    assert "ClaraProbMapProducer" not in text
+    assert "from monai.handlers import ProbMapProducer" in text
+
+
+def test_a_written_class_is_named_as_the_config_named_it(tmp_path):
+    """A diagnostic of a written-out class names the config's class (the bundle
+    target's: test_the_bundle_target_says_it_cannot_define_a_written_class)."""
+
+    def typo(cfg):
+        cfg["dataset"]["args"]["patchsize"] = cfg["dataset"]["args"].pop("patch_size")
+
+    comp, _ = compile_masked(tmp_path / "a", typo)
+    (error,) = comp.diags.errors
+    assert error.code == "E401" and error.message.startswith(
+        "MaskedInferenceWSIDataset takes no argument 'patchsize' (MONAI 0.8's "
+        "MaskedInferenceWSIDataset, written out)"
+    )
+    assert "patch_size" in str(error.help)
+    comp, _ = compile_masked(tmp_path / "b", target="plain")
+    (error,) = comp.diags.errors
+    assert "cannot lower the handler 'ProbMapProducer'" in error.message
+
+
+@pytest.mark.parametrize("name", sorted(written.WRITTEN))
+def test_a_config_cannot_name_a_written_class_itself(tmp_path, name):
+    """claragen's own names for what it writes out are not a config's to use (one
+    reached them by naming ClaraProbMapProducer, bypassing the migration's rules)."""
+
+    def edit(cfg):
+        cfg["handlers"].append({"name": name, "args": {}})
+
+    comp, _ = compile_masked(tmp_path, edit)
+    assert any(
+        d.code == "E400" and f"unknown component {name!r}" in d.message
+        for d in comp.diags.errors
+    )
+
+
+def test_the_masked_dataset_opens_its_slides_in_each_process(tmp_path):
+    """The DataLoader's forked workers each open the slide themselves (an attack found
+    them sharing the main process's tifffile handle, whose seeks interleave): what they
+    read is what one process reads."""
+    import torch
+
+    mask = np.zeros((16, 16))
+    mask[2:14, 3:13] = 1
+    _, dataset = masked_dataset(tmp_path, mask)
+    assert dataset.slides == {}  # nothing open before the workers fork
+    want = [np.asarray(dataset[i][0]["image"]) for i in range(len(dataset))]
+    dataset.slides, dataset.pid = {}, None
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=None, num_workers=2,
+        multiprocessing_context="fork", collate_fn=lambda x: x,
+    )  # fmt: skip
+    got = [np.asarray(items[0]["image"]) for items in loader]
+    assert len(got) == len(want) == 120
+    assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+
+
+def test_a_patch_over_the_slides_edge_is_an_error_not_a_short_patch(tmp_path):
+    mask = np.zeros((16, 16))
+    mask[15, 15] = 1  # (15.5 * 4 - 4 = 58): 58 + 8 runs past 64
+    _, dataset = masked_dataset(tmp_path, mask)
+    with pytest.raises(ValueError, match=r"slide.tiff: the patch at \(58, 58\) is "
+                       r"\(6, 6\), not \(8, 8\): it runs over the slide's edge"):  # fmt: skip
+        dataset[0]
+
+
+@pytest.mark.parametrize("postfix", ["/../../x", "a/b", "x/"])
+def test_a_prob_map_postfix_that_names_a_folder_is_refused(tmp_path, postfix):
+    """Each map is saved in output_dir: a postfix with a separator would put it
+    elsewhere."""
+    module = runpy.run_path(str(written.FOLDER / "ClaraProbMapProducer.py"))
+    with pytest.raises(ValueError, match="names a folder"):
+        module["ClaraProbMapProducer"](output_dir=str(tmp_path), output_postfix=postfix)

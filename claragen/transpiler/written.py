@@ -33,6 +33,9 @@ class Written:
     was: str  # what it was
     why: str  # why today's class is not it
     today_args: frozenset[str] = frozenset()
+    # the MONAI class that must be in the same section (train, validate) for a config to
+    # mean the older class: ProbMapProducer wrote the maps of MaskedInferenceWSIDataset
+    beside: str | None = None
 
 
 WRITTEN: dict[str, Written] = {
@@ -65,6 +68,7 @@ WRITTEN: dict[str, Written] = {
         "MONAI 0.8's ProbMapProducer",
         "MONAI 1.x's reads the metadata of MONAI 1.x's WSI datasets",
         today_args=frozenset({"prob_key"}),
+        beside="MaskedInferenceWSIDataset",
     ),
     "ClaraNegLoss": Written(
         "ClaraNegLoss",
@@ -80,16 +84,23 @@ WRITTEN: dict[str, Written] = {
 REPLACED = frozenset(w.replaces for w in WRITTEN.values() if w.replaces)
 
 
-def written_for(name: str, args: set[str]) -> Written | None:
-    """The written-out class a component of MONAI class `name` with `args` means."""
+def written_for(name: str, args: set[str], present: set[str]) -> Written | None:
+    """The written-out class a component of MONAI class `name` with `args` means, in a
+    section of the components named `present`."""
     for written in WRITTEN.values():
-        if written.replaces != name:
+        if written.replaces != name or written.beside not in (None, *present):
             continue
         if written.former_args is None:
             return None if args & written.today_args else written
         if args & written.former_args:
             return written
     return None
+
+
+def config_name(class_name: str, origin: str | None) -> str:
+    """A component's class as the config named it: a written-out class's MONAI or Clara
+    name (the component's `origin`)."""
+    return origin if class_name in WRITTEN and origin else class_name
 
 
 FOLDER = resources.files("claragen").joinpath("templates/written")

@@ -79,11 +79,11 @@ def test_the_written_neg_loss_is_a_handler_metric_of_monai_engines():
     assert evaluator.state.metrics["negloss"] == pytest.approx(want.item(), rel=1e-5)
 
 
-def with_neg_loss(key=False):
+def with_neg_loss(key=False, **average):
     cfg = json.loads(SPLEEN_3X.read_text())
     cfg["train"]["aux_ops"] = [{"name": "NegLoss", "args": {"tag": "negloss"}}]
     cfg["validate"]["metrics"].append({"name": "ComputeAverage", "args": {
-        "name": "negloss", "field": "negloss", "is_key_metric": key}})  # fmt: skip
+        "name": "negloss", "field": "negloss", "is_key_metric": key, **average}})  # fmt: skip
     if key:
         for m in cfg["validate"]["metrics"][:-1]:
             m["args"]["is_key_metric"] = False
@@ -130,18 +130,88 @@ def test_the_getting_started_mmar_reports_its_negloss(tmp_path):
     assert -1.0 <= progress["metrics"]["negloss"] < 0.0
 
 
-def test_batched_metrics_keeps_a_neg_loss_train_metric_case_by_case(tmp_path):
+def test_batched_metrics_keeps_a_neg_loss_metric_case_by_case(tmp_path):
     """The loss of a stacked batch is not the mean of its cases' losses: the train
     metric is computed case by case, as the literal loop does, and the rewrite says so.
     """
     from claragen.transpiler.optimize import batched_metrics
     from claragen.transpiler.optimize.base import Skip
-    from tests.optimize.test_rewrites import example, lowered
+    from tests.optimize.test_rewrites import lowered
 
-    cfg = example()
-    cfg["train"]["key_metric"] = {"name": "ClaraNegLoss", "log_label": "negloss",
-                                  "args": {"loss": "@loss"}}  # fmt: skip
+    cfg = with_neg_loss()
+    cfg["train"]["metrics"] = [cfg["validate"]["metrics"].pop()]  # 3.x's train metrics
     result = batched_metrics.apply(lowered(tmp_path, cfg))
     assert isinstance(result, Skip) and "'negloss' computes on what it is given" in (
         result.why
     )
+
+
+def test_compute_averages_negate_value_negates_the_neg_loss_again():
+    """negate_value=True: ComputeAverage negated NegLoss's -loss, averaging the loss."""
+    from monai.losses import DiceLoss
+
+    torch.manual_seed(0)
+    loss = DiceLoss(to_onehot_y=True, softmax=True)
+    pred, label = torch.randn(2, 2, 8, 8), torch.randint(0, 2, (2, 1, 8, 8)).float()
+    metric = neg_loss_class()(loss, negate_value=True)
+    metric(list(pred), list(label))
+    assert metric.aggregate().item() == pytest.approx(loss(pred, label).item(), 1e-6)
+
+
+def compile_average(tmp_path, **average):
+    path = tmp_path / "config" / "config_train.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(with_neg_loss(**average)))
+    comp = Compilation(path, CompileOptions())
+    try:
+        compile_to_dir(comp, tmp_path / "out")
+    except Exception:  # (the test reads the errors)
+        return comp, None
+    return comp, (tmp_path / "out" / "J0001" / "train.py").read_text()
+
+
+def test_every_compute_average_arg_is_honoured_or_said(tmp_path):
+    """negate_value goes to the written metric; the args the script does without,
+    given other than Clara's defaults, are each a W102 that says what it does instead
+    (an attack found them dropped without a word); Clara's defaults say nothing."""
+    comp, text = compile_average(tmp_path / "a", negate_value=True,
+                                 report_path="r.csv", invalid_value=-1,
+                                 do_print=False, do_summary=False)  # fmt: skip
+    assert re.search(r"ClaraNegLoss\(\s*loss=loss_function,\s*negate_value=True", text)
+    said = {d.message.split("=")[0]: d.message for d in comp.diags.warnings
+            if d.code == "W102" and "ComputeAverage" in d.message}  # fmt: skip
+    assert set(said) == {f"ComputeAverage's {a}" for a in
+                         ("report_path", "invalid_value", "do_print", "do_summary")}  # fmt: skip
+    assert "writes no per-case report" in said["ComputeAverage's report_path"]
+    comp, _ = compile_average(tmp_path / "b", negate_value=False, report_path=None,
+                              invalid_value=float("nan"), do_print=True)  # fmt: skip
+    assert not [d for d in comp.diags.warnings if "ComputeAverage" in d.message]
+
+
+def test_an_unknown_compute_average_arg_is_an_error(tmp_path):
+    """ComputeAverage's args are documented in full: a misspelt one is E401."""
+    comp, text = compile_average(tmp_path, negate_valu=True)
+    assert text is None
+    (error,) = comp.diags.errors
+    assert error.code == "E401"
+    assert error.message.startswith("ComputeAverage takes no argument 'negate_valu'")
+    assert "negate_value" in str(error.help)
+
+
+@needs_corpus
+@pytest.mark.e2e
+def test_a_neg_loss_train_metric_runs_on_its_own_copies(tmp_path):
+    """3.x train metrics average aux ops too: the train post-transforms keep the raw
+    output and label for it (an attack's follow-up found the copies made for validation
+    only, a KeyError on the first batch)."""
+    cfg = json.loads(TRN_BASE.read_text())
+    (average,) = [
+        m for m in cfg["validate"]["metrics"] if m["args"]["field"] == "negloss"
+    ]
+    cfg["validate"]["metrics"].remove(average)
+    cfg["train"]["metrics"] = [average]
+    path = tmp_path / "mmar" / "config" / "config_train.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(cfg))
+    result = smoke(path, ENV, workdir=tmp_path / "work")
+    assert result.passed, result

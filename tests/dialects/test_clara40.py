@@ -237,9 +237,25 @@ def test_lambdas_that_read_a_column_of_the_collated_batch_read_the_items(tmp_pat
     code = handler.arg("iteration_print_logger")
     assert isinstance(code, Expr)
     assert __import__("ast").unparse(code.tree.body) == (
-        "lambda engine: print(monai.handlers.from_engine(['name'])(engine.state.batch)"
+        "lambda engine: print(monai.data.list_data_collate(engine.state.batch)['name']"
         "[0], monai.handlers.from_engine(['loss'], first=True)(engine.state.output)"
         ".item(), engine.state.x['y'])"
     )
     assert any("reads engine.state.batch['name'], engine.state.output['loss']" in n
                for n in handler.notes)  # fmt: skip
+
+
+def test_a_column_read_again_is_the_collated_batchs():
+    """What MONAI 0.5's lambda read of its collated batch, it reads of MONAI 1.x's
+    decollated items collated again: the batch tensor (its shape), every patch's row,
+    the meta data's file names (an attack found from_engine's lists of items wrong)."""
+    import torch
+    from monai.data import decollate_batch, list_data_collate
+
+    batch = {"image": torch.zeros(3, 1, 4, 4), "name": ["a", "b", "c"],
+             "mask_location": [torch.tensor([1, 2, 3]), torch.tensor([4, 5, 6])],
+             "image_meta_dict": {"filename_or_obj": ["x", "y", "z"]}}  # fmt: skip
+    again = list_data_collate(decollate_batch(batch))
+    assert again["image"].shape == (3, 1, 4, 4)
+    assert torch.equal(again["mask_location"][0], batch["mask_location"][0])
+    assert again["image_meta_dict"]["filename_or_obj"] == ["x", "y", "z"]

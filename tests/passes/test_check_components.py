@@ -270,3 +270,15 @@ def test_an_evaluator_written_inside_the_validation_handler_is_validates_own(tmp
         in text
     )
     assert 'device="cuda"' not in text
+
+
+def test_a_datasets_data_is_the_scripts_to_give(tmp_path):
+    """The items come from the data list: a config's own "data" was an INTERNAL ERROR
+    (the call gave data twice) before it was this error."""
+    cfg = _valid()
+    cfg["train"]["dataset"].setdefault("args", {})["data"] = [{"image": "a.nii"}]
+    (message, help_), *_ = check(tmp_path, cfg)
+    assert message.startswith("Dataset's 'data' is the script's to give") or (
+        "'data' is the script's to give" in message
+    )
+    assert "data list file" in help_

@@ -24,6 +24,9 @@ class ClaraMaskedInferenceWSIDataset(Dataset):
         self.patch_size = ensure_tuple_rep(patch_size, 2)
         self.reader = WSIReader(backend=image_reader_name.lower(), level=0)
         self.data = [self.prepare(sample) for sample in data]
+        # each slide opened once a process, when a patch of it is first read: the
+        # DataLoader's workers, forked, must not share one open file
+        self.slides, self.pid = {}, None
         # the patches of every slide, one after another
         self.cum_num_patches = np.cumsum(
             [0] + [len(d["image_locations"]) for d in self.data[:-1]]
@@ -31,10 +34,10 @@ class ClaraMaskedInferenceWSIDataset(Dataset):
         self.num_patches = sum(len(d["image_locations"]) for d in self.data)
 
     def prepare(self, sample):
-        """The slide opened, its mask read, and where each patch lies on both."""
-        image = self.reader.read(sample["image"])
+        """The slide's size and its mask read, and where each patch lies on both."""
+        size = self.reader.get_size(self.reader.read(sample["image"]), 0)
         mask = np.load(sample["mask"])
-        ratios = [self.reader.get_size(image, 0)[i] / mask.shape[i] for i in range(2)]
+        ratios = [size[i] / mask.shape[i] for i in range(2)]
         level = np.log2(ratios[0])
         if ratios[0] != ratios[1] or not level.is_integer():
             raise ValueError(
@@ -48,7 +51,7 @@ class ClaraMaskedInferenceWSIDataset(Dataset):
         ) // 2
         return {
             "name": os.path.splitext(os.path.basename(sample["image"]))[0],
-            "image": image,
+            "image": sample["image"],
             "mask_shape": mask.shape,
             "mask_locations": mask_locations.astype(int).tolist(),
             "image_locations": image_locations.astype(int).tolist(),
@@ -62,11 +65,21 @@ class ClaraMaskedInferenceWSIDataset(Dataset):
         sample_num = np.argmax(self.cum_num_patches > index) - 1
         sample = self.data[sample_num]
         patch_num = index - self.cum_num_patches[sample_num]
+        if self.pid != os.getpid():
+            self.slides, self.pid = {}, os.getpid()
+        if sample["image"] not in self.slides:
+            self.slides[sample["image"]] = self.reader.read(sample["image"])
+        location = tuple(sample["image_locations"][patch_num])
         image, _ = self.reader.get_data(
-            sample["image"],
-            location=tuple(sample["image_locations"][patch_num]),
-            size=self.patch_size,
+            self.slides[sample["image"]], location=location, size=self.patch_size
         )
+        if tuple(image.shape[-2:]) != self.patch_size:
+            raise ValueError(
+                f"{sample['image']}: the patch at {location} is "
+                f"{tuple(image.shape[-2:])}, not {self.patch_size}: it runs over the "
+                "slide's edge, which this reader crops (MONAI 0.8 refused TiffFile "
+                "for this dataset; read the slide with cuCIM or OpenSlide)"
+            )
         patch = [
             {
                 "image": image,

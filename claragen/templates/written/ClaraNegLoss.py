@@ -13,11 +13,14 @@ class ClaraNegLoss:
     validation case, computed on the network's output before the post-transforms and the
     label as the loss reads it, negated (a score: higher is better), averaged over the
     cases ("pred_raw" and "label_raw": CopyItemsd copies them ahead of the
-    post-transforms). The plain loop calls it as a MONAI metric; MONAI's engines attach it
-    as a handler metric."""
+    post-transforms); ComputeAverage's negate_value negates it again. A case whose value
+    is NaN is left out of the average, as ComputeAverage's default invalid_value did. The
+    plain loop calls it as a MONAI metric; MONAI's engines attach it as a handler
+    metric."""
 
-    def __init__(self, loss, output_transform=None):
-        self.metric = LossMetric(loss_fn=lambda y_pred, y: -loss(y_pred, y))
+    def __init__(self, loss, negate_value=False, output_transform=None):
+        sign = 1 if negate_value else -1
+        self.metric = LossMetric(loss_fn=lambda y_pred, y: sign * loss(y_pred, y))
         self.output_transform = output_transform or from_engine(
             ["pred_raw", "label_raw"]
         )

@@ -18,6 +18,11 @@ class ClaraProbMapProducer:
     `<output_dir>/<name><output_postfix>.npy` once all its patches are in."""
 
     def __init__(self, output_dir="./", output_postfix="", dtype=np.float64, name=None):
+        if os.sep in output_postfix or "/" in output_postfix:
+            raise ValueError(
+                f"output_postfix {output_postfix!r} names a folder; each map is saved "
+                "in output_dir, as <slide name><output_postfix>.npy"
+            )
         self.logger = logging.getLogger(name)
         self._name = name
         self.output_dir = output_dir

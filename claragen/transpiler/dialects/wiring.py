@@ -268,10 +268,11 @@ def _pair_keys(expr: Expr) -> list[str] | None:
 
 
 class _Columns(ast.NodeTransformer):
-    """`engine.state.batch['name']` (a column of MONAI 0.5's collated batch dict) ->
-    `monai.handlers.from_engine(['name'])(engine.state.batch)` (the same column of the
-    decollated items); the same of `engine.state.output`, whose 'loss' was one value (each
-    item holds it: the first's)."""
+    """`engine.state.batch['image']` (a column of MONAI 0.5's collated batch dict) ->
+    `monai.data.list_data_collate(engine.state.batch)['image']` (MONAI 1.x's decollated
+    items collated again: the same batch tensor, list of names, dict of meta data); the
+    same of `engine.state.output`, but for its 'loss', one value then, which every item
+    holds (`monai.handlers.from_engine(['loss'], first=True)`)."""
 
     def __init__(self, param: str):
         self.param, self.found = param, []
@@ -290,10 +291,11 @@ class _Columns(ast.NodeTransformer):
             and base.value.value.id == self.param
         ):
             self.found.append(ast.unparse(node))
-            first = ", first=True" if node.slice.value == "loss" else ""
-            code = f"monai.handlers.from_engine([{node.slice.value!r}]{first})"
-            column = ast.parse(code, mode="eval").body
-            return ast.Call(column, [base], [])
+            if base.attr == "output" and node.slice.value == "loss":
+                code = "monai.handlers.from_engine(['loss'], first=True)"
+                return ast.Call(ast.parse(code, mode="eval").body, [base], [])
+            collate = ast.parse("monai.data.list_data_collate", mode="eval").body
+            return ast.Subscript(ast.Call(collate, [base], []), node.slice, ast.Load())
         return node
 
 
@@ -336,9 +338,9 @@ def decollated_transforms(config: Config, ctx: PassContext) -> Config:
                 code, columns = found
                 new = parse_code(code, value.span, "lambda", ctx.diags, offset=0)
                 note = (
-                    f"migrated: {arg} reads {', '.join(columns)}, columns of the "
-                    "collated batch of MONAI 0.5; MONAI 1.x's engines decollate it "
-                    "into items, so it reads monai.handlers.from_engine([...]) of them"
+                    f"migrated: {arg} reads {', '.join(columns)} of MONAI 0.5's "
+                    "collated batch and output; MONAI 1.x's engines decollate them "
+                    "into items, which it collates again (the loss: the first item's)"
                 )
                 comp = dataclasses.replace(
                     comp.with_arg(arg, new), notes=comp.notes + (note,)

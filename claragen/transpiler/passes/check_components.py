@@ -30,6 +30,7 @@ from claragen.transpiler.ir import (
     walk,
 )
 from claragen.transpiler.monai_history import FORMER_ARGS
+from claragen.transpiler.written import WRITTEN
 
 
 def check_component(
@@ -52,7 +53,9 @@ def check_component(
     if comp.name is None:
         return
     sym = symbols.lookup(symbols.canonical(comp.name))
-    if sym is None:
+    if sym is None or sym.written and comp.origin is None:
+        # (a class claragen writes out is reached from the config's MONAI or Clara
+        # name, which `origin` keeps, never named by a config itself)
         span = comp.name_span or comp.span
         if span not in {
             d.span for d in ctx.diags.errors
@@ -79,6 +82,9 @@ def check_args(
     number is a warning."""
     numeric = dict(sym.numeric)
     was = f", the config's {comp.origin}" if comp.origin else ""
+    shown, where = comp.class_name, f"{sym.module}.{sym.name}{was}"
+    if sym.written:  # the class claragen writes out for the config's
+        shown, where = str(comp.origin), f"{WRITTEN[sym.name].was}, written out"
     unknown: list[str] = []  # a misspelt required arg is said once, by its E401
     for key, value in comp.args:
         if not sym.accepts(key):
@@ -88,8 +94,8 @@ def check_args(
             ctx.diags.error(
                 "E401",
                 comp.arg_span(key),
-                f"{comp.class_name} takes no argument {key!r} ({sym.module}.{sym.name}"
-                f"{was}): {why} ({comp.locator})",
+                f"{shown} takes no argument {key!r} ({where}): {why} "
+                f"({comp.locator})",
                 write,
             )
         elif sym.name in READER_LOADERS and key not in (sym.params or ()):
@@ -99,15 +105,14 @@ def check_args(
             ctx.diags.error(
                 "E401",
                 comp.arg_span(key),
-                f"{comp.class_name} takes no argument {key!r}{sent} "
-                f"({sym.module}.{sym.name}{was})",
+                f"{shown} takes no argument {key!r}{sent} ({where})",
                 did_you_mean(key, sym.names()),
             )
         elif key in numeric and (text := _text(value)) is not None:
             ctx.diags.warning(
                 "W105",
                 value.span,
-                f"{comp.class_name}'s {key!r} takes a number ({numeric[key]}), and the config "
+                f"{shown}'s {key!r} takes a number ({numeric[key]}), and the config "
                 f"gives the string {text!r} ({comp.locator})",
                 "write the number without quotes",
             )
@@ -119,7 +124,7 @@ def check_args(
             was = f" (the config's {comp.origin})" if comp.origin else ""
             ctx.diags.missing_args(
                 comp.name_span or comp.span,
-                f"{comp.class_name}{was}",
+                shown if sym.written else f"{comp.class_name}{was}",
                 missing,
                 comp.locator,
             )
@@ -165,6 +170,15 @@ def check_components(config: Config, ctx: PassContext) -> Config:
                 'and refer to it as "@dataset"',
             )
             given = given | {"data"}
+        if slot == "dataset" and comp.arg("data") is not None:
+            ctx.diags.error(
+                "E401",
+                comp.arg_span("data"),
+                f"{comp.class_name}'s 'data' is the script's to give: the items of the "
+                f'section\'s data list ("data_list_file_path") ({comp.locator})',
+                'remove "data"; list the items in the data list file, under the '
+                '"data_list_key"',
+            )
         check_component(comp, ctx, given)
         for _, arg in (*comp.args, *comp.attrs):
             for value in walk(arg):

@@ -10,6 +10,7 @@ Each migration leaves a note that the generated code shows as a comment.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 from claragen.transpiler import symbols
@@ -384,12 +385,13 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
     inverts = any(c.class_name == "Invertd" for c in config.every_component())
     ckpt_dir = str(read_variable(config, "MMAR_CKPT_DIR", "models"))
 
-    def migrate(comp: Component) -> Component:
+    def migrate(comp: Component, present: set[str]) -> Component:
         if comp.path is not None:
             comp = path_to_name(comp)
         if comp.path is not None or comp.name is None:
             return comp
-        if (older := written_for(comp.name, {k for k, _ in comp.args})) is not None:
+        args = {k for k, _ in comp.args}
+        if (older := written_for(comp.name, args, present)) is not None:
             comp = _note(
                 dataclasses.replace(
                     comp, name=older.name, origin=comp.origin or comp.name
@@ -433,10 +435,20 @@ def migrate_monai(config: Config, ctx: PassContext) -> Config:
             comp = persistent_cache_dir(comp, ckpt_dir)
         return comp
 
-    def nested(value: Value) -> Value:  # components inside args and plain slots
-        return migrate(value) if isinstance(value, Component) else value
+    def nested(present: set[str]) -> Callable[[Value], Value]:  # in args, plain slots
+        return lambda v: migrate(v, present) if isinstance(v, Component) else v
 
-    config = map_components(map_config(config, nested), migrate)
+    # each section's components, knowing the classes beside them (written_for); then
+    # those outside the sections
+    sections = {}
+    for section, slots in config.sections.items():
+        one = dataclasses.replace(config, sections={section: slots}, extras={})
+        present = {c.class_name for c in one.every_component()}
+        one = map_config(one, nested(present))
+        one = map_components(one, functools.partial(migrate, present=present))
+        sections[section] = one.sections[section]
+    rest = map_config(dataclasses.replace(config, sections={}), nested(set()))
+    config = dataclasses.replace(config, sections=sections, extras=rest.extras)
     sections = {
         section: {
             key: slices_of_2d_labels(slot) if isinstance(slot, list) else slot

@@ -216,12 +216,15 @@ class EnginesMixin:
     def finish_imports(self, script: EnginesScript) -> None:
         if self.ctx.options.target == "bundle":  # its JSON names importable classes
             for name in sorted(self.imports.written):
+                comp = next(
+                    (c for c in self.config.every_component() if c.name == name), None
+                )
                 self.ctx.diags.error(
                     "E600",
-                    self.config.span,
-                    f"the bundle target cannot define {name}, "
-                    f"{written.WRITTEN[name].was} written out: a bundle's JSON names "
-                    "importable classes only",
+                    comp.name_span or comp.span if comp else self.config.span,
+                    f"the bundle target cannot write out {written.WRITTEN[name].was}"
+                    + (f" ({comp.origin}, {comp.locator})" if comp else "")
+                    + ": a bundle's JSON names importable classes only",
                     "compile with --target plain or engines, whose scripts define it",
                 )
         for module in ("argparse", "json", "logging", "os", "sys", "time", "torch"):

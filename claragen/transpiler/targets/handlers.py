@@ -27,6 +27,7 @@ from claragen.transpiler.ir import (
     is_literal,
     to_python,
 )
+from claragen.transpiler.written import config_name
 
 
 @dataclass
@@ -499,7 +500,8 @@ def lower_handler(comp: Component, hc: HandlerContext) -> None:
         hc.diags.error(
             "E600",
             comp.span,
-            f"the plain target cannot lower the handler {comp.class_name!r} ({comp.locator})",
+            f"the plain target cannot lower the handler {config_name(comp.class_name, comp.origin)!r} "
+            f"({comp.locator})",
             "the plain target lowers " + ", ".join(sorted(HANDLERS)),
         )
         return

@@ -61,5 +61,7 @@ METRICS: dict[str, MetricRule] = {
     ),
     # Clara 3.x's NegLoss averaged: the script's own class is both a handler metric
     # and a cumulative metric, which the loop calls as it calls MONAI's
-    "ClaraNegLoss": MetricRule("ClaraNegLoss", ("loss",), written=True, per_case=False),
+    "ClaraNegLoss": MetricRule(
+        "ClaraNegLoss", ("loss", "negate_value"), written=True, per_case=False
+    ),
 }
