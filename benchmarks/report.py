@@ -16,8 +16,38 @@ import bench_compile  # noqa: E402
 import bench_fast  # noqa: E402
 import bench_linear  # noqa: E402
 import bench_runtime  # noqa: E402
+import bench_search  # noqa: E402
 
 GPU_RESULTS = HERE / "gpu_results.json"  # written by benchmarks/gpu.sh on a GPU machine
+# the search-efficiency rows of the pruning before issue 30 (bench_search.py --claragen)
+SEARCH_BEFORE = HERE / "search_before.json"
+
+
+def search_section(rows: list[dict]) -> list[str]:
+    s = bench_search
+    before = json.loads(SEARCH_BEFORE.read_text()) if SEARCH_BEFORE.is_file() else []
+    lines = [
+        "",
+        "## Search efficiency: the median pruner against none",
+        "",
+        f"The demo's search (examples/spleen_41, `--set learning_rate=1e-3`): TPE, seed "
+        f"{s.SEED}, {s.JOBS} jobs of {s.EPOCHS} epochs on {s.WORKERS} CPU workers, on "
+        "`make demo`'s synthetic data; once with `--pruner median`, once without. Best: "
+        "the best key metric of the jobs that ran to their end; job-epochs: the epochs "
+        "every job ran (a pruned one to where it was stopped). Goal: the pruned "
+        f"search's best within {s.BEST_WITHIN} of the unpruned best, with at most "
+        f"{s.EPOCHS_AT_MOST:.0%} of its job-epochs.",
+        "",
+        "| claragen | pruner | best | job-epochs | jobs pruned |",
+        "|---|---|---|---|---|",
+    ]
+    for row in before + rows:
+        lines.append(f"| {row['label']} | {row['pruner']} | {row['best']:.4f} | "
+                     f"{row['job_epochs']} | {row['pruned']} of {row['jobs']} |")  # fmt: skip
+    for label, group in (("before", before), ("now", rows)):
+        if group:
+            lines += ["", f"- {label}: {s.verdict(group)}"]
+    return lines
 
 
 def scaling_rows(rows: list) -> list[str]:
@@ -126,6 +156,7 @@ def main() -> None:
     linear = bench_linear.main()
     run = bench_runtime.main()
     fast = bench_fast.main()
+    search = bench_search.main()
     first, epoch = run["first_step"], run["epoch"]
     lines = [
         "# Benchmarks",
@@ -198,7 +229,8 @@ def main() -> None:
             f"- the largest corpus search ({name}, `--jobs grid`, {jobs} jobs): peak "
             f"resident memory {mib:.0f} MiB"
         )
-    lines += linear_section(linear) + fast_section(fast) + gpu_section()
+    lines += linear_section(linear) + fast_section(fast) + search_section(search)
+    lines += gpu_section()
     bad = [r["family"] for r in linear if r["ratio"] > bench_linear.MAX_RATIO]
     out = HERE / "results.md"
     out.write_text("\n".join(lines) + "\n")

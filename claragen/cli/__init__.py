@@ -2,7 +2,7 @@
 
     options.py, inputs.py      shared options; a command's inputs -> a Compilation
     compile_cmd.py check.py smoke.py space.py diff.py    the compiler's commands
-    automl.py, search.py, report.py                      the AutoML runtime's
+    automl.py, search.py, report.py, export.py           the AutoML runtime's
 
 The compiler (claragen/transpiler) and the runtime (claragen/runtime) import nothing of
 it.
@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from claragen import __version__
-from claragen.cli import automl, check, compile_cmd, diff, report, smoke, space
+from claragen.cli import automl, check, compile_cmd, diff, export, report, smoke, space
 from claragen.gates import show
 
 app = typer.Typer(
@@ -52,6 +52,7 @@ app.command("space")(space.space_command)
 app.command("diff")(diff.diff_command)
 app.command("automl")(automl.automl_command)
 app.command("report")(report.report_command)
+app.command("export-best")(export.export_best_command)
 
 
 def main() -> None:

@@ -117,6 +117,37 @@ def automl_command(
             "run folder)",
         ),
     ] = None,
+    enqueue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--enqueue",
+            help="TPE's next job after the config's own: 'NAME=VALUE ...' (a "
+            "parameter by its name, its value as Python writes it); repeatable",
+        ),
+    ] = None,
+    warm_start: Annotated[
+        str | None,
+        typer.Option(
+            "--warm-start",
+            help="TPE learns from the jobs of an earlier search of the same automl "
+            "folder (its run id) before its first ask",
+        ),
+    ] = None,
+    time_budget: Annotated[
+        str | None,
+        typer.Option(
+            "--time-budget",
+            help="No job starts once the search has run this long (3600, 90m, 2h); "
+            "the running ones finish",
+        ),
+    ] = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--experiment",
+            help="MLflow experiment of the search (default: the MMAR folder's name)",
+        ),
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted search")
     ] = False,
@@ -217,7 +248,10 @@ def automl_command(
                       executor, ray_address, tracking, pruner, retrain_top,
                       retrain_args, rewrites or None, pruner_warmup=pruner_warmup,
                       pruner_startup=pruner_startup,
-                      default_first=default_first, keep=keep)  # fmt: skip
+                      default_first=default_first, keep=keep,
+                      experiment=experiment, time_budget=time_budget,
+                      enqueue=tuple(enqueue) if enqueue else None,
+                      warm_start=warm_start)  # fmt: skip
     code = run_automl(args)
     if code:
         raise typer.Exit(code)

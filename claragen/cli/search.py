@@ -30,6 +30,7 @@ from claragen.runtime.handlers import (
     HANDLER_DEFAULTS,
     CheckpointRetention,
     MMARHandler,
+    TimeBudget,
     log,
 )
 from claragen.runtime.live import Display
@@ -85,6 +86,10 @@ class AutomlArgs:
     # TPE's first job: the config's own values (None: yes)
     default_first: bool | None = None
     keep: str | None = None  # whose checkpoints stay: best (the default) | all
+    experiment: str | None = None  # MLflow's; None: the MMAR folder's name
+    time_budget: str | None = None  # no job starts after it: "3600", "90m", "2h"
+    enqueue: tuple[str, ...] | None = None  # TPE's first jobs: "NAME=VALUE ..." each
+    warm_start: str | None = None  # an earlier run's id, whose jobs TPE learns from
 
 
 # the value of each option left out (and not recorded by the run that is resumed)
@@ -104,6 +109,14 @@ def with_defaults(args: AutomlArgs) -> AutomlArgs:
 def defaults_of(args: AutomlArgs) -> AutomlArgs:
     """The options as `claragen automl` has them when none is given."""
     return AutomlArgs(run_id=args.run_id, resume=args.resume, output=args.output)
+
+
+def experiment_of(mmar_root: Path | None) -> str:
+    """The MLflow experiment of a search left without --experiment: its MMAR folder's
+    name (each MMAR's searches together, apart from other MMARs' on a shared server)."""
+    from claragen.runtime.tracking import EXPERIMENT
+
+    return mmar_root.resolve().name if mmar_root is not None else EXPERIMENT
 
 
 def cuda_devices() -> int:
@@ -202,13 +215,16 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
                  len(workers), args.max_jobs, args.max_jobs)  # fmt: skip
         workers = workers[: args.max_jobs]
     job_args = split_args("--job-args", args.job_args)
+    output = (args.output or (comp.mmar_root or Path(".")) / "automl").resolve()
     controller = build_controller(
-        args, conf, args.parallel or len(workers), search_path
+        args, conf, args.parallel or len(workers), search_path, warm_start(args, output)
     )
     handlers = [
         conf_mod.build(spec, conf_mod.HANDLERS, search_path) for spec in conf.handlers
     ] or [cls() for cls in HANDLER_DEFAULTS]
     handlers = with_retention([h for h in handlers if h is not None], args.keep)
+    if args.time_budget is not None:
+        handlers.append(TimeBudget(parse_duration("--time-budget", args.time_budget)))
 
     run_id = args.run_id or clara.get("run_id") or time.strftime("run_%Y%m%d_%H%M%S")
     if not RUN_ID.fullmatch(run_id):
@@ -218,7 +234,7 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         )
     options = SearchOptions(
         run_id=run_id,
-        output=(args.output or (comp.mmar_root or Path(".")) / "automl").resolve(),
+        output=output,
         workers=workers,
         max_jobs=args.max_jobs,
         resume=args.resume,
@@ -260,7 +276,9 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         from claragen.runtime.tracking import MLflowTracker, local_uri
 
         uri = uri or local_uri(search.run_dir)
-        search.tracker = MLflowTracker(uri, search.run_dir, search.journal)
+        experiment = args.experiment or experiment_of(comp.mmar_root)
+        search.header["options"]["experiment"] = experiment  # (a resume's)
+        search.tracker = MLflowTracker(uri, search.run_dir, search.journal, experiment)
     except BaseException:
         search.run_lock.release()
         raise
@@ -284,6 +302,17 @@ def split_args(option: str, text: str) -> tuple[str, ...]:
             "(its folder in the run folder); leave it out"
         )
     return words
+
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smh]?)$")
+
+
+def parse_duration(flag: str, text: str) -> float:
+    """`90`, `90s`, `45m`, `2h` as seconds."""
+    match = DURATION.match(text.strip())
+    if match is None or float(match[1]) <= 0:
+        raise UsageError(f"{flag} {text!r}: give a duration, e.g. 3600, 90m or 2h")
+    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
 
 
 def with_retention(handlers: list[Any], keep: str | None) -> list[Any]:
@@ -319,11 +348,28 @@ def check_pruner(name: str) -> str:
     return name
 
 
+def warm_start(args: AutomlArgs, output: Path) -> Path | None:
+    """--warm-start RUN_ID: the journal of that earlier run of the same automl folder."""
+    if args.warm_start is None:
+        return None
+    journal = output / args.warm_start / "journal.jsonl"
+    if not RUN_ID.fullmatch(args.warm_start) or args.warm_start == args.run_id:
+        raise UsageError(f"--warm-start {args.warm_start!r}: give the run id of an "
+                         f"earlier search in {output}")  # fmt: skip
+    if not journal.is_file():
+        raise UsageError(f"--warm-start {args.warm_start!r}: {journal} is no search "
+                         "journal; give the run id of an earlier search")  # fmt: skip
+    return journal
+
+
 def build_controller(
-    args: AutomlArgs, conf, parallel: int, search_path: list[Path]
-) -> Controller:
+    args: AutomlArgs, conf, parallel: int, search_path: list[Path],
+    warm: Path | None = None,
+) -> Controller:  # fmt: skip
     ours = {"seed": args.seed, "parallel": parallel, "float_steps": args.float_steps}
-    first = {"default_first": args.default_first is not False}
+    first = {"default_first": args.default_first is not False,
+             "enqueue": tuple(args.enqueue or ()),
+             "warm_start": None if warm is None else str(warm)}  # fmt: skip
     if args.controller is not None:
         if args.controller not in ("grid", "random", "tpe"):
             raise UsageError(
@@ -331,6 +377,9 @@ def build_controller(
             )
         conf_args = conf.controller.args if conf.controller else {}
         tpe = first if args.controller == "tpe" else {}
+        if (args.enqueue or warm) and not tpe:
+            raise UsageError(f"--enqueue, --warm-start: the {args.controller} "
+                             "controller runs its own jobs; give --controller tpe")  # fmt: skip
         return BUILTIN[args.controller](**{**conf_args, **ours, **tpe})
     if conf.controller is None:
         # none given: TPE, for as many jobs as the space's grid has (--max-jobs: fewer)
@@ -341,6 +390,9 @@ def build_controller(
         return conf_mod.build(conf.controller, BUILTIN, search_path)
     if conf.controller.name in ("tpe", "TPEController", "ReinforcementController"):
         return conf_mod.build(conf.controller, BUILTIN, search_path, **ours, **first)
+    if args.enqueue or warm:
+        raise UsageError("--enqueue, --warm-start: the config_automl.json's controller "
+                         "runs its own jobs; give --controller tpe")  # fmt: skip
     return conf_mod.build(conf.controller, BUILTIN, search_path, **ours)
 
 

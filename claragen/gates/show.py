@@ -73,11 +73,18 @@ def line(out: Console, message: Any, style: str | None = None) -> None:
 
 
 def table(
-    title: Any, columns: Sequence[tuple[str, dict]], rows: Iterable[Sequence[Any]]
+    title: Any,
+    columns: Sequence[tuple[str, dict]],
+    rows: Iterable[Sequence[Any]],
+    caption: Any = None,
 ) -> Table:
-    """A rich table whose title and cells are shown as `text` (a cell may keep line
-    breaks: each line is `text`); `columns` are (header, add_column's options)."""
-    out = Table(title=Text(text(title)))
+    """A rich table whose title, caption and cells are shown as `text` (a cell may keep
+    line breaks: each line is `text`); `columns` are (header, add_column's options)."""
+    out = Table(
+        title=Text(text(title)),
+        caption=None if caption is None else Text(text(caption)),
+        caption_justify="left",
+    )
     for header, options in columns:
         out.add_column(text(header), **options)
     for row in rows:

@@ -38,6 +38,7 @@ class ContextKey:
     DIRECTION = "_scoreDirection"  # "maximize" | "minimize" (claragen.runtime.ranking)
     SEARCH_SPACE = "_searchSpace"  # RuntimeSpace
     DEFAULT_VALUES = "_defaultValues"  # {"<param id>": the config's own value or None}
+    JOB_ARGS = "_jobArgs"  # the arguments the job's script runs with (--job-args ...)
 
 
 class Context:

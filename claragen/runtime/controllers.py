@@ -13,6 +13,8 @@ controller and gets the same recommendations back.
 from __future__ import annotations
 
 import abc
+import logging
+from pathlib import Path
 from typing import Any
 
 from claragen.runtime.context import (
@@ -23,7 +25,11 @@ from claragen.runtime.context import (
     RuntimeSpace,
     SearchResult,
 )
+from claragen.runtime.params import parse
+from claragen.runtime.rundir import SearchError
 from claragen.transpiler.passes.expand_jobs import expand_jobs, tidy
+
+log = logging.getLogger("claragen.automl")
 
 
 class Controller(abc.ABC):
@@ -111,6 +117,8 @@ class TPEController(Controller):
         parallel: int = 1,
         n_startup_trials: int = 4,
         default_first: bool = True,
+        enqueue: tuple[str, ...] = (),
+        warm_start: str | None = None,
         grid_budget: bool = False,
         float_steps: int = 3,
         **kw: Any,
@@ -125,7 +133,8 @@ class TPEController(Controller):
         sampler = optuna.samplers.TPESampler(
             seed=seed, n_startup_trials=n_startup_trials, constant_liar=parallel > 1
         )
-        self.default_first = default_first
+        self.default_first, self.enqueue = default_first, tuple(enqueue)
+        self.warm_start = warm_start  # an earlier run's journal, whose jobs TPE learns
         # no max_rounds given: as many jobs as the grid of the space has (grid_budget)
         self.grid_budget, self.float_steps, self.seed = grid_budget, float_steps, seed
         self.sampler = sampler
@@ -141,11 +150,48 @@ class TPEController(Controller):
         if self.max_rounds is None and self.grid_budget:
             self.max_rounds = len(expand_jobs(space.space, {}, "grid", self.float_steps,
                                               self.seed))  # fmt: skip
+        if self.warm_start is not None:
+            self.learn_from(Path(self.warm_start), direction)
         defaults = ctx.get_prop(ContextKey.DEFAULT_VALUES)
         if self.default_first and isinstance(defaults, dict):
             first = self.params_of(defaults)
             if first:  # the config's own values are the first job (enqueue_trial)
                 self.study.enqueue_trial(first)
+        for text in self.enqueue:  # --enqueue: known-good values, each a job, next
+            values = parse(space.params, text, "--enqueue")
+            self.study.enqueue_trial(self.params_of(values))
+
+    def learn_from(self, journal: Path, direction: str) -> None:
+        """--warm-start: the jobs of an earlier run that ran to their end, told to TPE as
+        finished trials (add_trial) before it asks; a job whose values this space cannot
+        hold is left out, said with how many."""
+        from claragen.runtime.journal import Journal, JournalState
+
+        assert self.space is not None
+        state = JournalState.of(Journal(journal).read())
+        if (state.header or {}).get("direction", direction) != direction:
+            raise SearchError(f"--warm-start {journal.parent.name}: its scores go the "
+                              f"other way ({state.header.get('direction')}, this search "  # type: ignore[union-attr]
+                              f"{direction}); it cannot teach this search")  # fmt: skip
+        d = self.optuna.distributions
+        dists = {p.id: d.FloatDistribution(p.low, p.high) if p.type == "float"
+                 else d.CategoricalDistribution(list(range(len(p.choices))))
+                 for p in self.space.params}  # fmt: skip
+        told = left = 0
+        for rec in state.recommended:
+            end = state.ended.get(rec["job"], {})
+            params = self.params_of(rec["values"])
+            if end.get("status") != "ok" or end.get("score") is None:
+                continue
+            if set(params) != set(dists):
+                left += 1
+                continue
+            self.study.add_trial(self.optuna.trial.create_trial(
+                params=params, distributions=dists, value=end["score"]))  # fmt: skip
+            told += 1
+        log.info("--warm-start %s: TPE learns from %d of its jobs%s",
+                 journal.parent.name, told,
+                 f" ({left} left out: values this space does not hold)" if left else "")  # fmt: skip
 
     def params_of(self, values: dict[str, Any]) -> dict[str, Any]:
         """Search values as this study's params: a float as it is, in its range; an

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import signal
 import threading
@@ -44,6 +43,8 @@ from claragen.runtime.handlers import CheckpointRetention, fire, log
 from claragen.runtime.journal import Journal, JournalError, JournalState
 from claragen.runtime.live import Display, JobRow, leaderboard
 from claragen.runtime.monitor import Monitor
+from claragen.runtime.options import SearchOptions, check_run_id, epochs_of, grid_cut
+from claragen.runtime.params import named
 from claragen.runtime.ranking import MAXIMIZE, MINIMIZE, direction_of
 from claragen.runtime.rundir import (
     RunLock,
@@ -53,66 +54,16 @@ from claragen.runtime.rundir import (
     remove,
     write_file,
 )
+from claragen.runtime.summary import artefacts, interrupted, run_params, to_display
 from claragen.runtime.workers import Worker
 from claragen.transpiler.passes.apply_search import default_values
 from claragen.transpiler.passes.expand_jobs import Job, JobSpecError
 from claragen.transpiler.pipeline import Compilation
 from claragen.transpiler.render import Renderer
 
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
 # How a search ended -> the status of its MLflow parent run.
 MLFLOW_STATUS = {"finished": "FINISHED", "stopped": "FINISHED", "interrupted": "KILLED"}
 __all__ = ["Search", "SearchError", "SearchOptions", "check_run_id"]
-
-
-def epochs_of(job_args: tuple[str, ...]) -> int | None:
-    """The epoch count `--epochs N` in a job's arguments gives its script, if it does."""
-    for i, arg in enumerate(job_args):
-        value = arg.split("=", 1)[1] if arg.startswith("--epochs=") else None
-        if arg == "--epochs" and i + 1 < len(job_args):
-            value = job_args[i + 1]
-        if value is not None and value.isdigit() and int(value) > 0:
-            return int(value)
-    return None
-
-
-def grid_cut(controller: Any, jobs: int, max_jobs: int | None) -> str | None:
-    """A grid that --max-jobs cuts runs its first points only, where the first
-    parameters keep their first values: said, with how much of the grid runs."""
-    from claragen.runtime.controllers import GridController
-
-    if not isinstance(controller, GridController) or not max_jobs or max_jobs >= jobs:
-        return None
-    return (
-        f"--max-jobs {max_jobs} runs {max_jobs} of the grid's {jobs} jobs, in the "
-        "grid's order: the first parameters keep their first values, only the last "
-        "vary; --controller tpe or random searches the whole space"
-    )
-
-
-def check_run_id(run_id: str) -> str:
-    if not RUN_ID.match(run_id) or ".." in run_id:
-        raise SearchError(
-            f"run id {run_id!r}: use letters, digits, '_', '-' and '.' (it names a folder)"
-        )
-    return run_id
-
-
-@dataclass
-class SearchOptions:
-    run_id: str
-    output: Path  # the automl folder; the run is output/run_id
-    workers: list[Worker]
-    max_jobs: int | None = None
-    resume: bool = False
-    job_args: tuple[str, ...] = ()
-    job_timeout: float | None = None
-    pruner: str = "none"  # none | median | asha | hyperband (study.py)
-    pruner_warmup: int | None = None  # epochs no job is judged in (None: study.py's)
-    pruner_startup: int | None = None  # jobs ended before the median judges (None: 2)
-    retrain_top: int = 0  # then run the K best again with retrain_args (retrain.py)
-    retrain_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -184,6 +135,10 @@ class Search:
             return MINIMIZE
         return direction_of(self.compilation.key_metrics.get(f"{job.id}/train.py"))
 
+    def key_metric(self) -> str | None:
+        """The key metric's name, as the job with the config's own values logs it."""
+        return self.compilation.key_metrics.get("J0000/train.py") or None
+
     def open_study(self) -> None:
         """The study on disk, once the journal says this is the run's own start or resume."""
         from claragen.runtime.study import SearchStudy  # imports optuna
@@ -195,6 +150,7 @@ class Search:
                 self.header.get("controller", type(self.controller).__name__),
                 self.options.pruner, epochs_of(self.options.job_args), self.direction,
                 self.options.pruner_warmup, self.options.pruner_startup,
+                self.key_metric(),
             )  # fmt: skip
         except OSError as exc:
             raise SearchError(
@@ -246,9 +202,8 @@ class Search:
                         rec.rec_id, SearchResult(self.space, old["values"])
                     )
             else:
-                self.journal.write(
-                    "recommend", job=job, rec_id=rec.rec_id, values=rec.values
-                )
+                self.journal.write("recommend", job=job, rec_id=rec.rec_id,
+                                   values=rec.values, params=named(rec.values))  # fmt: skip
             self.jobs.append(EngineJob(job, rec, JobRow(job)))
         if recs:
             self.ctx.set_prop(ContextKey.RECOMMENDATIONS, recs)
@@ -347,8 +302,7 @@ class Search:
     def track_open(self, state: JournalState) -> None:
         if self.tracker is None:
             return
-        params = {"controller": self.header.get("controller", ""),
-                  "workers": str(len(self.options.workers))}  # fmt: skip
+        params = run_params(self.header, self.key_metric())
         parent = self.tracker.open(self.options.run_id, state.parent_run, params)
         if parent != state.parent_run:  # a new one (the first, or the store lost it)
             self.journal.write("parent", mlflow_run=parent)
@@ -367,6 +321,7 @@ class Search:
         self.ctx.set_prop(
             ContextKey.CONCRETE_SEARCH_VALUE, concrete_search_value(ej.rec.values)
         )
+        self.ctx.set_prop(ContextKey.JOB_ARGS, self.options.job_args)
         result = ej.result
         self.ctx.set_prop(ContextKey.SCORE, None if result is None else result.score)
         self.ctx.set_prop(
@@ -457,6 +412,8 @@ class Search:
         search with where it raised; the journal keeps what ran, for --resume."""
         try:
             return getattr(self.controller, method)(*args)
+        except SearchError:  # a usage the controller refuses (--enqueue): it says why
+            raise
         except JobSpecError as exc:  # a grid too large to expand: the space, not a bug
             raise SearchError(
                 f"{exc} ({type(self.controller).__name__}); or cap it with --max-jobs "
@@ -471,13 +428,16 @@ class Search:
             ) from exc
 
     def stop_running(self, running: dict[Future, tuple[EngineJob, Worker]]) -> None:
-        """Kill the running jobs (they count as not run) and journal the interruption."""
+        """Kill the running jobs (they count as not run: a resume runs them again) and
+        journal the interruption; their trials end FAIL and their MLflow runs KILLED at
+        once, marked interrupted, not left RUNNING until a resume."""
         self.executor.abort()
         wait(list(running))
         try:
             self.journal.write("interrupted")
         except JournalError:  # the error that stopped the search says more
             pass
+        interrupted(self.study, self.tracker, [ej.job for ej, _ in running.values()])
 
     def started_count(self) -> int:
         return sum(1 for ej in self.jobs if ej.row.status != "queued")
@@ -492,6 +452,7 @@ class Search:
             self.prepare()
             state = self.open()
             self.track_open(state)
+            to_display(display, self)
             if state.done:
                 if not self.options.retrain_top:
                     display.note(
@@ -576,8 +537,10 @@ class Search:
             return
         best = self.best()
         try:
+            files = artefacts(self.run_dir, self.header, best, self.key_metric())
             self.tracker.finish(MLFLOW_STATUS.get(status, "FAILED"),
-                                None if best is None else best.result.score)  # type: ignore[union-attr]  # fmt: skip
+                                None if best is None else best.result.score,  # type: ignore[union-attr]
+                                files)  # fmt: skip
         except Exception as exc:
             log.error("MLflow: the run of the search was not ended: %r", exc)
 

@@ -12,6 +12,7 @@ A bring-your-own handler subclasses `Handler` (or just has the methods it needs)
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,27 @@ class CheckpointRetention(Handler):
         )
         for other in ranked[self.top :]:
             strip_checkpoints(other)
+
+
+class TimeBudget(Handler):
+    """--time-budget: once the search has run this long, no job starts; the running ones
+    finish (as Optuna's `optimize(timeout=...)` lets its trials finish) and the search
+    ends as stopped. A resumed search has the budget again, from its own start."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started: float | None = None
+
+    def startup(self, ctx: Context) -> None:
+        self.started = time.monotonic()
+
+    def end_job(self, ctx: Context) -> None:
+        if self.started is None:
+            return
+        spent = time.monotonic() - self.started
+        if spent >= self.seconds:
+            ctx.stop_work(self, f"the time budget of {self.seconds:g} s is spent "
+                          f"({spent:.0f} s); the jobs that ran finished")  # fmt: skip
 
 
 # Without a config_automl.json: a line per finished job.

@@ -98,6 +98,7 @@ REQUIRED: dict[str, dict[str, tuple]] = {
 }
 OPTIONAL: dict[str, dict[str, tuple]] = {
     "tracked": {"retrain": _RNAME},
+    "recommend": {"params": _VALUES},  # the values by name (runtime/params.py)
     "search": {
         "direction": (
             lambda v: v in ("maximize", "minimize"),

@@ -7,16 +7,16 @@ values and titles come from configs and scripts, and no rich markup in them is r
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from claragen.gates import show
+from claragen.runtime.params import named as named_values
+from claragen.runtime.params import text as param_text
 from claragen.runtime.ranking import MAXIMIZE, ranked, ties
 
 
@@ -64,12 +64,20 @@ def _score(score: float | None) -> str:
     return "" if score is None else f"{score:.4f}"
 
 
+# the lines of a live table that are not a job's: title, header, rules, summary, a fold
+FRAME = 8
+
+
 class Display:
     def __init__(self, title: str, console: Console | None = None) -> None:
         self.console = console or show.console()
         self.title = title
         self.rows: dict[str, JobRow] = {}
         self.live: Live | None = None
+        self.metric = "metric"  # the key metric's name (the engine sets it)
+        self.total: int | None = None  # jobs the search runs, where known
+        self.workers = 1
+        self.direction = MAXIMIZE
 
     def __enter__(self) -> Display:
         if self.console.is_terminal:
@@ -84,18 +92,56 @@ class Display:
             self.live = None
 
     def table(self) -> Table:
+        """The jobs that started, the running ones always shown (last); the ended ones
+        folded into one line, oldest first, where the terminal has no room for them;
+        under it a summary: jobs ended of all, the best so far, the time left."""
         columns = [
             (c, {"justify": "right" if c in RIGHT else "left"})
-            for c in ("job", "worker", "status", "epoch", "metric", "score",
+            for c in ("job", "worker", "status", "epoch", self.metric, "score",
                       "elapsed", "ETA")
         ]  # fmt: skip
+        started = [row for row in self.rows.values() if row.status != "queued"]
+        running = [row for row in started if row.status == "running"]
+        ended = [row for row in started if row.status != "running"]
+        room = max(0, self.console.size.height - FRAME - len(running))
+        shown = ended if len(ended) <= room else ended[len(ended) - max(room - 1, 0) :]
         rows = [
             (row.name or row.job, row.worker, row.status, row.epoch,
              _score(row.metric), _score(row.score), row.elapsed_text(), row.eta_text())
-            for row in self.rows.values()
-            if row.status != "queued"
+            for row in shown + running
         ]  # fmt: skip
-        return show.table(self.title, columns, rows)
+        if len(shown) < len(ended):
+            folded = len(ended) - len(shown)
+            rows.insert(0, (f"({folded} ended jobs above: the leaderboard lists them "
+                            "at the end)", *[""] * 7))  # fmt: skip
+        return show.table(self.title, columns, rows, self.summary(ended, running))
+
+    def summary(self, ended: list[JobRow], running: list[JobRow]) -> str:
+        """`5/12 ended (4 ok, 1 pruned), 2 running; best val_mean_dice 0.8123
+        (W1_3_J3); about 4m10s left`."""
+        counts = {
+            s: sum(r.status == s for r in ended) for s in ("ok", "pruned", "failed")
+        }
+        said = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        total = f"/{self.total}" if self.total else ""
+        text = f"{len(ended)}{total} ended" + (f" ({said})" if said else "")
+        text += f", {len(running)} running" if running else ""
+        ok, _, _ = ranked(ended, lambda r: r.status, lambda r: r.score, self.direction)
+        if ok:
+            text += f"; best {self.metric} {ok[0].score:.4f} ({ok[0].name})"
+        left = self.time_left(ended, running)
+        return text + (f"; about {_duration(left)} left" if left is not None else "")
+
+    def time_left(self, ended: list[JobRow], running: list[JobRow]) -> float | None:
+        """The jobs not yet ended, at the mean time of those that ran to their end, on
+        the workers; None before one did, or when the total is not known."""
+        times = [r.elapsed for r in ended if r.status == "ok" and r.elapsed]
+        if not times or not self.total:
+            return None
+        mean = sum(times) / len(times)
+        queued = max(self.total - len(ended) - len(running), 0)
+        now = max([r.eta or 0.0 for r in running], default=0.0)
+        return now + mean * queued / max(self.workers, 1)
 
     def update(self, row: JobRow) -> None:
         self.rows[row.job] = row
@@ -138,26 +184,12 @@ def clip(text: str, width: int = 80) -> str:
     return (cut or text[: width - 3]) + "..."
 
 
-def shown(value: Any) -> Any:
-    """A search value as the config writes it: an enum choice of one arg is that arg's
-    value (`[[16, 32]]` -> `[16, 32]`)."""
-    if isinstance(value, list) and len(value) == 1:
-        return value[0]
-    return value
-
-
-def value_text(value: Any) -> str:
-    """A search value as text: as the config writes it, a string without quotes."""
-    value = shown(value)
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 def shown_values(values: dict, sep: str = ", ") -> str:
-    """`channels=[16, 32, 64, 128, 256], lr=0.0003, loss=dice`: each value as the config
-    writes it (value_text), keyed by its parameter's last part."""
+    """`learning_rate=0.0003, train.model:channels=[16, 32, 64]`: a job's values ({param
+    id: value}) by their one name, as Python values (runtime/params.py)."""
     return sep.join(
-        f"{show.text(key.rsplit(':', 1)[-1])}={show.text(value_text(v))}"
-        for key, v in values.items()
+        f"{show.text(key)}={show.text(param_text(v))}"
+        for key, v in named_values(values).items()
     )
 
 

@@ -30,12 +30,14 @@ OPTIONS = {
     "pruner_warmup": "--pruner-warmup", "pruner_startup": "--pruner-startup",
     "default_first": "--default-first/--no-default-first", "keep": "--keep",
     "retrain_top": "--retrain-top", "retrain_args": "--retrain-args",
-    "optimize": "--optimize",
+    "optimize": "--optimize", "experiment": "--experiment",
+    "time_budget": "--time-budget", "enqueue": "--enqueue",
+    "warm_start": "--warm-start",
 }  # fmt: skip
 PATHS = ("config", "mmar", "env", "automl_conf")
 # A resume may search further, or retrain more of the best: the journal's jobs replay
 # the same either way.
-FREE = ("max_jobs", "retrain_top", "retrain_args")
+FREE = ("max_jobs", "retrain_top", "retrain_args", "time_budget")
 
 
 class OptionsError(Exception):
@@ -53,7 +55,7 @@ def record(args: Any) -> dict[str, Any]:
             value = [str(Path(p).resolve()) for p in value]
         elif name == "sets":
             value = [list(pair) for pair in value]
-        elif name == "optimize" and value is not None:
+        elif name in ("optimize", "enqueue") and value is not None:
             value = list(value)
         out[name] = value
     return out
@@ -66,7 +68,7 @@ def _as_arg(name: str, value: Any) -> Any:
         return tuple(Path(p) for p in value)
     if name == "sets":
         return tuple(tuple(pair) for pair in value)
-    if name == "optimize" and value is not None:
+    if name in ("optimize", "enqueue") and value is not None:
         return tuple(value)
     return value
 

@@ -26,7 +26,9 @@ from urllib.parse import quote
 
 from claragen.gates import names, safe_io
 from claragen.runtime.journal import Journal, JournalState
-from claragen.runtime.live import clip, shown_values, value_text
+from claragen.runtime.live import clip, shown_values
+from claragen.runtime.params import named as named_values
+from claragen.runtime.params import text as param_text
 from claragen.runtime.ranking import MAXIMIZE, MINIMIZE, ranked
 from claragen.runtime.rundir import SearchError
 
@@ -72,8 +74,8 @@ def space_rows(values: dict[str, dict]) -> tuple[list[tuple[str, str]], list[str
     """(parameter, what it took) for the summary; the parameters that varied."""
     seen: dict[str, list[str]] = {}
     for job_values in values.values():
-        for key, value in job_values.items():
-            label = value_text(value)
+        for key, value in named_values(job_values).items():  # as the study names them
+            label = param_text(value)
             if label not in seen.setdefault(key, []):
                 seen[key].append(label)
     rows, varied = [], []

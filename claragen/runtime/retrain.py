@@ -111,6 +111,9 @@ def context(search: Any, name: str, ej: Any) -> None:
     ctx.set_prop(ContextKey.JOB_DIR, search.run_dir / name)
     ctx.set_prop(ContextKey.SEARCH_VALUES, dict(ej.rec.values))
     ctx.set_prop(ContextKey.CONCRETE_SEARCH_VALUE, concrete_search_value(ej.rec.values))
+    ctx.set_prop(
+        ContextKey.JOB_ARGS, (*search.options.job_args, *search.options.retrain_args)
+    )
 
 
 def start(search: Any, name: str, ej: Any, worker: Any, args: tuple[str, ...],

@@ -18,22 +18,22 @@ journal says ended but whose trial is not finished is finished on resume.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 from claragen.gates import safe_io
-from claragen.runtime.live import shown
+from claragen.runtime import params as names
 from claragen.transpiler.space import SearchParam
 
 PRUNERS = ("none", "median", "asha", "hyperband")
 STATES = {"ok": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
-_PLAIN = (str, int, float, bool, type(None))
 
 
-def choice_label(value: Any) -> Any:
-    """An enum choice as an Optuna categorical choice (a plain value, or its JSON)."""
-    value = shown(value)
-    return value if isinstance(value, _PLAIN) else json.dumps(value)
+def choice_label(param_id: str, value: Any) -> Any:
+    """An enum choice as an Optuna categorical choice: the parameter's Python value
+    (runtime/params.py), or its JSON."""
+    return names.label(names.value(param_id, value))
 
 
 # How far a key metric must move from a job's first-epoch value to count as learning
@@ -74,7 +74,8 @@ class SearchStudy:
     def __init__(self, path: Path, run_id: str, params: tuple[SearchParam, ...],
                  controller: str, pruner: str = "none",
                  epochs: int | None = None, direction: str = "maximize",
-                 warmup: int | None = None, startup: int | None = None) -> None:  # fmt: skip
+                 warmup: int | None = None, startup: int | None = None,
+                 metric: str | None = None) -> None:  # fmt: skip
         import optuna
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
@@ -92,6 +93,10 @@ class SearchStudy:
         self.pruner_name = pruner
         self.params = params
         self.distributions = {p.id: self.distribution(p) for p in params}
+        if metric and self.study.metric_names != [metric]:
+            with warnings.catch_warnings():  # ("experimental" since Optuna 3.2)
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self.study.set_metric_names([metric])  # (optuna-dashboard shows it)
         attrs = self.study.user_attrs
         for key, value in (("controller", controller), ("pruner", pruner)):
             if attrs.get(key) != value:
@@ -106,26 +111,31 @@ class SearchStudy:
         d = self.optuna.distributions
         if p.type == "float":
             return d.FloatDistribution(p.low, p.high)
-        labels = [choice_label(c) for c in p.choices]
+        labels = [choice_label(p.id, c) for c in p.choices]
         if len(set(map(json.dumps, labels))) < len(labels):  # two alike once unwrapped
             labels = [json.dumps(c) for c in p.choices]
         return d.CategoricalDistribution(labels)
 
     def params_of(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A job's values as its trial's params: each by its name (runtime/params.py)."""
         out = {}
         for p in self.params:
             if p.id not in values:
                 continue
             value = values[p.id]
             if p.type == "float":
-                out[p.id] = float(value)
+                out[names.name(p.id)] = float(value)
             else:
                 dist = self.distributions[p.id]
                 index = next((i for i, c in enumerate(p.choices) if c == value), None)
                 if index is None:
                     continue
-                out[p.id] = dist.choices[index]
+                out[names.name(p.id)] = dist.choices[index]
         return out
+
+    def distributions_of(self, params: dict[str, Any]) -> dict[str, Any]:
+        by_name = {names.name(p.id): self.distributions[p.id] for p in self.params}
+        return {k: by_name[k] for k in params}
 
     def state(self, job: str):
         trial_id = self.trials.get(job)
@@ -139,9 +149,10 @@ class SearchStudy:
             trial_id is not None
             and self.storage.get_trial(trial_id).state.is_finished()
         )
-        # A finished trial of a job that starts again: the study and the journal
-        # disagree (a study from a run the journal lost, or an edited journal); the
-        # journal is the record, so the job gets a new trial and the old one stays.
+        # A finished trial of a job that starts again: one that Ctrl-C interrupted, or
+        # the study and the journal disagree (a study from a run the journal lost, an
+        # edited journal); the journal is the record, so the job gets a new trial and
+        # the old one stays.
         if trial_id is not None and not finished:
             # an attempt a crash cut short: ended as FAIL, marked, and the rerun gets a
             # trial of its own (a pruner must not judge it on the old attempt's epochs)
@@ -151,7 +162,7 @@ class SearchStudy:
         template = self.optuna.trial.create_trial(
             state=TrialState.RUNNING,
             params=params,
-            distributions={k: self.distributions[k] for k in params},
+            distributions=self.distributions_of(params),
             user_attrs={"job": job, "name": name},
         )
         self.trials[job] = self.storage.create_new_trial(
@@ -188,6 +199,16 @@ class SearchStudy:
         if trial_id is None:
             return {}
         return dict(self.storage.get_trial(trial_id).intermediate_values)
+
+    def interrupt(self, job: str) -> None:
+        """A job that Ctrl-C (or SIGTERM) stopped: its trial ends FAIL at once, marked
+        `interrupted` (a resume runs the job again, in a trial of its own: Optuna
+        reopens no finished trial)."""
+        trial_id = self.trials.get(job)
+        if trial_id is None or self.storage.get_trial(trial_id).state.is_finished():
+            return
+        self.storage.set_trial_user_attr(trial_id, "interrupted", True)
+        self.storage.set_trial_state_values(trial_id, self.optuna.trial.TrialState.FAIL)
 
     def abandon(self, job: str) -> None:
         """A job whose attempt a crash cut short and that the search did not run again

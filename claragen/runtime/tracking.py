@@ -15,10 +15,10 @@ records each one logged, and a resumed search looks a job up by its tag before l
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
+import shlex
 import time
 import urllib.parse
 import urllib.request
@@ -26,13 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from claragen.gates import safe_io
+from claragen.runtime import params as names
 from claragen.runtime.context import Context, ContextKey
 from claragen.runtime.handlers import Handler, log
 from claragen.runtime.progress import Epoch
 from claragen.runtime.rundir import SearchError
 
-EXPERIMENT = "claragen-automl"
+EXPERIMENT = "claragen-automl"  # a search with no MMAR folder to name its experiment
 JOB_TAG = "claragen.job"
+JOB_ARGS = "claragen.job_args"  # a child run's param: its script's arguments
 RUN_TAG = "claragen.run_id"
 _KEY = re.compile(r"[^\w\-. :/]")
 # a job's status -> its child run's (a pruned job was stopped early: KILLED)
@@ -43,11 +45,9 @@ def local_uri(run_dir: Path) -> str:
     return f"sqlite:///{run_dir.resolve() / 'mlflow.db'}"
 
 
-def param_key(param_id: str) -> str:
-    """MLflow keys take letters, digits, `_-. :/`: `train.pre_transforms[5]:prob` ->
-    `train.pre_transforms.5:prob`, `:learning_rate` -> `learning_rate`."""
-    key = _KEY.sub("_", param_id.replace("[", ".").replace("]", ""))
-    return key.lstrip(":") or "value"  # ":learning_rate" (a variable) -> learning_rate
+def metric_key(metric: str) -> str:
+    """A metric's name as an MLflow key (letters, digits, `_-. :/`)."""
+    return _KEY.sub("_", metric) or "value"
 
 
 class TrackingError(SearchError):
@@ -94,7 +94,8 @@ def check_server(uri: str | None, timeout: float = 5.0) -> None:
 
 
 class MLflowTracker(Handler):
-    def __init__(self, tracking_uri: str, run_dir: Path, journal: Any) -> None:
+    def __init__(self, tracking_uri: str, run_dir: Path, journal: Any,
+                 experiment: str = EXPERIMENT) -> None:  # fmt: skip
         # a server that stops answering mid-search: a few retries, not minutes of them
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
@@ -107,6 +108,7 @@ class MLflowTracker(Handler):
 
         self.uri = tracking_uri
         self.run_dir = run_dir
+        self.experiment_name = experiment
         if self.local:  # a FIFO or a device there would hang SQLite
             try:
                 safe_io.check_regular(run_dir / "mlflow.db", 4 * 1024 * safe_io.MiB)
@@ -140,7 +142,7 @@ class MLflowTracker(Handler):
         )
 
     def experiment(self) -> str:
-        found = self.client.get_experiment_by_name(EXPERIMENT)
+        found = self.client.get_experiment_by_name(self.experiment_name)
         if found is not None:
             if self.local and not self.artifacts_inside(found.artifact_location):
                 raise TrackingError(
@@ -154,7 +156,9 @@ class MLflowTracker(Handler):
         location = None
         if self.uri.startswith("sqlite:"):
             location = (self.run_dir.resolve() / "mlartifacts").as_uri()
-        return self.client.create_experiment(EXPERIMENT, artifact_location=location)
+        return self.client.create_experiment(
+            self.experiment_name, artifact_location=location
+        )
 
     def open(self, run_id: str, parent: str | None, params: dict[str, str]) -> str:
         """The parent run: the journal's on resume, else a new one."""
@@ -210,9 +214,13 @@ class MLflowTracker(Handler):
             },  # fmt: skip
         )
         values = ctx.get_prop(ContextKey.SEARCH_VALUES) or {}
-        params = [
-            Param(param_key(k), json.dumps(v)[:6000]) for k, v in sorted(values.items())
+        params = [  # by their one name, as Python values (runtime/params.py)
+            Param(k, names.text(v)[:6000])
+            for k, v in sorted(names.named(values).items())
         ]
+        args = ctx.get_prop(ContextKey.JOB_ARGS)
+        if args is not None:  # (a retrain's are the search's, then its own)
+            params.append(Param(JOB_ARGS, shlex.join(args)[:6000]))
         self.client.log_batch(run.info.run_id, params=params)
         return run.info.run_id
 
@@ -240,7 +248,7 @@ class MLflowTracker(Handler):
             if e.lr is not None:
                 named["lr"] = e.lr
             metrics += [
-                Metric(param_key(k), v, stamp, e.epoch) for k, v in named.items()
+                Metric(metric_key(k), v, stamp, e.epoch) for k, v in named.items()
             ]
         self.client.log_batch(rid, metrics=metrics)
         self.steps.setdefault(job, set()).update(e.epoch for e in epochs)
@@ -255,7 +263,7 @@ class MLflowTracker(Handler):
         score = ctx.get_prop(ContextKey.SCORE)
         status = ctx.get_prop(ContextKey.JOB_STATUS) or "failed"
         result = ctx.get_prop(ContextKey.JOB_RESULT) or {}
-        key_metric = param_key(str(result.get("key_metric", "key_metric")))
+        key_metric = metric_key(str(result.get("key_metric", "key_metric")))
         if job in self.steps:
             logged = self.steps[job]
         else:  # after a crash: what the run holds
@@ -286,6 +294,15 @@ class MLflowTracker(Handler):
                     self.client.log_artifact(rid, str(folder / artefact))
         self.client.set_terminated(rid, status=RUN_STATUS.get(status, "FAILED"))
 
+    def interrupt(self, job: str) -> None:
+        """A running job that Ctrl-C (or SIGTERM) stopped: its run ends KILLED at once,
+        `claragen.status=interrupted` (a resume deletes it and runs the job again)."""
+        rid = self.active.pop(job, None)
+        if rid is not None:
+            self.client.set_tag(rid, "claragen.status", "interrupted")
+            self.client.set_terminated(rid, status="KILLED")
+        self.steps.pop(job, None)
+
     def end_job(self, ctx: Context) -> None:
         job = ctx.get_prop(ContextKey.JOB_ID)
         rid = self.active.pop(job, None) or self.logged(job) or self.create(ctx)
@@ -293,10 +310,21 @@ class MLflowTracker(Handler):
         self.steps.pop(job, None)
         self.journal.write("tracked", job=job, mlflow_run=rid)
 
-    def finish(self, status: str, best: float | None) -> None:
+    def finish(self, status: str, best: float | None,
+               artefacts: tuple[Path, ...] = ()) -> None:  # fmt: skip
+        """End the parent run: the best score, and the search's files as artefacts
+        (the config, the journal, the study, the report, the best job's values)."""
         if self.parent is None:
             return
         if best is not None:
             self.client.log_metric(self.parent, "best_score", best)
+        where = self.client.get_run(self.parent).info.artifact_uri
+        if self.local and not self.artifacts_inside(where):
+            log.warning("MLflow run %s keeps its artefacts at %r, outside the run "
+                        "folder: none are logged", self.parent, where)  # fmt: skip
+        else:
+            for path in artefacts:
+                if safe_io.is_own_file(path):
+                    self.client.log_artifact(self.parent, str(path))
         self.client.set_terminated(self.parent, status=status)
         log.info("MLflow: run %s at %s", self.parent, self.uri)

@@ -177,7 +177,7 @@ def test_searched_text_that_looks_like_math_does_not_stop_the_report(tmp_path):
         study.start(f"J{i}", f"W1_{i}_J{i}", {":tag": choice})
         study.report(f"J{i}", 1, 0.1 * i)
         study.end(f"J{i}", "ok", 0.1 * i)
-    figures = optuna_plots(study.study, [":tag"])
+    figures = optuna_plots(study.study, ["tag"])  # (its one name: runtime/params.py)
     assert len(figures) >= 3, [t for t, _ in figures]
     assert any("$x^{{$" in svg for _, svg in figures)
 

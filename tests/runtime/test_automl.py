@@ -80,11 +80,21 @@ def processes_of(run_dir: Path) -> list[str]:
     return found
 
 
-def mlflow_runs(uri: str):
+def study_of(run_dir: Path):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(run_dir / "optuna.log")))
+    return optuna.load_study(study_name=run_dir.name, storage=storage)
+
+
+def mlflow_runs(uri: str, experiment: str = "mmar"):
+    """The runs of a search's experiment (default: its MMAR folder's name)."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    experiment = client.get_experiment_by_name("claragen-automl")
+    experiment = client.get_experiment_by_name(experiment)
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
@@ -237,7 +247,7 @@ class LiveSteps(threading.Thread):
 
         client = MlflowClient(tracking_uri=self.uri)
         while not self.done.wait(0.5):
-            experiment = client.get_experiment_by_name("claragen-automl")
+            experiment = client.get_experiment_by_name("srv-exp")
             if experiment is None:
                 continue
             for r in client.search_runs([experiment.experiment_id]):
@@ -258,12 +268,14 @@ def test_a_job_that_does_not_learn_is_pruned_and_mlflow_sees_every_epoch_live(
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
+    from claragen.runtime.params import label
+
     rates = [0.01, 0.005, 0.0]
     mmar = lr_mmar(tmp_path, rates)
     epochs = 8
     cmd = automl_cmd(mmar, data, "--controller", "grid", "--run-id", "srv",
                      "--workers", "1", "--pruner", "median",
-                     "--tracking-uri", mlflow_server)  # fmt: skip
+                     "--tracking-uri", mlflow_server, "--experiment", "srv-exp")  # fmt: skip
     cmd[cmd.index("--job-args") + 1] = cmd[cmd.index("--job-args") + 1].replace(
         "--epochs 1", f"--epochs {epochs}"
     )
@@ -295,17 +307,48 @@ def test_a_job_that_does_not_learn_is_pruned_and_mlflow_sees_every_epoch_live(
     assert states == ["COMPLETE", "COMPLETE", "PRUNED"]
     assert [len(t.intermediate_values) for t in study.trials] == [epochs, epochs, at]
     assert study.trials[0].value == ends["J1"]["score"]
+    assert study.metric_names == [
+        "val_mean_dice"
+    ]  # (optuna-dashboard: not "Objective 0")
+    recommended = {e["job"]: e["params"] for e in journal(run_dir)
+                   if e["event"] == "recommend"}  # fmt: skip
     # MLflow
-    client, parents, children = mlflow_runs(mlflow_server)
+    client, parents, children = mlflow_runs(mlflow_server, "srv-exp")
     assert [p.info.run_name for p in parents] == ["srv"]
+    # every option on the parent run, the search's files as its artefacts (issue 30:
+    # it had the controller and the worker count)
+    job_args = cmd[cmd.index("--job-args") + 1]
+    given = parents[0].data.params
+    assert {k: given.get(k) for k in ("controller", "pruner", "seed", "key_metric",
+                                      "direction", "experiment", "job_args")} == {
+        "controller": "GridController", "pruner": "median", "seed": "0",
+        "key_metric": "val_mean_dice", "direction": "maximize",
+        "experiment": "srv-exp", "job_args": job_args}  # fmt: skip
+    assert given["config"].endswith("config_train.json")
+    files = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert {"config_train.json", "journal.jsonl", "optuna.log", "report.html",
+            "best.json"} <= files  # fmt: skip
+    best = json.loads((run_dir / "best.json").read_text())
+    assert best["key_metric"] == "val_mean_dice" and best["values"][
+        "learning_rate"
+    ] in (rates)
     by_job = {c.data.tags["claragen.job"]: c for c in children}
     assert sorted(by_job) == ["J1", "J2", "J3"]
     assert by_job["J3"].info.status == "KILLED"
     assert by_job["J3"].data.tags["claragen.status"] == "pruned"
     for job, child in by_job.items():
         assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
-        lr = json.loads(child.data.params["learning_rate"])
-        assert lr == [rates[int(job[1:]) - 1]]
+        # one name and one value per parameter: the study's, MLflow's, the journal's
+        # (issue 30: MLflow had `[0.001]` for Optuna's 0.001, under another name)
+        trial = study.trials[int(job[1:]) - 1]
+        assert json.loads(child.data.params["learning_rate"]) == rates[int(job[1:]) - 1]
+        assert {k: v for k, v in child.data.params.items() if k in trial.params} == {
+            k: v if isinstance(v, str) else json.dumps(v)
+            for k, v in trial.params.items()
+        }
+        assert set(child.data.params) == {*trial.params, "claragen.job_args"}
+        assert {k: label(v) for k, v in recommended[job].items()} == trial.params
+        assert child.data.params["claragen.job_args"] == job_args
         series = client.get_metric_history(child.info.run_id, "val_mean_dice")
         assert [m.step for m in series] == list(range(1, len(series) + 1))
         assert len(series) == (len(seen) if job == "J3" else epochs)
@@ -461,12 +504,26 @@ def test_ctrl_c_kills_the_jobs_and_leaves_a_resumable_run(tmp_path, data, execut
     events = [e["event"] for e in journal(run_dir)]
     assert "interrupted" in events and "end" not in events and "done" not in events
     assert "running" not in output.split("interrupted")[-1]  # no job left "running"
+    # the trials and the MLflow runs of the jobs it stopped ended at once (issue 30:
+    # they were left RUNNING until a resume)
+    started = [e["job"] for e in journal(run_dir) if e["event"] == "start"]
+    trials = study_of(run_dir).trials
+    assert [t.user_attrs["job"] for t in trials] == started
+    assert all(t.state.name == "FAIL" and t.user_attrs["interrupted"] for t in trials)
+    _, _, children = mlflow_runs(f"sqlite:///{run_dir / 'mlflow.db'}")
+    assert {c.info.status for c in children} <= {"KILLED"}
+    assert {c.data.tags["claragen.status"] for c in children} <= {"interrupted"}
     # the hint works as printed: the run recorded its options
     hint = output.split("resume with ", 1)[1].splitlines()[0]
     assert hint.startswith("claragen automl --resume --run-id c -o ")
     run([*CLARAGEN, *shlex.split(hint)[1:]])
     ends = [e["job"] for e in journal(run_dir) if e["event"] == "end"]
     assert sorted(ends) == ["J1", "J2"]
+    # each job it stopped runs again in a trial of its own; the others in their first
+    trials = study_of(run_dir).trials
+    assert sorted(t.user_attrs["job"] for t in trials if t.state.name == "COMPLETE") == [
+        "J1", "J2"]  # fmt: skip
+    assert len(trials) == 2 + len(started)
     header = journal(run_dir)[0]
     assert header["options"]["executor"] == executor
 

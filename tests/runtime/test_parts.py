@@ -11,7 +11,7 @@ from claragen.runtime.controllers import GridController, RandomController, TPECo
 from claragen.runtime.handlers import MMARHandler
 from claragen.runtime.journal import Journal, JournalState
 from claragen.runtime.report import write_report
-from claragen.runtime.tracking import param_key
+from claragen.runtime.tracking import metric_key
 from claragen.runtime.workers import Worker, WorkerSpecError, parse_workers
 from claragen.transpiler.space import SearchArg, SearchParam, SearchSpace
 
@@ -168,10 +168,9 @@ def test_mmar_handler_keeps_the_best_checkpoints_and_stops_at_the_threshold(tmp_
     assert ctx.stop_work_asked() and "0.95" in ctx.stop_reason
 
 
-def test_param_keys_are_valid_mlflow_keys():
-    assert param_key("train.pre_transforms[5]:prob") == "train.pre_transforms.5:prob"
-    assert param_key(":learning_rate") == "learning_rate"
-    assert param_key(":a,b") == "a_b"
+def test_metric_keys_are_valid_mlflow_keys():
+    assert metric_key("val_mean_dice") == "val_mean_dice"
+    assert metric_key("dice[0],x") == "dice_0__x"
 
 
 def test_report_is_one_html_page_with_the_leaderboard_and_plots(tmp_path):

@@ -106,17 +106,19 @@ def test_every_job_is_a_trial_once_across_a_resume(tmp_path):
     assert trials[2].user_attrs["name"] == "W1_3_J2"
     assert "replaced_by_rerun" not in trials[0].user_attrs
     # the values as the config writes them, with the space's distributions
-    assert trials[0].params == {":lr": 1e-3, "net:channels": "[8, 16]", "loss:x": "ce"}
+    assert trials[0].params == {"lr": 1e-3, "net:channels": "[8, 16]", "loss:x": "ce"}
     assert trials[0].distributions["loss:x"].choices == ("dice", "ce")
     assert load(path).user_attrs == {"controller": "GridController", "pruner": "none"}
 
 
-def test_choice_labels_are_what_the_config_writes():
-    assert choice_label([[16, 32]]) == "[16, 32]"
-    assert choice_label(["dice"]) == "dice" and choice_label([0.5]) == 0.5
-    assert choice_label([1, 2]) == "[1, 2]"  # an enum of two args: both
+def test_choice_labels_are_the_python_values():
+    assert choice_label("net:channels", [[16, 32]]) == "[16, 32]"
+    assert choice_label("loss:x", ["dice"]) == "dice"
+    assert choice_label("t:p", [0.5]) == 0.5
+    # an enum of two args: both, by name
+    assert choice_label("t[2]:a,b", [1, 2]) == '{"a": 1, "b": 2}'
     assert shown_values({"net:channels": [[16, 32]], ":lr": 0.001}) == (
-        "channels=[16, 32], lr=0.001"
+        "net:channels=[16, 32], lr=0.001"
     )
 
 
@@ -256,3 +258,54 @@ def test_the_score_direction_is_the_compiled_key_metric(tmp_path):
         search.prepare()
         assert search.direction == expected
         assert search.header["direction"] == expected
+
+
+def test_an_interrupted_job_ends_its_trial_at_once(tmp_path):
+    """Ctrl-C: the running job's trial ends FAIL there and then, marked interrupted
+    (issue 30: it stayed RUNNING until a resume); the resume runs it in a new trial."""
+    path = tmp_path / "optuna.log"
+    study = SearchStudy(path, "r", PARAMS, "GridController", metric="val_dice")
+    values = {":lr": 1e-3, "net:channels": [[8, 16]], "loss:x": ["ce"]}
+    study.start("J1", "W1_1_J1", values)
+    study.interrupt("J1")
+    (trial,) = load(path).trials
+    assert trial.state == TrialState.FAIL and trial.user_attrs["interrupted"] is True
+    again = SearchStudy(path, "r", PARAMS, "GridController", metric="val_dice")
+    again.start("J1", "W1_2_J1", values)
+    again.end("J1", "ok", 0.5)
+    states = [t.state for t in load(path).trials]
+    assert states == [TrialState.FAIL, TrialState.COMPLETE]
+    assert load(path).metric_names == ["val_dice"]
+
+
+def test_the_live_table_keeps_the_running_jobs_in_view_with_a_summary():
+    """Issue 30: 30 rows on 20 lines cut the running jobs off, no summary said where
+    the search stood, and the column was "metric", not the key metric's name."""
+    from rich.console import Console
+
+    from claragen.runtime.live import Display
+
+    console = Console(width=160, height=20, record=True)
+    display = Display("t", console)
+    display.metric, display.total, display.workers = "val_mean_dice", 40, 2
+    for i in range(1, 31):
+        row = JobRow(f"J{i}", f"W1_{i}_J{i}", "W1", "ok" if i % 10 else "pruned",
+                     score=i / 100, elapsed=60.0)  # fmt: skip
+        display.rows[row.job] = row
+    for i in (31, 32):
+        row = JobRow(f"J{i}", f"W{i - 30}_9_J{i}", f"W{i - 30}", "running", started=0.0)
+        row.epoch, row.metric, row.eta = "3/20", 0.5, 30.0
+        display.rows[row.job] = row
+    out = Console(width=160, height=20, record=True)
+    out.print(display.table())
+    text = out.export_text()
+    lines = text.splitlines()
+    assert len(lines) <= 20, text
+    assert "W1_9_J31" in text and "W2_9_J32" in text  # both running jobs
+    assert "W1_30_J30" in text and "W1_1_J1 " not in text  # the newest ended, not all
+    assert "ended jobs above" in text
+    (header,) = [ln for ln in lines if "┃ job" in ln]
+    assert "val_mean_dice" in header and "metric" not in header.replace("_", " ")
+    # 8 jobs left on 2 workers at 60 s each, after the running ones' 30 s
+    assert ("30/40 ended (27 ok, 3 pruned), 2 running; best val_mean_dice 0.2900 "
+            "(W1_29_J29); about 4m30s left") in " ".join(text.split())  # fmt: skip

@@ -589,9 +589,9 @@ def test_retrain_top_runs_the_best_again_with_the_full_settings(mmar, capsys):
 
 
 def test_a_cut_short_job_not_run_again_leaves_nothing_running(mmar, monkeypatch):
-    """Ctrl-C cut J2 short; a resume with --max-jobs 1 (J1 had ended) does not run it
-    again, and the search ends: J2's trial ends FAIL (marked) and its MLflow run goes.
-    """
+    """Ctrl-C cut J2 short: its trial ends FAIL (marked interrupted) and its MLflow run
+    KILLED; a resume with --max-jobs 1 (J1 had ended) does not run it again, and the
+    search ends with its run gone and nothing RUNNING."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -619,12 +619,14 @@ def test_a_cut_short_job_not_run_again_leaves_nothing_running(mmar, monkeypatch)
         m.setattr(FakeExecutor, "execute", execute)
         automl(mmar, workers="1", max_jobs=2, tracking=True)
     monkeypatch.setattr(FakeExecutor, "interrupt", False)
-    assert [t.state.name for t in trials_of("J2")] == ["RUNNING"]
-    assert [c.info.status for c in runs_of("J2")] == ["RUNNING"]
+    # the Ctrl-C ended them at once (issue 30: they stayed RUNNING until a resume)
+    (j2,) = trials_of("J2")
+    assert j2.state.name == "FAIL" and j2.user_attrs["interrupted"]
+    assert [c.info.status for c in runs_of("J2")] == ["KILLED"]
     assert automl(mmar, workers="1", max_jobs=1, tracking=True, resume=True) == 0
     assert kinds(run_dir, "end") == ["J1"]
     (j2,) = trials_of("J2")
-    assert j2.state.name == "FAIL" and j2.user_attrs["not_run_again"]
+    assert j2.state.name == "FAIL" and j2.user_attrs["interrupted"]
     assert runs_of("J2") == []
 
 

@@ -2,11 +2,13 @@
 given (constant_liar with several workers), the config's own values as its first job,
 and a grid that --max-jobs cuts is said to be cut."""
 
+import re
+
 from claragen.cli import search as cli
 from claragen.runtime.automl_conf import AutomlConf
 from claragen.runtime.context import Context, ContextKey, RuntimeSpace
 from claragen.runtime.controllers import GridController, TPEController
-from claragen.runtime.engine import grid_cut
+from claragen.runtime.options import grid_cut
 from tests.runtime.test_parts import SPACE
 
 
@@ -56,3 +58,71 @@ def test_a_grid_cut_by_max_jobs_is_said():
     assert message is not None and "runs 4 of the grid's 144 jobs" in message
     assert grid_cut(grid, 144, None) is None and grid_cut(grid, 4, 4) is None
     assert grid_cut(TPEController(), 144, 4) is None
+
+
+def test_enqueued_values_are_tpes_next_jobs_by_name_or_id():
+    """--enqueue (issue 30, item 9): known-good values, each a job, after the config's
+    own; a parameter by its one name or its id, its value as Python writes it."""
+    import pytest
+
+    from claragen.runtime.rundir import SearchError
+
+    own = {":lr": 0.2, "train.model:n": [3]}
+    tpe = TPEController(seed=0, parallel=3,
+                        enqueue=("lr=0.4 train.model:n=1", ":lr=0.3"))  # fmt: skip
+    first, second, third = recommendations(tpe, own)
+    assert first == own
+    assert second == {":lr": 0.4, "train.model:n": [1]}
+    assert third[":lr"] == 0.3  # (n: TPE's own choice)
+    for text, said in [("rate=0.3", "'rate' is no parameter of the search"),
+                       ("lr=0.95", "out of its range"),
+                       ("train.model:n=7", "not one of its choices (1, 2, 3)"),
+                       ("lr", "write NAME=VALUE")]:  # fmt: skip
+        with pytest.raises(SearchError, match=re.escape(said)):
+            recommendations(TPEController(seed=0, enqueue=(text,)), own)
+    # only TPE takes them: grid and random run their own jobs
+    with pytest.raises(cli.UsageError, match="--enqueue"):
+        controller(controller="grid", enqueue=("lr=0.3",))
+    assert controller(enqueue=("lr=0.3",)).enqueue == ("lr=0.3",)
+
+
+def test_a_warm_start_tells_tpe_an_earlier_runs_ended_jobs(tmp_path):
+    """--warm-start (issue 30, item 9): the earlier run's jobs that ran to their end
+    are TPE's first trials, with their scores; a failed job, and one whose values this
+    space cannot hold, are left out; a run scored the other way cannot teach."""
+    import json
+
+    import pytest
+
+    from claragen.runtime.rundir import SearchError
+
+    lines = [{"event": "search", "run_id": "a", "direction": "maximize"}]
+    for i, (values, status, score) in enumerate([
+        ({":lr": 0.2, "train.model:n": [1]}, "ok", 0.5),
+        ({":lr": 0.3, "train.model:n": [2]}, "failed", None),
+        ({":lr": 0.4, "train.model:n": [7]}, "ok", 0.9),  # (n=7: not in this space)
+        ({":lr": 0.45, "train.model:n": [3]}, "ok", 0.7),
+    ], start=1):  # fmt: skip
+        lines.append({"event": "recommend", "job": f"J{i}", "rec_id": i,
+                      "values": values})  # fmt: skip
+        lines.append({"event": "end", "job": f"J{i}", "name": f"W1_{i}_J{i}",
+                      "status": status, "score": score})  # fmt: skip
+    journal = tmp_path / "a" / "journal.jsonl"
+    journal.parent.mkdir()
+    journal.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    tpe = TPEController(seed=0, warm_start=str(journal))
+    recommendations(tpe, {":lr": 0.2, "train.model:n": [3]})
+    told = [t for t in tpe.study.trials if t.state.name == "COMPLETE"]
+    assert [(t.params, t.value) for t in told] == [
+        ({":lr": 0.2, "train.model:n": 0}, 0.5), ({":lr": 0.45, "train.model:n": 2}, 0.7)
+    ]  # fmt: skip
+    lines[0]["direction"] = "minimize"
+    journal.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    with pytest.raises(SearchError, match="its scores go the other way"):
+        recommendations(TPEController(seed=0, warm_start=str(journal)), {})
+    # the CLI finds it by run id in the automl folder, and refuses what is none
+    args = cli.with_defaults(cli.AutomlArgs(warm_start="a", run_id="b"))
+    assert cli.warm_start(args, tmp_path) == journal
+    for bad in ("b", "nothing", "../a"):
+        with pytest.raises(cli.UsageError, match="--warm-start"):
+            cli.warm_start(cli.AutomlArgs(warm_start=bad, run_id="b"), tmp_path)

@@ -116,10 +116,12 @@ def _node(value: Any, span) -> Value:
     return Lit(span, value)
 
 
-def _takes(comp: Component, key: str) -> bool:
-    if key.startswith(ATTR_KEY) or comp.path is not None or comp.name is None:
+def takes(name: str | None, path: str | None, key: str) -> bool:
+    """Whether a component of class `name` (or BYOC `path`) takes `key` (an attribute,
+    and the arg of a class claragen does not know, it may)."""
+    if key.startswith(ATTR_KEY) or path is not None or name is None:
         return True
-    sym = symbols.lookup(comp.name)
+    sym = symbols.lookup(name)
     return sym is None or sym.accepts(key)
 
 
@@ -160,7 +162,7 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                             + SEARCH_INERT.get(arg.name, ""),
                         )
                     continue
-                if not _takes(comp, target):
+                if not takes(comp.name, comp.path, target):
                     continue  # read_space said so (E504)
                 own = comp.disabled if arg.is_attr else comp.arg(target)
                 if arg.is_attr and own is None:
@@ -197,7 +199,7 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
             for key, alias in comp.apply.items:
                 name = alias.value if isinstance(alias, Lit) else None
                 key = dict(comp.renamed).get(key, key)  # type: ignore[assignment]
-                if key is None or not _takes(comp, key):
+                if key is None or not takes(comp.name, comp.path, key):
                     continue  # an arg it does not take: read_space said so (E504)
                 if name in first_tags and locator not in choosing.get(name, ()):
                     continue  # the default job: the config's own value, as Clara's

@@ -1,0 +1,83 @@
+"""What a search leaves when it ends: beside its jobs, for its MLflow parent run to hold,
+`best.json` (the best job, its score and values by their one name) and `report.html`,
+with the config, the journal and the study. Written through the run folder's one gate
+(rundir.write_file); a file that cannot be made is logged, never raised (the search's
+own end must not be hidden)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from claragen.runtime.handlers import log
+from claragen.runtime.params import named, text
+from claragen.runtime.rundir import SearchError, write_file
+
+
+def run_params(header: dict[str, Any], key_metric: str | None) -> dict[str, str]:
+    """Every option of the search (as its journal records them, the controller, seed,
+    pruner and direction the engine settled on) and its key metric, as the MLflow parent
+    run's params."""
+    options = dict(header.get("options") or {})
+    options.update({k: v for k, v in header.items()
+                    if k not in ("options", "options_seal", "run_id")})  # fmt: skip
+    options["key_metric"] = key_metric
+    return {k: text(v)[:6000] for k, v in sorted(options.items())}
+
+
+def write_best(run_dir: Path, best: Any, key_metric: str | None) -> Path | None:
+    """best.json: the best job that ran to its end (None: there is none)."""
+    if best is None:
+        return None
+    data = {"job": best.job, "name": best.row.name, "score": best.result.score,
+            "key_metric": key_metric, "values": named(best.rec.values),
+            "config_values": best.rec.values}  # fmt: skip
+    path = run_dir / "best.json"
+    try:
+        write_file(path, json.dumps(data, indent=2) + "\n")
+    except SearchError as exc:
+        log.error("%s", exc)
+        return None
+    return path
+
+
+def write_report(run_dir: Path) -> Path | None:
+    from claragen.runtime.report import write_report  # (matplotlib, Optuna's plots)
+
+    try:
+        return write_report(run_dir)
+    except Exception as exc:  # a report that cannot be drawn ends no search
+        log.error("the report of %s was not written: %r", run_dir, exc)
+        return None
+
+
+def artefacts(run_dir: Path, header: dict[str, Any], best: Any,
+              key_metric: str | None) -> tuple[Path, ...]:  # fmt: skip
+    """The files of a search that ended, made where they are the search's own."""
+    made = [write_best(run_dir, best, key_metric), write_report(run_dir)]
+    config = Path(str(header.get("config", "")))
+    files = [config, run_dir / "journal.jsonl", run_dir / "optuna.log", *made]
+    return tuple(p for p in files if p is not None and p.name)
+
+
+def interrupted(study: Any, tracker: Any, jobs: list[str]) -> None:
+    """The jobs Ctrl-C (or SIGTERM) stopped: each trial FAIL, each MLflow run KILLED,
+    at once (study.interrupt, tracking.interrupt)."""
+    for job in jobs:
+        study.interrupt(job)
+        if tracker is not None:
+            try:
+                tracker.interrupt(job)
+            except Exception as exc:  # (a resume deletes the run all the same)
+                log.error("MLflow: %s's run not ended: %r", job, exc)
+
+
+def to_display(display: Any, search: Any) -> None:
+    """What the live table says of the search as a whole: the key metric's name (its
+    column), how many jobs it runs (--max-jobs, else as many as the controller
+    recommends), its workers and which way the scores go."""
+    display.metric = search.key_metric() or "metric"
+    rounds = getattr(search.controller, "max_rounds", None) or len(search.jobs)
+    display.total = min(search.options.max_jobs or rounds, rounds)
+    display.workers, display.direction = len(search.options.workers), search.direction
