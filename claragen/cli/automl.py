@@ -125,6 +125,15 @@ def automl_command(
             "parameter by its name, its value as Python writes it); repeatable",
         ),
     ] = None,
+    retries: Annotated[
+        int | None,
+        typer.Option(
+            "--retries",
+            min=0,
+            help="A job that fails runs again with the same values, up to N times "
+            "(Optuna's RetryFailedTrialCallback)",
+        ),
+    ] = None,
     warm_start: Annotated[
         str | None,
         typer.Option(
@@ -251,7 +260,7 @@ def automl_command(
                       default_first=default_first, keep=keep,
                       experiment=experiment, time_budget=time_budget,
                       enqueue=tuple(enqueue) if enqueue else None,
-                      warm_start=warm_start)  # fmt: skip
+                      warm_start=warm_start, retries=retries)  # fmt: skip
     code = run_automl(args)
     if code:
         raise typer.Exit(code)

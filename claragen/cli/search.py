@@ -90,13 +90,14 @@ class AutomlArgs:
     time_budget: str | None = None  # no job starts after it: "3600", "90m", "2h"
     enqueue: tuple[str, ...] | None = None  # TPE's first jobs: "NAME=VALUE ..." each
     warm_start: str | None = None  # an earlier run's id, whose jobs TPE learns from
+    retries: int | None = None  # a failed job runs again, up to this many times
 
 
 # the value of each option left out (and not recorded by the run that is resumed)
 DEFAULTS: dict[str, Any] = {
     "seed": 0, "job_args": "", "float_steps": 3, "target": "auto", "executor": "local",
     "tracking": True, "pruner": "none", "retrain_top": 0, "retrain_args": "",
-    "optimize": (), "keep": "best",
+    "optimize": (), "keep": "best", "retries": 0,
 }  # fmt: skip
 
 
@@ -245,6 +246,7 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         pruner_startup=check_startup(args),
         retrain_top=args.retrain_top,
         retrain_args=split_args("--retrain-args", args.retrain_args),
+        retries=args.retries or 0,
     )
     header = {"options": record(args),
               "config": str(comp.config_path), "automl_conf": conf.source,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
 import threading
 import time
@@ -43,9 +42,16 @@ from claragen.runtime.handlers import CheckpointRetention, fire, log
 from claragen.runtime.journal import Journal, JournalError, JournalState
 from claragen.runtime.live import Display, JobRow, leaderboard
 from claragen.runtime.monitor import Monitor
-from claragen.runtime.options import SearchOptions, check_run_id, epochs_of, grid_cut
+from claragen.runtime.options import (
+    SearchOptions,
+    check_run_id,
+    epochs_of,
+    grid_cut,
+    resume_hint,
+)
 from claragen.runtime.params import named
 from claragen.runtime.ranking import MAXIMIZE, MINIMIZE, direction_of
+from claragen.runtime.retries import retry
 from claragen.runtime.rundir import (
     RunLock,
     SearchError,
@@ -54,7 +60,7 @@ from claragen.runtime.rundir import (
     remove,
     write_file,
 )
-from claragen.runtime.summary import artefacts, interrupted, run_params, to_display
+from claragen.runtime.summary import artefacts, interrupted, to_display, track_open
 from claragen.runtime.workers import Worker
 from claragen.transpiler.passes.apply_search import default_values
 from claragen.transpiler.passes.expand_jobs import Job, JobSpecError
@@ -103,6 +109,7 @@ class Search:
         self.monitor = Monitor(self.executor)
         self.direction = MAXIMIZE  # of the scores: known once prepare() compiled a job
         self.cut_short: set[str] = set()  # jobs a crash cut short (they rerun)
+        self.attempts: dict[str, int] = {}  # job -> its retries so far (--retries)
 
     # -- compile ------------------------------------------------------------------
 
@@ -237,6 +244,7 @@ class Search:
                 "or give another --run-id"
             )
         state = JournalState.of(self.journal.repair())
+        self.attempts = dict(state.retried)
         self.open_study()
         if state.header is None:
             header = dict(self.header)
@@ -298,18 +306,6 @@ class Search:
 
     def finished(self) -> list[EngineJob]:
         return [ej for ej in self.jobs if ej.result is not None]
-
-    def track_open(self, state: JournalState) -> None:
-        if self.tracker is None:
-            return
-        params = run_params(self.header, self.key_metric())
-        parent = self.tracker.open(self.options.run_id, state.parent_run, params)
-        if parent != state.parent_run:  # a new one (the first, or the store lost it)
-            self.journal.write("parent", mlflow_run=parent)
-        for ej in self.finished():  # ended before a crash, not yet in MLflow
-            if ej.job not in state.tracked:
-                self.job_context(ej)
-                self.tracker.end_job(self.ctx)
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -379,6 +375,8 @@ class Search:
         pruned = self.monitor.ended(ej.job, ej.row)
         if pruned is not None and result.status == "pruned":
             result.reason = pruned
+        if retry(self, ej, result, display):  # --retries: it runs again, queued
+            return
         ej.result = result
         ej.row.status, ej.row.score = result.status, result.score
         ej.row.elapsed, ej.row.reason = result.elapsed, result.reason
@@ -451,7 +449,7 @@ class Search:
             self.lock()
             self.prepare()
             state = self.open()
-            self.track_open(state)
+            track_open(self, state)
             to_display(display, self)
             if state.done:
                 if not self.options.retrain_top:
@@ -497,7 +495,7 @@ class Search:
             status = "interrupted"
             self.stop_running(running)
             display.interrupted()
-            display.note(f"interrupted: resume with {self.resume_hint()}")
+            display.note(f"interrupted: resume with {resume_hint(self.options)}")
         except BaseException:  # the controller, a write, a compile: the error says
             self.stop_running(running)
             raise
@@ -579,10 +577,6 @@ class Search:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.interrupted = True
-
-    def resume_hint(self) -> str:
-        return shlex.join(["claragen", "automl", "--resume", "--run-id",
-                           self.options.run_id, "-o", str(self.options.output)])  # fmt: skip
 
     def best(self) -> EngineJob | None:
         scored = [

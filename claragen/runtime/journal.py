@@ -95,6 +95,7 @@ REQUIRED: dict[str, dict[str, tuple]] = {
     "done": {},
     "retrain": {"job": _JOB, "name": _RNAME},
     "retrained": {"job": _JOB, "name": _RNAME, "status": _STR},
+    "retry": {"job": _JOB, "name": _NAME},  # a failed attempt, run again (--retries)
 }
 OPTIONAL: dict[str, dict[str, tuple]] = {
     "tracked": {"retrain": _RNAME},
@@ -110,6 +111,7 @@ OPTIONAL: dict[str, dict[str, tuple]] = {
     "stop": {"reason": _STR_OR_NONE},
     "done": {"status": _STR},
     "retrained": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER},
+    "retry": {"reason": _STR},
 }
 
 
@@ -264,6 +266,9 @@ class JournalState:
     parent_run: str | None = None
     done: bool = False
     retrained: dict[str, dict[str, Any]] = field(default_factory=dict)  # R1_J3 -> end
+    retried: dict[str, int] = field(
+        default_factory=dict
+    )  # job -> failed attempts rerun
 
     @classmethod
     def of(cls, records: list[dict[str, Any]]) -> JournalState:
@@ -276,6 +281,8 @@ class JournalState:
                 state.recommended.append(r)
             elif kind == "start":
                 state.started[r["job"]] = r
+            elif kind == "retry":
+                state.retried[r["job"]] = state.retried.get(r["job"], 0) + 1
             elif kind == "end" and r["job"] not in state.ended:
                 state.ended[r["job"]] = r
                 state.end_order.append(r["job"])

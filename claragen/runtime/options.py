@@ -4,6 +4,7 @@ them that need no run folder."""
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,3 +62,10 @@ class SearchOptions:
     pruner_startup: int | None = None  # jobs ended before the median judges (None: 2)
     retrain_top: int = 0  # then run the K best again with retrain_args (retrain.py)
     retrain_args: tuple[str, ...] = ()
+    retries: int = 0  # a failed job runs again, up to this many times (retries.py)
+
+
+def resume_hint(options: SearchOptions) -> str:
+    """The command that resumes the search, as printed after Ctrl-C."""
+    return shlex.join(["claragen", "automl", "--resume", "--run-id", options.run_id,
+                       "-o", str(options.output)])  # fmt: skip

@@ -32,12 +32,12 @@ OPTIONS = {
     "retrain_top": "--retrain-top", "retrain_args": "--retrain-args",
     "optimize": "--optimize", "experiment": "--experiment",
     "time_budget": "--time-budget", "enqueue": "--enqueue",
-    "warm_start": "--warm-start",
+    "warm_start": "--warm-start", "retries": "--retries",
 }  # fmt: skip
 PATHS = ("config", "mmar", "env", "automl_conf")
 # A resume may search further, or retrain more of the best: the journal's jobs replay
 # the same either way.
-FREE = ("max_jobs", "retrain_top", "retrain_args", "time_budget")
+FREE = ("max_jobs", "retrain_top", "retrain_args", "time_budget", "retries")
 
 
 class OptionsError(Exception):

@@ -24,6 +24,7 @@ from claragen.runtime.handlers import log
 from claragen.runtime.journal import JournalState
 from claragen.runtime.live import JobRow, leaderboard
 from claragen.runtime.monitor import Monitor
+from claragen.runtime.options import resume_hint
 from claragen.runtime.ranking import order
 
 RETRAIN_TAG = "claragen.retrain_of"
@@ -94,7 +95,7 @@ def retrain(search: Any, display: Any, k: int, args: tuple[str, ...]) -> list[Jo
         wait(list(running))
         if isinstance(exc, KeyboardInterrupt):
             display.note(
-                f"interrupted: resume with {search.resume_hint()} --retrain-top {k}"
+                f"interrupted: resume with {resume_hint(search.options)} --retrain-top {k}"
             )
         raise
     finally:

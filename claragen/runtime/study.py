@@ -200,6 +200,16 @@ class SearchStudy:
             return {}
         return dict(self.storage.get_trial(trial_id).intermediate_values)
 
+    def retry(self, job: str) -> None:
+        """A failed attempt that runs again (--retries): its trial ends FAIL, marked
+        `retried`; the next attempt gets a trial of its own, as Optuna's
+        RetryFailedTrialCallback has it."""
+        trial_id = self.trials.get(job)
+        if trial_id is None or self.storage.get_trial(trial_id).state.is_finished():
+            return
+        self.storage.set_trial_user_attr(trial_id, "retried", True)
+        self.storage.set_trial_state_values(trial_id, self.optuna.trial.TrialState.FAIL)
+
     def interrupt(self, job: str) -> None:
         """A job that Ctrl-C (or SIGTERM) stopped: its trial ends FAIL at once, marked
         `interrupted` (a resume runs the job again, in a trial of its own: Optuna

@@ -81,3 +81,19 @@ def to_display(display: Any, search: Any) -> None:
     rounds = getattr(search.controller, "max_rounds", None) or len(search.jobs)
     display.total = min(search.options.max_jobs or rounds, rounds)
     display.workers, display.direction = len(search.options.workers), search.direction
+
+
+def track_open(search: Any, state: Any) -> None:
+    """The search's MLflow parent run, with every option as its params: the journal's
+    (a resume), else a new one; the jobs that ended before a crash and are not in MLflow
+    yet are logged."""
+    if search.tracker is None:
+        return
+    params = run_params(search.header, search.key_metric())
+    parent = search.tracker.open(search.options.run_id, state.parent_run, params)
+    if parent != state.parent_run:  # a new one (the first, or the store lost it)
+        search.journal.write("parent", mlflow_run=parent)
+    for ej in search.finished():  # ended before a crash, not yet in MLflow
+        if ej.job not in state.tracked:
+            search.job_context(ej)
+            search.tracker.end_job(search.ctx)

@@ -294,6 +294,17 @@ class MLflowTracker(Handler):
                     self.client.log_artifact(rid, str(folder / artefact))
         self.client.set_terminated(rid, status=RUN_STATUS.get(status, "FAILED"))
 
+    def retried(self, job: str, attempt: int, reason: str) -> None:
+        """A failed attempt that runs again (--retries): its run ends FAILED, kept under
+        `claragen.job` = `J3.<attempt>` (the job's next run is its own)."""
+        rid = self.active.pop(job, None)
+        if rid is not None:
+            self.client.set_tag(rid, JOB_TAG, f"{job}.{attempt}")
+            self.client.set_tag(rid, "claragen.status", "failed")
+            self.client.set_tag(rid, "claragen.reason", reason[:5000])
+            self.client.set_terminated(rid, status="FAILED")
+        self.steps.pop(job, None)
+
     def interrupt(self, job: str) -> None:
         """A running job that Ctrl-C (or SIGTERM) stopped: its run ends KILLED at once,
         `claragen.status=interrupted` (a resume deletes it and runs the job again)."""

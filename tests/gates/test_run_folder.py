@@ -288,12 +288,13 @@ def test_printed_commands_are_quoted_for_a_shell(tmp_path):
         "b",
     ]
     from claragen.runtime.engine import Search
+    from claragen.runtime.options import resume_hint
 
     class Options:
         run_id, output = "r", hostile
 
     search = Search.__new__(Search)
     search.options = Options()
-    hint = search.resume_hint()
+    hint = resume_hint(search.options)
     assert shlex.split(hint) == ["claragen", "automl", "--resume", "--run-id", "r",
                                  "-o", hostile]  # fmt: skip
