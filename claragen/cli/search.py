@@ -36,7 +36,7 @@ from claragen.runtime.handlers import (
 from claragen.runtime.live import Display
 from claragen.runtime.recorded import OptionsError, record, resumed
 from claragen.runtime.workers import WorkerSpecError, parse_workers
-from claragen.transpiler.diagnostics import CompileError, format_all
+from claragen.transpiler.diagnostics import CompileError, Diagnostics, format_all
 
 CLARA_SETS = ("run_id", "workers", "trainconf")
 RUN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
@@ -217,6 +217,7 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         workers = workers[: args.max_jobs]
     job_args = split_args("--job-args", args.job_args)
     output = (args.output or (comp.mmar_root or Path(".")) / "automl").resolve()
+    check_space(comp, args)
     controller = build_controller(
         args, conf, args.parallel or len(workers), search_path, warm_start(args, output)
     )
@@ -348,6 +349,25 @@ def check_pruner(name: str) -> str:
     if name not in PRUNERS:
         raise UsageError(f"--pruner {name!r}: use one of {', '.join(PRUNERS)}")
     return name
+
+
+def check_space(comp, args: AutomlArgs) -> None:
+    """What the space must hold, said before the run folder is made (a journal that
+    recorded a bad option could not be resumed): a name for each parameter, and each
+    --enqueue's names and values."""
+    from claragen.runtime.params import names_of, parse
+    from claragen.runtime.rundir import SearchError
+
+    try:  # (on a copy: the search's own compile reports the config's diagnostics)
+        _, base = replace(comp, diags=Diagnostics()).build()
+    except CompileError:
+        return  # (the search says why, with every diagnostic, when it compiles)
+    try:
+        names_of(tuple(base.space.params))
+        for text in args.enqueue or ():
+            parse(tuple(base.space.params), text, "--enqueue")
+    except SearchError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def warm_start(args: AutomlArgs, output: Path) -> Path | None:

@@ -25,7 +25,7 @@ from claragen.runtime.context import (
     RuntimeSpace,
     SearchResult,
 )
-from claragen.runtime.params import parse
+from claragen.runtime.params import parse, same
 from claragen.runtime.rundir import SearchError
 from claragen.transpiler.passes.expand_jobs import expand_jobs, tidy
 
@@ -183,15 +183,16 @@ class TPEController(Controller):
             params = self.params_of(rec["values"])
             if end.get("status") != "ok" or end.get("score") is None:
                 continue
-            if set(params) != set(dists):
-                left += 1
+            if set(rec["values"]) != set(dists) or set(params) != set(dists):
+                left += 1  # (another space: its score depended on other values)
                 continue
             self.study.add_trial(self.optuna.trial.create_trial(
                 params=params, distributions=dists, value=end["score"]))  # fmt: skip
             told += 1
         log.info("--warm-start %s: TPE learns from %d of its jobs%s",
                  journal.parent.name, told,
-                 f" ({left} left out: values this space does not hold)" if left else "")  # fmt: skip
+                 f" ({left} left out: not of this space's parameters and values)"
+                 if left else "")  # fmt: skip
 
     def params_of(self, values: dict[str, Any]) -> dict[str, Any]:
         """Search values as this study's params: a float as it is, in its range; an
@@ -206,8 +207,12 @@ class TPEController(Controller):
             if p.type == "float":
                 if isinstance(value, int | float) and p.low <= value <= p.high:
                     out[p.id] = float(value)
-            elif value in p.choices:
-                out[p.id] = p.choices.index(value)
+            else:  # (type and all: True is not the choice 1)
+                index = next(
+                    (i for i, c in enumerate(p.choices) if same(c, value)), None
+                )
+                if index is not None:
+                    out[p.id] = index
         return out
 
     def _ask(self) -> list[Recommendation]:

@@ -25,6 +25,7 @@ from claragen.runtime.journal import Journal, JournalState
 from claragen.runtime.params import named
 from claragen.runtime.ranking import MAXIMIZE, best
 from claragen.runtime.rundir import SearchError
+from claragen.transpiler.context import parse_set_value
 from claragen.transpiler.passes.apply_search import takes
 from claragen.transpiler.space import SearchParam
 
@@ -115,6 +116,13 @@ def export_best(run_dir: Path, out: Path, params: tuple[SearchParam, ...],
     header, rec, end = best_job(run_dir)
     config_path = Path(str(header.get("config", "")))
     config = json.loads(safe_io.read_text(config_path, safe_io.LIMITS["json"]))
+    target = out / "config" / config_path.name
+    if target.resolve() == config_path.resolve():
+        raise SearchError(f"-o {out}: {target} is the search's own config, which the "
+                          "export would overwrite; give another folder")  # fmt: skip
+    # the search's --set values, as its jobs trained with them (first-level values)
+    for key, given in (header.get("options") or {}).get("sets") or []:
+        config[key] = parse_set_value(given)
     exported = written_in(config, params, rec["values"], inert)
     out.parent.mkdir(parents=True, exist_ok=True)
     out = safe_io.make_folders(out.parent, out.name)  # (no link: refused)

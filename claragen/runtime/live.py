@@ -64,8 +64,9 @@ def _score(score: float | None) -> str:
     return "" if score is None else f"{score:.4f}"
 
 
-# the lines of a live table that are not a job's: title, header, rules, summary, a fold
-FRAME = 8
+# the lines of a live table that are not a job's: title, header, rules (the caption's
+# are counted apart)
+FRAME = 5
 
 
 class Display:
@@ -96,25 +97,31 @@ class Display:
         folded into one line, oldest first, where the terminal has no room for them;
         under it a summary: jobs ended of all, the best so far, the time left."""
         columns = [
-            (c, {"justify": "right" if c in RIGHT else "left"})
+            (c, {"justify": "right" if c in RIGHT or c == self.metric else "left",
+                 "no_wrap": True})
             for c in ("job", "worker", "status", "epoch", self.metric, "score",
                       "elapsed", "ETA")
         ]  # fmt: skip
         started = [row for row in self.rows.values() if row.status != "queued"]
         running = [row for row in started if row.status == "running"]
         ended = [row for row in started if row.status != "running"]
-        room = max(0, self.console.size.height - FRAME - len(running))
-        shown = ended if len(ended) <= room else ended[len(ended) - max(room - 1, 0) :]
+        caption = self.summary(ended, running)
+        fold = (
+            "; 999 earlier ended jobs not shown (the leaderboard lists them at the end)"
+        )
+        # the caption's lines, a fold's words with it, and one for wrapping at a word
+        lines = -(-(len(caption) + len(fold)) // max(self.console.size.width, 20)) + 1
+        room = max(0, self.console.size.height - FRAME - lines - len(running))
+        shown = ended[len(ended) - room :] if room else []
+        if len(shown) < len(ended):
+            caption += (f"; {len(ended) - len(shown)} earlier ended jobs not shown "
+                        "(the leaderboard lists them at the end)")  # fmt: skip
         rows = [
             (row.name or row.job, row.worker, row.status, row.epoch,
              _score(row.metric), _score(row.score), row.elapsed_text(), row.eta_text())
             for row in shown + running
         ]  # fmt: skip
-        if len(shown) < len(ended):
-            folded = len(ended) - len(shown)
-            rows.insert(0, (f"({folded} ended jobs above: the leaderboard lists them "
-                            "at the end)", *[""] * 7))  # fmt: skip
-        return show.table(self.title, columns, rows, self.summary(ended, running))
+        return show.table(self.title, columns, rows, caption)
 
     def summary(self, ended: list[JobRow], running: list[JobRow]) -> str:
         """`5/12 ended (4 ok, 1 pruned), 2 running; best val_mean_dice 0.8123

@@ -92,6 +92,7 @@ class SearchStudy:
         )  # fmt: skip
         self.pruner_name = pruner
         self.params = params
+        names.names_of(params)  # one name each, or a SearchError that says which
         self.distributions = {p.id: self.distribution(p) for p in params}
         if metric and self.study.metric_names != [metric]:
             with warnings.catch_warnings():  # ("experimental" since Optuna 3.2)
@@ -111,9 +112,15 @@ class SearchStudy:
         d = self.optuna.distributions
         if p.type == "float":
             return d.FloatDistribution(p.low, p.high)
-        labels = [choice_label(p.id, c) for c in p.choices]
-        if len(set(map(json.dumps, labels))) < len(labels):  # two alike once unwrapped
-            labels = [json.dumps(c) for c in p.choices]
+        # two alike to Optuna's `==` (True and 1): the values' JSON; two alike once
+        # unwrapped: the choices' own
+        for labels in (
+            [choice_label(p.id, c) for c in p.choices],
+            [json.dumps(names.value(p.id, c), ensure_ascii=False) for c in p.choices],
+            [json.dumps(c, ensure_ascii=False) for c in p.choices],
+        ):
+            if not any(a == b for i, a in enumerate(labels) for b in labels[i + 1 :]):
+                break
         return d.CategoricalDistribution(labels)
 
     def params_of(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +134,9 @@ class SearchStudy:
                 out[names.name(p.id)] = float(value)
             else:
                 dist = self.distributions[p.id]
-                index = next((i for i, c in enumerate(p.choices) if c == value), None)
+                index = next(
+                    (i for i, c in enumerate(p.choices) if names.same(c, value)), None
+                )
                 if index is None:
                     continue
                 out[names.name(p.id)] = dist.choices[index]

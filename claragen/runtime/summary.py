@@ -7,6 +7,7 @@ own end must not be hidden)."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,18 @@ def run_params(header: dict[str, Any], key_metric: str | None) -> dict[str, str]
     options.update({k: v for k, v in header.items()
                     if k not in ("options", "options_seal", "run_id")})  # fmt: skip
     options["key_metric"] = key_metric
+    if isinstance(options.get("tracking_uri"), str):  # its password stays out
+        options["tracking_uri"] = without_password(options["tracking_uri"])
     return {k: text(v)[:6000] for k, v in sorted(options.items())}
+
+
+def without_password(uri: str) -> str:
+    """`https://alice:s3cret@host/` -> `https://alice@host/`."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}@{host}"))
 
 
 def write_best(run_dir: Path, best: Any, key_metric: str | None) -> Path | None:
@@ -78,8 +90,13 @@ def to_display(display: Any, search: Any) -> None:
     column), how many jobs it runs (--max-jobs, else as many as the controller
     recommends), its workers and which way the scores go."""
     display.metric = search.key_metric() or "metric"
-    rounds = getattr(search.controller, "max_rounds", None) or len(search.jobs)
-    display.total = min(search.options.max_jobs or rounds, rounds)
+    from claragen.runtime.controllers import ListController
+
+    rounds = getattr(search.controller, "max_rounds", None)
+    if isinstance(search.controller, ListController):
+        rounds = len(search.jobs)  # (grid, random: every job recommended at once)
+    limits = [n for n in (search.options.max_jobs, rounds) if n]
+    display.total = min(limits) if limits else None
     display.workers, display.direction = len(search.options.workers), search.direction
 
 

@@ -143,6 +143,11 @@ class MLflowTracker(Handler):
 
     def experiment(self) -> str:
         found = self.client.get_experiment_by_name(self.experiment_name)
+        if found is not None and found.lifecycle_stage == "deleted":
+            # deleted in the UI, which keeps its name: it holds the search again
+            log.warning("MLflow experiment %r was deleted; it is restored for this "
+                        "search", self.experiment_name)  # fmt: skip
+            self.client.restore_experiment(found.experiment_id)
         if found is not None:
             if self.local and not self.artifacts_inside(found.artifact_location):
                 raise TrackingError(

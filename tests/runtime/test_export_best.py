@@ -183,3 +183,42 @@ def test_the_command_exports_and_says_what_it_wrote(tmp_path):
         app, ["export-best", str(empty), "-o", str(tmp_path / "p")]
     )
     assert result.exit_code == 1 and "holds no search journal" in result.output
+
+
+def fake_run(tmp_path, config_path, values, options=None):
+    run = tmp_path / "run"
+    run.mkdir()
+    records = [
+        {"event": "search", "run_id": "run", "config": str(config_path),
+         "direction": "maximize", "options": options or {}},
+        {"event": "recommend", "job": "J1", "rec_id": 1, "values": values},
+        {"event": "end", "job": "J1", "name": "W1_1_J1", "status": "ok", "score": 0.5},
+    ]  # fmt: skip
+    (run / "journal.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return run
+
+
+def test_the_searchs_set_values_are_in_the_export_and_its_config_is_safe(tmp_path):
+    """An attack found --set values missing from the exported config (the job trained
+    with them) and `-o MMAR` overwriting the search's own config."""
+    from claragen.runtime.rundir import SearchError
+
+    mmar = tmp_path / "mmar" / "config"
+    mmar.mkdir(parents=True)
+    config = {"learning_rate": 2e-4, "amp": True,
+              "search": [{"domain": "lr", "type": "float", "args": ["learning_rate"],
+                          "targets": [1e-4, 1e-3]}]}  # fmt: skip
+    path = mmar / "config_train.json"
+    path.write_text(json.dumps(config))
+    from claragen.transpiler.space import SearchArg, SearchParam
+
+    lr = SearchParam(":learning_rate", "", "variable", "lr", "float",
+                     (SearchArg("learning_rate"),), low=1e-4, high=1e-3)  # fmt: skip
+    run = fake_run(tmp_path, path, {":learning_rate": 5e-4},
+                   {"sets": [["amp", "false"], ["epochs", "3"]]})  # fmt: skip
+    written, *_ = export_best(run, tmp_path / "out", (lr,))
+    exported = json.loads(written.read_text())
+    assert exported == {"learning_rate": 5e-4, "amp": False, "epochs": 3}
+    with pytest.raises(SearchError, match="is the search's own config"):
+        export_best(run, tmp_path / "mmar", (lr,))
+    assert "search" in json.loads(path.read_text())  # untouched

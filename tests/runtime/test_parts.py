@@ -304,3 +304,30 @@ def test_a_failed_jobs_reason_is_its_error_not_its_last_line(tmp_path):
     )
     result = LocalExecutor().execute(_job(tmp_path, body))
     assert result.reason == "exit 1: ValueError: channels must be 5 long"
+
+
+def test_a_tracking_uris_password_stays_out_of_the_parent_runs_params():
+    from claragen.runtime.summary import run_params
+
+    given = run_params({"options": {"tracking_uri": "https://alice:s3cret@ml.example/x",
+                                    "seed": 0}, "controller": "TPEController"}, "dice")  # fmt: skip
+    assert given["tracking_uri"] == "https://alice@ml.example/x"
+    assert given["controller"] == "TPEController" and given["key_metric"] == "dice"
+    assert "s3cret" not in json.dumps(given)
+
+
+def test_a_deleted_experiment_of_the_name_is_restored(tmp_path):
+    """An attack found a search failing on an experiment deleted in MLflow's UI."""
+    from mlflow.tracking import MlflowClient
+
+    from claragen.runtime.tracking import MLflowTracker, local_uri
+
+    uri = local_uri(tmp_path)
+    client = MlflowClient(tracking_uri=uri)
+    old = client.create_experiment(
+        "mmar", artifact_location=(tmp_path.resolve() / "mlartifacts").as_uri()
+    )
+    client.delete_experiment(old)
+    tracker = MLflowTracker(uri, tmp_path, journal=None, experiment="mmar")
+    assert tracker.experiment() == old
+    assert client.get_experiment(old).lifecycle_stage == "active"

@@ -278,16 +278,13 @@ def test_an_interrupted_job_ends_its_trial_at_once(tmp_path):
     assert load(path).metric_names == ["val_dice"]
 
 
-def test_the_live_table_keeps_the_running_jobs_in_view_with_a_summary():
-    """Issue 30: 30 rows on 20 lines cut the running jobs off, no summary said where
-    the search stood, and the column was "metric", not the key metric's name."""
+def live_table(width, height, metric="val_mean_dice"):
     from rich.console import Console
 
     from claragen.runtime.live import Display
 
-    console = Console(width=160, height=20, record=True)
-    display = Display("t", console)
-    display.metric, display.total, display.workers = "val_mean_dice", 40, 2
+    display = Display("t", Console(width=width, height=height))
+    display.metric, display.total, display.workers = metric, 40, 2
     for i in range(1, 31):
         row = JobRow(f"J{i}", f"W1_{i}_J{i}", "W1", "ok" if i % 10 else "pruned",
                      score=i / 100, elapsed=60.0)  # fmt: skip
@@ -296,16 +293,32 @@ def test_the_live_table_keeps_the_running_jobs_in_view_with_a_summary():
         row = JobRow(f"J{i}", f"W{i - 30}_9_J{i}", f"W{i - 30}", "running", started=0.0)
         row.epoch, row.metric, row.eta = "3/20", 0.5, 30.0
         display.rows[row.job] = row
-    out = Console(width=160, height=20, record=True)
+    out = Console(width=width, height=height, record=True)
     out.print(display.table())
-    text = out.export_text()
+    return out.export_text()
+
+
+@pytest.mark.parametrize(("width", "height"), [(160, 20), (80, 24), (80, 12)])
+def test_the_live_table_keeps_the_running_jobs_in_view_with_a_summary(width, height):
+    """Issue 30: 30 rows on 20 lines cut the running jobs off, no summary said where
+    the search stood, and the column was "metric", not the key metric's name (an
+    attack then found a wrapped fold line pushing them off an 80x24 terminal)."""
+    text = live_table(width, height)
     lines = text.splitlines()
-    assert len(lines) <= 20, text
+    assert len(lines) <= height, text
     assert "W1_9_J31" in text and "W2_9_J32" in text  # both running jobs
-    assert "W1_30_J30" in text and "W1_1_J1 " not in text  # the newest ended, not all
-    assert "ended jobs above" in text
+    flat = " ".join(text.split())
+    assert "earlier ended jobs not shown" in flat
     (header,) = [ln for ln in lines if "┃ job" in ln]
     assert "val_mean_dice" in header and "metric" not in header.replace("_", " ")
     # 8 jobs left on 2 workers at 60 s each, after the running ones' 30 s
     assert ("30/40 ended (27 ok, 3 pruned), 2 running; best val_mean_dice 0.2900 "
-            "(W1_29_J29); about 4m30s left") in " ".join(text.split())  # fmt: skip
+            "(W1_29_J29); about 4m30s left") in flat  # fmt: skip
+    if height == 20:
+        assert "W1_30_J30" in text and "W1_1_J1 " not in text  # the newest ended
+
+
+def test_the_live_table_right_aligns_the_key_metric():
+    line = next(ln for ln in live_table(160, 60).splitlines() if "W1_9_J31" in ln)
+    cells = [c for c in line.split("│") if c.strip()]
+    assert cells[4].endswith("0.5000 ")  # (right-aligned, as the score)

@@ -76,7 +76,7 @@ def test_enqueued_values_are_tpes_next_jobs_by_name_or_id():
     assert third[":lr"] == 0.3  # (n: TPE's own choice)
     for text, said in [("rate=0.3", "'rate' is no parameter of the search"),
                        ("lr=0.95", "out of its range"),
-                       ("train.model:n=7", "not one of its choices (1, 2, 3)"),
+                       ("train.model:n=7", "not one of its choices (1, 2, 3;"),
                        ("lr", "write NAME=VALUE")]:  # fmt: skip
         with pytest.raises(SearchError, match=re.escape(said)):
             recommendations(TPEController(seed=0, enqueue=(text,)), own)
@@ -126,3 +126,62 @@ def test_a_warm_start_tells_tpe_an_earlier_runs_ended_jobs(tmp_path):
     for bad in ("b", "nothing", "../a"):
         with pytest.raises(cli.UsageError, match="--warm-start"):
             cli.warm_start(cli.AutomlArgs(warm_start=bad, run_id="b"), tmp_path)
+
+
+def test_the_live_tables_total_is_what_the_search_runs():
+    """An attack found `3/2 ended` for --controller tpe --max-jobs 8 on 2 workers."""
+    from types import SimpleNamespace
+
+    from claragen.runtime.live import Display
+    from claragen.runtime.summary import to_display
+
+    def total(controller, max_jobs, jobs=2):
+        search = SimpleNamespace(
+            controller=controller, jobs=[None] * jobs, direction="maximize",
+            options=SimpleNamespace(max_jobs=max_jobs, workers=[1, 2]),
+            key_metric=lambda: "val_dice",
+        )  # fmt: skip
+        display = Display("t")
+        to_display(display, search)
+        return display.total
+
+    assert total(TPEController(), 8) == 8
+    assert total(TPEController(max_rounds=5), 8) == 5
+    assert total(TPEController(), None) is None
+    assert total(GridController(), None, jobs=12) == 12
+    assert total(GridController(), 4, jobs=12) == 4
+
+
+def test_a_bad_enqueue_is_said_before_the_run_folder_is_made(tmp_path):
+    """An attack found the bad value recorded in the journal first: the run id could
+    then be neither rerun nor resumed."""
+    import pytest
+
+    from tests.runtime.test_automl import make_mmar
+
+    mmar = make_mmar(tmp_path)
+    for bad, said in [("learnig_rate=1", "is no parameter"),
+                      ("x='unbalanced", "No closing quotation")]:  # fmt: skip
+        args = cli.with_defaults(cli.AutomlArgs(mmar=mmar, controller="tpe",
+                                                enqueue=(bad,), tracking=False))  # fmt: skip
+        with pytest.raises(cli.UsageError, match=said):
+            cli.make_search(args, None)
+        assert not (mmar / "automl").exists()
+
+
+def test_a_warm_start_of_another_space_teaches_nothing(tmp_path):
+    """Jobs of a run that searched other parameters scored with values this space does
+    not know: left out (an attack found them told to TPE without the extra one)."""
+    import json
+
+    lines = [{"event": "search", "run_id": "a", "direction": "maximize"},
+             {"event": "recommend", "job": "J1", "rec_id": 1,
+              "values": {":lr": 0.2, "train.model:n": [1], ":other": [3]}},
+             {"event": "end", "job": "J1", "name": "W1_1_J1", "status": "ok",
+              "score": 0.9}]  # fmt: skip
+    journal = tmp_path / "a" / "journal.jsonl"
+    journal.parent.mkdir()
+    journal.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    tpe = TPEController(seed=0, warm_start=str(journal))
+    recommendations(tpe, {})
+    assert not [t for t in tpe.study.trials if t.state.name == "COMPLETE"]
