@@ -520,7 +520,7 @@ class Search:
         for ej in self.jobs:
             if ej.result is not None or ej.job not in self.cut_short:
                 continue
-            self.study.abandon(ej.job)
+            self.study.fail(ej.job, "not_run_again")
             if self.tracker is not None:
                 try:
                     for rid in self.tracker.runs_of(ej.job):

@@ -21,7 +21,7 @@ def retry(search: Any, ej: Any, result: Any, display: Any) -> bool:
         return False
     search.attempts[ej.job] = done + 1
     search.journal.write("retry", job=ej.job, name=ej.row.name, reason=result.reason)
-    search.study.retry(ej.job)
+    search.study.fail(ej.job, "retried")
     if search.tracker is not None:
         try:
             search.tracker.retried(ej.job, done + 1, result.reason)

@@ -209,34 +209,20 @@ class SearchStudy:
             return {}
         return dict(self.storage.get_trial(trial_id).intermediate_values)
 
-    def retry(self, job: str) -> None:
-        """A failed attempt that runs again (--retries): its trial ends FAIL, marked
-        `retried`; the next attempt gets a trial of its own, as Optuna's
-        RetryFailedTrialCallback has it."""
-        trial_id = self.trials.get(job)
-        if trial_id is None or self.storage.get_trial(trial_id).state.is_finished():
-            return
-        self.storage.set_trial_user_attr(trial_id, "retried", True)
-        self.storage.set_trial_state_values(trial_id, self.optuna.trial.TrialState.FAIL)
+    def fail(self, job: str, why: str) -> None:
+        """The job's RUNNING trial ends FAIL, with the user attr `why` (True):
 
-    def interrupt(self, job: str) -> None:
-        """A job that Ctrl-C (or SIGTERM) stopped: its trial ends FAIL at once, marked
-        `interrupted` (a resume runs the job again, in a trial of its own: Optuna
-        reopens no finished trial)."""
+        - `retried`: a failed attempt that runs again (--retries), in a trial of its
+          own, as Optuna's RetryFailedTrialCallback has it;
+        - `interrupted`: Ctrl-C (or SIGTERM) stopped it, at once (a resume runs the job
+          again in a trial of its own: Optuna reopens no finished trial);
+        - `not_run_again`: a crash cut its attempt short and the search did not run it
+          again before it ended (--max-jobs or a stop came first).
+        A finished trial stays as it is."""
         trial_id = self.trials.get(job)
         if trial_id is None or self.storage.get_trial(trial_id).state.is_finished():
             return
-        self.storage.set_trial_user_attr(trial_id, "interrupted", True)
-        self.storage.set_trial_state_values(trial_id, self.optuna.trial.TrialState.FAIL)
-
-    def abandon(self, job: str) -> None:
-        """A job whose attempt a crash cut short and that the search did not run again
-        before it ended (--max-jobs or a stop came first): its RUNNING trial ends FAIL,
-        marked."""
-        trial_id = self.trials.get(job)
-        if trial_id is None or self.storage.get_trial(trial_id).state.is_finished():
-            return
-        self.storage.set_trial_user_attr(trial_id, "not_run_again", True)
+        self.storage.set_trial_user_attr(trial_id, why, True)
         self.storage.set_trial_state_values(trial_id, self.optuna.trial.TrialState.FAIL)
 
     def end(self, job: str, status: str, score: float | None) -> None:

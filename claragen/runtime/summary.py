@@ -75,9 +75,9 @@ def artefacts(run_dir: Path, header: dict[str, Any], best: Any,
 
 def interrupted(study: Any, tracker: Any, jobs: list[str]) -> None:
     """The jobs Ctrl-C (or SIGTERM) stopped: each trial FAIL, each MLflow run KILLED,
-    at once (study.interrupt, tracking.interrupt)."""
+    at once (study.fail, tracking.interrupt)."""
     for job in jobs:
-        study.interrupt(job)
+        study.fail(job, "interrupted")
         if tracker is not None:
             try:
                 tracker.interrupt(job)

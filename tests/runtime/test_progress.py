@@ -267,7 +267,7 @@ def test_an_interrupted_job_ends_its_trial_at_once(tmp_path):
     study = SearchStudy(path, "r", PARAMS, "GridController", metric="val_dice")
     values = {":lr": 1e-3, "net:channels": [[8, 16]], "loss:x": ["ce"]}
     study.start("J1", "W1_1_J1", values)
-    study.interrupt("J1")
+    study.fail("J1", "interrupted")
     (trial,) = load(path).trials
     assert trial.state == TrialState.FAIL and trial.user_attrs["interrupted"] is True
     again = SearchStudy(path, "r", PARAMS, "GridController", metric="val_dice")
