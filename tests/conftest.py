@@ -212,6 +212,8 @@ HEAVY_FIRST = (
     "tests/runtime/test_ray_executor.py",
     "tests/test_script_resume.py",
     "tests/runtime/test_run_safety.py",
+    "tests/runtime/test_export_best.py",
+    "tests/runtime/test_retries.py",
 )
 
 
