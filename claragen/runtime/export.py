@@ -22,9 +22,9 @@ from typing import Any
 
 from claragen.gates import safe_io
 from claragen.runtime.journal import Journal, JournalState
-from claragen.runtime.params import named
 from claragen.runtime.ranking import MAXIMIZE, best
 from claragen.runtime.rundir import SearchError
+from claragen.runtime.summary import best_record
 from claragen.transpiler.context import parse_set_value
 from claragen.transpiler.passes.apply_search import takes
 from claragen.transpiler.space import SearchParam
@@ -135,9 +135,8 @@ def export_best(run_dir: Path, out: Path, params: tuple[SearchParam, ...],
             written.append(out / script.name)
             text = safe_io.read_bytes(script, safe_io.LIMITS["script"])
             safe_io.replace(written[-1], text)
-    data = {"job": rec["job"], "name": end["name"], "score": end["score"],
-            "values": named(rec["values"]), "config_values": rec["values"],
-            "search": str(run_dir)}  # fmt: skip
+    data = best_record(rec["job"], end["name"], end["score"], rec["values"],
+                       search=str(run_dir))  # fmt: skip
     written.append(out / "best.json")
     safe_io.replace(written[-1], (json.dumps(data, indent=2) + "\n").encode())
     return written

@@ -38,13 +38,19 @@ def without_password(uri: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}@{host}"))
 
 
+def best_record(job: str, name: str, score: float, values: dict, **more: Any) -> dict:
+    """best.json's record of a job (the search's, export-best's): its values by their
+    one name and by the config's ids."""
+    return {"job": job, "name": name, "score": score, **more,
+            "values": named(values), "config_values": values}  # fmt: skip
+
+
 def write_best(run_dir: Path, best: Any, key_metric: str | None) -> Path | None:
     """best.json: the best job that ran to its end (None: there is none)."""
     if best is None:
         return None
-    data = {"job": best.job, "name": best.row.name, "score": best.result.score,
-            "key_metric": key_metric, "values": named(best.rec.values),
-            "config_values": best.rec.values}  # fmt: skip
+    data = best_record(best.job, best.row.name, best.result.score, best.rec.values,
+                       key_metric=key_metric)  # fmt: skip
     path = run_dir / "best.json"
     try:
         write_file(path, json.dumps(data, indent=2) + "\n")

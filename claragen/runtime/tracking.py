@@ -288,35 +288,41 @@ class MLflowTracker(Handler):
         reason = str(ctx.get_prop(ContextKey.JOB_REASON) or "")[:5000]
         tags = [RunTag("claragen.status", status), RunTag("claragen.reason", reason)]
         self.client.log_batch(rid, metrics=metrics, tags=tags)
+        self.log_files(rid, [folder / a for a in ("train.py", "log.txt",
+                       "models/result.json", "models/progress.jsonl")])  # fmt: skip
+        self.client.set_terminated(rid, status=RUN_STATUS.get(status, "FAILED"))
+
+    def log_files(self, rid: str, paths: list[Path]) -> None:
+        """The files of `paths` that are regular files (no link) as the run's
+        artefacts; none where the run folder's store would put them outside it."""
         where = self.client.get_run(rid).info.artifact_uri
         if self.local and not self.artifacts_inside(where):
             log.warning("MLflow run %s keeps its artefacts at %r, outside the run "
                         "folder: none are logged", rid, where)  # fmt: skip
-        else:
-            for artefact in ("train.py", "log.txt", "models/result.json",
-                             "models/progress.jsonl"):  # fmt: skip
-                if safe_io.is_own_file(folder / artefact):
-                    self.client.log_artifact(rid, str(folder / artefact))
-        self.client.set_terminated(rid, status=RUN_STATUS.get(status, "FAILED"))
+            return
+        for path in paths:
+            if safe_io.is_own_file(path):
+                self.client.log_artifact(rid, str(path))
 
     def retried(self, job: str, attempt: int, reason: str) -> None:
         """A failed attempt that runs again (--retries): its run ends FAILED, kept under
         `claragen.job` = `J3.<attempt>` (the job's next run is its own)."""
-        rid = self.active.pop(job, None)
-        if rid is not None:
-            self.client.set_tag(rid, JOB_TAG, f"{job}.{attempt}")
-            self.client.set_tag(rid, "claragen.status", "failed")
-            self.client.set_tag(rid, "claragen.reason", reason[:5000])
-            self.client.set_terminated(rid, status="FAILED")
-        self.steps.pop(job, None)
+        self.end_running(job, "FAILED", {JOB_TAG: f"{job}.{attempt}",
+                         "claragen.status": "failed", "claragen.reason": reason[:5000]})  # fmt: skip
 
     def interrupt(self, job: str) -> None:
         """A running job that Ctrl-C (or SIGTERM) stopped: its run ends KILLED at once,
         `claragen.status=interrupted` (a resume deletes it and runs the job again)."""
+        self.end_running(job, "KILLED", {"claragen.status": "interrupted"})
+
+    def end_running(self, job: str, status: str, tags: dict[str, str]) -> None:
+        """The run of a running job ends now, `status`, with `tags` (not logged as the
+        job's end: the job runs again, or a resume runs it)."""
         rid = self.active.pop(job, None)
         if rid is not None:
-            self.client.set_tag(rid, "claragen.status", "interrupted")
-            self.client.set_terminated(rid, status="KILLED")
+            for key, value in tags.items():
+                self.client.set_tag(rid, key, value)
+            self.client.set_terminated(rid, status=status)
         self.steps.pop(job, None)
 
     def end_job(self, ctx: Context) -> None:
@@ -334,13 +340,6 @@ class MLflowTracker(Handler):
             return
         if best is not None:
             self.client.log_metric(self.parent, "best_score", best)
-        where = self.client.get_run(self.parent).info.artifact_uri
-        if self.local and not self.artifacts_inside(where):
-            log.warning("MLflow run %s keeps its artefacts at %r, outside the run "
-                        "folder: none are logged", self.parent, where)  # fmt: skip
-        else:
-            for path in artefacts:
-                if safe_io.is_own_file(path):
-                    self.client.log_artifact(self.parent, str(path))
+        self.log_files(self.parent, list(artefacts))
         self.client.set_terminated(self.parent, status=status)
         log.info("MLflow: run %s at %s", self.parent, self.uri)
