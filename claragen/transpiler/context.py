@@ -47,6 +47,7 @@ class PassContext:
     # locator -> the search parameters that set its 'disabled'
     disabled_by: dict[str, list[str]] = field(default_factory=dict)
     inert_params: set[str] = field(default_factory=set)  # searched args a port dropped
+    preset: bool = False  # preset_search gave the job's values before the ports
     # --set keys are checked against the training config (and the first-level names of
     # the validation config beside it); a validation config compiled with it is not
     check_sets: bool = True

@@ -47,6 +47,7 @@ from claragen.transpiler.passes.expand_jobs import Job, JobSpecError, expand_job
 from claragen.transpiler.passes.import_byoc import import_byoc
 from claragen.transpiler.passes.lower_dialect import lower_dialect
 from claragen.transpiler.passes.migrate import migrate_monai
+from claragen.transpiler.passes.preset_search import preset_search
 from claragen.transpiler.passes.references import inline_refs, resolve_refs
 from claragen.transpiler.passes.transform_order import check_transform_order
 from claragen.transpiler.passes.variables import resolve_variables
@@ -61,12 +62,11 @@ from claragen.transpiler.targets.plain import lower_plain
 Pass = Callable[[Config, PassContext], Config]
 
 PASSES: tuple[tuple[str, Pass], ...] = (
+    # the job's values of searched args first: the ports derive from them
+    ("preset_search", preset_search),
     ("lower_dialect", lower_dialect),  # 3.x / 4.0 -> 4.1 (it may add {VAR}s and @refs)
     ("canonical", canonical_names),  # MONAI's aliases -> the class's own name
-    (
-        "apply_search",
-        apply_search,
-    ),  # search values of the job (before {VAR}: they feed it)
+    ("apply_search", apply_search),  # marks the job's values (before {VAR}s)
     ("variables", resolve_variables),
     ("inline_refs", inline_refs),  # before pruning: a ref inherits 'disabled'
     ("disabled", prune_disabled),

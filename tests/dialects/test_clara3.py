@@ -1,6 +1,7 @@
 """Clara 3.x: TensorFlow-era components ported to MONAI, the implicit engines made (SPEC 8)."""
 
 import json
+import re
 
 from claragen.transpiler.ir import is_literal, to_python
 from claragen.transpiler.passes.lower_dialect import lower_dialect
@@ -193,3 +194,44 @@ def test_an_image_pipeline_without_its_data_list_key_is_an_e402(tmp_path):
         in (error)
     )
     assert "(validate.image_pipeline)" in error
+
+
+def test_a_ports_derived_args_follow_the_jobs_searched_values(tmp_path):
+    """Every derived value follows the option it derives from: SegResnet's norm groups
+    come from the job's init_filters (GroupNorm(8) of 4 channels cannot run), the loss's
+    activation from the job's final_activation (not the config's, in every job)."""
+    from claragen.transpiler.context import CompileOptions
+    from claragen.transpiler.pipeline import compile_to_dir
+    from tests.conftest import ENV, compilation
+
+    cfg = json.loads(SPLEEN_3X.read_text())
+    cfg["train"]["model"] = {
+        "name": "SegResnet",
+        "args": {"num_classes": 2, "init_filters": 16, "use_group_normG": 8,
+                 "final_activation": "softmax"},
+        "search": [
+            {"domain": "net", "type": "enum", "args": ["init_filters"],
+             "targets": [[16], [4]]},
+            {"domain": "net", "type": "enum", "args": ["final_activation"],
+             "targets": [["softmax"], ["sigmoid"]]},
+        ],
+    }  # fmt: skip
+    comp = compilation(tmp_path, cfg, ENV)
+    comp.options = CompileOptions(jobs="grid")
+    manifest = compile_to_dir(comp, tmp_path / "out")
+    seen = {}
+    for job in manifest["jobs"]:
+        text = (tmp_path / "out" / job["script"]).read_text()
+        filters = job["values"]["train.model:init_filters"][0]
+        activation = job["values"]["train.model:final_activation"][0]
+        groups = re.search(r'\("GROUP", \{"num_groups": (\d+)\}\)|'
+                           r'\["GROUP", \{"num_groups": (\d+)\}\]', text)  # fmt: skip
+        assert groups, text
+        assert int(groups.group(1) or groups.group(2)) == min(filters, 8)
+        loss = re.search(r"loss_function = (DiceLoss\(.*?\))\n", text, re.S)
+        assert loss, text
+        assert f"{activation}=True" in loss.group(1)
+        seen[(filters, activation)] = True
+    assert len(seen) == 4
+    # and none of them is said to change nothing (W107)
+    assert not [d for d in comp.diags.warnings if d.code == "W107"]

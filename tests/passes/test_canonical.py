@@ -52,10 +52,11 @@ def test_every_alias_is_the_same_class_as_its_canonical_name():
 
 def test_the_canonical_pass_runs_before_every_rule():
     """Only the dialect's lowering comes before it (its rules key on Clara's names, which
-    are not MONAI's aliases, and 4.1 lowers nothing): every pass that keys on a MONAI
-    class name (search, references, migration, checks) comes after it."""
+    are not MONAI's aliases, and 4.1 lowers nothing), and the job's values given before
+    the ports (keyed on the space's locators, no class name): every pass that keys on a
+    MONAI class name (search, references, migration, checks) comes after it."""
     names = [name for name, _ in PASSES]
-    assert names[:2] == ["lower_dialect", "canonical"]
+    assert names[:3] == ["preset_search", "lower_dialect", "canonical"]
 
 
 def test_the_lowerings_rules_key_on_no_alias():

@@ -98,17 +98,9 @@ def inert_of(path: Path, job) -> frozenset[str]:
     return frozenset(comp.job_passes(*comp.build(), job)[1].inert_params)
 
 
-# A 3.x port derives an arg from a searched one before the job's value is in: SegResnet's
-# norm groups come from the config's init_filters, not the job's (a bug this test found)
-STALE = ("Tensorflow-Deprecated__AutoML__config__trn_autoML_Enum.json",)
-STALE_WHY = "a 3.x port's derived arg does not follow the job's searched value"
-
-
 @pytest.mark.skipif(not searched_configs(), reason="needs ../shared/corpus")
 @pytest.mark.parametrize("path", searched_configs(), ids=lambda p: p.name[-40:])
-def test_an_exported_config_is_its_jobs_config(path, tmp_path, request):
-    if path.name.endswith(STALE):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=STALE_WHY))
+def test_an_exported_config_is_its_jobs_config(path, tmp_path):
     params, jobs = jobs_of(path)
     config = json.loads(path.read_text())
     for n, job in enumerate(jobs):

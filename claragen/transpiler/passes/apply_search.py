@@ -26,6 +26,7 @@ from typing import Any
 
 from claragen.transpiler import symbols
 from claragen.transpiler.context import PassContext
+from claragen.transpiler.dialects.legacy import FINAL_ACTIVATION
 from claragen.transpiler.ir import (
     Component,
     Config,
@@ -41,11 +42,9 @@ from claragen.transpiler.passes.disabled import LIST_SLOTS
 from claragen.transpiler.passes.variables import variable_table
 from claragen.transpiler.space import ATTR_KEY, SearchParam
 
-# A ported arg that other parts derive from when the config is ported, before its jobs
-SEARCH_INERT = {
-    "final_activation": ": the loss and the post-transforms apply the config's own "
-    "final_activation in every job",
-}
+# A 3.x arg that leaves with its port while other ports derive from it: the job's value
+# reaches them (`preset_search` gives it before the ports), so it is not inert
+READ_BY_PORTS = frozenset({FINAL_ACTIVATION})
 
 
 def first_value(param: SearchParam) -> Any:
@@ -151,6 +150,8 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                     if arg.is_attr
                     else dict(comp.renamed).get(arg.name, arg.name)
                 )
+                if target is None and arg.name in READ_BY_PORTS:
+                    continue  # the ports derived from the job's value (preset_search)
                 if target is None:  # a ported legacy arg with no MONAI equivalent
                     if param.id not in ctx.inert_params:
                         ctx.inert_params.add(param.id)
@@ -158,8 +159,7 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                             "W107",
                             param.span,  # type: ignore[arg-type]
                             f"the searched arg {arg.name!r} has no MONAI equivalent "
-                            f"({param.locator}); its values change nothing in the scripts"
-                            + SEARCH_INERT.get(arg.name, ""),
+                            f"({param.locator}); its values change nothing in the scripts",
                         )
                     continue
                 if not takes(comp.name, comp.path, target):
@@ -169,7 +169,11 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
                     own = Lit(comp.span, False)
                 if value is None and own is None:
                     continue  # the default job: unset in the config, as Clara trained it
-                node = own if value is None else _node(value, span)
+                # an init arg: the job's value as the port made it, where
+                # preset_search gave it before the ports
+                preset = ctx.preset and own is not None and not arg.is_attr
+                kept = value is None or preset
+                node = own if kept else _node(value, span)
                 if not arg.is_attr:
                     node = SearchValue(node.span, arg.const, node, param.id)  # type: ignore[arg-type, union-attr]
                 changes.setdefault(param.locator, {})[target] = node  # type: ignore[assignment]
