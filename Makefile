@@ -40,12 +40,13 @@ demo: $(STAMP)
 	$(VENV)/bin/claragen report $(DEMO)/automl/demo
 	$(PY) tools/demo_check.py $(DEMO)/automl/demo
 
-# Two workers (pytest-xdist), a test file to each at a time (its module fixtures made
-# once; the heaviest files first, tests/conftest.py): the end-to-end runs are one core
-# each, and run through one process a worker that has torch and MONAI imported
-# (tests/scriptrunner.py), so the suite takes about 8 minutes on two idle cores.
+# Four workers (pytest-xdist) on two cores, a test file to each at a time (its module
+# fixtures made once; the heaviest files first, tests/conftest.py): the end-to-end runs
+# wait on subprocesses, servers and polls (with two workers the cores were a third idle),
+# and run through one process a worker that has torch and MONAI imported
+# (tests/scriptrunner.py). On two idle cores the suite takes about 25 minutes.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 4 --dist loadfile
 
 # 10,000 hypothesis-mutated configs through `claragen compile` (make test runs 500).
 fuzz: $(STAMP)

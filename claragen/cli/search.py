@@ -33,6 +33,7 @@ from claragen.runtime.handlers import (
     TimeBudget,
     log,
 )
+from claragen.runtime.journal import Journal, JournalState
 from claragen.runtime.live import Display
 from claragen.runtime.recorded import OptionsError, record, resumed
 from claragen.runtime.workers import WorkerSpecError, parse_workers
@@ -91,6 +92,7 @@ class AutomlArgs:
     enqueue: tuple[str, ...] | None = None  # TPE's first jobs: "NAME=VALUE ..." each
     warm_start: str | None = None  # an earlier run's id, whose jobs TPE learns from
     retries: int | None = None  # a failed job runs again, up to this many times
+    more_time: bool = False  # --resume with --time-budget: a stopped search goes on
 
 
 # the value of each option left out (and not recorded by the run that is resumed)
@@ -219,8 +221,9 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
     output = (args.output or (comp.mmar_root or Path(".")) / "automl").resolve()
     check_space(comp, args)
     controller = build_controller(
-        args, conf, args.parallel or len(workers), search_path, warm_start(args, output)
-    )
+        args, conf, args.parallel or len(workers), search_path,
+        warm_start(args, output, comp.config_path),
+    )  # fmt: skip
     handlers = [
         conf_mod.build(spec, conf_mod.HANDLERS, search_path) for spec in conf.handlers
     ] or [cls() for cls in HANDLER_DEFAULTS]
@@ -246,6 +249,7 @@ def build_search(args: AutomlArgs, comp, conf, clara: dict, search_path: list[Pa
         pruner_warmup=args.pruner_warmup,
         pruner_startup=check_startup(args),
         retrain_top=args.retrain_top,
+        more_time=args.more_time,
         retrain_args=split_args("--retrain-args", args.retrain_args),
         retries=args.retries or 0,
     )
@@ -370,8 +374,12 @@ def check_space(comp, args: AutomlArgs) -> None:
         raise UsageError(str(exc)) from None
 
 
-def warm_start(args: AutomlArgs, output: Path) -> Path | None:
-    """--warm-start RUN_ID: the journal of that earlier run of the same automl folder."""
+def warm_start(
+    args: AutomlArgs, output: Path, config: Path | None = None
+) -> Path | None:
+    """--warm-start RUN_ID: the journal of that earlier run of the same automl folder. A
+    run of another config is a warning that names both: its scores came from that one.
+    """
     if args.warm_start is None:
         return None
     journal = output / args.warm_start / "journal.jsonl"
@@ -381,7 +389,19 @@ def warm_start(args: AutomlArgs, output: Path) -> Path | None:
     if not journal.is_file():
         raise UsageError(f"--warm-start {args.warm_start!r}: {journal} is no search "
                          "journal; give the run id of an earlier search")  # fmt: skip
+    theirs = (JournalState.of(Journal(journal).read()).header or {}).get("config")
+    if config is not None and isinstance(theirs, str) and not same_file(theirs, config):
+        log.warning("--warm-start %s: that search compiled %s, this one %s; TPE learns "
+                    "from scores of the other config", args.warm_start,
+                    show.quoted(theirs), show.quoted(str(config)))  # fmt: skip
     return journal
+
+
+def same_file(a: str, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def build_controller(
@@ -435,7 +455,8 @@ def run_automl(args: AutomlArgs) -> int:
     console = show.console()
     errors = show.console(stderr=True)
     try:
-        args = with_defaults(resumed(args, defaults_of(args)))
+        more = args.resume and args.time_budget is not None  # (before the record's)
+        args = replace(with_defaults(resumed(args, defaults_of(args))), more_time=more)
         search = make_search(args, console)
     except (UsageError, OptionsError) as exc:
         error(errors, str(exc))

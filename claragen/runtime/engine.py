@@ -47,6 +47,7 @@ from claragen.runtime.options import (
     check_run_id,
     epochs_of,
     grid_cut,
+    reopened,
     resume_hint,
 )
 from claragen.runtime.params import named
@@ -244,6 +245,7 @@ class Search:
                 "or give another --run-id"
             )
         state = JournalState.of(self.journal.repair())
+        reopened(state, self.options, self.journal)
         self.attempts = dict(state.retried)
         self.open_study()
         if state.header is None:

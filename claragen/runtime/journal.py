@@ -7,6 +7,7 @@
     {"event": "tracked", "job": "J3", "mlflow_run": "..."}
     {"event": "parent", "mlflow_run": "..."} / {"event": "interrupted"}
     {"event": "stop", "reason": ...} / {"event": "done", "status": ...}
+    {"event": "reopen", "reason": ...}     a stopped search goes on (--resume --time-budget)
     {"event": "retrain", "job": "J3", "name": "R1_J3"}     --retrain-top: the best again
     {"event": "retrained", "job": "J3", "name": "R1_J3", "status": "ok", "score": 0.9, ...}
     {"event": "tracked", "job": "J3", "retrain": "R1_J3", "mlflow_run": "..."}  its MLflow run
@@ -96,6 +97,7 @@ REQUIRED: dict[str, dict[str, tuple]] = {
     "retrain": {"job": _JOB, "name": _RNAME},
     "retrained": {"job": _JOB, "name": _RNAME, "status": _STR},
     "retry": {"job": _JOB, "name": _NAME},  # a failed attempt, run again (--retries)
+    "reopen": {},  # a search its time budget stopped goes on (--resume --time-budget)
 }
 OPTIONAL: dict[str, dict[str, tuple]] = {
     "tracked": {"retrain": _RNAME},
@@ -112,6 +114,7 @@ OPTIONAL: dict[str, dict[str, tuple]] = {
     "done": {"status": _STR},
     "retrained": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER},
     "retry": {"reason": _STR},
+    "reopen": {"reason": _STR},
 }
 
 
@@ -265,6 +268,7 @@ class JournalState:
     retrain_tracked: dict[str, str] = field(default_factory=dict)
     parent_run: str | None = None
     done: bool = False
+    stop: str | None = None  # why it stopped early (a handler's stop_work)
     retrained: dict[str, dict[str, Any]] = field(default_factory=dict)  # R1_J3 -> end
     retried: dict[str, int] = field(
         default_factory=dict
@@ -294,6 +298,12 @@ class JournalState:
                 state.parent_run = r["mlflow_run"]
             elif kind == "done":
                 state.done = True
+            elif kind == "stop":
+                state.stop = r.get("reason")
+            elif (
+                kind == "reopen"
+            ):  # --resume --time-budget: more time, the search goes on
+                state.done, state.stop = False, None
             elif kind == "retrained":
                 state.retrained[r["name"]] = r
         return state

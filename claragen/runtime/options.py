@@ -63,6 +63,21 @@ class SearchOptions:
     retrain_top: int = 0  # then run the K best again with retrain_args (retrain.py)
     retrain_args: tuple[str, ...] = ()
     retries: int = 0  # a failed job runs again, up to this many times (retries.py)
+    more_time: bool = (
+        False  # --resume --time-budget: a search the budget stopped goes on
+    )
+
+
+def reopened(state: Any, options: SearchOptions, journal: Any) -> bool:
+    """A search its time budget stopped, resumed with a --time-budget: it goes on, with
+    the new budget from the resume's start (Optuna's optimize called again with a new
+    timeout). Without one it is over, as any stopped search."""
+    budget = (state.stop or "").startswith("TimeBudget")
+    if not (state.done and budget and options.more_time):
+        return False
+    journal.write("reopen", reason="--resume with --time-budget: more time")
+    state.done = False
+    return True
 
 
 def resume_hint(options: SearchOptions) -> str:

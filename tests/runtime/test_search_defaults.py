@@ -185,3 +185,29 @@ def test_a_warm_start_of_another_space_teaches_nothing(tmp_path):
     tpe = TPEController(seed=0, warm_start=str(journal))
     recommendations(tpe, {})
     assert not [t for t in tpe.study.trials if t.state.name == "COMPLETE"]
+
+
+def test_a_warm_start_from_a_run_of_another_config_is_a_warning_naming_both(
+    tmp_path, caplog
+):
+    """TPE still learns (the user asked), but the scores came from another config: the
+    warning names the earlier run's config and this search's."""
+    import json
+    import logging
+
+    from claragen.cli.search import AutomlArgs, warm_start
+
+    mine, other = tmp_path / "a" / "config_train.json", tmp_path / "b" / "config.json"
+    for run, config in (("r1", other), ("r2", mine)):
+        (tmp_path / "automl" / run).mkdir(parents=True)
+        (tmp_path / "automl" / run / "journal.jsonl").write_text(json.dumps(
+            {"event": "search", "run_id": run, "config": str(config)}) + "\n")  # fmt: skip
+    args = AutomlArgs(run_id="r3", warm_start="r1")
+    with caplog.at_level(logging.WARNING, logger="claragen"):
+        assert warm_start(args, tmp_path / "automl", mine).name == "journal.jsonl"
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert repr(str(other)) in warning and repr(str(mine)) in warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="claragen"):
+        warm_start(AutomlArgs(run_id="r3", warm_start="r2"), tmp_path / "automl", mine)
+    assert not caplog.records  # the same config: nothing to say

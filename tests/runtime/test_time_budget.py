@@ -39,3 +39,36 @@ def test_the_budget_is_an_option_a_resume_may_change():
     from claragen.runtime.recorded import FREE, OPTIONS
 
     assert OPTIONS["time_budget"] == "--time-budget" and "time_budget" in FREE
+
+
+def test_a_search_the_budget_stopped_goes_on_when_resumed_with_more_time(
+    tmp_path, monkeypatch
+):
+    """Over without a new budget (`--resume` finds nothing to run); `--resume
+    --time-budget` gives it more time, as Optuna's optimize called again with a new
+    timeout: the jobs it had not run run, the ones that ran do not run again."""
+    from tests.runtime import test_run_safety as safety
+    from tests.runtime.test_run_safety import FakeExecutor, automl, kinds
+
+    monkeypatch.setattr(safety.cli, "LocalExecutor", FakeExecutor)
+    monkeypatch.setattr(FakeExecutor, "interrupt", False)
+    monkeypatch.setattr(FakeExecutor, "reason", "")
+    monkeypatch.setattr(FakeExecutor, "seen", [])
+    mmar = safety.make_mmar(tmp_path)
+    run_dir = mmar / "automl" / "r"
+    monkeypatch.setattr(TimeBudget, "end_job", lambda self, ctx: ctx.stop_work(
+        self, "the time budget of 1 s is spent"))  # fmt: skip  # (spent after a job)
+    assert automl(mmar, workers="1", time_budget="1") == 0
+    assert kinds(run_dir, "end") == ["J1"] and kinds(run_dir, "done") == [""]
+    automl(mmar, workers="1", resume=True)  # no new budget: it is over
+    assert kinds(run_dir, "end") == ["J1"] and kinds(run_dir, "reopen") == []
+    monkeypatch.undo()
+    monkeypatch.setattr(safety.cli, "LocalExecutor", FakeExecutor)
+    assert automl(mmar, workers="1", resume=True, time_budget="2h") == 0
+    ends = kinds(run_dir, "end")
+    assert ends[0] == "J1" and len(ends) > 1 and len(set(ends)) == len(ends)
+    assert kinds(run_dir, "reopen") == [""]
+    assert [e["status"] for e in safety.events(run_dir) if e["event"] == "done"] == [
+        "stopped", "finished"]  # fmt: skip
+    assert automl(mmar, workers="1", resume=True) == 0  # its journal reads back: over
+    assert kinds(run_dir, "end") == ends
