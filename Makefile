@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[run,automl,ray,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[run,automl,ray,fl,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -38,6 +38,7 @@ CODES: dict[str, Code] = {
         Code("E110", "not-a-file", "a config path is no regular file (a FIFO, a device)"),
         Code("E111", "older-era", "a Clara 2.x / TLT-era config, which claragen does not read"),
         Code("E112", "too-large-expansion", "{VAR} uses or the generated files grow past what claragen writes"),
+        Code("E113", "fl-config", "a Clara FL server or client config given where a training config is read"),
         # values
         Code("E200", "unknown-variable", "a '{NAME}' names no variable"),
         Code("E201", "unbalanced-brace", "a string has a '{' or '}' that opens or closes nothing"),

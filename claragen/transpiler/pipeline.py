@@ -21,8 +21,9 @@ from claragen.transpiler.diagnostics import (
     Diagnostics,
     SourceFiles,
 )
+from claragen.transpiler.fl_configs import check_fl
 from claragen.transpiler.ir import VALUE_READS, Component, Config, Lit
-from claragen.transpiler.jsonparse import JNode, JObject, JScalar, JString, parse_json
+from claragen.transpiler.jsonparse import JObject, JScalar, JString, parse_json
 from claragen.transpiler.limits import (
     MAX_OUTPUT,
     MAX_OUTPUT_FILE,
@@ -37,11 +38,7 @@ from claragen.transpiler.passes.canonical import canonical_names
 from claragen.transpiler.passes.channel_meta import migrate_channel_dims
 from claragen.transpiler.passes.check_components import check_components
 from claragen.transpiler.passes.check_gated_args import check_gated_args
-from claragen.transpiler.passes.dialect import (
-    OLDER_ERA,
-    detect_dialect,
-    older_era_names,
-)
+from claragen.transpiler.passes.dialect import check_era, detect_dialect
 from claragen.transpiler.passes.disabled import prune_disabled
 from claragen.transpiler.passes.expand_jobs import Job, JobSpecError, expand_jobs
 from claragen.transpiler.passes.import_byoc import import_byoc
@@ -166,7 +163,8 @@ class Compilation:
         ctx = self.context(path)
         self.diags.raise_if_errors()
         assert root is not None
-        self.check_era(root)
+        check_era(root, self.diags)
+        check_fl(root, str(path), self.mmar_root, self.diags)
         dialect = self.options.dialect or detect_dialect(root)
         if dialect not in SUPPORTED_DIALECTS:
             self.diags.error(
@@ -189,25 +187,6 @@ class Compilation:
         elif self.validation_path is not None and path != self.validation_path:
             ctx.other_names = first_level_names(self.validation_path)
         return config, ctx
-
-    def check_era(self, root: JNode) -> None:
-        """A Clara 2.x / TLT config gets one diagnostic saying so, not a did-you-mean for
-        each of its names (SPEC 1)."""
-        names = older_era_names(root)
-        if not names:
-            return
-        shown = sorted({n.value.split("#", 1)[0] for n in names})
-        renames = ", ".join(f"{n} -> {OLDER_ERA[n]}" for n in shown if OLDER_ERA[n])
-        self.diags.error(
-            "E111",
-            names[0].span,
-            f"this is a Clara 2.x / Transfer Learning Toolkit config (it names "
-            f"{', '.join(shown)}): claragen reads Clara 3.x and 4.x configs, and the "
-            "older era is out of its scope",
-            "port it to Clara 3.x first, then compile that (Clara 3.1's mapping of old "
-            f"to new names: {renames or 'see its docs'}; arguments changed too)",
-        )
-        self.diags.raise_if_errors()
 
     def run_passes(
         self, config: Config, ctx: PassContext, stop_after: str | None = None

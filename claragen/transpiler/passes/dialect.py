@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from claragen.transpiler.diagnostics import Diagnostics
 from claragen.transpiler.jsonparse import JArray, JNode, JObject, JString
 
 DIALECTS = ("3", "4.0", "4.1")
@@ -118,3 +119,23 @@ def older_era_names(root: JNode) -> list[JString]:
 
     scan(root)
     return found
+
+
+def check_era(root: JNode, diags: Diagnostics) -> None:
+    """A Clara 2.x / TLT config gets one diagnostic saying so, not a did-you-mean for
+    each of its names (SPEC 1)."""
+    names = older_era_names(root)
+    if not names:
+        return
+    shown = sorted({n.value.split("#", 1)[0] for n in names})
+    renames = ", ".join(f"{n} -> {OLDER_ERA[n]}" for n in shown if OLDER_ERA[n])
+    diags.error(
+        "E111",
+        names[0].span,
+        f"this is a Clara 2.x / Transfer Learning Toolkit config (it names "
+        f"{', '.join(shown)}): claragen reads Clara 3.x and 4.x configs, and the "
+        "older era is out of its scope",
+        "port it to Clara 3.x first, then compile that (Clara 3.1's mapping of old "
+        f"to new names: {renames or 'see its docs'}; arguments changed too)",
+    )
+    diags.raise_if_errors()
