@@ -72,7 +72,7 @@ def fl_configs():
 @pytest.mark.skipif(not fl_configs(), reason="needs ../shared/corpus")
 def test_every_item_of_every_corpus_fl_config_has_a_fate():
     byoc, unknown = set(), set()
-    for name, kind, config in fl_configs():
+    for _, kind, config in fl_configs():
         for item in account(config, kind):
             assert item.how, item
             if item.fate == BYOC:
