@@ -95,3 +95,14 @@ def test_an_unknown_setting_or_arg_is_said_not_dropped():
     assert fates["servers.num_rounds"] == MAP
     assert fates["servers.num_round"] == UNKNOWN
     assert fates["InTimeAccumulateWeightedAggregator.aggregation_weight"] == UNKNOWN
+
+
+def test_the_docs_are_the_table():
+    """docs/fl.md is written by tools/gen_fl_doc.py from the table: rerun it when this
+    fails, and review the diff."""
+    spec = importlib.util.spec_from_file_location(
+        "gen_fl_doc", Path(__file__).parent.parent / "tools" / "gen_fl_doc.py"
+    )
+    gen = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(gen)  # type: ignore[union-attr]
+    assert gen.DOC.read_text() == gen.render()
