@@ -201,9 +201,9 @@ def _scripts_run_preloaded(monkeypatch):
 
 
 HEAVY_FIRST = (
+    "tests/runtime/test_automl.py",
     "tests/runtime/test_automl_resume.py",
     "tests/runtime/test_automl_mlflow.py",
-    "tests/runtime/test_automl.py",
     "tests/runtime/test_automl_ctrl_c.py",
     "tests/test_differential.py",
     "tests/test_ddp.py",
