@@ -389,7 +389,9 @@ def warm_start(
     if not journal.is_file():
         raise UsageError(f"--warm-start {args.warm_start!r}: {journal} is no search "
                          "journal; give the run id of an earlier search")  # fmt: skip
-    theirs = (JournalState.of(Journal(journal).read()).header or {}).get("config")
+    header = JournalState.of(Journal(journal).read()).header or {}
+    options = header.get("options") if isinstance(header.get("options"), dict) else {}
+    theirs = options.get("config") or header.get("config")  # (options': resolved)
     if config is not None and isinstance(theirs, str) and not same_file(theirs, config):
         log.warning("--warm-start %s: that search compiled %s, this one %s; TPE learns "
                     "from scores of the other config", args.warm_start,
@@ -400,7 +402,7 @@ def warm_start(
 def same_file(a: str, b: Path) -> bool:
     try:
         return Path(a).resolve() == b.resolve()
-    except OSError:
+    except (OSError, ValueError, RuntimeError):  # a null byte, a symlink loop
         return False
 
 

@@ -45,6 +45,7 @@ class Context:
     def __init__(self, **props: Any) -> None:
         self._props: dict[str, Any] = dict(props)
         self._stop: str | None = None
+        self.stopped_by: str | None = None  # the class that asked, module.Class
         self._lock = threading.Lock()
 
     def get_prop(self, key: str, default: Any = None) -> Any:
@@ -59,6 +60,7 @@ class Context:
         """Ask the engine to stop: running jobs finish, no new job starts."""
         with self._lock:
             if self._stop is None:
+                self.stopped_by = f"{type(who).__module__}.{type(who).__qualname__}"
                 self._stop = (
                     f"{type(who).__name__}: {msg}" if msg else type(who).__name__
                 )

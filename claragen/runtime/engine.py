@@ -509,7 +509,9 @@ class Search:
             self.close_not_rerun()
             if self.ctx.stop_work_asked():
                 status = "stopped"
-                self.journal.write("stop", reason=self.ctx.stop_reason)
+                self.journal.write(
+                    "stop", reason=self.ctx.stop_reason, by=self.ctx.stopped_by
+                )
                 display.note(f"stopped: {self.ctx.stop_reason}")
             self.journal.write("done", status=status)
         fire(self.handlers, "shutdown", self.ctx)

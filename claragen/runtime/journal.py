@@ -110,7 +110,7 @@ OPTIONAL: dict[str, dict[str, tuple]] = {
     },  # fmt: skip
     "end": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER, "worker_label": _STR,
             "values": _EPOCHS},  # fmt: skip
-    "stop": {"reason": _STR_OR_NONE},
+    "stop": {"reason": _STR_OR_NONE, "by": _STR_OR_NONE},
     "done": {"status": _STR},
     "retrained": {"score": _SCORE, "reason": _STR, "elapsed": _NUMBER},
     "retry": {"reason": _STR},
@@ -268,7 +268,7 @@ class JournalState:
     retrain_tracked: dict[str, str] = field(default_factory=dict)
     parent_run: str | None = None
     done: bool = False
-    stop: str | None = None  # why it stopped early (a handler's stop_work)
+    stop: str | None = None  # who stopped it early (the handler's module.Class)
     retrained: dict[str, dict[str, Any]] = field(default_factory=dict)  # R1_J3 -> end
     retried: dict[str, int] = field(
         default_factory=dict
@@ -299,7 +299,7 @@ class JournalState:
             elif kind == "done":
                 state.done = True
             elif kind == "stop":
-                state.stop = r.get("reason")
+                state.stop = r.get("by")
             elif (
                 kind == "reopen"
             ):  # --resume --time-budget: more time, the search goes on

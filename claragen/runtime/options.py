@@ -68,11 +68,14 @@ class SearchOptions:
     )
 
 
+BUDGET = "claragen.runtime.handlers.TimeBudget"  # (handlers imports torch-free runtime)
+
+
 def reopened(state: Any, options: SearchOptions, journal: Any) -> bool:
     """A search its time budget stopped, resumed with a --time-budget: it goes on, with
     the new budget from the resume's start (Optuna's optimize called again with a new
     timeout). Without one it is over, as any stopped search."""
-    budget = (state.stop or "").startswith("TimeBudget")
+    budget = state.stop == BUDGET  # claragen's own, not a handler of a similar name
     if not (state.done and budget and options.more_time):
         return False
     journal.write("reopen", reason="--resume with --time-budget: more time")

@@ -211,3 +211,35 @@ def test_a_warm_start_from_a_run_of_another_config_is_a_warning_naming_both(
     with caplog.at_level(logging.WARNING, logger="claragen"):
         warm_start(AutomlArgs(run_id="r3", warm_start="r2"), tmp_path / "automl", mine)
     assert not caplog.records  # the same config: nothing to say
+
+
+def test_a_warm_start_compares_the_resolved_config_and_survives_odd_paths(
+    tmp_path, caplog
+):
+    """The header's config as typed (relative) is the same file as this search's: no
+    warning (the recorded options hold it resolved); a path that cannot be resolved (a
+    null byte) is another config, said, not a traceback (both found by an attack)."""
+    import json
+    import logging
+
+    from claragen.cli.search import AutomlArgs, warm_start
+
+    mine = tmp_path / "mmar" / "config" / "config_train.json"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("{}")
+    for run, header in (
+        ("rel", {"config": "config/config_train.json",
+                 "options": {"config": str(mine.resolve())}}),
+        ("nul", {"config": "/x/\u0000y.json"}),
+    ):  # fmt: skip
+        (tmp_path / "automl" / run).mkdir(parents=True)
+        (tmp_path / "automl" / run / "journal.jsonl").write_text(
+            json.dumps({"event": "search", "run_id": run, **header}) + "\n"
+        )
+    with caplog.at_level(logging.WARNING, logger="claragen"):
+        warm_start(AutomlArgs(run_id="x", warm_start="rel"), tmp_path / "automl", mine)
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING, logger="claragen"):
+        warm_start(AutomlArgs(run_id="x", warm_start="nul"), tmp_path / "automl", mine)
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "\\x00" in warning

@@ -72,3 +72,32 @@ def test_a_search_the_budget_stopped_goes_on_when_resumed_with_more_time(
         "stopped", "finished"]  # fmt: skip
     assert automl(mmar, workers="1", resume=True) == 0  # its journal reads back: over
     assert kinds(run_dir, "end") == ends
+
+
+def test_only_the_budget_reopens_not_a_handler_of_a_similar_name(tmp_path, monkeypatch):
+    """A search a user's handler stopped (here one named TimeBudgetAlert) is over, with or
+    without --time-budget on the resume (an attack found the name's prefix was enough).
+    """
+    from claragen.runtime import handlers
+    from claragen.runtime.options import BUDGET
+    from tests.runtime import test_run_safety as safety
+    from tests.runtime.test_run_safety import FakeExecutor, automl, kinds
+
+    assert BUDGET == f"{TimeBudget.__module__}.{TimeBudget.__qualname__}"
+
+    class TimeBudgetAlert(handlers.Handler):
+        def end_job(self, ctx):
+            ctx.stop_work(self, "alert")
+
+    monkeypatch.setattr(safety.cli, "LocalExecutor", FakeExecutor)
+    monkeypatch.setattr(FakeExecutor, "interrupt", False)
+    monkeypatch.setattr(FakeExecutor, "reason", "")
+    monkeypatch.setattr(FakeExecutor, "seen", [])
+    monkeypatch.setattr(safety.cli, "HANDLER_DEFAULTS", (TimeBudgetAlert,))
+    mmar = safety.make_mmar(tmp_path)
+    run_dir = mmar / "automl" / "r"
+    assert automl(mmar, workers="1") == 0
+    (stop,) = [e for e in safety.events(run_dir) if e["event"] == "stop"]
+    assert stop["by"].endswith(".TimeBudgetAlert")
+    automl(mmar, workers="1", resume=True, time_budget="2h")
+    assert kinds(run_dir, "end") == ["J1"] and kinds(run_dir, "reopen") == []
