@@ -235,3 +235,33 @@ def test_a_ports_derived_args_follow_the_jobs_searched_values(tmp_path):
     assert len(seen) == 4
     # and none of them is said to change nothing (W107)
     assert not [d for d in comp.diags.warnings if d.code == "W107"]
+
+
+def test_a_search_on_a_component_the_port_made_into_others_follows_the_job(tmp_path):
+    """3.x aux_ops become metrics: a searched arg of one reaches its port with the
+    job's value, and leaves no arg to mark (it was a KeyError, found by an attack)."""
+    from claragen.transpiler.context import CompileOptions
+    from claragen.transpiler.pipeline import compile_to_dir
+    from tests.conftest import ENV, compilation
+
+    cfg = json.loads(SPLEEN_3X.read_text())
+    cfg["train"]["aux_ops"] = [{
+        "name": "DiceMaskedOutput",
+        "args": {"skip_background": True, "tags": ["dice_tc"]},
+        "search": [{"type": "enum", "args": ["skip_background"],
+                    "targets": [[True], [False]]}],
+    }]  # fmt: skip
+    cfg["validate"]["metrics"] = [{"name": "ComputeAverage", "args": {
+        "name": "mean_dice_tc", "is_key_metric": True, "field": "dice_tc"}}]  # fmt: skip
+    comp = compilation(tmp_path, cfg, ENV)
+    comp.options = CompileOptions(jobs="grid")
+    manifest = compile_to_dir(comp, tmp_path / "out")
+    seen = []
+    for job in manifest["jobs"]:
+        text = (tmp_path / "out" / job["script"]).read_text()
+        (skip,) = job["values"]["train.aux_ops[0]:skip_background"]
+        metric = re.search(r'"mean_dice_tc": DiceMetric\((.*?)\)', text)
+        assert metric, text
+        assert f"include_background={not skip}" in metric.group(1)
+        seen.append(skip)
+    assert sorted(seen) == [False, True]

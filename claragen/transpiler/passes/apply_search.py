@@ -66,7 +66,9 @@ def default_values(config: Config, ctx: PassContext) -> dict[str, Any]:
         own: list[Any] = []
         for arg in param.args:
             node: Value | None = None
-            if param.kind == "component":
+            if param.kind == "component" and param.locator not in components:
+                pass  # ported into other components (3.x aux_ops): nothing to mark
+            elif param.kind == "component":
                 comp = components[param.locator]
                 node = comp.disabled if arg.is_attr else comp.arg(arg.name)
                 if arg.is_attr and node is None:
@@ -143,6 +145,10 @@ def apply_search(config: Config, ctx: PassContext) -> Config:
         )
         for arg, value in zip(param.args, per_arg, strict=True):
             span = param.span
+            if param.kind == "component" and param.locator not in components:
+                # a 3.x component its port made into others (aux_ops): the port had the
+                # job's value (preset_search); there is no arg of it left to mark
+                continue
             if param.kind == "component":
                 comp = components[param.locator]
                 target = (
